@@ -1,0 +1,555 @@
+//! Ingest: contract extracts in, typed Parquet and a reconciled quality report out.
+//!
+//! For each extract found in the data folder (design section 3), rows are streamed from the
+//! file, checked against the extract's contract and the extracts loaded before it (orphan
+//! person_id, unknown referral_id, duplicate keys), and either loaded into
+//! `data/<extract>.parquet` or quarantined with file, line, column, raw value and reason in
+//! `quality/quarantine/<extract>.parquet`. `quality/ingest.json` gives per file rows read,
+//! loaded and quarantined by reason; read must equal loaded + quarantined or ingest fails.
+//!
+//! Load order: patients, then referrals, then the other extracts in parallel (each needs only
+//! the person and referral keys, which are read-only by then). File-level problems (missing
+//! required column, empty file, unreadable encoding, a column of NHS numbers) stop ingest.
+
+pub mod contract;
+pub mod contracts;
+pub mod fields;
+pub mod parquet_out;
+pub mod quarantine;
+pub mod report;
+pub mod source;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use contract::{Contract, Kind, Row, RowProblem, TableBuilder, Value};
+use fields::{DateFormat, Problem};
+use parquet_out::ParquetSink;
+use quarantine::{QuarantineWriter, QuarantinedRow, Reason};
+use report::{FileReport, IngestReport};
+use source::{BytesRead, Container, RawRecord, Source};
+
+use crate::error::{Error, Location, Result};
+use crate::progress::Progress;
+
+/// Where the loaded tables go inside an output folder.
+pub const DATA_DIR: &str = "data";
+/// Where the quality report and quarantine files go inside an output folder.
+pub const QUALITY_DIR: &str = "quality";
+
+/// An extract file found in the data folder.
+#[derive(Clone)]
+pub struct InputFile {
+    pub contract: &'static Contract,
+    pub path: PathBuf,
+    pub container: Container,
+}
+
+/// Finds each contract's file in `data_dir` (`<name>.csv`, `.csv.gz` or `.parquet`).
+/// A missing required extract, or two files for one extract, is an error.
+pub fn find_inputs(data_dir: &Path) -> Result<(Vec<InputFile>, Vec<&'static str>)> {
+    if !data_dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "data folder {} does not exist or is not a folder",
+            data_dir.display()
+        )));
+    }
+    let mut inputs = Vec::new();
+    let mut missing_optional = Vec::new();
+    for contract in contracts::ALL {
+        let found: Vec<InputFile> = Container::ALL
+            .iter()
+            .map(|container| InputFile {
+                contract,
+                path: data_dir.join(format!("{}.{}", contract.name, container.extension())),
+                container: *container,
+            })
+            .filter(|input| input.path.is_file())
+            .collect();
+        match found.len() {
+            0 if contract.required => {
+                return Err(Error::input(
+                    Location::file(&data_dir.join(format!("{}.csv", contract.name))),
+                    format!(
+                        "the required extract '{}' is missing: put {0}.csv (or {0}.csv.gz or {0}.parquet) in {}",
+                        contract.name,
+                        data_dir.display()
+                    ),
+                ));
+            }
+            0 => missing_optional.push(contract.name),
+            1 => inputs.extend(found),
+            _ => {
+                let names: Vec<String> = found
+                    .iter()
+                    .map(|input| input.path.display().to_string())
+                    .collect();
+                return Err(Error::input(
+                    Location::file(&found[0].path),
+                    format!(
+                        "more than one file for extract '{}' ({}): keep one",
+                        contract.name,
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok((inputs, missing_optional))
+}
+
+/// Ingests every extract in `data_dir` into `out_dir` (which must exist and be empty of
+/// earlier results; callers stage it, see [`crate::output`]).
+pub fn ingest(data_dir: &Path, out_dir: &Path, progress: &Progress) -> Result<IngestReport> {
+    let (inputs, missing_optional) = find_inputs(data_dir)?;
+    for dir in [DATA_DIR, "quality/quarantine"] {
+        let dir = out_dir.join(dir);
+        std::fs::create_dir_all(&dir).map_err(|source| Error::io("creating", &dir, source))?;
+    }
+    let input_for = |name: &str| inputs.iter().find(|input| input.contract.name == name);
+
+    let mut keys = Keys::default();
+    let mut files = Vec::new();
+    for name in ["patients", "referrals"] {
+        let input = input_for(name).expect("required extracts were found");
+        let loaded = load_extract(input, &keys, out_dir, progress)?;
+        keys.absorb(name, loaded.keys);
+        files.push(loaded.report);
+    }
+
+    let rest: Vec<&InputFile> = inputs
+        .iter()
+        .filter(|input| !matches!(input.contract.name, "patients" | "referrals"))
+        .collect();
+    let results: Vec<Result<Loaded>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = rest
+            .iter()
+            .map(|input| scope.spawn(|| load_extract(input, &keys, out_dir, progress)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("ingest worker thread panicked"))
+            .collect()
+    });
+    for result in results {
+        files.push(result?.report);
+    }
+
+    let report = IngestReport::new(files, missing_optional);
+    report.write(&out_dir.join(QUALITY_DIR).join("ingest.json"))?;
+    if let Some(file) = report.files.iter().find(|file| !file.reconciled) {
+        return Err(Error::DataTest(format!(
+            "{}: rows read ({}) != loaded ({}) + quarantined ({})",
+            file.file, file.rows_read, file.rows_loaded, file.rows_quarantined
+        )));
+    }
+    Ok(report)
+}
+
+/// Keys of the extracts loaded so far, for cross-file checks.
+#[derive(Default)]
+struct Keys {
+    /// Loaded person_id values (from patients).
+    persons: Option<HashMap<String, u64>>,
+    /// Loaded referral_id -> person_id (from referrals).
+    referrals: Option<HashMap<String, String>>,
+}
+
+impl Keys {
+    fn absorb(&mut self, extract: &str, keys: ExtractKeys) {
+        match extract {
+            "patients" => self.persons = Some(keys.first_line),
+            "referrals" => self.referrals = Some(keys.owner),
+            _ => {}
+        }
+    }
+}
+
+/// The unique keys of one extract as loaded: first line of each, and its person_id.
+#[derive(Default)]
+struct ExtractKeys {
+    first_line: HashMap<String, u64>,
+    owner: HashMap<String, String>,
+}
+
+struct Loaded {
+    report: FileReport,
+    keys: ExtractKeys,
+}
+
+/// Rows buffered before a record batch is written.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// A column whose values are NHS numbers in at least half the rows (and at least this many,
+/// or every row of a smaller file) stops ingest: the extract must be pseudonymised first.
+const NHS_NUMBER_COLUMN_MIN_HITS: u64 = 5;
+
+fn load_extract(
+    input: &InputFile,
+    keys: &Keys,
+    out_dir: &Path,
+    progress: &Progress,
+) -> Result<Loaded> {
+    let contract = input.contract;
+    let file_label = input.path.file_name().map_or_else(
+        || input.path.display().to_string(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let file_bytes = std::fs::metadata(&input.path).map_or(0, |meta| meta.len());
+    let bytes_read = BytesRead::default();
+    let bar = progress.file_bar(&file_label, file_bytes);
+    let mut source = Source::open(&input.path, input.container, bytes_read.clone())?;
+    let layout = Layout::from_header(contract, &source)?;
+
+    let mut report = FileReport::new(contract.name, &file_label, input.container, file_bytes);
+    report.ignored_columns = layout.ignored.clone();
+    for column in &layout.ignored {
+        report.warn(format!(
+            "column '{column}' is not in the contract and was ignored"
+        ));
+    }
+    for column in &layout.absent_optional {
+        report.warn(format!(
+            "optional column '{column}' is absent; treated as blank"
+        ));
+    }
+
+    let mut sink = ParquetSink::create(
+        out_dir
+            .join(DATA_DIR)
+            .join(format!("{}.parquet", contract.name)),
+        contract.schema(),
+    )?;
+    let mut quarantine = QuarantineWriter::create(
+        out_dir
+            .join("quality/quarantine")
+            .join(format!("{}.parquet", contract.name)),
+        &file_label,
+    )?;
+    let mut table = TableBuilder::new(contract);
+    let mut extract_keys = ExtractKeys::default();
+    let mut date_format: Option<DateFormat> = None;
+    let mut nhs_hits = vec![0u64; source.header().len()];
+    let mut record = RawRecord::default();
+
+    while source.next_record(&mut record)? {
+        report.rows_read += 1;
+        for (column, field) in record.fields.iter().enumerate() {
+            if column < nhs_hits.len() && fields::is_nhs_number(field) {
+                nhs_hits[column] += 1;
+            }
+        }
+        if let Some(column) = nhs_number_column(&nhs_hits, report.rows_read, false) {
+            return Err(nhs_number_error(&source, column, record.line));
+        }
+        match check_record(
+            contract,
+            &layout,
+            &record,
+            keys,
+            &mut extract_keys,
+            &mut date_format,
+        ) {
+            Ok(values) => {
+                table.append(&values, record.line);
+                report.rows_loaded += 1;
+                if table.len() >= BATCH_ROWS {
+                    sink.write(&table.finish_batch())?;
+                }
+            }
+            Err(rejection) => {
+                report.count_quarantined(rejection.reason);
+                quarantine.push(rejection.into_row(record.line))?;
+            }
+        }
+        if report.rows_read.is_multiple_of(4096) {
+            bar.set_position(bytes_read.get());
+        }
+    }
+    if let Some(column) = nhs_number_column(&nhs_hits, report.rows_read, true) {
+        return Err(nhs_number_error(&source, column, 1));
+    }
+    if !table.is_empty() {
+        sink.write(&table.finish_batch())?;
+    }
+    sink.finish()?;
+    quarantine.finish()?;
+    if report.rows_read == 0 {
+        report.warn("the file has a header but no data rows".to_string());
+    }
+    report.encoding = source.encoding().to_string();
+    report.date_format = date_format;
+    report.sha256 = source.sha256();
+    report.finish();
+    bar.finish();
+    progress.log(&report.summary_line());
+    Ok(Loaded {
+        report,
+        keys: extract_keys,
+    })
+}
+
+/// The column (by header position) that holds NHS numbers, if any. At the end of the file
+/// (`at_end`) a single hit in a one-row file counts; mid-file at least a handful must.
+fn nhs_number_column(hits: &[u64], rows_read: u64, at_end: bool) -> Option<usize> {
+    let min_hits = if at_end {
+        1
+    } else {
+        NHS_NUMBER_COLUMN_MIN_HITS
+    };
+    hits.iter()
+        .position(|&count| count >= min_hits && 2 * count >= rows_read)
+}
+
+fn nhs_number_error(source: &Source, column: usize, line: u64) -> Error {
+    let name = source.header().get(column).cloned().unwrap_or_default();
+    Error::input(
+        Location::file(source.path())
+            .line(line)
+            .column(name.clone()),
+        format!(
+            "this column holds NHS numbers (10 digits passing the modulus-11 check); identifiable \
+             data must not be ingested. Pseudonymise it first: sp-impact pseudonymise --key-file KEY \
+             --column {name} IN OUT (or remove the column)"
+        ),
+    )
+}
+
+/// Where each contract column sits in the file's header.
+struct Layout {
+    /// For each contract input column, its position in the header (None if absent).
+    positions: Vec<Option<usize>>,
+    header_len: usize,
+    ignored: Vec<String>,
+    absent_optional: Vec<&'static str>,
+}
+
+impl Layout {
+    fn from_header(contract: &Contract, source: &Source) -> Result<Layout> {
+        let header: Vec<String> = source
+            .header()
+            .iter()
+            .map(|name| normalise_name(name))
+            .collect();
+        for (index, name) in header.iter().enumerate() {
+            if let Some(earlier) = header[..index].iter().position(|other| other == name)
+                && !name.is_empty()
+            {
+                return Err(Error::input(
+                    Location::file(source.path()).line(1).column(name.clone()),
+                    format!(
+                        "column '{name}' appears twice in the header (positions {} and {}); keep one",
+                        earlier + 1,
+                        index + 1
+                    ),
+                ));
+            }
+        }
+        let mut positions = Vec::new();
+        let mut absent_optional = Vec::new();
+        for column in contract.columns {
+            let position = header.iter().position(|name| name == column.name);
+            if position.is_none() {
+                if column.required {
+                    return Err(Error::input(
+                        Location::file(source.path()).line(1).column(column.name),
+                        format!(
+                            "required column '{}' is missing from the header; the header has: {}. \
+                             Add the column (or rename the one that holds it)",
+                            column.name,
+                            source.header().join(", ")
+                        ),
+                    ));
+                }
+                absent_optional.push(column.name);
+            }
+            positions.push(position);
+        }
+        let ignored = source
+            .header()
+            .iter()
+            .zip(&header)
+            .filter(|(_, name)| !contract.columns.iter().any(|column| column.name == *name))
+            .map(|(raw, _)| raw.clone())
+            .collect();
+        Ok(Layout {
+            positions,
+            header_len: header.len(),
+            ignored,
+            absent_optional,
+        })
+    }
+
+    fn raw<'r>(&self, contract: &Contract, record: &'r RawRecord, column: &str) -> Option<&'r str> {
+        let index = contract
+            .columns
+            .iter()
+            .position(|spec| spec.name == column)?;
+        let position = self.positions[index]?;
+        record.fields.get(position).map(String::as_str)
+    }
+}
+
+/// Header names are matched case-insensitively, ignoring surrounding space, with inner spaces
+/// and hyphens read as underscores ("Person ID" matches person_id).
+fn normalise_name(name: &str) -> String {
+    name.trim()
+        .to_ascii_lowercase()
+        .chars()
+        .map(|ch| if ch == ' ' || ch == '-' { '_' } else { ch })
+        .collect()
+}
+
+/// Why one record was not loaded.
+struct Rejection {
+    column: Option<String>,
+    raw_value: Option<String>,
+    reason: Reason,
+    detail: String,
+}
+
+impl Rejection {
+    fn new(column: Option<&str>, raw_value: Option<&str>, problem: Problem) -> Self {
+        Rejection {
+            column: column.map(str::to_string),
+            raw_value: raw_value.map(str::to_string),
+            reason: problem.reason,
+            detail: problem.detail,
+        }
+    }
+
+    /// The quarantine row, with any value that looks like an NHS number redacted (from the
+    /// raw value and from the detail, which may quote it).
+    fn into_row(self, line: u64) -> QuarantinedRow {
+        let identifiable = self.reason == Reason::NhsNumber
+            || self.raw_value.as_deref().is_some_and(fields::is_nhs_number);
+        if identifiable {
+            return QuarantinedRow {
+                line,
+                column: self.column,
+                raw_value: None,
+                reason: self.reason,
+                detail: "value redacted: it looks like an NHS number".to_string(),
+            };
+        }
+        QuarantinedRow {
+            line,
+            column: self.column,
+            raw_value: self.raw_value,
+            reason: self.reason,
+            detail: self.detail,
+        }
+    }
+}
+
+/// Checks one record against its contract and the keys loaded so far; returns the typed
+/// values to load, or why not. A loaded unique key is remembered for later duplicates.
+fn check_record(
+    contract: &'static Contract,
+    layout: &Layout,
+    record: &RawRecord,
+    keys: &Keys,
+    extract_keys: &mut ExtractKeys,
+    date_format: &mut Option<DateFormat>,
+) -> Result<Vec<Value>, Rejection> {
+    if record.fields.len() != layout.header_len {
+        return Err(Rejection::new(
+            None,
+            None,
+            Problem::new(
+                Reason::WrongFieldCount,
+                format!(
+                    "the row has {} fields but the header has {}",
+                    record.fields.len(),
+                    layout.header_len
+                ),
+            ),
+        ));
+    }
+    let mut values = Vec::with_capacity(contract.columns.len() + contract.derived.len());
+    for (spec, position) in contract.columns.iter().zip(&layout.positions) {
+        let raw = position.map_or("", |position| record.fields[position].as_str());
+        if matches!(spec.kind, Kind::Text) && fields::is_nhs_number(raw) {
+            return Err(Rejection::new(
+                Some(spec.name),
+                None,
+                Problem::new(Reason::NhsNumber, "value looks like an NHS number"),
+            ));
+        }
+        let value = contract::parse_field(spec, raw, date_format)
+            .map_err(|problem| Rejection::new(Some(spec.name), Some(raw), problem))?;
+        values.push(value);
+    }
+    values.extend(contract.derived.iter().map(|_| Value::Null));
+
+    let mut row = Row { contract, values };
+    let blame = |problem: RowProblem| {
+        let raw = layout.raw(contract, record, problem.column);
+        Rejection::new(Some(problem.column), raw, problem.problem)
+    };
+    (contract.rules)(&mut row).map_err(blame)?;
+    check_references(&row, keys).map_err(blame)?;
+
+    if let Some(key_column) = contract.unique_key {
+        let key = row
+            .get(key_column)
+            .as_text()
+            .unwrap_or_default()
+            .to_string();
+        if let Some(first) = extract_keys.first_line.get(&key) {
+            return Err(blame(RowProblem::new(
+                key_column,
+                Reason::DuplicateKey,
+                format!("{key_column} already loaded from line {first}"),
+            )));
+        }
+        if let Some(person) = row.get("person_id").as_text()
+            && contract.name != "patients"
+        {
+            extract_keys.owner.insert(key.clone(), person.to_string());
+        }
+        extract_keys.first_line.insert(key, record.line);
+    }
+    Ok(row.values)
+}
+
+/// Cross-file rules: person_id must be a loaded patient; referral_id, when given, a loaded
+/// referral of the same person.
+fn check_references(row: &Row<'_>, keys: &Keys) -> Result<(), RowProblem> {
+    if row.contract.name == "patients" {
+        return Ok(());
+    }
+    let person = row.get("person_id").as_text().unwrap_or_default();
+    if let Some(persons) = &keys.persons
+        && !persons.contains_key(person)
+    {
+        return Err(RowProblem::new(
+            "person_id",
+            Reason::OrphanPersonId,
+            "person_id is not in patients (as loaded)",
+        ));
+    }
+    if row.contract.name == "referrals" {
+        return Ok(());
+    }
+    if let (Some(referral), Some(referrals)) = (row.get("referral_id").as_text(), &keys.referrals) {
+        match referrals.get(referral) {
+            None => {
+                return Err(RowProblem::new(
+                    "referral_id",
+                    Reason::UnknownReferralId,
+                    "referral_id is not in referrals (as loaded)",
+                ));
+            }
+            Some(owner) if owner != person => {
+                return Err(RowProblem::new(
+                    "referral_id",
+                    Reason::ReferralPersonMismatch,
+                    "referral_id belongs to a different person_id",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}

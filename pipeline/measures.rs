@@ -1,0 +1,189 @@
+//! Wellbeing outcome measures: the one place that knows each questionnaire.
+//!
+//! To add an instrument, add one entry to [`INSTRUMENTS`]: its item count and range, how it is
+//! scored, its direction and its meaningful-change threshold, citing the source. Ingest uses
+//! this table to validate and score questionnaires; later stages use it for thresholds.
+//!
+//! Scoring rules are from `shared/research/domain.md` section 2 (Warwick WEMWBS/SWEMWBS
+//! guidance, ONS personal wellbeing user guide, UCLA-3 ONS harmonised, PHQ-9, GAD-7).
+
+/// How item responses become a score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scoring {
+    /// Total = sum of items.
+    Sum,
+    /// Raw sum converted to a metric score through a table indexed from the minimum raw sum.
+    RaschTable(&'static [f64]),
+    /// Each item is its own outcome and is never summed (ONS4); names in item order.
+    SeparateItems(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Instrument {
+    /// Canonical code as written in `wellbeing.csv` (matched case-insensitively).
+    pub code: &'static str,
+    pub items: usize,
+    pub item_min: i32,
+    pub item_max: i32,
+    pub scoring: Scoring,
+    /// True when a higher score means better wellbeing (PHQ-9, GAD-7, UCLA-3 are the reverse).
+    pub higher_is_better: bool,
+    /// Smallest individual change counted as meaningful (design section 5), if one is set.
+    pub meaningful_change: Option<f64>,
+}
+
+/// SWEMWBS raw sum 7..=35 to metric score (Warwick Rasch conversion table; design section 3,
+/// domain.md section 2.2).
+pub const SWEMWBS_METRIC: [f64; 29] = [
+    7.00, 9.51, 11.25, 12.40, 13.33, 14.08, 14.75, 15.32, 15.84, 16.36, 16.88, 17.43, 17.98, 18.59,
+    19.25, 19.98, 20.73, 21.54, 22.35, 23.21, 24.11, 25.03, 26.02, 27.03, 28.13, 29.31, 30.70,
+    32.55, 35.00,
+];
+
+/// ONS4 items in questionnaire order; anxiety is reverse-direction (lower is better).
+pub const ONS4_ITEMS: [&str; 4] = ["life_satisfaction", "worthwhile", "happiness", "anxiety"];
+
+pub const INSTRUMENTS: &[Instrument] = &[
+    // WEMWBS: 14 items 1..5, total = sum 14..70; meaningful change 3 points (Maheswaran 2012).
+    Instrument {
+        code: "WEMWBS",
+        items: 14,
+        item_min: 1,
+        item_max: 5,
+        scoring: Scoring::Sum,
+        higher_is_better: true,
+        meaningful_change: Some(3.0),
+    },
+    // SWEMWBS: 7 items 1..5, raw 7..35 Rasch-converted; meaningful change 3 metric points
+    // (Shah et al. 2018, strict end).
+    Instrument {
+        code: "SWEMWBS",
+        items: 7,
+        item_min: 1,
+        item_max: 5,
+        scoring: Scoring::RaschTable(&SWEMWBS_METRIC),
+        higher_is_better: true,
+        meaningful_change: Some(3.0),
+    },
+    // ONS4: four 0..10 items analysed separately; meaningful change 1 point per item.
+    Instrument {
+        code: "ONS4",
+        items: 4,
+        item_min: 0,
+        item_max: 10,
+        scoring: Scoring::SeparateItems(&ONS4_ITEMS),
+        higher_is_better: true,
+        meaningful_change: Some(1.0),
+    },
+    // UCLA-3 loneliness: 3 items 1..3, sum 3..9, higher = lonelier; no agreed threshold.
+    Instrument {
+        code: "UCLA3",
+        items: 3,
+        item_min: 1,
+        item_max: 3,
+        scoring: Scoring::Sum,
+        higher_is_better: false,
+        meaningful_change: None,
+    },
+    // PHQ-9: 9 items 0..3, sum 0..27; reliable improvement 6 (NHS Talking Therapies).
+    Instrument {
+        code: "PHQ9",
+        items: 9,
+        item_min: 0,
+        item_max: 3,
+        scoring: Scoring::Sum,
+        higher_is_better: false,
+        meaningful_change: Some(6.0),
+    },
+    // GAD-7: 7 items 0..3, sum 0..21; reliable improvement 4 (NHS Talking Therapies).
+    Instrument {
+        code: "GAD7",
+        items: 7,
+        item_min: 0,
+        item_max: 3,
+        scoring: Scoring::Sum,
+        higher_is_better: false,
+        meaningful_change: Some(4.0),
+    },
+];
+
+/// The largest item count of any instrument: `wellbeing.csv` has columns item_1..item_MAX.
+pub const MAX_ITEMS: usize = 14;
+
+/// Looks an instrument up by its code, case-insensitively.
+pub fn instrument(code: &str) -> Option<&'static Instrument> {
+    INSTRUMENTS
+        .iter()
+        .find(|instrument| instrument.code.eq_ignore_ascii_case(code))
+}
+
+impl Instrument {
+    /// Scores complete item responses. Returns `None` when any item is missing (design
+    /// section 3: a questionnaire with a missing item is kept and flagged, not scored) or when
+    /// the instrument's items are never summed (ONS4).
+    pub fn score(&self, items: &[Option<i32>]) -> Option<f64> {
+        let responses: Option<Vec<i32>> = items.iter().take(self.items).copied().collect();
+        let responses = responses?;
+        if responses.len() != self.items {
+            return None;
+        }
+        let raw: i32 = responses.iter().sum();
+        match self.scoring {
+            Scoring::Sum => Some(f64::from(raw)),
+            Scoring::RaschTable(table) => {
+                let index = usize::try_from(raw - self.raw_min()).ok()?;
+                table.get(index).copied()
+            }
+            Scoring::SeparateItems(_) => None,
+        }
+    }
+
+    /// Whether a vendor-supplied total is a possible score for this instrument. For a Rasch
+    /// table only the table's metric values are possible, so a raw SWEMWBS sum is refused
+    /// rather than silently treated as a metric score.
+    pub fn is_possible_score(&self, score: f64) -> bool {
+        match self.scoring {
+            Scoring::Sum => {
+                score.fract() == 0.0
+                    && score >= f64::from(self.raw_min())
+                    && score <= f64::from(self.raw_max())
+            }
+            Scoring::RaschTable(table) => table.iter().any(|metric| (metric - score).abs() < 0.005),
+            Scoring::SeparateItems(_) => false,
+        }
+    }
+
+    fn raw_min(&self) -> i32 {
+        self.item_min * self.items as i32
+    }
+
+    fn raw_max(&self) -> i32 {
+        self.item_max * self.items as i32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swemwbs_table_spans_raw_7_to_35() {
+        let swemwbs = instrument("swemwbs").unwrap();
+        assert_eq!(swemwbs.score(&[Some(1); 7]), Some(7.00));
+        assert_eq!(swemwbs.score(&[Some(5); 7]), Some(35.00));
+        // raw 3*7 = 21 -> 19.25 (Warwick table).
+        assert_eq!(swemwbs.score(&[Some(3); 7]), Some(19.25));
+        assert!(swemwbs.is_possible_score(19.25));
+        assert!(!swemwbs.is_possible_score(21.0));
+    }
+
+    #[test]
+    fn missing_item_is_not_scored_and_ons4_never_summed() {
+        let wemwbs = instrument("WEMWBS").unwrap();
+        let mut items = vec![Some(3); 14];
+        assert_eq!(wemwbs.score(&items), Some(42.0));
+        items[5] = None;
+        assert_eq!(wemwbs.score(&items), None);
+        assert_eq!(instrument("ONS4").unwrap().score(&[Some(5); 4]), None);
+    }
+}

@@ -1,0 +1,11 @@
+//! The one integration test binary (ripgrep style): each module covers one capability.
+
+// Shared helpers: temporary work folders, running the built binary, reading outputs.
+mod util;
+
+// Issue 2: the bad-input corpus, one asserted outcome per case.
+mod ingest_corpus;
+// Issue 2: Parquet and gzip inputs, determinism, and a seeded mutation sweep for panics.
+mod ingest_behaviour;
+// Issue 2: keyed pseudonymisation of identifiers.
+mod pseudonymise;

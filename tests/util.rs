@@ -1,0 +1,74 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use arrow::array::{Array, StringArray};
+use arrow::datatypes::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The result of running the built binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `sp-impact` with `args`; a panic (exit 101) fails the calling test at once.
+pub fn sp_impact(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_sp-impact"))
+        .args(args)
+        .output()
+        .expect("the sp-impact binary runs");
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert_ne!(run.code, 101, "sp-impact panicked:\n{}", run.stderr);
+    run
+}
+
+/// Copies every file of `from` into `to` (not recursive).
+pub fn copy_files(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A column of a Parquet file as text (nulls as None), whatever its type.
+pub fn parquet_column(path: &Path, column: &str) -> Vec<Option<String>> {
+    let file = std::fs::File::open(path)
+        .unwrap_or_else(|error| panic!("opening {}: {error}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut values = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let array = batch
+            .column_by_name(column)
+            .unwrap_or_else(|| panic!("{} has no column {column}", path.display()));
+        let text = arrow::compute::cast(array, &DataType::Utf8).unwrap();
+        let text = text.as_any().downcast_ref::<StringArray>().unwrap();
+        values.extend(
+            (0..text.len()).map(|row| text.is_valid(row).then(|| text.value(row).to_string())),
+        );
+    }
+    values
+}
