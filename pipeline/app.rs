@@ -1,17 +1,61 @@
 //! Runs one parsed command: the bridge between the command-line types and the library.
 
-use crate::cli::{Cli, Command, IngestArgs, PseudonymiseArgs};
+use crate::cli::{Cli, Command, EngineArgs, IngestArgs, PseudonymiseArgs, StudyArgs, SynthArgs};
+use crate::engine::models::QuerySource;
+use crate::engine::{EngineOptions, parse_memory_size};
+use crate::error::Error;
 use crate::error::Result;
 use crate::output::StagedOutput;
 use crate::progress::Progress;
 use crate::pseudonymise::{PseudonymiseRequest, pseudonymise};
+use crate::run::RunOptions;
 
 pub fn run(cli: Cli) -> Result<()> {
     let progress = Progress::new(cli.common.quiet);
     match cli.command {
+        Command::Run(args) => {
+            let options = run_options(&args.study, args.out.clone())?;
+            crate::run::run(&options, &progress).map(|_| ())
+        }
+        Command::Check(args) => crate::run::check(&run_options(&args, None)?, &progress),
+        Command::Query(args) => crate::run::query(
+            &args.out,
+            &args.sql,
+            args.format,
+            args.output.as_deref(),
+            &engine_options(&args.engine)?,
+        ),
         Command::Ingest(args) => ingest(&args, &progress),
+        Command::Synth(args) => synth(&args, &progress),
         Command::Pseudonymise(args) => pseudonymise_file(&args, &progress),
     }
+}
+
+fn engine_options(args: &EngineArgs) -> Result<EngineOptions> {
+    let mut options = EngineOptions::from_machine();
+    if let Some(threads) = args.threads {
+        if threads == 0 {
+            return Err(Error::Usage("--threads must be at least 1".into()));
+        }
+        options.threads = threads;
+    }
+    if let Some(limit) = &args.memory_limit {
+        options.memory_limit = parse_memory_size(limit)?;
+    }
+    Ok(options)
+}
+
+fn run_options(args: &StudyArgs, out: Option<std::path::PathBuf>) -> Result<RunOptions> {
+    Ok(RunOptions {
+        config: args.config.clone(),
+        data: args.data.clone(),
+        out,
+        queries: args
+            .queries
+            .clone()
+            .map_or(QuerySource::Embedded, QuerySource::Folder),
+        engine: engine_options(&args.engine)?,
+    })
 }
 
 fn ingest(args: &IngestArgs, progress: &Progress) -> Result<()> {
@@ -25,6 +69,33 @@ fn ingest(args: &IngestArgs, progress: &Progress) -> Result<()> {
         report.rows_quarantined,
         out.join("quality/ingest.json").display()
     ));
+    Ok(())
+}
+
+fn synth(args: &SynthArgs, progress: &Progress) -> Result<()> {
+    let gzip = args
+        .gzip
+        .iter()
+        .map(|name| {
+            crate::synth::FILES
+                .iter()
+                .map(|(file, _)| *file)
+                .find(|file| file == name)
+                .ok_or_else(|| Error::Usage(format!("--gzip: '{name}' is not an extract name")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let options = crate::synth::SynthOptions {
+        persons: args.persons,
+        seed: args.seed,
+        effects: crate::synth::Effects::parse(&args.effect)?,
+        wellbeing_change: args.wellbeing_change,
+        defects: args.defects,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        gzip,
+    };
+    crate::synth::synth(&options, &args.out, progress)?;
     Ok(())
 }
 

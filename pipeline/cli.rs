@@ -31,6 +31,28 @@ pub struct CommonArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole evaluation: ingest, SQL models, results. With no arguments it runs on the
+    /// bundled sample (sample-data/study.toml and sample-data/).
+    #[command(after_help = "Examples:\n  sp-impact run\n  \
+        sp-impact run --config study.toml --data extracts/ --out results/\n\n\
+        Writes OUT/results.json, OUT/manifest.json, OUT/tables/*.parquet and OUT/quality/; \
+        OUT defaults to reports/output/<study name>.")]
+    Run(RunArgs),
+
+    /// Check the config, the extracts' contracts and every SQL model's tests; write nothing.
+    #[command(
+        after_help = "Example:\n  sp-impact check --config sample-data/study.toml --data sample-data\n\n\
+        Exit code 1 when a data or model test fails, 2 for bad input or configuration."
+    )]
+    Check(StudyArgs),
+
+    /// Run ad-hoc SQL over a finished run's extracts and tables.
+    #[command(
+        after_help = "Examples:\n  sp-impact query --out reports/output/sample \"select * from funnel\"\n  \
+        sp-impact query --out reports/output/sample --format csv \"select relative_month, sum(gp_demand) from person_months group by 1 order by 1\""
+    )]
+    Query(QueryArgs),
+
     /// Validate the extracts in a folder and load them into typed Parquet, with a quality
     /// report and every rejected row quarantined with its reason.
     #[command(
@@ -40,6 +62,15 @@ pub enum Command {
     )]
     Ingest(IngestArgs),
 
+    /// Generate synthetic contract extracts with known ground truth (truth.json).
+    #[command(
+        after_help = "Examples:\n  sp-impact synth --persons 20000 --out synthetic\n  \
+        sp-impact synth --persons 1000000 --seed 7 --effect gp_demand=0.8,ae_attendances=0.9 --out big\n  \
+        sp-impact synth --persons 50000 --effect none --defects 0.01 --out messy\n\n\
+        The same --seed and --persons give byte-identical files on any number of threads."
+    )]
+    Synth(SynthArgs),
+
     /// Replace an identifier column (e.g. NHS number) with a keyed HMAC-SHA256 pseudonym.
     #[command(
         after_help = "Example:\n  head -c 32 /dev/urandom | base64 > pseudo.key\n  \
@@ -47,6 +78,59 @@ pub enum Command {
         raw/patients.csv sample/patients.csv\n\nThe key is never printed or written anywhere."
     )]
     Pseudonymise(PseudonymiseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StudyArgs {
+    /// The study configuration.
+    #[arg(long, value_name = "FILE", default_value = "sample-data/study.toml")]
+    pub config: PathBuf,
+    /// Folder holding the extracts.
+    #[arg(long, value_name = "DIR", default_value = "sample-data")]
+    pub data: PathBuf,
+    /// Run SQL models from this folder instead of the ones built in (layout as queries/).
+    #[arg(long, value_name = "DIR")]
+    pub queries: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Worker threads for the SQL engine (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Memory limit of the SQL engine, e.g. 2GiB; larger work spills to disk
+    /// (default: half of physical memory).
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub study: StudyArgs,
+    /// Output folder (default: reports/output/<study name>); replaced atomically at the end.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// A finished run's output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// How to print the result.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::run::QueryFormat,
+    /// Write the result to this file instead of standard output (required for parquet).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// The SQL to run.
+    #[arg(value_name = "SQL")]
+    pub sql: String,
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +143,40 @@ pub struct IngestArgs {
     /// Output folder (replaced atomically when ingest finishes).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Number of registered people to generate.
+    #[arg(long, value_name = "N")]
+    pub persons: u64,
+    /// Output folder for the six extracts and truth.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Seed of the ChaCha8 random streams.
+    #[arg(long, value_name = "S", default_value_t = 20240401)]
+    pub seed: u64,
+    /// True rate ratios after the index date: `none`, or measure=ratio pairs
+    /// (gp_demand, ae_attendances, emergency_admissions, outpatient_attendances,
+    /// elective_admissions); unlisted measures keep the default.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "gp_demand=0.9,ae_attendances=0.85,emergency_admissions=0.85"
+    )]
+    pub effect: String,
+    /// True change in WEMWBS points at follow-up caused by the service.
+    #[arg(long, value_name = "X", default_value_t = 3.0)]
+    pub wellbeing_change: f64,
+    /// Share of rows followed by a defective copy (0 to 0.2), for robustness tests.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub defects: f64,
+    /// Write these extracts gzip-compressed (.csv.gz), comma-separated.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub gzip: Vec<String>,
+    /// Worker threads (default: all cores). Output does not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

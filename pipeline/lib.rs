@@ -5,20 +5,32 @@
 //! 1. [`ingest`]: contract extracts (CSV, CSV.gz, Parquet) -> validated, typed Parquet under
 //!    `data/`, with every rejected row quarantined with its reason and the counts reconciled
 //!    in `quality/ingest.json`.
-//! 2. Later stages (model, estimate, cost, report) read only what ingest wrote.
+//! 2. [`engine`]: the ingested tables and the [`config`] (`study_params`) registered in one
+//!    DataFusion session; the SQL models of `queries/` run as a tested DAG into `tables/`.
+//! 3. [`run`]: `run`, `check` and `query` over those stages; `results.json` and
+//!    `manifest.json`. (Statistics, economics and the report build on these tables.)
+//!
+//! Test and demo data: [`synth`] generates the six extracts with known ground truth.
 //!
 //! Supporting modules: [`measures`] (the wellbeing instruments and their scoring),
-//! [`pseudonymise`] (keyed hashing of identifiers), [`output`] (crash-safe output folders),
+//! [`pseudonymise`] (keyed hashing of identifiers), [`output`] (crash-safe output folders), [`calendar`] (month
+//! arithmetic), [`costs`] (unit costs and costing rules),
 //! [`progress`] (bars and log lines), [`error`] (the one error type and exit codes).
 //! [`app`] maps the command line onto these.
 
 pub mod app;
+pub mod calendar;
 pub mod cli;
+pub mod config;
+pub mod costs;
+pub mod engine;
 pub mod error;
 pub mod ingest;
 pub mod measures;
 pub mod output;
 pub mod progress;
 pub mod pseudonymise;
+pub mod run;
+pub mod synth;
 
 pub use error::{Error, Result};

@@ -9,3 +9,9 @@ mod ingest_corpus;
 mod ingest_behaviour;
 // Issue 2: keyed pseudonymisation of identifiers.
 mod pseudonymise;
+// Issue 3: synthetic extracts with known ground truth.
+mod synth;
+// Issue 4: the SQL model layer on a hand-worked fixture.
+mod models_golden;
+// Issue 4: run, check and query from the command line.
+mod run_cli;

@@ -1,0 +1,257 @@
+//! The SQL engine: one DataFusion session built from the run's options and study config,
+//! with every source table registered before any model runs (design sections 2 and 8).
+//!
+//! Sources: each ingested extract (`data/<extract>.parquet`, or an empty table with the
+//! contract's schema when an optional extract is absent), `study_params` (a one-row table of
+//! the study configuration: parameters reach SQL only through it) and `unit_costs` (a
+//! one-row table of the unit-cost set). `models.rs` runs the SQL models in `queries/`.
+
+pub mod models;
+pub mod udfs;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{Field, Schema};
+use datafusion::catalog::MemTable;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+
+use crate::config::StudyConfig;
+use crate::costs::UnitCosts;
+use crate::error::{Error, Result};
+use crate::ingest::contracts;
+use crate::ingest::fields::days_since_epoch;
+
+/// How the engine may use the machine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub threads: usize,
+    /// Memory pool limit in bytes; operators spill to disk beyond it.
+    pub memory_limit: usize,
+}
+
+impl EngineOptions {
+    /// All cores and half of physical memory.
+    pub fn from_machine() -> Self {
+        EngineOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_limit: physical_memory_bytes().map_or(4 << 30, |bytes| bytes / 2),
+        }
+    }
+}
+
+fn physical_memory_bytes() -> Option<usize> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|line| line.starts_with("MemTotal:"))?;
+    let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Parses a memory size such as `2GiB`, `512MiB`, `1.5GB` or a byte count.
+pub fn parse_memory_size(text: &str) -> Result<usize> {
+    let text = text.trim();
+    let split = text
+        .find(|ch: char| ch.is_ascii_alphabetic())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| Error::Usage(format!("--memory-limit: '{text}' is not a size like 2GiB")))?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kib" | "k" => 1024.0,
+        "mib" | "m" => 1024.0 * 1024.0,
+        "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        _ => {
+            return Err(Error::Usage(format!(
+                "--memory-limit: unknown unit in '{text}' (use MiB or GiB)"
+            )));
+        }
+    };
+    let bytes = number * factor;
+    if bytes.is_nan() || bytes < 64.0 * 1024.0 * 1024.0 {
+        return Err(Error::Usage(format!(
+            "--memory-limit: '{text}' is below the 64MiB minimum"
+        )));
+    }
+    Ok(bytes as usize)
+}
+
+pub fn engine_error(context: &str, error: impl std::fmt::Display) -> Error {
+    Error::Usage(format!("{context}: {error}"))
+}
+
+/// A session with the memory pool, spilling and partitioning set, and the UDFs registered.
+pub fn session(options: &EngineOptions) -> Result<SessionContext> {
+    let config = SessionConfig::new()
+        .with_target_partitions(options.threads.max(1))
+        .with_information_schema(true);
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(options.memory_limit)))
+        .build_arc()
+        .map_err(|error| engine_error("starting the SQL engine", error))?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    udfs::register(&ctx);
+    Ok(ctx)
+}
+
+/// Registers the ingested extracts of a run folder (`<run>/data/*.parquet`) under their
+/// extract names; an absent optional extract becomes an empty table of its contract schema.
+pub async fn register_extracts(ctx: &SessionContext, run_dir: &Path) -> Result<()> {
+    for contract in contracts::ALL {
+        let path = run_dir
+            .join(crate::ingest::DATA_DIR)
+            .join(format!("{}.parquet", contract.name));
+        let _ = ctx.deregister_table(contract.name);
+        if path.is_file() {
+            let absolute = std::fs::canonicalize(&path)
+                .map_err(|source| Error::io("resolving", &path, source))?;
+            ctx.register_parquet(
+                contract.name,
+                absolute.to_string_lossy().as_ref(),
+                ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(|error| engine_error(&format!("registering {}", path.display()), error))?;
+        } else if contract.required {
+            return Err(Error::Usage(format!(
+                "{} is missing: run `sp-impact ingest` (or `run`) to create it",
+                path.display()
+            )));
+        } else {
+            let table = MemTable::try_new(contract.schema(), vec![vec![]])
+                .map_err(|error| engine_error("registering an empty table", error))?;
+            ctx.register_table(contract.name, Arc::new(table))
+                .map_err(|error| engine_error("registering an empty table", error))?;
+        }
+    }
+    Ok(())
+}
+
+/// Registers `study_params`: one row holding the study configuration.
+pub fn register_study_params(ctx: &SessionContext, config: &StudyConfig) -> Result<()> {
+    let date = |day: chrono::NaiveDate| {
+        Arc::new(Date32Array::from(vec![days_since_epoch(day)])) as ArrayRef
+    };
+    let int = |value: i64| Arc::new(Int64Array::from(vec![value])) as ArrayRef;
+    let float = |value: f64| Arc::new(Float64Array::from(vec![value])) as ArrayRef;
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        (
+            "study_name",
+            Arc::new(StringArray::from(vec![config.name.clone()])),
+        ),
+        ("start_date", date(config.start)),
+        ("end_date", date(config.end)),
+        ("data_end", date(config.data_end)),
+        ("pre_months", int(i64::from(config.pre_months))),
+        ("post_months", int(i64::from(config.post_months))),
+        ("seed", int(config.seed as i64)),
+        ("min_age", int(i64::from(config.min_age))),
+        (
+            "baseline_from_days",
+            int(i64::from(config.baseline_window_days.0)),
+        ),
+        (
+            "baseline_to_days",
+            int(i64::from(config.baseline_window_days.1)),
+        ),
+        (
+            "followup_from_days",
+            int(i64::from(config.followup_window_days.0)),
+        ),
+        (
+            "followup_to_days",
+            int(i64::from(config.followup_window_days.1)),
+        ),
+        (
+            "programme_cost_per_referral",
+            float(config.programme_cost_per_referral),
+        ),
+        ("discount_rate", float(config.discount_rate)),
+    ];
+    register_one_row(ctx, "study_params", columns)
+}
+
+/// Registers `unit_costs`: one row with the unit-cost set's values.
+pub fn register_unit_costs(ctx: &SessionContext, costs: &UnitCosts) -> Result<()> {
+    let float = |value: f64| Arc::new(Float64Array::from(vec![value])) as ArrayRef;
+    let text = |value: &str| Arc::new(StringArray::from(vec![value.to_string()])) as ArrayRef;
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("unit_cost_set", text(costs.name)),
+        ("price_year", text(costs.price_year)),
+        ("gp_per_minute_gbp", float(costs.gp_per_minute_gbp)),
+        ("gp_consultation_gbp", float(costs.gp_consultation_gbp)),
+        ("nurse_per_hour_gbp", float(costs.nurse_per_hour_gbp)),
+        ("nurse_default_minutes", float(costs.nurse_default_minutes)),
+        ("ae_attendance_gbp", float(costs.ae_attendance_gbp)),
+        (
+            "emergency_short_stay_gbp",
+            float(costs.emergency_short_stay_gbp),
+        ),
+        (
+            "emergency_long_stay_gbp",
+            float(costs.emergency_long_stay_gbp),
+        ),
+        (
+            "elective_admission_gbp",
+            float(costs.elective_admission_gbp),
+        ),
+        (
+            "outpatient_attendance_gbp",
+            float(costs.outpatient_attendance_gbp),
+        ),
+        (
+            "ambulance_see_and_convey_gbp",
+            float(costs.ambulance_see_and_convey_gbp),
+        ),
+        (
+            "long_stay_from_days",
+            Arc::new(Int64Array::from(vec![crate::costs::LONG_STAY_FROM_DAYS])) as ArrayRef,
+        ),
+    ];
+    register_one_row(ctx, "unit_costs", columns)
+}
+
+fn register_one_row(
+    ctx: &SessionContext,
+    name: &str,
+    columns: Vec<(&str, ArrayRef)>,
+) -> Result<()> {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(column, array)| Field::new(*column, array.data_type().clone(), false))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, array)| array).collect(),
+    )
+    .map_err(|error| engine_error(&format!("building {name}"), error))?;
+    let table = MemTable::try_new(schema, vec![vec![batch]])
+        .map_err(|error| engine_error(&format!("building {name}"), error))?;
+    let _ = ctx.deregister_table(name);
+    ctx.register_table(name, Arc::new(table))
+        .map_err(|error| engine_error(&format!("registering {name}"), error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_memory_size("512 MiB").unwrap(), 512 << 20);
+        assert!(parse_memory_size("12").is_err());
+        assert!(parse_memory_size("lots").is_err());
+    }
+}

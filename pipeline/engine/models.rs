@@ -1,0 +1,565 @@
+//! The SQL model graph: `queries/<layer>/<model>.sql`, one model per file (dbt style).
+//!
+//! Each file starts with a header of `-- key: value` comment lines:
+//!
+//! ```sql
+//! -- model: person_months            (must equal the file stem)
+//! -- grain: one row per person per relative month
+//! -- depends_on: analysis_cohort, study_params
+//! -- key: person_id, relative_month   (rows are written in this order; also tested unique)
+//! -- test: not_null(exposure_days)
+//! -- test: accepted_values(group_name: 'treated', 'comparison')
+//! -- test: relationships(person_id -> analysis_cohort.person_id)
+//! -- test: expression(exposure_days between 0 and 31)
+//! ```
+//!
+//! Models run in dependency order (ties by layer, then name); a cycle or an unknown name in
+//! `depends_on` is an error naming the model. `staging` models are views; every other layer
+//! is materialised to `tables/<model>.parquet` (sorted by its key, so reruns are
+//! byte-identical) and registered as a table. Each test compiles to a query that must
+//! return zero rows.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use futures::StreamExt;
+
+use super::engine_error;
+use crate::error::{Error, Location, Result};
+use crate::ingest::parquet_out::ParquetSink;
+
+/// Layers in run order; the folder a model sits in.
+pub const LAYERS: [&str; 5] = ["staging", "cohort", "panel", "outcome", "marts"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub name: String,
+    pub layer: String,
+    pub path: PathBuf,
+    pub grain: String,
+    pub depends_on: Vec<String>,
+    pub key: Vec<String>,
+    pub tests: Vec<ModelTest>,
+    pub sql: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelTest {
+    Unique(Vec<String>),
+    NotNull(String),
+    AcceptedValues(String, Vec<String>),
+    Relationship {
+        column: String,
+        model: String,
+        to: String,
+    },
+    Expression(String),
+}
+
+impl ModelTest {
+    /// A query returning the rows that break the test.
+    pub fn query(&self, model: &str) -> String {
+        match self {
+            ModelTest::Unique(columns) => {
+                let columns = columns.join(", ");
+                format!(
+                    "select {columns}, count(*) as copies from {model} group by {columns} having count(*) > 1"
+                )
+            }
+            ModelTest::NotNull(column) => format!("select * from {model} where {column} is null"),
+            ModelTest::AcceptedValues(column, values) => format!(
+                "select * from {model} where {column} is not null and {column} not in ({})",
+                values.join(", ")
+            ),
+            ModelTest::Relationship {
+                column,
+                model: other,
+                to,
+            } => format!(
+                "select child.{column} from {model} as child left join {other} as parent \
+                 on child.{column} = parent.{to} where child.{column} is not null and parent.{to} is null"
+            ),
+            ModelTest::Expression(expression) => {
+                format!("select * from {model} where not ({expression})")
+            }
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            ModelTest::Unique(columns) => format!("unique({})", columns.join(", ")),
+            ModelTest::NotNull(column) => format!("not_null({column})"),
+            ModelTest::AcceptedValues(column, values) => {
+                format!("accepted_values({column}: {})", values.join(", "))
+            }
+            ModelTest::Relationship { column, model, to } => {
+                format!("relationships({column} -> {model}.{to})")
+            }
+            ModelTest::Expression(expression) => format!("expression({expression})"),
+        }
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/embedded_queries.rs"));
+
+/// Where the models come from.
+#[derive(Debug, Clone)]
+pub enum QuerySource {
+    /// The models built into the binary (from this repository's `queries/`).
+    Embedded,
+    /// A folder laid out like `queries/` (for edited or extra models).
+    Folder(PathBuf),
+}
+
+/// Reads every model, in run order; `sources` are the tables registered before models run.
+pub fn discover(source: &QuerySource, sources: &[&str]) -> Result<Vec<Model>> {
+    let mut files: Vec<(PathBuf, String, String)> = Vec::new();
+    match source {
+        QuerySource::Embedded => {
+            for (relative, text) in EMBEDDED_QUERIES {
+                let path = Path::new("queries").join(relative);
+                let layer = relative.split('/').next().unwrap_or_default().to_string();
+                files.push((path, layer, text.to_string()));
+            }
+        }
+        QuerySource::Folder(dir) => {
+            for layer in LAYERS {
+                let Ok(entries) = std::fs::read_dir(dir.join(layer)) else {
+                    continue;
+                };
+                for path in entries.filter_map(|entry| entry.ok().map(|entry| entry.path())) {
+                    if path.extension().is_some_and(|ext| ext == "sql") {
+                        let text = std::fs::read_to_string(&path)
+                            .map_err(|source| Error::io("reading", &path, source))?;
+                        files.push((path, layer.to_string(), text));
+                    }
+                }
+            }
+        }
+    }
+    files.sort();
+    let mut models = Vec::new();
+    for (path, layer, text) in files {
+        if !LAYERS.contains(&layer.as_str()) {
+            return Err(Error::input(
+                Location::file(&path),
+                format!(
+                    "models must be in one of the layer folders {}",
+                    LAYERS.join(", ")
+                ),
+            ));
+        }
+        models.push(parse_model(&path, &layer, &text)?);
+    }
+    if models.is_empty() {
+        return Err(Error::Usage("no SQL models found".into()));
+    }
+    order(models, sources)
+}
+
+fn parse_model(path: &Path, layer: &str, text: &str) -> Result<Model> {
+    let stem = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut model = Model {
+        name: String::new(),
+        layer: layer.to_string(),
+        path: path.to_path_buf(),
+        grain: String::new(),
+        depends_on: Vec::new(),
+        key: Vec::new(),
+        tests: Vec::new(),
+        sql: String::new(),
+    };
+    let mut body = Vec::new();
+    let mut in_header = true;
+    for (number, line) in text.lines().enumerate() {
+        let at =
+            |reason: String| Error::input(Location::file(path).line(number as u64 + 1), reason);
+        let header = line.trim().strip_prefix("--").map(str::trim);
+        match header {
+            Some(comment) if in_header => {
+                let Some((key, value)) = comment.split_once(':') else {
+                    continue;
+                };
+                let value = value.trim();
+                match key.trim() {
+                    "model" => model.name = value.to_string(),
+                    "grain" => model.grain = value.to_string(),
+                    "depends_on" => model.depends_on = list(value),
+                    "key" => model.key = list(value),
+                    "test" => model.tests.push(parse_test(value).map_err(at)?),
+                    _ => {}
+                }
+            }
+            _ => {
+                if !line.trim().is_empty() {
+                    in_header = false;
+                }
+                body.push(line);
+            }
+        }
+    }
+    let missing = |what: &str| {
+        Error::input(
+            Location::file(path).line(1),
+            format!("the model header has no '-- {what}:' line"),
+        )
+    };
+    if model.name.is_empty() {
+        return Err(missing("model"));
+    }
+    if model.name != stem {
+        return Err(Error::input(
+            Location::file(path).line(1),
+            format!(
+                "model '{}' must be in a file named {}.sql",
+                model.name, model.name
+            ),
+        ));
+    }
+    if model.grain.is_empty() {
+        return Err(missing("grain"));
+    }
+    if !model.key.is_empty() {
+        model.tests.insert(0, ModelTest::Unique(model.key.clone()));
+    }
+    model.sql = body.join("\n").trim().trim_end_matches(';').to_string();
+    Ok(model)
+}
+
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn parse_test(text: &str) -> std::result::Result<ModelTest, String> {
+    let (kind, rest) = text
+        .split_once('(')
+        .ok_or_else(|| format!("test '{text}' is not kind(arguments)"))?;
+    let arguments = rest
+        .trim()
+        .strip_suffix(')')
+        .ok_or_else(|| format!("test '{text}' does not end with ')'"))?
+        .trim();
+    match kind.trim() {
+        "unique" => Ok(ModelTest::Unique(list(arguments))),
+        "not_null" => Ok(ModelTest::NotNull(arguments.to_string())),
+        "accepted_values" => {
+            let (column, values) = arguments
+                .split_once(':')
+                .ok_or_else(|| format!("accepted_values needs column: 'value', ... in '{text}'"))?;
+            Ok(ModelTest::AcceptedValues(
+                column.trim().to_string(),
+                list(values),
+            ))
+        }
+        "relationships" => {
+            let (column, target) = arguments
+                .split_once("->")
+                .ok_or_else(|| format!("relationships needs column -> model.column in '{text}'"))?;
+            let (model, to) = target
+                .trim()
+                .split_once('.')
+                .ok_or_else(|| format!("relationships needs column -> model.column in '{text}'"))?;
+            Ok(ModelTest::Relationship {
+                column: column.trim().into(),
+                model: model.trim().into(),
+                to: to.trim().into(),
+            })
+        }
+        "expression" => Ok(ModelTest::Expression(arguments.to_string())),
+        other => Err(format!(
+            "unknown test kind '{other}' (unique, not_null, accepted_values, relationships, expression)"
+        )),
+    }
+}
+
+/// Topological order (Kahn), ties broken by layer then name; unknown names and cycles are
+/// errors naming the model.
+fn order(models: Vec<Model>, sources: &[&str]) -> Result<Vec<Model>> {
+    let names: BTreeSet<&str> = models.iter().map(|model| model.name.as_str()).collect();
+    if names.len() != models.len() {
+        let mut seen = BTreeSet::new();
+        let duplicate = models
+            .iter()
+            .find(|model| !seen.insert(model.name.as_str()))
+            .expect("a duplicate exists");
+        return Err(Error::input(
+            Location::file(&duplicate.path).line(1),
+            format!("model '{}' is defined twice", duplicate.name),
+        ));
+    }
+    for model in &models {
+        if let Some(unknown) = model.depends_on.iter().find(|dependency| {
+            !names.contains(dependency.as_str()) && !sources.contains(&dependency.as_str())
+        }) {
+            return Err(Error::input(
+                Location::file(&model.path).line(1),
+                format!(
+                    "model '{}' depends on unknown model or source '{unknown}'",
+                    model.name
+                ),
+            ));
+        }
+    }
+    let layer_rank = |model: &Model| {
+        LAYERS
+            .iter()
+            .position(|layer| *layer == model.layer)
+            .unwrap_or(LAYERS.len())
+    };
+    let mut remaining: BTreeMap<(usize, String), Model> = models
+        .into_iter()
+        .map(|model| ((layer_rank(&model), model.name.clone()), model))
+        .collect();
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    let mut ordered = Vec::new();
+    while !remaining.is_empty() {
+        let ready = remaining
+            .iter()
+            .find(|(_, model)| {
+                model.depends_on.iter().all(|dependency| {
+                    done.contains(dependency) || sources.contains(&dependency.as_str())
+                })
+            })
+            .map(|(key, _)| key.clone());
+        let Some(key) = ready else {
+            let stuck: Vec<&str> = remaining
+                .values()
+                .map(|model| model.name.as_str())
+                .collect();
+            let first = remaining.values().next().expect("non-empty");
+            return Err(Error::input(
+                Location::file(&first.path).line(1),
+                format!(
+                    "the models depend on each other in a cycle: {}",
+                    stuck.join(", ")
+                ),
+            ));
+        };
+        let model = remaining.remove(&key).expect("key present");
+        done.insert(model.name.clone());
+        ordered.push(model);
+    }
+    Ok(ordered)
+}
+
+/// What running the models produced.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ModelRun {
+    pub models: Vec<ModelSummary>,
+    pub failed_tests: Vec<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelSummary {
+    pub name: String,
+    pub layer: String,
+    pub materialised: bool,
+    pub rows: Option<u64>,
+    pub tests: usize,
+}
+
+/// Runs every model in order; materialised models are written to `tables_dir`.
+pub async fn run_models(
+    ctx: &SessionContext,
+    models: &[Model],
+    tables_dir: &Path,
+) -> Result<ModelRun> {
+    std::fs::create_dir_all(tables_dir)
+        .map_err(|source| Error::io("creating", tables_dir, source))?;
+    let mut run = ModelRun::default();
+    for model in models {
+        let failed = |error: datafusion::error::DataFusionError| {
+            Error::input(
+                Location::file(&model.path),
+                format!("model '{}' failed: {error}", model.name),
+            )
+        };
+        let frame = ctx.sql(&model.sql).await.map_err(failed)?;
+        let _ = ctx.deregister_table(model.name.as_str());
+        let materialised = model.layer != "staging";
+        let rows = if materialised {
+            let sorted = if model.key.is_empty() {
+                frame
+            } else {
+                let order = model
+                    .key
+                    .iter()
+                    .map(|column| {
+                        datafusion::prelude::col(format!("\"{column}\"")).sort(true, false)
+                    })
+                    .collect();
+                frame.sort(order).map_err(failed)?
+            };
+            let path = tables_dir.join(format!("{}.parquet", model.name));
+            let rows = write_parquet(sorted, &path)
+                .await
+                .map_err(|error| match error {
+                    Error::Parquet { .. } | Error::Io { .. } => error,
+                    other => Error::input(
+                        Location::file(&model.path),
+                        format!("model '{}' failed: {other}", model.name),
+                    ),
+                })?;
+            let absolute = std::fs::canonicalize(&path)
+                .map_err(|source| Error::io("resolving", &path, source))?;
+            ctx.register_parquet(
+                model.name.as_str(),
+                absolute.to_string_lossy().as_ref(),
+                ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(failed)?;
+            Some(rows)
+        } else {
+            ctx.register_table(model.name.as_str(), frame.into_view())
+                .map_err(failed)?;
+            None
+        };
+        run.failed_tests.extend(run_tests(ctx, model).await?);
+        run.models.push(ModelSummary {
+            name: model.name.clone(),
+            layer: model.layer.clone(),
+            materialised,
+            rows,
+            tests: model.tests.len(),
+        });
+    }
+    Ok(run)
+}
+
+/// Runs a model's tests; returns a description of each failure.
+pub async fn run_tests(ctx: &SessionContext, model: &Model) -> Result<Vec<String>> {
+    let mut failures = Vec::new();
+    for test in &model.tests {
+        let query = test.query(&model.name);
+        let count = count_rows(ctx, &query).await.map_err(|error| {
+            Error::input(
+                Location::file(&model.path),
+                format!(
+                    "test {} of model '{}' could not run: {error}",
+                    test.describe(),
+                    model.name
+                ),
+            )
+        })?;
+        if count > 0 {
+            failures.push(format!(
+                "{}: {} failed for {count} rows",
+                model.name,
+                test.describe()
+            ));
+        }
+    }
+    Ok(failures)
+}
+
+async fn count_rows(ctx: &SessionContext, query: &str) -> datafusion::error::Result<u64> {
+    let batches = ctx
+        .sql(&format!("select count(*) as n from ({query})"))
+        .await?
+        .collect()
+        .await?;
+    let column = batches[0].column(0);
+    let counts = column
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .expect("count(*) is Int64");
+    Ok(counts.value(0) as u64)
+}
+
+/// Streams a query's result into one zstd Parquet file; returns its row count.
+pub async fn write_parquet(frame: datafusion::dataframe::DataFrame, path: &Path) -> Result<u64> {
+    let mut stream = frame
+        .execute_stream()
+        .await
+        .map_err(|error| engine_error("running a query", error))?;
+    let mut sink = ParquetSink::create(path.to_path_buf(), Arc::clone(&stream.schema()))?;
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|error| engine_error("running a query", error))?;
+        rows += batch.num_rows() as u64;
+        sink.write(&batch)?;
+    }
+    sink.finish()?;
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(name: &str, layer: &str, depends_on: &[&str]) -> Model {
+        Model {
+            name: name.into(),
+            layer: layer.into(),
+            path: PathBuf::from(format!("queries/{layer}/{name}.sql")),
+            grain: "g".into(),
+            depends_on: depends_on.iter().map(|name| name.to_string()).collect(),
+            key: vec![],
+            tests: vec![],
+            sql: String::new(),
+        }
+    }
+
+    #[test]
+    fn dependencies_order_models_and_cycles_are_named() {
+        let ordered = order(
+            vec![
+                model("b", "marts", &["a"]),
+                model("a", "cohort", &["patients"]),
+                model("c", "cohort", &["b"]),
+            ],
+            &["patients"],
+        )
+        .unwrap();
+        let names: Vec<&str> = ordered.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let cycle = order(
+            vec![model("x", "cohort", &["y"]), model("y", "cohort", &["x"])],
+            &[],
+        )
+        .unwrap_err();
+        assert!(cycle.to_string().contains("cycle: x, y"), "{cycle}");
+        let unknown = order(vec![model("x", "cohort", &["nope"])], &[]).unwrap_err();
+        assert!(
+            unknown
+                .to_string()
+                .contains("unknown model or source 'nope'"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn tests_parse_from_headers() {
+        assert_eq!(
+            parse_test("not_null(a)"),
+            Ok(ModelTest::NotNull("a".into()))
+        );
+        assert_eq!(
+            parse_test("accepted_values(g: 'x', 'y')"),
+            Ok(ModelTest::AcceptedValues(
+                "g".into(),
+                vec!["'x'".into(), "'y'".into()]
+            ))
+        );
+        assert_eq!(
+            parse_test("relationships(p -> m.q)"),
+            Ok(ModelTest::Relationship {
+                column: "p".into(),
+                model: "m".into(),
+                to: "q".into()
+            })
+        );
+        assert!(parse_test("bogus(x)").is_err());
+    }
+}

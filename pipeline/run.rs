@@ -1,0 +1,425 @@
+//! `run`, `check` and `query`: the end-to-end job and its two companions.
+//!
+//! `run`: ingest -> SQL models -> `results.json`, `manifest.json` and `tables/`, staged and
+//! renamed into place (design sections 5a and 6). `check`: the same ingest and models in a
+//! temporary folder, reporting data and model tests, writing nothing. `query`: ad-hoc SQL
+//! over a finished run's tables.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::config::StudyConfig;
+use crate::costs::PSSRU_2024;
+use crate::engine::models::{self, ModelRun, QuerySource};
+use crate::engine::{self, EngineOptions, engine_error};
+use crate::error::{Error, Result};
+use crate::ingest::{self, contracts, report::IngestReport};
+use crate::output::StagedOutput;
+use crate::progress::Progress;
+
+/// Tables registered before any model runs.
+pub fn source_tables() -> Vec<&'static str> {
+    let mut sources: Vec<&'static str> = contracts::ALL
+        .iter()
+        .map(|contract| contract.name)
+        .collect();
+    sources.extend(["study_params", "unit_costs"]);
+    sources
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub config: PathBuf,
+    pub data: PathBuf,
+    pub out: Option<PathBuf>,
+    pub queries: QuerySource,
+    pub engine: EngineOptions,
+}
+
+impl RunOptions {
+    /// `--out`, or `reports/output/<study name>` by default (design section 6).
+    pub fn out_dir(&self, config: &StudyConfig) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("reports/output").join(config.slug()))
+    }
+}
+
+/// What `run` and `check` computed.
+pub struct Analysis {
+    pub ingest: IngestReport,
+    pub models: ModelRun,
+    pub results: Value,
+    pub timings: BTreeMap<&'static str, f64>,
+}
+
+/// Runs ingest and the models into `dir`, returning the results.
+fn analyse(
+    options: &RunOptions,
+    config: &StudyConfig,
+    dir: &Path,
+    progress: &Progress,
+) -> Result<Analysis> {
+    let mut timings = BTreeMap::new();
+    let clock = Instant::now();
+    let ingest = ingest::ingest(&options.data, dir, progress)?;
+    timings.insert("ingest_seconds", clock.elapsed().as_secs_f64());
+    if !ingest.reconciled {
+        return Err(Error::DataTest("ingest counts did not reconcile".into()));
+    }
+
+    let clock = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.engine.threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|source| Error::io("starting the async runtime for", dir, source))?;
+    let (models, results) = runtime.block_on(async {
+        let ctx = prepared_session(options, config, dir).await?;
+        let models = models::discover(&options.queries, &source_tables())?;
+        progress.log(&format!("models: running {} SQL models", models.len()));
+        let run = models::run_models(&ctx, &models, &dir.join("tables")).await?;
+        let results = results_json(&ctx, config).await?;
+        Ok::<_, Error>((run, results))
+    })?;
+    timings.insert("models_seconds", clock.elapsed().as_secs_f64());
+    Ok(Analysis {
+        ingest,
+        models,
+        results,
+        timings,
+    })
+}
+
+async fn prepared_session(
+    options: &RunOptions,
+    config: &StudyConfig,
+    dir: &Path,
+) -> Result<SessionContext> {
+    let ctx = engine::session(&options.engine)?;
+    engine::register_extracts(&ctx, dir).await?;
+    engine::register_study_params(&ctx, config)?;
+    engine::register_unit_costs(&ctx, &PSSRU_2024)?;
+    Ok(ctx)
+}
+
+/// `sp-impact run`: everything, written to the output folder. A failed model test still
+/// writes the outputs and then reports exit code 1.
+pub fn run(options: &RunOptions, progress: &Progress) -> Result<PathBuf> {
+    let config = StudyConfig::load(&options.config)?;
+    let out = options.out_dir(&config);
+    let staged = StagedOutput::begin(&out)?;
+    let analysis = analyse(options, &config, staged.path(), progress)?;
+    write_json(&staged.path().join("results.json"), &analysis.results)?;
+    write_json(
+        &staged.path().join("manifest.json"),
+        &manifest(options, &config, &analysis),
+    )?;
+    let config_copy = staged.path().join("study.toml");
+    std::fs::copy(&options.config, &config_copy)
+        .map_err(|source| Error::io("copying", &options.config, source))?;
+    let out = staged.commit()?;
+    progress.log(&format!("run: results in {}", out.display()));
+    fail_on_tests(&analysis.models)?;
+    Ok(out)
+}
+
+/// `sp-impact check`: config, contracts and model tests, with no outputs kept.
+pub fn check(options: &RunOptions, progress: &Progress) -> Result<()> {
+    let config = StudyConfig::load(&options.config)?;
+    let scratch = tempfile::tempdir()
+        .map_err(|source| Error::io("creating a temporary folder in", Path::new("."), source))?;
+    let analysis = analyse(options, &config, scratch.path(), progress)?;
+    let tests: usize = analysis.models.models.iter().map(|model| model.tests).sum();
+    progress.log(&format!(
+        "check: config ok; {} rows ingested ({} quarantined); {} models, {} tests, {} failed",
+        analysis.ingest.rows_read,
+        analysis.ingest.rows_quarantined,
+        analysis.models.models.len(),
+        tests,
+        analysis.models.failed_tests.len()
+    ));
+    fail_on_tests(&analysis.models)
+}
+
+fn fail_on_tests(run: &ModelRun) -> Result<()> {
+    if run.failed_tests.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::DataTest(format!(
+            "model tests failed:\n  {}",
+            run.failed_tests.join("\n  ")
+        )))
+    }
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("JSON serialises");
+    std::fs::write(path, text + "\n").map_err(|source| Error::io("writing", path, source))
+}
+
+fn manifest(options: &RunOptions, config: &StudyConfig, analysis: &Analysis) -> Value {
+    let inputs: Vec<Value> = analysis
+        .ingest
+        .files
+        .iter()
+        .map(|file| json!({"file": file.file, "sha256": file.sha256, "rows_read": file.rows_read, "rows_loaded": file.rows_loaded}))
+        .collect();
+    json!({
+        "tool": "sp-impact",
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "config_file": options.config.display().to_string(),
+        "config": {
+            "name": config.name, "start": config.start.to_string(), "end": config.end.to_string(),
+            "data_end": config.data_end.to_string(), "pre_months": config.pre_months,
+            "post_months": config.post_months, "seed": config.seed, "min_age": config.min_age,
+            "comparison": config.comparison.as_str(), "match_ratio": config.match_ratio,
+            "caliper_sd": config.caliper_sd, "exact": config.exact,
+            "baseline_window_days": [config.baseline_window_days.0, config.baseline_window_days.1],
+            "followup_window_days": [config.followup_window_days.0, config.followup_window_days.1],
+            "unit_costs": config.unit_costs, "price_year": config.price_year,
+            "discount_rate": config.discount_rate,
+            "programme_cost_per_referral": config.programme_cost_per_referral,
+            "suppress_at_or_below": config.suppress_at_or_below, "round_to": config.round_to,
+        },
+        "seed": config.seed,
+        "inputs": inputs,
+        "engine": {"kind": "local", "threads": options.engine.threads, "memory_limit_bytes": options.engine.memory_limit},
+        "models": analysis.models.models,
+        "stage_timings_seconds": analysis.timings,
+    })
+}
+
+/// The results document (design section 6): restricted, exact counts. Every number here is
+/// read from a model's table; nothing is recomputed.
+async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Value> {
+    let flow = rows(
+        ctx,
+        "select step, persons from cohort_flow order by step_order",
+    )
+    .await?;
+    let step = |name: &str| -> Value {
+        flow.iter()
+            .find(|row| row["step"] == name)
+            .map_or(Value::Null, |row| row["persons"].clone())
+    };
+    let funnel = rows(ctx, "select * from funnel order by referral_route").await?;
+    let funnel_all = funnel
+        .iter()
+        .find(|row| row["referral_route"] == "all")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let participation = rows(ctx, "select * from participation order by activity_type").await?;
+    let all = participation
+        .iter()
+        .find(|row| row["activity_type"] == "all");
+    let by_type: Vec<Value> = participation
+        .iter()
+        .filter(|row| row["activity_type"] != "all")
+        .map(|row| json!({"activity_type": row["activity_type"], "people": row["attended_any"], "sessions": row["sessions_attended"]}))
+        .collect();
+    Ok(json!({
+        "schema_version": 1,
+        "restricted": "exact counts: not for publication without disclosure control",
+        "study": {"name": config.name, "pre_months": config.pre_months, "post_months": config.post_months,
+                  "start": config.start.to_string(), "end": config.end.to_string(), "data_end": config.data_end.to_string()},
+        "cohort": {
+            "referrals": step("referrals_in_window"),
+            "persons_referred": step("persons_referred_in_window"),
+            "persons_with_index_date": step("persons_with_index_date"),
+            "eligible_treated": step("eligible_treated"),
+            "comparison_pool": step("comparison_pool"),
+            "eligible_comparison_candidates": step("eligible_comparison_candidates"),
+            "flow": flow,
+        },
+        "funnel": {
+            "referred": funnel_all["referred"], "accepted": funnel_all["accepted"],
+            "first_contact": funnel_all["first_contact"], "completed": funnel_all["completed"],
+            "declined": funnel_all["declined"],
+            "by_route": funnel.iter().filter(|row| row["referral_route"] != "all").cloned().collect::<Vec<_>>(),
+        },
+        "participation": {
+            "referred_with_activity_data": all.map_or(json!(0), |row| row["people_with_activity_data"].clone()),
+            "attended_any": all.map_or(json!(0), |row| row["attended_any"].clone()),
+            "sessions_per_person": all.map_or(Value::Null, |row| row["sessions_per_attending_person"].clone()),
+            "by_activity_type": by_type,
+        },
+    }))
+}
+
+/// A query's rows as JSON objects (Int64, Float64 and Utf8 columns; others as text).
+async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Value>> {
+    let batches = ctx
+        .sql(sql)
+        .await
+        .map_err(|error| engine_error(sql, error))?
+        .collect()
+        .await
+        .map_err(|error| engine_error(sql, error))?;
+    Ok(batches.iter().flat_map(batch_rows).collect())
+}
+
+fn batch_rows(batch: &RecordBatch) -> Vec<Value> {
+    (0..batch.num_rows())
+        .map(|row| {
+            let mut object = serde_json::Map::new();
+            for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                let value = if column.is_null(row) {
+                    Value::Null
+                } else if let Some(ints) = column.as_any().downcast_ref::<Int64Array>() {
+                    json!(ints.value(row))
+                } else if let Some(floats) = column.as_any().downcast_ref::<Float64Array>() {
+                    json!(floats.value(row))
+                } else if let Some(text) = column.as_any().downcast_ref::<StringArray>() {
+                    json!(text.value(row))
+                } else {
+                    let text = arrow::util::display::array_value_to_string(column, row)
+                        .unwrap_or_default();
+                    json!(text)
+                };
+                object.insert(field.name().clone(), value);
+            }
+            Value::Object(object)
+        })
+        .collect()
+}
+
+/// Output format of `sp-impact query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueryFormat {
+    Table,
+    Csv,
+    Json,
+    Parquet,
+}
+
+/// `sp-impact query`: runs SQL over a finished run's extracts and tables.
+pub fn query(
+    run_dir: &Path,
+    sql: &str,
+    format: QueryFormat,
+    output: Option<&Path>,
+    engine_options: &EngineOptions,
+) -> Result<()> {
+    let config_path = run_dir.join("study.toml");
+    let config = StudyConfig::load(&config_path).map_err(|error| match error {
+        Error::Io { .. } => Error::Usage(format!(
+            "{} is not a finished run folder (no study.toml): run `sp-impact run` first",
+            run_dir.display()
+        )),
+        other => other,
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(engine_options.threads.max(1))
+        .enable_all()
+        .build()
+        .map_err(|source| Error::io("starting the async runtime for", run_dir, source))?;
+    runtime.block_on(async {
+        let ctx = engine::session(engine_options)?;
+        engine::register_extracts(&ctx, run_dir).await?;
+        engine::register_study_params(&ctx, &config)?;
+        engine::register_unit_costs(&ctx, &PSSRU_2024)?;
+        register_run_tables(&ctx, run_dir).await?;
+        let frame = ctx
+            .sql(sql)
+            .await
+            .map_err(|error| Error::Usage(format!("query failed: {error}")))?;
+        match format {
+            QueryFormat::Parquet => {
+                let path = output
+                    .ok_or_else(|| Error::Usage("--format parquet needs --output FILE".into()))?;
+                models::write_parquet(frame, path).await?;
+            }
+            _ => {
+                let batches = frame
+                    .collect()
+                    .await
+                    .map_err(|error| Error::Usage(format!("query failed: {error}")))?;
+                let text = render(&batches, format)?;
+                match output {
+                    Some(path) => std::fs::write(path, text)
+                        .map_err(|source| Error::io("writing", path, source))?,
+                    None => print!("{text}"),
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Registers `tables/*.parquet` and re-creates the staging views.
+async fn register_run_tables(ctx: &SessionContext, run_dir: &Path) -> Result<()> {
+    let tables = run_dir.join("tables");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&tables)
+        .map_err(|source| Error::io("reading", &tables, source))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "parquet"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let name = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let absolute =
+            std::fs::canonicalize(&path).map_err(|source| Error::io("resolving", &path, source))?;
+        ctx.register_parquet(
+            name.as_str(),
+            absolute.to_string_lossy().as_ref(),
+            ParquetReadOptions::default(),
+        )
+        .await
+        .map_err(|error| engine_error("registering a table", error))?;
+    }
+    for model in models::discover(&QuerySource::Embedded, &source_tables())? {
+        if model.layer == "staging" {
+            let frame = ctx
+                .sql(&model.sql)
+                .await
+                .map_err(|error| engine_error(&model.name, error))?;
+            ctx.register_table(model.name.as_str(), frame.into_view())
+                .map_err(|error| engine_error(&model.name, error))?;
+        }
+    }
+    Ok(())
+}
+
+fn render(batches: &[RecordBatch], format: QueryFormat) -> Result<String> {
+    let failed =
+        |error: arrow::error::ArrowError| Error::Usage(format!("formatting the result: {error}"));
+    match format {
+        QueryFormat::Table => Ok(arrow::util::pretty::pretty_format_batches(batches)
+            .map_err(failed)?
+            .to_string()
+            + "\n"),
+        QueryFormat::Csv => {
+            let mut buffer = Vec::new();
+            {
+                let mut writer = arrow::csv::Writer::new(&mut buffer);
+                for batch in batches {
+                    writer.write(batch).map_err(failed)?;
+                }
+            }
+            Ok(String::from_utf8_lossy(&buffer).into_owned())
+        }
+        QueryFormat::Json => {
+            let mut buffer = Vec::new();
+            {
+                let mut writer = arrow::json::ArrayWriter::new(&mut buffer);
+                for batch in batches {
+                    writer.write(batch).map_err(failed)?;
+                }
+                writer.finish().map_err(failed)?;
+            }
+            Ok(String::from_utf8_lossy(&buffer).into_owned() + "\n")
+        }
+        QueryFormat::Parquet => Err(Error::Usage("--format parquet needs --output FILE".into())),
+    }
+}

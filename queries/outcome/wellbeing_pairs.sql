@@ -1,0 +1,89 @@
+-- model: wellbeing_pairs
+-- grain: one row per eligible treated person per instrument (per ONS4 item) with a baseline
+-- depends_on: stg_wellbeing, treated, study_params
+-- key: person_id, instrument, item
+-- test: not_null(baseline_value)
+-- test: expression(followup_date is null or followup_date > baseline_date)
+-- Pairing (design section 4 [wellbeing]): the baseline is the scored questionnaire whose date
+-- is within baseline_window_days of the index date and closest to it (earlier, then earlier
+-- line, on ties); the follow-up is the latest within followup_window_days. Scored instruments
+-- use the score (SWEMWBS already Rasch-converted at ingest); ONS4 contributes one row per item,
+-- never summed. Questionnaires with a missing item have no score and cannot pair.
+
+with
+
+questionnaires as (select * from stg_wellbeing),
+
+params as (
+    select baseline_from_days, baseline_to_days, followup_from_days, followup_to_days
+    from study_params
+),
+
+cohort as (select person_id, index_date from treated where exclusion_reason is null),
+
+values_long as (
+    select person_id, survey_date, instrument, cast(null as varchar) as item, score as value, source_line
+    from questionnaires where instrument <> 'ONS4' and score is not null
+    union all
+    select person_id, survey_date, instrument, 'life_satisfaction', cast(item_1 as double), source_line
+    from questionnaires where instrument = 'ONS4' and item_1 is not null
+    union all
+    select person_id, survey_date, instrument, 'worthwhile', cast(item_2 as double), source_line
+    from questionnaires where instrument = 'ONS4' and item_2 is not null
+    union all
+    select person_id, survey_date, instrument, 'happiness', cast(item_3 as double), source_line
+    from questionnaires where instrument = 'ONS4' and item_3 is not null
+    union all
+    select person_id, survey_date, instrument, 'anxiety', cast(item_4 as double), source_line
+    from questionnaires where instrument = 'ONS4' and item_4 is not null
+),
+
+relative as (
+    select
+        values_long.*,
+        cast(values_long.survey_date as int) - cast(cohort.index_date as int) as days_from_index
+    from values_long
+    inner join cohort on values_long.person_id = cohort.person_id
+),
+
+baselines as (
+    select relative.*,
+        row_number() over (
+            partition by relative.person_id, relative.instrument, relative.item
+            order by abs(relative.days_from_index), relative.days_from_index, relative.source_line
+        ) as choice
+    from relative
+    cross join params
+    where relative.days_from_index between params.baseline_from_days and params.baseline_to_days
+),
+
+followups as (
+    select relative.*,
+        row_number() over (
+            partition by relative.person_id, relative.instrument, relative.item
+            order by relative.days_from_index desc, relative.source_line desc
+        ) as choice
+    from relative
+    cross join params
+    where relative.days_from_index between params.followup_from_days and params.followup_to_days
+),
+
+final as (
+    select
+        baselines.person_id,
+        baselines.instrument,
+        baselines.item,
+        baselines.survey_date as baseline_date,
+        baselines.value as baseline_value,
+        followups.survey_date as followup_date,
+        followups.value as followup_value
+    from baselines
+    left join followups
+        on baselines.person_id = followups.person_id
+        and baselines.instrument = followups.instrument
+        and (baselines.item is not distinct from followups.item)
+        and followups.choice = 1
+    where baselines.choice = 1
+)
+
+select * from final

@@ -1,0 +1,45 @@
+-- model: matching_covariates
+-- grain: one row per analysis person
+-- depends_on: person_months, analysis_cohort
+-- key: person_id
+-- test: relationships(person_id -> analysis_cohort.person_id)
+-- The propensity model's service-use covariates (design section 5): GP demand in months
+-- -3..-1 (the referral peak) and -12..-4 separately, and A&E attendances and emergency
+-- admissions in -12..-1, with the demographics from analysis_cohort.
+
+with
+
+months as (select * from person_months where relative_month < 0),
+
+use as (
+    select
+        person_id,
+        sum(case when relative_month >= -3 then gp_demand else 0 end) as gp_demand_m3_m1,
+        sum(case when relative_month between -12 and -4 then gp_demand else 0 end) as gp_demand_m12_m4,
+        sum(case when relative_month >= -12 then ae_attendances else 0 end) as ae_attendances_m12_m1,
+        sum(case when relative_month >= -12 then emergency_admissions else 0 end) as emergency_admissions_m12_m1
+    from months
+    group by person_id
+),
+
+final as (
+    select
+        cohort.person_id,
+        cohort.group_name,
+        cohort.index_quarter,
+        cohort.practice_code,
+        cohort.age_at_index,
+        cohort.age_band,
+        cohort.sex,
+        cohort.imd_quintile,
+        cohort.ethnic_group,
+        cohort.ltc_count,
+        coalesce(use.gp_demand_m3_m1, 0) as gp_demand_m3_m1,
+        coalesce(use.gp_demand_m12_m4, 0) as gp_demand_m12_m4,
+        coalesce(use.ae_attendances_m12_m1, 0) as ae_attendances_m12_m1,
+        coalesce(use.emergency_admissions_m12_m1, 0) as emergency_admissions_m12_m1
+    from analysis_cohort as cohort
+    left join use on cohort.person_id = use.person_id
+)
+
+select * from final

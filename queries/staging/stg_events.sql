@@ -1,0 +1,72 @@
+-- model: stg_events
+-- grain: one row per counted service-use event (GP demand or hospital activity)
+-- depends_on: gp_appointments, hospital_activity, unit_costs
+-- test: accepted_values(measure: 'gp_demand', 'ae_attendances', 'emergency_admissions', 'outpatient_attendances', 'elective_admissions')
+-- test: expression(cost_gbp >= 0)
+-- GP demand = attended appointments with a GP, nurse or other clinician; the link worker's
+-- own (social_prescriber) appointments, admin, DNAs and cancellations are never demand.
+-- Costs (design section 5, PSSRU 2024 / NCC 2023/24 via unit_costs): GP per minute of
+-- recorded duration, a consultation when missing; nurse and other clinical staff per hour,
+-- 15 minutes when missing; emergency admissions by length of stay (short stay < 2 days, also
+-- when the stay is unknown); outpatients unless marked not attended (a blank attended flag
+-- counts as attended). Ambulance conveyances are not an
+-- analysed measure.
+
+with
+
+appointments as (select * from gp_appointments),
+
+hospital as (select * from hospital_activity),
+
+costs as (select * from unit_costs),
+
+gp_demand as (
+    select
+        appointments.person_id,
+        appointments.appointment_date as event_date,
+        'gp_demand' as measure,
+        case
+            when appointments.hcp_type = 'gp'
+                then coalesce(appointments.duration_minutes * costs.gp_per_minute_gbp, costs.gp_consultation_gbp)
+            else coalesce(appointments.duration_minutes, costs.nurse_default_minutes) / 60.0 * costs.nurse_per_hour_gbp
+        end as cost_gbp
+    from appointments
+    cross join costs
+    where appointments.status = 'attended'
+        and appointments.hcp_type in ('gp', 'nurse', 'other_clinical')
+),
+
+hospital_events as (
+    select
+        hospital.person_id,
+        hospital.activity_date as event_date,
+        case hospital.setting
+            when 'ae' then 'ae_attendances'
+            when 'emergency_admission' then 'emergency_admissions'
+            when 'outpatient' then 'outpatient_attendances'
+            when 'elective_admission' then 'elective_admissions'
+        end as measure,
+        case hospital.setting
+            when 'ae' then costs.ae_attendance_gbp
+            when 'emergency_admission' then
+                case
+                    when cast(hospital.discharge_date as int) - cast(hospital.activity_date as int) >= costs.long_stay_from_days
+                        then costs.emergency_long_stay_gbp
+                    else costs.emergency_short_stay_gbp
+                end
+            when 'outpatient' then costs.outpatient_attendance_gbp
+            when 'elective_admission' then costs.elective_admission_gbp
+        end as cost_gbp
+    from hospital
+    cross join costs
+    where hospital.setting in ('ae', 'emergency_admission', 'elective_admission')
+        or (hospital.setting = 'outpatient' and coalesce(hospital.attended, true))
+),
+
+final as (
+    select * from gp_demand
+    union all
+    select * from hospital_events
+)
+
+select * from final

@@ -1,0 +1,349 @@
+//! Golden tests of the SQL models (issue 4) on the hand-made fixture in
+//! `tests/fixtures/models/`, whose right answers are worked out by hand below.
+//!
+//! Study: start 2023-01-01, end 2024-03-31, data_end 2024-12-31, pre 3 and post 3 months, so
+//! relative months run -3..2; exit defaults to 2025-01-01.
+//!
+//! People and what each exercises:
+//! - A: index on the last day of a month (2023-01-31): months are clamped to month ends
+//!   ([2022-10-31, 2022-11-30) ... [2023-01-31, 2023-02-28) ...). Link worker, DNA, cancelled
+//!   and admin appointments are not demand; 2022-10-30 is before the window and 2023-04-30
+//!   (= index + 3 months) after it.
+//! - B: died 2023-05-20 (mid-month): month 2 [05-15, 06-15) has 5 days of exposure; A&E on
+//!   05-19 counts, on 05-20 (the exit day) does not. Emergency admissions: 3-day stay (long,
+//!   £5,134) in month -3, 1-day stay (short, £792) in month -2.
+//! - C: deregistered 2023-07-10: month 1 has 9 days, month 2 none; GP on 07-09 counts, on
+//!   07-15 does not; the outpatient DNA is not counted, the attended one is.
+//! - D: index 29 February 2024, registered exactly index - 3 months (2023-11-29): eligible.
+//! - E: referred twice: indexed at the first referral. F: declined, then accepted: indexed at
+//!   the accepted one. G: declined only: no index, not a comparison candidate.
+//! - H: registered too recently; I: under 18; L: referred before the window.
+//! - J, K: never referred: the comparison pool, with seeded pseudo index dates.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sp_impact::engine::EngineOptions;
+use sp_impact::engine::models::QuerySource;
+use sp_impact::engine::udfs::seeded_draw_value;
+use sp_impact::progress::Progress;
+use sp_impact::run::{RunOptions, run};
+
+use crate::util::{fixtures, parquet_column, read_json};
+
+type Row = BTreeMap<String, Option<String>>;
+
+/// A table as rows of text values, in file order.
+fn table(out: &Path, name: &str) -> Vec<Row> {
+    let path = out.join("tables").join(format!("{name}.parquet"));
+    let file = std::fs::File::open(&path).unwrap();
+    let schema = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .schema()
+        .clone();
+    let columns: Vec<(String, Vec<Option<String>>)> = schema
+        .fields()
+        .iter()
+        .filter(|field| !matches!(field.data_type(), arrow::datatypes::DataType::List(_)))
+        .map(|field| (field.name().clone(), parquet_column(&path, field.name())))
+        .collect();
+    let rows = columns.first().map_or(0, |(_, values)| values.len());
+    (0..rows)
+        .map(|row| {
+            columns
+                .iter()
+                .map(|(name, values)| (name.clone(), values[row].clone()))
+                .collect()
+        })
+        .collect()
+}
+
+fn value<'a>(row: &'a Row, column: &str) -> &'a str {
+    row.get(column)
+        .and_then(|value| value.as_deref())
+        .unwrap_or("NULL")
+}
+
+fn run_fixture(out: &Path, threads: usize) {
+    let fixture = fixtures().join("models");
+    let options = RunOptions {
+        config: fixture.join("study.toml"),
+        data: fixture.clone(),
+        out: Some(out.to_path_buf()),
+        queries: QuerySource::Embedded,
+        engine: EngineOptions {
+            threads,
+            memory_limit: 512 << 20,
+        },
+    };
+    run(&options, &Progress::silent()).expect("the fixture runs and every model test passes");
+}
+
+#[test]
+fn cohort_index_dates_and_eligibility() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    run_fixture(&out, 2);
+
+    let treated: BTreeMap<String, (String, String, String)> = table(&out, "treated")
+        .iter()
+        .map(|row| {
+            (
+                value(row, "person_id").to_string(),
+                (
+                    value(row, "index_date").into(),
+                    value(row, "index_referral_id").into(),
+                    value(row, "exclusion_reason").into(),
+                ),
+            )
+        })
+        .collect();
+    let expected = [
+        ("A", "2023-01-31", "RA1", "NULL"),
+        ("B", "2023-03-15", "RB1", "NULL"),
+        ("C", "2023-06-01", "RC1", "NULL"),
+        ("D", "2024-02-29", "RD1", "NULL"),
+        ("E", "2023-05-01", "RE1", "NULL"),
+        ("F", "2023-06-15", "RF2", "NULL"),
+        ("H", "2023-02-01", "RH1", "registered_too_recently"),
+        ("I", "2023-05-01", "RI1", "under_min_age"),
+    ];
+    assert_eq!(treated.len(), expected.len(), "{treated:?}");
+    for (person, index, referral, exclusion) in expected {
+        assert_eq!(
+            treated[person],
+            (index.into(), referral.into(), exclusion.into()),
+            "person {person}"
+        );
+    }
+
+    // Comparison pool: only J and K were never referred. Their pseudo index dates are the
+    // seeded draw over the six eligible index dates ordered by (date, person):
+    // A 2023-01-31, B 2023-03-15, E 2023-05-01, C 2023-06-01, F 2023-06-15, D 2024-02-29.
+    let dates = [
+        "2023-01-31",
+        "2023-03-15",
+        "2023-05-01",
+        "2023-06-01",
+        "2023-06-15",
+        "2024-02-29",
+    ];
+    let candidates = table(&out, "comparison_candidates");
+    let ids: Vec<&str> = candidates
+        .iter()
+        .map(|row| value(row, "person_id"))
+        .collect();
+    assert_eq!(ids, ["J", "K"]);
+    for row in &candidates {
+        let draw = seeded_draw_value(value(row, "person_id"), 42, 6).unwrap();
+        assert_eq!(value(row, "index_date"), dates[draw as usize - 1]);
+        assert_eq!(value(row, "exclusion_reason"), "NULL");
+    }
+
+    let results = read_json(&out.join("results.json"));
+    let cohort = &results["cohort"];
+    assert_eq!(
+        (
+            &cohort["referrals"],
+            &cohort["persons_referred"],
+            &cohort["persons_with_index_date"],
+            &cohort["eligible_treated"]
+        ),
+        (
+            &serde_json::json!(11),
+            &serde_json::json!(9),
+            &serde_json::json!(8),
+            &serde_json::json!(6)
+        )
+    );
+    assert_eq!(
+        (
+            &cohort["comparison_pool"],
+            &cohort["eligible_comparison_candidates"]
+        ),
+        (&serde_json::json!(2), &serde_json::json!(2))
+    );
+}
+
+#[test]
+fn person_month_exposure_counts_and_costs() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    run_fixture(&out, 2);
+    let panel: BTreeMap<(String, i64), Row> = table(&out, "person_months")
+        .into_iter()
+        .map(|row| {
+            (
+                (
+                    value(&row, "person_id").to_string(),
+                    value(&row, "relative_month").parse().unwrap(),
+                ),
+                row,
+            )
+        })
+        .collect();
+    assert_eq!(
+        panel.len(),
+        8 * 6,
+        "six months for each of 6 treated and 2 comparison people"
+    );
+    let check =
+        |person: &str, month: i64, start: &str, end: &str, exposure: i64, gp: i64, cost: f64| {
+            let row = &panel[&(person.to_string(), month)];
+            let context = format!("{person} month {month}");
+            assert_eq!(
+                (value(row, "month_start"), value(row, "month_end")),
+                (start, end),
+                "{context}"
+            );
+            assert_eq!(
+                value(row, "exposure_days"),
+                exposure.to_string(),
+                "{context}: exposure"
+            );
+            assert_eq!(
+                value(row, "gp_demand"),
+                gp.to_string(),
+                "{context}: gp_demand"
+            );
+            let actual: f64 = value(row, "total_cost_gbp").parse().unwrap();
+            assert!(
+                (actual - cost).abs() < 1e-9,
+                "{context}: cost {actual} vs {cost}"
+            );
+        };
+    // A: month ends clamp; one GP-demand appointment per month; costs by the design's rules:
+    // GP 10 min x £4.47 = £44.70; nurse, no duration, 15 min at £47/h = £11.75; GP, no
+    // duration, £45; GP 12 min = £53.64; other clinical 30 min = £23.50.
+    check("A", -3, "2022-10-31", "2022-11-30", 30, 1, 44.70);
+    check("A", -2, "2022-11-30", "2022-12-31", 31, 1, 11.75);
+    check("A", -1, "2022-12-31", "2023-01-31", 31, 1, 45.0);
+    check("A", 0, "2023-01-31", "2023-02-28", 28, 1, 53.64);
+    check("A", 1, "2023-02-28", "2023-03-31", 31, 1, 23.50);
+    check("A", 2, "2023-03-31", "2023-04-30", 30, 1, 44.70);
+    // B: long stay £5,134 in month -3, short stay £792 in month -2, death on 05-20.
+    check("B", -3, "2022-12-15", "2023-01-15", 31, 0, 5134.0);
+    check("B", -2, "2023-01-15", "2023-02-15", 31, 0, 792.0);
+    check("B", 2, "2023-05-15", "2023-06-15", 5, 0, 273.0);
+    assert_eq!(value(&panel[&("B".into(), 2)], "ae_attendances"), "1");
+    assert_eq!(
+        value(&panel[&("B".into(), -3)], "emergency_admissions"),
+        "1"
+    );
+    // C: elective £6,215 in month 0; deregistered 07-10; GP 07-09 + attended outpatient.
+    check("C", 0, "2023-06-01", "2023-07-01", 30, 0, 6215.0);
+    check("C", 1, "2023-07-01", "2023-08-01", 9, 1, 44.70 + 198.0);
+    check("C", 2, "2023-08-01", "2023-09-01", 0, 0, 0.0);
+    assert_eq!(
+        value(&panel[&("C".into(), 1)], "outpatient_attendances"),
+        "1"
+    );
+    assert_eq!(
+        value(&panel[&("C".into(), 0)], "outpatient_attendances"),
+        "0",
+        "the DNA is not counted"
+    );
+    // D: 29 February index; the GP visit the day before the window does not count.
+    check("D", -3, "2023-11-29", "2023-12-29", 30, 1, 44.70);
+    check("D", 0, "2024-02-29", "2024-03-29", 29, 1, 44.70);
+    check(
+        "D",
+        1,
+        "2024-03-29",
+        "2024-04-29",
+        31,
+        1,
+        20.0 / 60.0 * 47.0,
+    );
+    // Exposure in person-years and person-months follow from days.
+    let row = &panel[&("C".into(), 1)];
+    assert!((value(row, "exposure_years").parse::<f64>().unwrap() - 9.0 / 365.25).abs() < 1e-12);
+    assert!((value(row, "exposure_months").parse::<f64>().unwrap() - 9.0 / 31.0).abs() < 1e-12);
+}
+
+#[test]
+fn wellbeing_pairs_funnel_and_participation() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    run_fixture(&out, 1);
+    let pairs: Vec<(String, String, String, String, String, String)> =
+        table(&out, "wellbeing_pairs")
+            .iter()
+            .map(|row| {
+                (
+                    value(row, "person_id").into(),
+                    value(row, "instrument").into(),
+                    value(row, "item").into(),
+                    value(row, "baseline_value").into(),
+                    value(row, "followup_value").into(),
+                    value(row, "followup_date").into(),
+                )
+            })
+            .collect();
+    let pair = |p: &str, i: &str, item: &str, b: &str, f: &str, d: &str| {
+        (
+            p.into(),
+            i.into(),
+            item.into(),
+            b.into(),
+            f.into(),
+            d.into(),
+        )
+    };
+    assert_eq!(
+        pairs,
+        vec![
+            // A: baseline closest to index within [-60, 30] days is 2023-02-03 (+3, score 42),
+            // not 2022-12-20 (-42); follow-up is the latest within [56, 365]: 2023-09-01
+            // (+213, 13 x 4 + 5 = 57), not 2024-03-01 (+395).
+            pair("A", "WEMWBS", "NULL", "42.0", "57.0", "2023-09-01"),
+            // B: ONS4 items, each its own row; follow-up exactly on day 56.
+            pair("B", "ONS4", "anxiety", "7.0", "6.0", "2023-05-10"),
+            pair("B", "ONS4", "happiness", "4.0", "5.0", "2023-05-10"),
+            pair("B", "ONS4", "life_satisfaction", "5.0", "6.0", "2023-05-10"),
+            pair("B", "ONS4", "worthwhile", "6.0", "7.0", "2023-05-10"),
+            // E: SWEMWBS raw 21 -> 19.25 and raw 28 -> 25.03 (Warwick metric table).
+            pair("E", "SWEMWBS", "NULL", "19.25", "25.03", "2023-08-01"),
+        ]
+    );
+
+    let results = read_json(&out.join("results.json"));
+    let funnel = &results["funnel"];
+    // Referred in window: A-I (9). Declined: F, G. Accepted: all but G. First contact on the
+    // index referral: A, B, D, E, F, H. Completed index referral: A, E, F.
+    assert_eq!(
+        [
+            &funnel["referred"],
+            &funnel["declined"],
+            &funnel["accepted"],
+            &funnel["first_contact"],
+            &funnel["completed"]
+        ],
+        [9, 2, 8, 6, 3].map(serde_json::Value::from).each_ref()
+    );
+    let participation = &results["participation"];
+    // Of the indexed people, A (1 of 2 sessions attended) and E (2 attended) took part; G's
+    // session is ignored (never indexed).
+    assert_eq!(participation["referred_with_activity_data"], 2);
+    assert_eq!(participation["attended_any"], 2);
+    assert_eq!(participation["sessions_per_person"], 1.5);
+}
+
+#[test]
+fn tables_are_byte_identical_across_thread_counts() {
+    let work = tempfile::tempdir().unwrap();
+    let one = work.path().join("one");
+    let four = work.path().join("four");
+    run_fixture(&one, 1);
+    run_fixture(&four, 4);
+    assert_eq!(
+        std::fs::read(one.join("results.json")).unwrap(),
+        std::fs::read(four.join("results.json")).unwrap()
+    );
+    for entry in std::fs::read_dir(one.join("tables")).unwrap() {
+        let name = entry.unwrap().file_name();
+        let a = std::fs::read(one.join("tables").join(&name)).unwrap();
+        let b = std::fs::read(four.join("tables").join(&name)).unwrap();
+        assert!(a == b, "{name:?} differs between 1 and 4 threads");
+    }
+}

@@ -1,0 +1,220 @@
+//! `run`, `check` and `query` from the command line (issue 4), and the SQL stage checked
+//! against a synthetic dataset's truth.
+
+use sp_impact::synth::{Effects, SynthOptions, synth};
+
+use crate::util::{copy_files, fixtures, read_json, sp_impact};
+
+#[test]
+fn sql_panels_agree_exactly_with_the_generators_truth() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let options = SynthOptions {
+        persons: 6_000,
+        seed: 99,
+        effects: Effects::default_effect(),
+        wellbeing_change: 3.0,
+        defects: 0.0,
+        threads: 2,
+        gzip: vec!["gp_appointments"],
+    };
+    let truth = synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
+    let out = work.path().join("out");
+    let config = fixtures().join("../../sample-data/study.toml");
+    let run = sp_impact(&[
+        "run",
+        "-q",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let results = read_json(&out.join("results.json"));
+    // Eligibility in SQL and in the generator are independent implementations of design
+    // section 5: they must find the same people.
+    assert_eq!(
+        results["cohort"]["eligible_treated"],
+        truth.treated.eligible_treated
+    );
+
+    // Follow-up events of the treated in the SQL panel = the generator's factual events.
+    let query = sp_impact(&[
+        "query",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+        "select sum(gp_demand) as gp_demand, sum(ae_attendances) as ae_attendances, \
+         sum(emergency_admissions) as emergency_admissions, sum(outpatient_attendances) as outpatient_attendances, \
+         sum(elective_admissions) as elective_admissions \
+         from person_months where group_name = 'treated' and relative_month >= 0",
+    ]);
+    assert_eq!(query.code, 0, "{}", query.stderr);
+    let sums: serde_json::Value = serde_json::from_str(&query.stdout).unwrap();
+    for (measure, events) in &truth.treated.follow_up_events {
+        assert_eq!(sums[0][measure], events.factual, "{measure}");
+    }
+}
+
+#[test]
+fn check_passes_on_the_fixture_and_fails_with_exit_1_on_a_broken_model_test() {
+    let fixture = fixtures().join("models");
+    let config = fixture.join("study.toml");
+    let ok = sp_impact(&[
+        "check",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        fixture.to_str().unwrap(),
+    ]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stderr.contains("0 failed"), "{}", ok.stderr);
+
+    // Copy the models and add a test that cannot hold: check reports it and exits 1.
+    let work = tempfile::tempdir().unwrap();
+    let queries = work.path().join("queries");
+    for layer in ["staging", "cohort", "panel", "outcome", "marts"] {
+        copy_files(
+            &fixtures().join("../../queries").join(layer),
+            &queries.join(layer),
+        );
+    }
+    let funnel = queries.join("marts/funnel.sql");
+    let text = std::fs::read_to_string(&funnel).unwrap();
+    std::fs::write(
+        &funnel,
+        text.replacen(
+            "-- key: referral_route",
+            "-- key: referral_route\n-- test: expression(referred < 0)",
+            1,
+        ),
+    )
+    .unwrap();
+    let failed = sp_impact(&[
+        "check",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        fixture.to_str().unwrap(),
+        "--queries",
+        queries.to_str().unwrap(),
+    ]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed
+            .stderr
+            .contains("funnel: expression(referred < 0) failed for 3 rows"),
+        "{}",
+        failed.stderr
+    );
+
+    // A model that depends on an unknown name is a clear error naming it (exit 2).
+    std::fs::write(
+        queries.join("marts/orphan.sql"),
+        "-- model: orphan\n-- grain: one row\n-- depends_on: nowhere\nselect 1 as x\n",
+    )
+    .unwrap();
+    let unknown = sp_impact(&[
+        "check",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        fixture.to_str().unwrap(),
+        "--queries",
+        queries.to_str().unwrap(),
+    ]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("orphan.sql")
+            && unknown.stderr.contains("unknown model or source 'nowhere'"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn bad_config_is_exit_2_naming_key_and_line() {
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("study.toml");
+    let text = std::fs::read_to_string(fixtures().join("models/study.toml")).unwrap();
+    std::fs::write(&config, format!("{text}\n[cohort]\nmatch_ration = 2\n")).unwrap();
+    let data = fixtures().join("models");
+    let run = sp_impact(&[
+        "check",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("match_ration") && run.stderr.contains("line 13"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn query_prints_tables_csv_and_writes_parquet() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let fixture = fixtures().join("models");
+    let config = fixture.join("study.toml");
+    assert_eq!(
+        sp_impact(&[
+            "run",
+            "-q",
+            "--config",
+            config.to_str().unwrap(),
+            "--data",
+            fixture.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap()
+        ])
+        .code,
+        0
+    );
+    let out_arg = out.to_str().unwrap();
+    let csv = sp_impact(&[
+        "query",
+        "--out",
+        out_arg,
+        "--format",
+        "csv",
+        "select referral_route, referred from funnel order by referral_route",
+    ]);
+    assert_eq!(
+        csv.stdout,
+        "referral_route,referred\nall,9\nmedical,5\nnon_medical,4\n"
+    );
+    let table = sp_impact(&[
+        "query",
+        "--out",
+        out_arg,
+        "select count(*) as people from stg_patients",
+    ]);
+    assert!(
+        table.stdout.contains("| people |") && table.stdout.contains("| 12 "),
+        "{}",
+        table.stdout
+    );
+    let parquet = work.path().join("flow.parquet");
+    let written = sp_impact(&[
+        "query",
+        "--out",
+        out_arg,
+        "--format",
+        "parquet",
+        "--output",
+        parquet.to_str().unwrap(),
+        "select * from cohort_flow",
+    ]);
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    assert_eq!(crate::util::parquet_column(&parquet, "step").len(), 10);
+    let bad = sp_impact(&["query", "--out", out_arg, "select * from no_such_table"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("no_such_table"), "{}", bad.stderr);
+}
