@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow::array::RecordBatch;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::StreamExt;
 
@@ -477,18 +478,43 @@ async fn count_rows(ctx: &SessionContext, query: &str) -> datafusion::error::Res
     Ok(counts.value(0) as u64)
 }
 
+/// Rows per batch handed to the Parquet writer. Page boundaries follow batch boundaries, and
+/// the engine's batch sizes vary with threads and spilling, so batches are re-cut to this
+/// fixed size: the file's bytes then depend only on the rows.
+const WRITE_BATCH_ROWS: usize = 8192;
+
 /// Streams a query's result into one zstd Parquet file; returns its row count.
 pub async fn write_parquet(frame: datafusion::dataframe::DataFrame, path: &Path) -> Result<u64> {
     let mut stream = frame
         .execute_stream()
         .await
         .map_err(|error| engine_error("running a query", error))?;
-    let mut sink = ParquetSink::create(path.to_path_buf(), Arc::clone(&stream.schema()))?;
+    let schema = stream.schema();
+    let mut sink = ParquetSink::create(path.to_path_buf(), Arc::clone(&schema))?;
+    let concat = |batches: &[RecordBatch]| {
+        arrow::compute::concat_batches(&schema, batches)
+            .map_err(|error| engine_error("re-batching a result", error))
+    };
+    let mut pending: Vec<RecordBatch> = Vec::new();
+    let mut pending_rows = 0;
     let mut rows = 0;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|error| engine_error("running a query", error))?;
         rows += batch.num_rows() as u64;
-        sink.write(&batch)?;
+        pending_rows += batch.num_rows();
+        pending.push(batch);
+        if pending_rows >= WRITE_BATCH_ROWS {
+            let joined = concat(&pending)?;
+            let full = joined.num_rows() / WRITE_BATCH_ROWS * WRITE_BATCH_ROWS;
+            for offset in (0..full).step_by(WRITE_BATCH_ROWS) {
+                sink.write(&joined.slice(offset, WRITE_BATCH_ROWS))?;
+            }
+            pending_rows = joined.num_rows() - full;
+            pending = vec![joined.slice(full, pending_rows)];
+        }
+    }
+    if pending_rows > 0 {
+        sink.write(&concat(&pending)?)?;
     }
     sink.finish()?;
     Ok(rows)

@@ -10,7 +10,9 @@
 -- clamped to the month's end). Exposure is the days of that interval before exit, as a
 -- fraction of the interval (person-months) and in days / 365.25 (person-years). Events are
 -- aggregated to person x month x measure first and then joined to the exposure rows, so the
--- panel never multiplies people by events; events on or after exit are not counted.
+-- panel never multiplies people by events; events on or after exit are not counted. Costs
+-- are summed as whole micro-pounds (integers), so the total does not depend on the order the
+-- engine adds rows in (floating-point sums do): results are identical on any thread count.
 
 with
 
@@ -58,7 +60,7 @@ monthly_counts as (
         sum(case when measure = 'emergency_admissions' then 1 else 0 end) as emergency_admissions,
         sum(case when measure = 'outpatient_attendances' then 1 else 0 end) as outpatient_attendances,
         sum(case when measure = 'elective_admissions' then 1 else 0 end) as elective_admissions,
-        sum(cost_gbp) as total_cost_gbp
+        sum(cast(round(cost_gbp * 1000000.0) as bigint)) as total_cost_micro_gbp
     from windowed_events
     group by person_id, relative_month
 ),
@@ -81,7 +83,7 @@ final as (
         coalesce(monthly_counts.emergency_admissions, 0) as emergency_admissions,
         coalesce(monthly_counts.outpatient_attendances, 0) as outpatient_attendances,
         coalesce(monthly_counts.elective_admissions, 0) as elective_admissions,
-        coalesce(monthly_counts.total_cost_gbp, 0.0) as total_cost_gbp
+        coalesce(cast(monthly_counts.total_cost_micro_gbp as double) / 1000000.0, 0.0) as total_cost_gbp
     from exposure
     left join monthly_counts
         on exposure.person_id = monthly_counts.person_id
