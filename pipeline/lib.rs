@@ -10,6 +10,8 @@
 //! 3. [`run`]: `run`, `check` and `query` over those stages; `results.json` and
 //!    `manifest.json`. (Statistics, economics and the report build on these tables.)
 //!
+//! Numerics: [`stats`] (tests, effect sizes, GLMs, bootstrap; pure functions).
+//!
 //! Test and demo data: [`synth`] generates the six extracts with known ground truth.
 //!
 //! Supporting modules: [`measures`] (the wellbeing instruments and their scoring),
@@ -31,6 +33,7 @@ pub mod output;
 pub mod progress;
 pub mod pseudonymise;
 pub mod run;
+pub mod stats;
 pub mod synth;
 
 pub use error::{Error, Result};

@@ -15,3 +15,5 @@ mod synth;
 mod models_golden;
 // Issue 4: run, check and query from the command line.
 mod run_cli;
+// Issue 5: the statistics core against scipy/statsmodels fixtures.
+mod stats_oracles;

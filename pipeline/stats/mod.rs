@@ -1,0 +1,51 @@
+//! Statistics core: pure functions over slices and matrices. No IO, no DataFusion.
+//!
+//! Every estimator is tested against scipy/statsmodels values in `tests/fixtures/stats/`
+//! (`make_fixtures.py` records tool, version and exact call). Where R and Python conventions
+//! differ the choice is an explicit option (Wilcoxon zero handling and continuity correction,
+//! cluster-robust small-sample factor), never a hidden default. Formulas:
+//! `shared/research/methods.md` section 4.
+//!
+//! - [`describe`]: means, variances, type-7 quantiles;
+//! - [`tests`]: paired t, Wilcoxon signed-rank, Welch t, effect sizes;
+//! - [`multiplicity`]: Holm and Benjamini-Hochberg;
+//! - [`glm`]: logistic, Poisson and NB2 GLMs by IRLS with offsets; model, HC0/HC1 and
+//!   cluster-robust covariance;
+//! - [`bootstrap`]: seeded resampling and percentile/BCa intervals.
+
+pub mod bootstrap;
+pub mod describe;
+pub mod glm;
+pub mod multiplicity;
+pub mod tests;
+
+/// Why an estimator could not give an answer. Never a panic.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StatsError {
+    #[error("needs at least {needed} observations, got {got}")]
+    TooFew { needed: usize, got: usize },
+    #[error("input contains a missing or non-finite value")]
+    NonFinite,
+    #[error("inputs have different lengths ({0} and {1})")]
+    LengthMismatch(usize, usize),
+    #[error("no variation: the statistic is undefined")]
+    NoVariation,
+    #[error("the design matrix is singular (collinear covariates or an empty group)")]
+    Singular,
+    #[error("perfect separation: fitted probabilities reached 0 or 1")]
+    Separation,
+    #[error("did not converge in {0} iterations")]
+    NotConverged(usize),
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+}
+
+pub type StatsResult<T> = Result<T, StatsError>;
+
+fn check_finite(values: &[f64]) -> StatsResult<()> {
+    if values.iter().all(|value| value.is_finite()) {
+        Ok(())
+    } else {
+        Err(StatsError::NonFinite)
+    }
+}

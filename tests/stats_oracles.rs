@@ -1,0 +1,367 @@
+//! The statistics core against scipy 1.17.1 / statsmodels 0.15.0 (issue 5). Fixtures in
+//! `tests/fixtures/stats/*.json` record the tool versions and exact calls; they are written by
+//! `tests/fixtures/stats/make_fixtures.py`. Tolerances follow methods.md section 8.
+
+use nalgebra::DMatrix;
+use serde_json::Value;
+use sp_impact::stats::bootstrap::{bca_interval, percentile_interval};
+use sp_impact::stats::describe::quantiles;
+use sp_impact::stats::glm::{self, Covariance, Family};
+use sp_impact::stats::multiplicity::{benjamini_hochberg, holm};
+use sp_impact::stats::tests::{
+    SignedRankMethod, Zeros, cohens_dav, cohens_dz, hedges_j, paired_t, signed_rank, welch_t,
+};
+
+use crate::util::{fixtures, read_json};
+
+/// Closed forms (sums, ranks, quantiles, adjustments).
+const CLOSED_FORM: f64 = 1e-12;
+/// Distribution functions (t and normal tails, p-values).
+const DISTRIBUTION: f64 = 1e-10;
+/// Iterative fits: coefficients and standard errors.
+const IRLS_COEF: f64 = 1e-8;
+const IRLS_SE: f64 = 1e-6;
+
+/// |actual - expected| <= tolerance x max(|expected|, 1e-3): relative, with a floor so values
+/// near zero are not held to an impossible relative precision.
+fn close(actual: f64, expected: f64, tolerance: f64, what: &str) {
+    let allowed = tolerance * expected.abs().max(1e-3);
+    assert!(
+        (actual - expected).abs() <= allowed,
+        "{what}: {actual} vs {expected} (tolerance {tolerance})"
+    );
+}
+
+fn numbers(value: &Value) -> Vec<f64> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+fn stats_fixture(name: &str) -> Value {
+    read_json(&fixtures().join("stats").join(name))
+}
+
+#[test]
+fn paired_t_effect_sizes_and_signed_rank_match_scipy() {
+    let fixture = stats_fixture("paired.json");
+    for case in fixture["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let (pre, post) = (numbers(&case["pre"]), numbers(&case["post"]));
+        let t = paired_t(&pre, &post).unwrap();
+        close(
+            t.t,
+            case["t"].as_f64().unwrap(),
+            DISTRIBUTION,
+            &format!("{name} t"),
+        );
+        close(
+            t.df,
+            case["df"].as_f64().unwrap(),
+            CLOSED_FORM,
+            &format!("{name} df"),
+        );
+        close(
+            t.p,
+            case["p"].as_f64().unwrap(),
+            DISTRIBUTION,
+            &format!("{name} p"),
+        );
+        close(
+            t.ci95[0],
+            case["ci95"][0].as_f64().unwrap(),
+            DISTRIBUTION,
+            &format!("{name} ci low"),
+        );
+        close(
+            t.ci95[1],
+            case["ci95"][1].as_f64().unwrap(),
+            DISTRIBUTION,
+            &format!("{name} ci high"),
+        );
+        close(
+            cohens_dz(&pre, &post).unwrap(),
+            case["cohens_dz"].as_f64().unwrap(),
+            CLOSED_FORM,
+            &format!("{name} d_z"),
+        );
+        close(
+            cohens_dav(&pre, &post).unwrap(),
+            case["cohens_dav"].as_f64().unwrap(),
+            CLOSED_FORM,
+            &format!("{name} d_av"),
+        );
+
+        let corrected = signed_rank(
+            &pre,
+            &post,
+            Zeros::Wilcox,
+            SignedRankMethod::Normal { continuity: true },
+        )
+        .unwrap();
+        assert_eq!(
+            corrected.v,
+            case["wilcoxon_v"].as_f64().unwrap(),
+            "{name} V"
+        );
+        assert_eq!(corrected.method, "normal");
+        close(
+            corrected.p,
+            case["wilcoxon_normal_correction"].as_f64().unwrap(),
+            DISTRIBUTION,
+            &format!("{name} wilcoxon cc"),
+        );
+        let plain = signed_rank(
+            &pre,
+            &post,
+            Zeros::Wilcox,
+            SignedRankMethod::Normal { continuity: false },
+        )
+        .unwrap();
+        close(
+            plain.p,
+            case["wilcoxon_normal_no_correction"].as_f64().unwrap(),
+            DISTRIBUTION,
+            &format!("{name} wilcoxon"),
+        );
+        let pratt = signed_rank(
+            &pre,
+            &post,
+            Zeros::Pratt,
+            SignedRankMethod::Normal { continuity: true },
+        )
+        .unwrap();
+        close(
+            pratt.p,
+            case["wilcoxon_pratt_normal_correction"].as_f64().unwrap(),
+            DISTRIBUTION,
+            &format!("{name} pratt"),
+        );
+        if let Some(exact) = case["wilcoxon_exact_conditional"].as_f64() {
+            let result = signed_rank(&pre, &post, Zeros::Wilcox, SignedRankMethod::Auto).unwrap();
+            assert_eq!(
+                (result.method, result.nonzero, result.zeros),
+                ("exact", 10, 2)
+            );
+            close(
+                result.p,
+                exact,
+                CLOSED_FORM,
+                &format!("{name} exact conditional"),
+            );
+        }
+    }
+    let exact = &fixture["exact_no_ties"];
+    let d = numbers(&exact["d"]);
+    let zeros = vec![0.0; d.len()];
+    let result = signed_rank(&zeros, &d, Zeros::Wilcox, SignedRankMethod::Exact).unwrap();
+    close(
+        result.p,
+        exact["p"].as_f64().unwrap(),
+        CLOSED_FORM,
+        "exact without ties",
+    );
+    // Hedges' J for df = 11 (methods.md 4.3: 0.9299598099757785).
+    close(
+        hedges_j(11.0).unwrap(),
+        0.9299598099757785,
+        CLOSED_FORM,
+        "Hedges J",
+    );
+}
+
+#[test]
+fn welch_t_matches_scipy() {
+    let fixture = stats_fixture("welch.json");
+    let result = welch_t(&numbers(&fixture["a"]), &numbers(&fixture["b"])).unwrap();
+    close(result.t, fixture["t"].as_f64().unwrap(), DISTRIBUTION, "t");
+    close(
+        result.df,
+        fixture["df"].as_f64().unwrap(),
+        CLOSED_FORM,
+        "df",
+    );
+    close(result.p, fixture["p"].as_f64().unwrap(), DISTRIBUTION, "p");
+    close(
+        result.ci95[0],
+        fixture["ci95"][0].as_f64().unwrap(),
+        DISTRIBUTION,
+        "ci low",
+    );
+    close(
+        result.ci95[1],
+        fixture["ci95"][1].as_f64().unwrap(),
+        DISTRIBUTION,
+        "ci high",
+    );
+}
+
+#[test]
+fn holm_bh_and_type7_quantiles_match_statsmodels_and_numpy() {
+    let fixture = stats_fixture("multiplicity_quantile.json");
+    let p = numbers(&fixture["p"]);
+    for (actual, expected) in holm(&p).unwrap().iter().zip(numbers(&fixture["holm"])) {
+        close(*actual, expected, CLOSED_FORM, "holm");
+    }
+    for (actual, expected) in benjamini_hochberg(&p)
+        .unwrap()
+        .iter()
+        .zip(numbers(&fixture["bh"]))
+    {
+        close(*actual, expected, CLOSED_FORM, "bh");
+    }
+    let q = quantiles(&numbers(&fixture["x"]), &numbers(&fixture["probs"])).unwrap();
+    for (actual, expected) in q.iter().zip(numbers(&fixture["quantiles"])) {
+        close(*actual, expected, CLOSED_FORM, "quantile");
+    }
+}
+
+fn design(case: &Value) -> DMatrix<f64> {
+    let rows = case["x"].as_array().unwrap();
+    let columns = rows[0].as_array().unwrap().len();
+    let values: Vec<f64> = rows.iter().flat_map(numbers).collect();
+    DMatrix::from_row_slice(rows.len(), columns, &values)
+}
+
+/// Checks a fit against statsmodels (`case`) and R (`r`, from glm_r.json).
+fn check_fit(fit: &glm::GlmFit, case: &Value, r: &Value, label: &str) {
+    for oracle in [&case["coef"], &r["coef"]] {
+        for (actual, expected) in fit.coef.iter().zip(numbers(oracle)) {
+            close(*actual, expected, IRLS_COEF, &format!("{label} coef"));
+        }
+    }
+    close(
+        fit.deviance,
+        case["deviance"].as_f64().unwrap(),
+        IRLS_COEF,
+        &format!("{label} deviance"),
+    );
+    let compare = |kind: Covariance<'_>, expected: &Value, what: &str| {
+        for (actual, expected) in fit
+            .standard_errors(&kind)
+            .unwrap()
+            .iter()
+            .zip(numbers(expected))
+        {
+            close(*actual, expected, IRLS_SE, &format!("{label} {what}"));
+        }
+    };
+    compare(
+        Covariance::Model,
+        &case["se_model"],
+        "model SE (statsmodels)",
+    );
+    compare(Covariance::Model, &r["se_model"], "model SE (R)");
+    // For the non-canonical NB2 log link statsmodels builds robust covariances on the
+    // observed information; R's sandwich (and this crate, like glm.nb's vcov) on the expected
+    // information, so NB2 sandwiches are checked against R only.
+    let canonical = fit.theta().is_none();
+    if canonical {
+        compare(Covariance::Hc0, &case["se_hc0"], "HC0 (statsmodels)");
+        // statsmodels' GLM "HC1" applies no n/(n-k) factor: it equals HC0. Our HC1 is R's.
+        compare(
+            Covariance::Hc0,
+            &case["se_hc1_statsmodels"],
+            "statsmodels GLM HC1 = HC0",
+        );
+    }
+    compare(Covariance::Hc1, &r["se_hc1"], "HC1 (R sandwich::vcovHC)");
+    if let Some(clusters) = case["clusters"].as_array() {
+        let clusters: Vec<u64> = clusters.iter().map(|c| c.as_u64().unwrap()).collect();
+        if canonical {
+            compare(
+                Covariance::Cluster(&clusters),
+                &case["se_cluster"],
+                "cluster SE (statsmodels)",
+            );
+        }
+        compare(
+            Covariance::Cluster(&clusters),
+            &r["se_cluster_hc1"],
+            "cluster SE (R vcovCL HC1)",
+        );
+    }
+}
+
+#[test]
+fn poisson_logistic_and_nb2_glms_match_statsmodels() {
+    let fixture = stats_fixture("glm.json");
+    let r = stats_fixture("glm_r.json");
+    for case in fixture["poisson"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let offset = numbers(&case["offset"]);
+        let fit = glm::fit(
+            &design(case),
+            &numbers(&case["y"]),
+            Some(&offset),
+            Family::Poisson,
+        )
+        .unwrap();
+        check_fit(&fit, case, &r[format!("poisson_{name}")], name);
+    }
+    for case in fixture["logistic"].as_array().unwrap() {
+        let fit = glm::fit(&design(case), &numbers(&case["y"]), None, Family::Binomial).unwrap();
+        check_fit(&fit, case, &r["binomial_propensity"], "logistic");
+    }
+    for case in fixture["nb2"].as_array().unwrap() {
+        let offset = numbers(&case["offset"]);
+        let (fit, theta) =
+            glm::fit_nb2(&design(case), &numbers(&case["y"]), Some(&offset)).unwrap();
+        close(
+            theta,
+            case["theta"].as_f64().unwrap(),
+            IRLS_SE,
+            "NB2 theta (statsmodels)",
+        );
+        close(
+            theta,
+            r["nb2_did_panel"]["theta"].as_f64().unwrap(),
+            IRLS_SE,
+            "NB2 theta (MASS::glm.nb)",
+        );
+        for (actual, expected) in fit.coef.iter().zip(numbers(&case["coef_ml"])) {
+            close(*actual, expected, IRLS_COEF, "NB2 joint-ML coef");
+        }
+        check_fit(&fit, case, &r["nb2_did_panel"], "nb2");
+    }
+}
+
+#[test]
+fn bootstrap_intervals_match_scipy_on_replayed_resamples() {
+    let fixture = stats_fixture("bootstrap.json");
+    let x = numbers(&fixture["x"]);
+    let replicates = numbers(&fixture["replicates"]);
+    let mean =
+        |indices: &[usize]| indices.iter().map(|&i| x[i]).sum::<f64>() / indices.len() as f64;
+    let estimate = mean(&(0..x.len()).collect::<Vec<_>>());
+    let jackknife = sp_impact::stats::bootstrap::jackknife(x.len(), mean);
+    let bca = bca_interval(&replicates, estimate, &jackknife, 0.95).unwrap();
+    let percentile = percentile_interval(&replicates, 0.95).unwrap();
+    for (actual, expected, what) in [
+        (bca[0], fixture["bca"][0].as_f64().unwrap(), "BCa low"),
+        (bca[1], fixture["bca"][1].as_f64().unwrap(), "BCa high"),
+        (
+            percentile[0],
+            fixture["percentile"][0].as_f64().unwrap(),
+            "percentile low",
+        ),
+        (
+            percentile[1],
+            fixture["percentile"][1].as_f64().unwrap(),
+            "percentile high",
+        ),
+    ] {
+        close(actual, expected, DISTRIBUTION, what);
+    }
+    // The seeded resampler is reproducible and centred on the estimate.
+    let first = sp_impact::stats::bootstrap::resample(x.len(), 500, 7, mean).unwrap();
+    assert_eq!(
+        first,
+        sp_impact::stats::bootstrap::resample(x.len(), 500, 7, mean).unwrap()
+    );
+    let centre = first.iter().sum::<f64>() / first.len() as f64;
+    assert!((centre - estimate).abs() < 0.1, "{centre} vs {estimate}");
+}
