@@ -7,6 +7,7 @@ use serde_json::Value;
 use sp_impact::stats::bootstrap::{bca_interval, percentile_interval};
 use sp_impact::stats::describe::quantiles;
 use sp_impact::stats::glm::{self, Covariance, Family};
+use sp_impact::stats::matching::{CaliperScale, MatchOptions, Unit, balance, greedy_match};
 use sp_impact::stats::multiplicity::{benjamini_hochberg, holm};
 use sp_impact::stats::tests::{
     SignedRankMethod, Zeros, cohens_dav, cohens_dz, hedges_j, paired_t, signed_rank, welch_t,
@@ -364,4 +365,157 @@ fn bootstrap_intervals_match_scipy_on_replayed_resamples() {
     );
     let centre = first.iter().sum::<f64>() / first.len() as f64;
     assert!((centre - estimate).abs() < 0.1, "{centre} vs {estimate}");
+}
+
+fn fixture_units(fixture: &Value) -> Vec<Unit> {
+    fixture["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|unit| Unit {
+            id: unit["id"].as_str().unwrap().to_string(),
+            treated: unit["treated"].as_bool().unwrap(),
+            logit_score: unit["logit"].as_f64().unwrap(),
+            stratum: unit["stratum"].as_str().unwrap().to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn greedy_matching_gives_the_reference_match_sets() {
+    let fixture = stats_fixture("matching.json");
+    let units = fixture_units(&fixture);
+    for case in fixture["cases"].as_array().unwrap() {
+        let options = MatchOptions {
+            ratio: case["ratio"].as_u64().unwrap() as usize,
+            caliper_sd: case["caliper_sd"].as_f64().unwrap(),
+            caliper_scale: if case["pooled"].as_bool().unwrap() {
+                CaliperScale::PooledSd
+            } else {
+                CaliperScale::AllUnitsSd
+            },
+        };
+        let matching = greedy_match(&units, &options).unwrap();
+        close(
+            matching.caliper,
+            case["caliper"].as_f64().unwrap(),
+            CLOSED_FORM,
+            "caliper",
+        );
+        let expected: Vec<(usize, usize)> = case["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|pair| {
+                (
+                    pair[0].as_u64().unwrap() as usize,
+                    pair[1].as_u64().unwrap() as usize,
+                )
+            })
+            .collect();
+        assert_eq!(
+            matching.pairs, expected,
+            "ratio {} caliper {}",
+            options.ratio, options.caliper_sd
+        );
+    }
+}
+
+/// Matching invariants on random data: within caliper, no control reused, exact strata, and
+/// each treated unit got the nearest control still unused at its turn.
+#[test]
+fn matching_invariants_hold_on_random_data() {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for round in 0..40 {
+        let units: Vec<Unit> = (0..150 + round * 5)
+            .map(|index| {
+                let treated = next() < 0.25;
+                Unit {
+                    id: format!("R{round}-{index}"),
+                    treated,
+                    // Rounded to 0.01 so equal scores (ties) are common.
+                    logit_score: (((if treated { 0.5 } else { -0.5 }) + 2.0 * next() - 1.0)
+                        * 100.0)
+                        .round()
+                        / 100.0,
+                    stratum: format!("S{}", (next() * 3.0) as u32),
+                }
+            })
+            .collect();
+        let options = MatchOptions {
+            ratio: 1 + round % 3,
+            caliper_sd: 0.1 + 0.1 * (round % 4) as f64,
+            caliper_scale: CaliperScale::PooledSd,
+        };
+        let Ok(matching) = greedy_match(&units, &options) else {
+            continue;
+        };
+        let mut used = std::collections::HashSet::new();
+        for &(t, c) in &matching.pairs {
+            assert!(units[t].treated && !units[c].treated);
+            assert_eq!(units[t].stratum, units[c].stratum, "exact strata");
+            let distance = (units[t].logit_score - units[c].logit_score).abs();
+            assert!(distance <= matching.caliper, "within caliper");
+            // No unused control of the stratum was strictly nearer at this point.
+            for (other, unit) in units.iter().enumerate() {
+                if !unit.treated
+                    && unit.stratum == units[t].stratum
+                    && !used.contains(&other)
+                    && other != c
+                {
+                    assert!(
+                        (unit.logit_score - units[t].logit_score).abs() >= distance,
+                        "nearest eligible control"
+                    );
+                }
+            }
+            assert!(used.insert(c), "control reused");
+        }
+        let per_treated =
+            matching
+                .pairs
+                .iter()
+                .fold(std::collections::HashMap::new(), |mut counts, (t, _)| {
+                    *counts.entry(*t).or_insert(0) += 1;
+                    counts
+                });
+        assert!(per_treated.values().all(|count| *count <= options.ratio));
+    }
+}
+
+#[test]
+fn balance_uses_the_treated_sd_from_the_unmatched_sample() {
+    // Continuous: SMD = (mean_T - mean_C) / sd_T (unmatched); binary: sqrt(p_T (1 - p_T)).
+    let treated = [3.0, 5.0, 7.0];
+    let control = [1.0, 2.0, 3.0, 4.0];
+    let row = balance("x", &treated, &control, &treated, &[4.0, 5.0, 6.0]).unwrap();
+    close(row.smd_before, (5.0 - 2.5) / 2.0, CLOSED_FORM, "smd before");
+    close(row.smd_after, (5.0 - 5.0) / 2.0, CLOSED_FORM, "smd after");
+    close(
+        row.variance_ratio_before.unwrap(),
+        4.0 / (5.0 / 3.0),
+        CLOSED_FORM,
+        "variance ratio",
+    );
+    let binary = balance(
+        "female",
+        &[1.0, 1.0, 0.0, 1.0],
+        &[0.0, 1.0, 0.0, 0.0],
+        &[1.0, 1.0],
+        &[1.0, 0.0],
+    )
+    .unwrap();
+    close(
+        binary.smd_before,
+        (0.75 - 0.25) / (0.75f64 * 0.25).sqrt(),
+        CLOSED_FORM,
+        "binary smd",
+    );
+    assert_eq!(binary.variance_ratio_before, None);
 }

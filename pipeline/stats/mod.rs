@@ -11,11 +11,13 @@
 //! - [`multiplicity`]: Holm and Benjamini-Hochberg;
 //! - [`glm`]: logistic, Poisson and NB2 GLMs by IRLS with offsets; model, HC0/HC1 and
 //!   cluster-robust covariance;
+//! - [`matching`]: greedy nearest-neighbour matching on the logit score, balance (SMD, VR);
 //! - [`bootstrap`]: seeded resampling and percentile/BCa intervals.
 
 pub mod bootstrap;
 pub mod describe;
 pub mod glm;
+pub mod matching;
 pub mod multiplicity;
 pub mod tests;
 
