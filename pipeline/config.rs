@@ -250,6 +250,15 @@ impl StudyConfig {
         if !(1..=60).contains(&raw.study.post_months) {
             return Err(invalid("post_months", "post_months must be 1..60".into()));
         }
+        if raw.cohort.comparison != Comparison::Matched {
+            return Err(invalid(
+                "comparison",
+                format!(
+                    "comparison = \"{}\" is not supported yet; use \"matched\"",
+                    raw.cohort.comparison.as_str()
+                ),
+            ));
+        }
         if !(0..=120).contains(&raw.cohort.min_age) {
             return Err(invalid("min_age", "min_age must be 0..120".into()));
         }

@@ -7,8 +7,10 @@
 //!    in `quality/ingest.json`.
 //! 2. [`engine`]: the ingested tables and the [`config`] (`study_params`) registered in one
 //!    DataFusion session; the SQL models of `queries/` run as a tested DAG into `tables/`.
-//! 3. [`run`]: `run`, `check` and `query` over those stages; `results.json` and
-//!    `manifest.json`. (Statistics, economics and the report build on these tables.)
+//! 3. [`estimate`]: matching, difference-in-differences and wellbeing change computed with
+//!    [`stats`] from the model tables.
+//! 4. [`run`]: `run`, `check` and `query` over those stages; `results.json` and
+//!    `manifest.json`. (Economics and the report build on these results.)
 //!
 //! Numerics: [`stats`] (tests, effect sizes, GLMs, bootstrap; pure functions).
 //!
@@ -27,6 +29,7 @@ pub mod config;
 pub mod costs;
 pub mod engine;
 pub mod error;
+pub mod estimate;
 pub mod ingest;
 pub mod measures;
 pub mod output;

@@ -107,6 +107,30 @@ pub const INSTRUMENTS: &[Instrument] = &[
     },
 ];
 
+/// Population reference means for comparison (domain.md section 2): WEMWBS, Scottish
+/// Health Survey 2018 adults (49.4); SWEMWBS, Health Survey for England 2010-13 (about 23.5:
+/// men 23.7, women 23.2; Ng Fat et al. 2017); ONS4, UK year ending March 2023 (ONS).
+pub fn population_norm(instrument: &str, item: Option<&str>) -> Option<(f64, &'static str)> {
+    match (instrument, item) {
+        ("WEMWBS", None) => Some((49.4, "Scottish Health Survey 2018, adults")),
+        ("SWEMWBS", None) => Some((
+            23.5,
+            "Health Survey for England 2010-13 (Ng Fat et al. 2017)",
+        )),
+        ("ONS4", Some("life_satisfaction")) => Some((7.45, "ONS APS, UK, year ending March 2023")),
+        ("ONS4", Some("worthwhile")) => Some((7.73, "ONS APS, UK, year ending March 2023")),
+        ("ONS4", Some("happiness")) => Some((7.39, "ONS APS, UK, year ending March 2023")),
+        ("ONS4", Some("anxiety")) => Some((3.23, "ONS APS, UK, year ending March 2023")),
+        _ => None,
+    }
+}
+
+/// Whether a higher value is better for an instrument, or an ONS4 item (anxiety: lower is
+/// better).
+pub fn higher_is_better(instrument: &Instrument, item: Option<&str>) -> bool {
+    instrument.higher_is_better && item != Some("anxiety")
+}
+
 /// The largest item count of any instrument: `wellbeing.csv` has columns item_1..item_MAX.
 pub const MAX_ITEMS: usize = 14;
 

@@ -85,7 +85,16 @@ fn analyse(
         let models = models::discover(&options.queries, &source_tables())?;
         progress.log(&format!("models: running {} SQL models", models.len()));
         let run = models::run_models(&ctx, &models, &dir.join("tables")).await?;
-        let results = results_json(&ctx, config).await?;
+        let mut results = results_json(&ctx, config).await?;
+        if run.failed_tests.is_empty() {
+            progress.log("estimate: matching, difference-in-differences, wellbeing change");
+            let estimates = crate::estimate::estimate(&ctx, config, &dir.join("tables")).await?;
+            merge(&mut results["cohort"], estimates.cohort);
+            results["balance"] = estimates.balance;
+            results["service_use"] = estimates.service_use;
+            results["wellbeing"] = estimates.wellbeing;
+            results["methods"] = estimates.methods;
+        }
         Ok::<_, Error>((run, results))
     })?;
     timings.insert("models_seconds", clock.elapsed().as_secs_f64());
@@ -146,6 +155,13 @@ pub fn check(options: &RunOptions, progress: &Progress) -> Result<()> {
         analysis.models.failed_tests.len()
     ));
     fail_on_tests(&analysis.models)
+}
+
+/// Adds the keys of `extra` (an object) to `target` (an object).
+fn merge(target: &mut Value, extra: Value) {
+    if let (Value::Object(target), Value::Object(extra)) = (target, extra) {
+        target.extend(extra);
+    }
 }
 
 fn fail_on_tests(run: &ModelRun) -> Result<()> {

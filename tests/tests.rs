@@ -17,3 +17,5 @@ mod models_golden;
 mod run_cli;
 // Issue 5: the statistics core against scipy/statsmodels fixtures.
 mod stats_oracles;
+// Issue 5: estimates on synthetic data with a known answer.
+mod estimate;

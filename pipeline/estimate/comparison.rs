@@ -1,0 +1,295 @@
+//! The matched comparison cohort (design section 5): a logistic propensity score on age, sex,
+//! IMD quintile, ethnicity group, LTC count and prior use (GP demand in months -3..-1 and
+//! -12..-4, A&E and emergency admissions in -12..-1), greedy 1:k matching on its logit within
+//! the exact strata of the config, and the balance table. Writes and registers
+//! `matched_sets` (restricted: person-level).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use nalgebra::DMatrix;
+use serde_json::{Value, json};
+
+use super::{Columns, number};
+use crate::config::StudyConfig;
+use crate::engine::engine_error;
+use crate::error::{Error, Result};
+use crate::ingest::parquet_out::ParquetSink;
+use crate::stats::glm::{self, Family};
+use crate::stats::matching::{CaliperScale, MatchOptions, Unit, balance, greedy_match};
+
+pub struct Comparison {
+    pub matched_treated: usize,
+    pub matched_comparison: usize,
+    pub unmatched_treated: usize,
+    pub balance: Value,
+    pub methods: Value,
+}
+
+/// One covariate of the propensity model: its name and value per person.
+struct Covariate {
+    name: String,
+    values: Vec<f64>,
+}
+
+fn indicator(name: &str, values: &[Option<String>], level: &str) -> Covariate {
+    Covariate {
+        name: name.to_string(),
+        values: values
+            .iter()
+            .map(|value| f64::from(u8::from(value.as_deref() == Some(level))))
+            .collect(),
+    }
+}
+
+/// The propensity model's covariates (design section 5), with indicator columns for the
+/// categories and "unknown" flags for missing IMD and LTC.
+fn covariates(columns: &Columns) -> Result<Vec<Covariate>> {
+    let mut covariates = vec![Covariate {
+        name: "age".into(),
+        values: columns.floats_or_zero("age_at_index")?,
+    }];
+    let sex = columns.texts("sex")?;
+    covariates.push(indicator("sex_female", &sex, "female"));
+    let imd = columns.floats("imd_quintile")?;
+    for quintile in 1..=4 {
+        covariates.push(Covariate {
+            name: format!("imd_quintile_{quintile}"),
+            values: imd
+                .iter()
+                .map(|value| f64::from(u8::from(*value == Some(f64::from(quintile)))))
+                .collect(),
+        });
+    }
+    covariates.push(Covariate {
+        name: "imd_unknown".into(),
+        values: imd
+            .iter()
+            .map(|value| f64::from(u8::from(value.is_none())))
+            .collect(),
+    });
+    let ethnicity = columns.texts("ethnic_group")?;
+    for group in ["Mixed", "Asian", "Black", "Other", "Unknown"] {
+        covariates.push(indicator(
+            &format!("ethnic_group_{}", group.to_lowercase()),
+            &ethnicity,
+            group,
+        ));
+    }
+    let ltc = columns.floats("ltc_count")?;
+    covariates.push(Covariate {
+        name: "ltc_count".into(),
+        values: ltc.iter().map(|value| value.unwrap_or(0.0)).collect(),
+    });
+    covariates.push(Covariate {
+        name: "ltc_unknown".into(),
+        values: ltc
+            .iter()
+            .map(|value| f64::from(u8::from(value.is_none())))
+            .collect(),
+    });
+    for (name, column) in [
+        ("gp_demand_m3_m1", "gp_demand_m3_m1"),
+        ("gp_demand_m12_m4", "gp_demand_m12_m4"),
+        ("ae_attendances_m12_m1", "ae_attendances_m12_m1"),
+        ("emergency_admissions_m12_m1", "emergency_admissions_m12_m1"),
+    ] {
+        covariates.push(Covariate {
+            name: name.into(),
+            values: columns.floats_or_zero(column)?,
+        });
+    }
+    Ok(covariates)
+}
+
+pub async fn match_cohort(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+    tables_dir: &Path,
+) -> Result<Comparison> {
+    let columns =
+        Columns::query(ctx, "select * from matching_covariates order by person_id").await?;
+    let ids: Vec<String> = columns
+        .texts("person_id")?
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect();
+    let treated: Vec<bool> = columns
+        .texts("group_name")?
+        .iter()
+        .map(|group| group.as_deref() == Some("treated"))
+        .collect();
+    let all = covariates(&columns)?;
+    // A covariate that cannot be estimated is left out and reported: constant overall (e.g. no
+    // unknown IMD), or an indicator constant within one group (a rare category with no treated
+    // member), which separates the groups and would send its coefficient to infinity.
+    let varies_within = |covariate: &Covariate, group: bool| {
+        let mut values = covariate
+            .values
+            .iter()
+            .zip(&treated)
+            .filter(|(_, t)| **t == group)
+            .map(|(value, _)| *value);
+        let first = values.next();
+        values.any(|value| Some(value) != first)
+    };
+    let estimable = |covariate: &&Covariate| {
+        let binary = covariate
+            .values
+            .iter()
+            .all(|value| *value == 0.0 || *value == 1.0);
+        if binary {
+            varies_within(covariate, true) && varies_within(covariate, false)
+        } else {
+            varies_within(covariate, true) || varies_within(covariate, false)
+        }
+    };
+    let used: Vec<&Covariate> = all.iter().filter(estimable).collect();
+    let rows = ids.len();
+    let mut design = DMatrix::from_element(rows, used.len() + 1, 1.0);
+    for (column, covariate) in used.iter().enumerate() {
+        for (row, value) in covariate.values.iter().enumerate() {
+            design[(row, column + 1)] = *value;
+        }
+    }
+    let outcome: Vec<f64> = treated.iter().map(|t| f64::from(u8::from(*t))).collect();
+    let model = glm::fit(&design, &outcome, None, Family::Binomial).map_err(|error| {
+        Error::DataTest(format!(
+            "the propensity score model could not be fitted: {error}"
+        ))
+    })?;
+    let linear = &design * &model.coef;
+
+    let strata = exact_strata(&columns, &config.exact)?;
+    let units: Vec<Unit> = (0..rows)
+        .map(|row| Unit {
+            id: ids[row].clone(),
+            treated: treated[row],
+            logit_score: linear[row],
+            stratum: strata[row].clone(),
+        })
+        .collect();
+    let options = MatchOptions {
+        ratio: config.match_ratio as usize,
+        caliper_sd: config.caliper_sd,
+        caliper_scale: CaliperScale::PooledSd,
+    };
+    let matching = greedy_match(&units, &options)
+        .map_err(|error| Error::DataTest(format!("matching failed: {error}")))?;
+
+    // Matched sets: set id = rank of the treated unit in matching order (1-based).
+    let mut set_of = vec![0i64; rows];
+    let mut next_set = 0i64;
+    for &(t, c) in &matching.pairs {
+        if set_of[t] == 0 {
+            next_set += 1;
+            set_of[t] = next_set;
+        }
+        set_of[c] = set_of[t];
+    }
+    register_matched_sets(ctx, tables_dir, &ids, &treated, &set_of).await?;
+
+    let mut table = Vec::new();
+    for covariate in &all {
+        let pick = |flag: bool, matched: bool| -> Vec<f64> {
+            (0..rows)
+                .filter(|&row| treated[row] == flag && (!matched || set_of[row] > 0))
+                .map(|row| covariate.values[row])
+                .collect()
+        };
+        match balance(&covariate.name, &pick(true, false), &pick(false, false), &pick(true, true), &pick(false, true)) {
+            Ok(row) => table.push(json!({
+                "covariate": row.covariate, "smd_before": number(row.smd_before), "smd_after": number(row.smd_after),
+                "variance_ratio_before": row.variance_ratio_before, "variance_ratio_after": row.variance_ratio_after,
+            })),
+            Err(error) => table.push(json!({"covariate": covariate.name, "not_estimated": error.to_string()})),
+        }
+    }
+    let matched_comparison = matching.pairs.len();
+    Ok(Comparison {
+        matched_treated: matching.matched_treated,
+        matched_comparison,
+        unmatched_treated: matching.unmatched_treated,
+        balance: Value::Array(table),
+        methods: json!({
+            "propensity_model": "logistic regression (IRLS) of treated on the covariates below; covariates constant overall, or indicators constant within a group (separation), are omitted",
+            "covariates": used.iter().map(|covariate| covariate.name.clone()).collect::<Vec<_>>(),
+            "omitted_covariates": all.iter().filter(|c| !used.iter().any(|u| u.name == c.name)).map(|c| c.name.clone()).collect::<Vec<_>>(),
+            "algorithm": "greedy nearest neighbour on the logit propensity score, without replacement",
+            "order": "largest score first; ties by SHA-256 of person_id",
+            "ratio": options.ratio,
+            "caliper_sd": options.caliper_sd,
+            "caliper_scale": "pooled SD of the logit score, sqrt((s_T^2 + s_C^2) / 2) (Austin 2011)",
+            "caliper_logit": number(matching.caliper),
+            "exact": config.exact,
+            "balance_convention": "SMD with the treated-group SD of the unmatched sample (ATT); binary: sqrt(p(1-p)); variance ratio treated/control",
+        }),
+    })
+}
+
+/// The exact-matching stratum of each person from the config's `exact` keys.
+fn exact_strata(columns: &Columns, keys: &[String]) -> Result<Vec<String>> {
+    let mut strata = vec![String::new(); columns.len()];
+    for key in keys {
+        let column = match key.as_str() {
+            "index_quarter" | "sex" | "age_band" | "practice_code" => columns.texts(key)?,
+            "imd_quintile" => columns.texts("imd_quintile")?,
+            other => return Err(Error::Usage(format!("unknown exact-matching key {other}"))),
+        };
+        for (stratum, value) in strata.iter_mut().zip(column) {
+            stratum.push_str(&value.unwrap_or_else(|| "unknown".into()));
+            stratum.push('|');
+        }
+    }
+    Ok(strata)
+}
+
+async fn register_matched_sets(
+    ctx: &SessionContext,
+    tables_dir: &Path,
+    ids: &[String],
+    treated: &[bool],
+    set_of: &[i64],
+) -> Result<()> {
+    let matched: Vec<usize> = (0..ids.len()).filter(|&row| set_of[row] > 0).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("person_id", DataType::Utf8, false),
+        Field::new("set_id", DataType::Int64, false),
+        Field::new("group_name", DataType::Utf8, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            matched.iter().map(|&row| ids[row].as_str()),
+        )),
+        Arc::new(Int64Array::from_iter_values(
+            matched.iter().map(|&row| set_of[row]),
+        )),
+        Arc::new(StringArray::from_iter_values(matched.iter().map(|&row| {
+            if treated[row] {
+                "treated"
+            } else {
+                "comparison"
+            }
+        }))),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|error| engine_error("matched_sets", error))?;
+    let path = tables_dir.join("matched_sets.parquet");
+    let mut sink = ParquetSink::create(path.clone(), schema.clone())?;
+    sink.write(&batch)?;
+    sink.finish()?;
+    let absolute =
+        std::fs::canonicalize(&path).map_err(|source| Error::io("resolving", &path, source))?;
+    let _ = ctx.deregister_table("matched_sets");
+    ctx.register_parquet(
+        "matched_sets",
+        absolute.to_string_lossy().as_ref(),
+        ParquetReadOptions::default(),
+    )
+    .await
+    .map_err(|error| engine_error("registering matched_sets", error))?;
+    Ok(())
+}

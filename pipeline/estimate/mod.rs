@@ -1,0 +1,172 @@
+//! Estimation: the statistics of design section 5 applied to the model tables.
+//!
+//! Reads finished SQL tables (`matching_covariates`, `person_months`, `wellbeing_pairs`),
+//! computes with `stats` (pure functions) and returns the `balance`, `service_use` and
+//! `wellbeing` sections of results.json plus the restricted tables it created
+//! (`matched_sets`). Every option used is returned in `methods`.
+//!
+//! - `comparison.rs`: propensity score, matching, balance, `matched_sets`;
+//! - `service_use.rs`: before/after, difference-in-differences, event study per measure;
+//! - `wellbeing.rs`: paired change per instrument and ONS4 item.
+
+mod comparison;
+mod service_use;
+mod wellbeing;
+
+use std::path::Path;
+
+use arrow::array::{Array, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::DataType;
+use datafusion::prelude::SessionContext;
+use serde_json::{Value, json};
+
+use crate::config::StudyConfig;
+use crate::engine::engine_error;
+use crate::error::{Error, Result};
+
+/// Bootstrap replicates for the absolute-change and saving intervals.
+pub const BOOTSTRAP_REPLICATES: usize = 2000;
+
+/// The results.json sections this stage adds.
+pub struct Estimates {
+    pub cohort: Value,
+    pub balance: Value,
+    pub service_use: Value,
+    pub wellbeing: Value,
+    pub methods: Value,
+}
+
+/// Runs every estimate. When the data cannot support a matched comparison (e.g. too few
+/// people for the propensity model) the comparison and service-use sections say why and the
+/// wellbeing analysis still runs: a small service must still get its report.
+pub async fn estimate(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+    tables_dir: &Path,
+) -> Result<Estimates> {
+    let wellbeing = wellbeing::estimate(ctx).await?;
+    let mut methods = json!({ "wellbeing": wellbeing.methods });
+    let (cohort, balance, service_use) = match comparison::match_cohort(ctx, config, tables_dir)
+        .await
+    {
+        Ok(comparison) => {
+            let service_use = service_use::estimate(ctx, config).await?;
+            methods["matching"] = comparison.methods;
+            methods["service_use"] = service_use.methods;
+            let cohort = json!({
+                "matched_treated": comparison.matched_treated,
+                "matched_comparison": comparison.matched_comparison,
+                "unmatched_treated": comparison.unmatched_treated,
+            });
+            (cohort, comparison.balance, service_use.results)
+        }
+        Err(Error::DataTest(reason)) => {
+            let reason = json!({ "not_estimated": reason });
+            (
+                json!({"matched_treated": 0, "matched_comparison": 0, "matching": reason.clone()}),
+                reason.clone(),
+                reason,
+            )
+        }
+        Err(other) => return Err(other),
+    };
+    Ok(Estimates {
+        cohort,
+        balance,
+        service_use,
+        wellbeing: wellbeing.results,
+        methods,
+    })
+}
+
+/// A query's result, by column.
+pub(crate) struct Columns {
+    batches: Vec<RecordBatch>,
+}
+
+impl Columns {
+    pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Columns> {
+        let batches = ctx
+            .sql(sql)
+            .await
+            .map_err(|error| engine_error(sql, error))?
+            .collect()
+            .await
+            .map_err(|error| engine_error(sql, error))?;
+        Ok(Columns { batches })
+    }
+
+    pub fn len(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    fn column(&self, name: &str, to: &DataType) -> Result<Vec<arrow::array::ArrayRef>> {
+        self.batches
+            .iter()
+            .map(|batch| {
+                let column = batch
+                    .column_by_name(name)
+                    .ok_or_else(|| Error::Usage(format!("estimation: no column {name}")))?;
+                arrow::compute::cast(column, to).map_err(|error| engine_error(name, error))
+            })
+            .collect()
+    }
+
+    /// A numeric column as f64 (nulls as None).
+    pub fn floats(&self, name: &str) -> Result<Vec<Option<f64>>> {
+        Ok(self
+            .column(name, &DataType::Float64)?
+            .iter()
+            .flat_map(|array| {
+                let array = array
+                    .as_any()
+                    .downcast_ref::<Float64Array>()
+                    .expect("cast to Float64");
+                (0..array.len())
+                    .map(|row| array.is_valid(row).then(|| array.value(row)))
+                    .collect::<Vec<_>>()
+            })
+            .collect())
+    }
+
+    /// A numeric column with nulls as zero.
+    pub fn floats_or_zero(&self, name: &str) -> Result<Vec<f64>> {
+        Ok(self
+            .floats(name)?
+            .into_iter()
+            .map(|value| value.unwrap_or(0.0))
+            .collect())
+    }
+
+    /// A column as text (nulls as None).
+    pub fn texts(&self, name: &str) -> Result<Vec<Option<String>>> {
+        Ok(self
+            .column(name, &DataType::Utf8)?
+            .iter()
+            .flat_map(|array| {
+                let array = array
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("cast to Utf8");
+                (0..array.len())
+                    .map(|row| array.is_valid(row).then(|| array.value(row).to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect())
+    }
+}
+
+/// A JSON number, or null when not finite.
+pub(crate) fn number(value: f64) -> Value {
+    if value.is_finite() {
+        json!(value)
+    } else {
+        Value::Null
+    }
+}
+
+/// Turns a statistics error into a reportable note rather than failing the run: small or
+/// degenerate groups are expected in subgroups and must not stop an evaluation.
+pub(crate) fn note(error: &crate::stats::StatsError) -> Value {
+    json!({ "not_estimated": error.to_string() })
+}

@@ -1,0 +1,175 @@
+//! Estimates on synthetic data with a known answer (issue 5): regression to the mean is built
+//! in (referral follows a run of high use), so the uncontrolled before/after overstates the
+//! effect, while the matched difference-in-differences recovers it.
+
+use std::path::Path;
+
+use serde_json::Value;
+use sp_impact::synth::{Effects, SynthOptions, Truth, synth};
+
+use crate::util::{fixtures, read_json, sp_impact};
+
+fn generate_and_run(effects: Effects, dir: &Path) -> (Truth, Value) {
+    let data = dir.join("data");
+    let options = SynthOptions {
+        persons: 20_000,
+        seed: 20240401,
+        effects,
+        wellbeing_change: 3.0,
+        defects: 0.0,
+        threads: 2,
+        gzip: Vec::new(),
+    };
+    let truth = synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
+    let out = dir.join("out");
+    let config = fixtures().join("../../sample-data/study.toml");
+    let run = sp_impact(&[
+        "run",
+        "-q",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (truth, read_json(&out.join("results.json")))
+}
+
+fn measure<'a>(results: &'a Value, name: &str) -> &'a Value {
+    results["service_use"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["measure"] == name)
+        .unwrap()
+}
+
+fn ci(value: &Value) -> (f64, f64) {
+    (value[0].as_f64().unwrap(), value[1].as_f64().unwrap())
+}
+
+#[test]
+fn did_recovers_the_true_effect_where_before_after_overstates_it() {
+    let work = tempfile::tempdir().unwrap();
+    let (truth, results) = generate_and_run(Effects::default_effect(), work.path());
+    // Matching removes the referral peak from the comparison: balance on prior GP use.
+    let peak = results["balance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["covariate"] == "gp_demand_m3_m1")
+        .unwrap();
+    assert!(
+        peak["smd_before"].as_f64().unwrap() > 0.15,
+        "the treated are referred at a peak: {peak}"
+    );
+    assert!(
+        peak["smd_after"].as_f64().unwrap().abs() < 0.1,
+        "matched on the peak: {peak}"
+    );
+
+    for name in [
+        "gp_demand",
+        "ae_attendances",
+        "emergency_admissions",
+        "outpatient_attendances",
+        "elective_admissions",
+    ] {
+        let row = measure(&results, name);
+        let true_ratio = truth.effects.0[name];
+        let (low, high) = ci(&row["did"]["ci95"]);
+        assert!(
+            low <= true_ratio && true_ratio <= high,
+            "{name}: DiD CI [{low}, {high}] misses the true {true_ratio}"
+        );
+    }
+    // GP demand: the uncontrolled before/after claims far more than the truth.
+    let gp = measure(&results, "gp_demand");
+    let naive = gp["before_after"]["rate_ratio"].as_f64().unwrap();
+    assert!(
+        naive < truth.effects.0["gp_demand"] - 0.05,
+        "before/after {naive} vs true 0.90"
+    );
+    assert!(
+        gp["comparison_before_after_rate_ratio"].as_f64().unwrap() < 0.97,
+        "the comparison group's own fall shows regression to the mean"
+    );
+}
+
+#[test]
+fn with_no_effect_the_did_interval_covers_one() {
+    let work = tempfile::tempdir().unwrap();
+    let (_, results) = generate_and_run(Effects::none(), work.path());
+    for name in [
+        "gp_demand",
+        "ae_attendances",
+        "emergency_admissions",
+        "outpatient_attendances",
+        "elective_admissions",
+        "total_cost",
+    ] {
+        let (low, high) = ci(&measure(&results, name)["did"]["ci95"]);
+        assert!(
+            low <= 1.0 && 1.0 <= high,
+            "{name}: DiD CI [{low}, {high}] excludes 1 with no effect"
+        );
+    }
+    // The naive before/after still reports a fall in GP demand that is not there.
+    let naive = measure(&results, "gp_demand")["before_after"]["rate_ratio"]
+        .as_f64()
+        .unwrap();
+    assert!(naive < 0.93, "before/after with no effect: {naive}");
+    // Wellbeing analyses ran with the method reported.
+    let wemwbs = results["wellbeing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["instrument"] == "WEMWBS")
+        .unwrap();
+    assert!(wemwbs["n_pairs"].as_u64().unwrap() > 30 && wemwbs["wilcoxon_method"].is_string());
+}
+
+#[test]
+fn results_with_matching_and_bootstrap_are_identical_across_thread_counts() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let options = SynthOptions {
+        persons: 6_000,
+        seed: 11,
+        effects: Effects::default_effect(),
+        wellbeing_change: 3.0,
+        defects: 0.0,
+        threads: 2,
+        gzip: Vec::new(),
+    };
+    synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
+    let config = fixtures().join("../../sample-data/study.toml");
+    let outputs: Vec<Vec<u8>> = ["1", "4"]
+        .iter()
+        .map(|threads| {
+            let out = work.path().join(format!("out{threads}"));
+            let run = sp_impact(&[
+                "run",
+                "-q",
+                "--threads",
+                threads,
+                "--config",
+                config.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            std::fs::read(out.join("results.json")).unwrap()
+        })
+        .collect();
+    assert!(
+        outputs[0] == outputs[1],
+        "results.json differs between 1 and 4 threads"
+    );
+    let results: Value = serde_json::from_slice(&outputs[0]).unwrap();
+    assert!(results["cohort"]["matched_treated"].as_u64().unwrap() > 50);
+}
