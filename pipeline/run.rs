@@ -271,13 +271,7 @@ async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Valu
 
 /// A query's rows as JSON objects (Int64, Float64 and Utf8 columns; others as text).
 async fn rows(ctx: &SessionContext, sql: &str) -> Result<Vec<Value>> {
-    let batches = ctx
-        .sql(sql)
-        .await
-        .map_err(|error| engine_error(sql, error))?
-        .collect()
-        .await
-        .map_err(|error| engine_error(sql, error))?;
+    let batches = engine::collect(ctx, sql).await?;
     Ok(batches.iter().flat_map(batch_rows).collect())
 }
 

@@ -5,12 +5,11 @@
 use std::path::Path;
 
 use serde_json::Value;
-use sp_impact::synth::{Effects, SynthOptions, Truth, synth};
+use sp_impact::synth::{Effects, SynthOptions, Truth};
 
-use crate::util::{fixtures, read_json, sp_impact};
+use crate::util::synth_and_run;
 
 fn generate_and_run(effects: Effects, dir: &Path) -> (Truth, Value) {
-    let data = dir.join("data");
     let options = SynthOptions {
         persons: 20_000,
         seed: 20240401,
@@ -20,21 +19,7 @@ fn generate_and_run(effects: Effects, dir: &Path) -> (Truth, Value) {
         threads: 2,
         gzip: Vec::new(),
     };
-    let truth = synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
-    let out = dir.join("out");
-    let config = fixtures().join("../../sample-data/study.toml");
-    let run = sp_impact(&[
-        "run",
-        "-q",
-        "--config",
-        config.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    (truth, read_json(&out.join("results.json")))
+    synth_and_run(&options, dir, &[])
 }
 
 fn measure<'a>(results: &'a Value, name: &str) -> &'a Value {
@@ -134,7 +119,6 @@ fn with_no_effect_the_did_interval_covers_one() {
 #[test]
 fn results_with_matching_and_bootstrap_are_identical_across_thread_counts() {
     let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("data");
     let options = SynthOptions {
         persons: 6_000,
         seed: 11,
@@ -144,32 +128,12 @@ fn results_with_matching_and_bootstrap_are_identical_across_thread_counts() {
         threads: 2,
         gzip: Vec::new(),
     };
-    synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
-    let config = fixtures().join("../../sample-data/study.toml");
-    let outputs: Vec<Vec<u8>> = ["1", "4"]
-        .iter()
-        .map(|threads| {
-            let out = work.path().join(format!("out{threads}"));
-            let run = sp_impact(&[
-                "run",
-                "-q",
-                "--threads",
-                threads,
-                "--config",
-                config.to_str().unwrap(),
-                "--data",
-                data.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ]);
-            assert_eq!(run.code, 0, "{}", run.stderr);
-            std::fs::read(out.join("results.json")).unwrap()
-        })
-        .collect();
-    assert!(
-        outputs[0] == outputs[1],
-        "results.json differs between 1 and 4 threads"
+    let (_, one) = synth_and_run(&options, &work.path().join("one"), &["--threads", "1"]);
+    let (_, four) = synth_and_run(&options, &work.path().join("four"), &["--threads", "4"]);
+    assert_eq!(
+        serde_json::to_string(&one).unwrap(),
+        serde_json::to_string(&four).unwrap(),
+        "results differ between 1 and 4 threads"
     );
-    let results: Value = serde_json::from_slice(&outputs[0]).unwrap();
-    assert!(results["cohort"]["matched_treated"].as_u64().unwrap() > 50);
+    assert!(one["cohort"]["matched_treated"].as_u64().unwrap() > 50);
 }

@@ -1,14 +1,13 @@
 //! `run`, `check` and `query` from the command line (issue 4), and the SQL stage checked
 //! against a synthetic dataset's truth.
 
-use sp_impact::synth::{Effects, SynthOptions, synth};
+use sp_impact::synth::{Effects, SynthOptions};
 
-use crate::util::{copy_files, fixtures, read_json, sp_impact};
+use crate::util::{copy_files, fixtures, sp_impact};
 
 #[test]
 fn sql_panels_agree_exactly_with_the_generators_truth() {
     let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("data");
     let options = SynthOptions {
         persons: 6_000,
         seed: 99,
@@ -18,21 +17,8 @@ fn sql_panels_agree_exactly_with_the_generators_truth() {
         threads: 2,
         gzip: vec!["gp_appointments"],
     };
-    let truth = synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
+    let (truth, results) = crate::util::synth_and_run(&options, work.path(), &[]);
     let out = work.path().join("out");
-    let config = fixtures().join("../../sample-data/study.toml");
-    let run = sp_impact(&[
-        "run",
-        "-q",
-        "--config",
-        config.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let results = read_json(&out.join("results.json"));
     // Eligibility in SQL and in the generator are independent implementations of design
     // section 5: they must find the same people.
     assert_eq!(

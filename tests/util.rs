@@ -33,6 +33,34 @@ pub fn sp_impact(args: &[&str]) -> Run {
     run
 }
 
+/// Generates a synthetic dataset into `dir/data` and runs the evaluation on it with the sample
+/// study configuration into `dir/out`; returns the truth and results.json.
+pub fn synth_and_run(
+    options: &sp_impact::synth::SynthOptions,
+    dir: &Path,
+    extra_args: &[&str],
+) -> (sp_impact::synth::Truth, serde_json::Value) {
+    let data = dir.join("data");
+    let truth = sp_impact::synth::synth(options, &data, &sp_impact::progress::Progress::silent())
+        .expect("synth runs");
+    let out = dir.join("out");
+    let config = fixtures().join("../../sample-data/study.toml");
+    let mut args = vec![
+        "run",
+        "-q",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra_args);
+    let run = sp_impact(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (truth, read_json(&out.join("results.json")))
+}
+
 /// Copies every file of `from` into `to` (not recursive).
 pub fn copy_files(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

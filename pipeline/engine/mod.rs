@@ -88,6 +88,16 @@ pub fn engine_error(context: &str, error: impl std::fmt::Display) -> Error {
     Error::Usage(format!("{context}: {error}"))
 }
 
+/// Runs a query and collects its result batches.
+pub async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>> {
+    ctx.sql(sql)
+        .await
+        .map_err(|error| engine_error(sql, error))?
+        .collect()
+        .await
+        .map_err(|error| engine_error(sql, error))
+}
+
 /// A session with the memory pool, spilling and partitioning set, and the UDFs registered.
 pub fn session(options: &EngineOptions) -> Result<SessionContext> {
     let config = SessionConfig::new()

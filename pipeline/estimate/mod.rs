@@ -86,14 +86,9 @@ pub(crate) struct Columns {
 
 impl Columns {
     pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Columns> {
-        let batches = ctx
-            .sql(sql)
-            .await
-            .map_err(|error| engine_error(sql, error))?
-            .collect()
-            .await
-            .map_err(|error| engine_error(sql, error))?;
-        Ok(Columns { batches })
+        Ok(Columns {
+            batches: crate::engine::collect(ctx, sql).await?,
+        })
     }
 
     pub fn len(&self) -> usize {
