@@ -80,6 +80,7 @@ fn analyse(
         .enable_all()
         .build()
         .map_err(|source| Error::io("starting the async runtime for", dir, source))?;
+    let mut estimate_seconds = 0.0;
     let (models, results) = runtime.block_on(async {
         let ctx = prepared_session(options, config, dir).await?;
         let models = models::discover(&options.queries, &source_tables())?;
@@ -88,7 +89,9 @@ fn analyse(
         let mut results = results_json(&ctx, config).await?;
         if run.failed_tests.is_empty() {
             progress.log("estimate: matching, difference-in-differences, wellbeing change");
+            let clock = Instant::now();
             let estimates = crate::estimate::estimate(&ctx, config, &dir.join("tables")).await?;
+            estimate_seconds = clock.elapsed().as_secs_f64();
             merge(&mut results["cohort"], estimates.cohort);
             results["balance"] = estimates.balance;
             results["service_use"] = estimates.service_use;
@@ -97,7 +100,11 @@ fn analyse(
         }
         Ok::<_, Error>((run, results))
     })?;
-    timings.insert("models_seconds", clock.elapsed().as_secs_f64());
+    timings.insert(
+        "models_seconds",
+        clock.elapsed().as_secs_f64() - estimate_seconds,
+    );
+    timings.insert("estimate_seconds", estimate_seconds);
     Ok(Analysis {
         ingest,
         models,

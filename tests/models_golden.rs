@@ -140,6 +140,13 @@ fn cohort_index_dates_and_eligibility() {
         assert_eq!(value(row, "exclusion_reason"), "NULL");
     }
 
+    // G declined and was never referred again: the only decliner. F declined, then accepted.
+    let decliners: Vec<String> = table(&out, "decliners")
+        .iter()
+        .map(|row| value(row, "person_id").to_string())
+        .collect();
+    assert_eq!(decliners, ["G"]);
+
     let results = read_json(&out.join("results.json"));
     let cohort = &results["cohort"];
     assert_eq!(

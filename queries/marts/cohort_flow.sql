@@ -1,6 +1,6 @@
 -- model: cohort_flow
 -- grain: one row per step of the cohort flow, in order
--- depends_on: stg_referrals, treated, comparison_candidates, stg_patients, study_params
+-- depends_on: stg_referrals, treated, comparison_candidates, decliners, stg_patients, study_params
 -- key: step_order
 -- test: not_null(persons)
 -- From referrals to the eligible treated and comparison groups (design section 5); the
@@ -35,6 +35,8 @@ steps as (
     select 8, 'eligible_treated', count(*) from treated where exclusion_reason is null
     union all
     select 9, 'comparison_pool', count(*) from comparison_candidates
+    union all
+    select 11, 'decliners_never_accepted', count(*) from decliners
     union all
     select 10, 'eligible_comparison_candidates', count(*) from comparison_candidates where exclusion_reason is null
 ),

@@ -1,6 +1,6 @@
 -- model: participation
 -- grain: one row per activity type (and one for all types)
--- depends_on: activities, index_dates
+-- depends_on: stg_activities, index_dates
 -- key: activity_type
 -- test: expression(attended_any <= people_with_activity_data)
 -- Community participation of referred people with an index date ("impact on the community",
@@ -13,7 +13,7 @@ referred as (select person_id from index_dates),
 
 sessions as (
     select activities.*
-    from activities
+    from stg_activities as activities
     inner join referred on activities.person_id = referred.person_id
 ),
 

@@ -1,6 +1,6 @@
 -- model: participation_by_provider
 -- grain: one row per community provider
--- depends_on: activities, index_dates
+-- depends_on: stg_activities, index_dates
 -- key: provider
 -- Sessions attended and people reached per provider (blank provider reported as 'not recorded').
 
@@ -10,7 +10,7 @@ referred as (select person_id from index_dates),
 
 sessions as (
     select coalesce(activities.provider, 'not recorded') as provider, activities.person_id, activities.attended
-    from activities
+    from stg_activities as activities
     inner join referred on activities.person_id = referred.person_id
 ),
 

@@ -1,6 +1,6 @@
 -- model: stg_events
 -- grain: one row per counted service-use event (GP demand or hospital activity)
--- depends_on: gp_appointments, hospital_activity, unit_costs
+-- depends_on: stg_gp_appointments, stg_hospital_activity, unit_costs
 -- test: accepted_values(measure: 'gp_demand', 'ae_attendances', 'emergency_admissions', 'outpatient_attendances', 'elective_admissions')
 -- test: expression(cost_gbp >= 0)
 -- GP demand = attended appointments with a GP, nurse or other clinician; the link worker's
@@ -14,9 +14,9 @@
 
 with
 
-appointments as (select * from gp_appointments),
+appointments as (select * from stg_gp_appointments),
 
-hospital as (select * from hospital_activity),
+hospital as (select * from stg_hospital_activity),
 
 costs as (select * from unit_costs),
 
@@ -32,8 +32,7 @@ gp_demand as (
         end as cost_gbp
     from appointments
     cross join costs
-    where appointments.status = 'attended'
-        and appointments.hcp_type in ('gp', 'nurse', 'other_clinical')
+    where appointments.is_gp_demand
 ),
 
 hospital_events as (
@@ -50,7 +49,7 @@ hospital_events as (
             when 'ae' then costs.ae_attendance_gbp
             when 'emergency_admission' then
                 case
-                    when cast(hospital.discharge_date as int) - cast(hospital.activity_date as int) >= costs.long_stay_from_days
+                    when hospital.length_of_stay_days >= costs.long_stay_from_days
                         then costs.emergency_long_stay_gbp
                     else costs.emergency_short_stay_gbp
                 end
