@@ -1,6 +1,7 @@
 //! The ingest bad-input corpus (issue 2): `tests/fixtures/ingest/cases/<case>/` overlays
 //! `base/` (a valid data folder); each case has one asserted outcome below. The files are
-//! written by `tests/fixtures/ingest/make_corpus.py`.
+//! written by `tests/fixtures/ingest/make_corpus.py`; each case folder holds `case.txt` (its
+//! name) and, where files are taken away, `REMOVE` (their names).
 //!
 //! Loaded cases assert rows read / loaded / quarantined by reason for the files named, that
 //! every other file loads with nothing quarantined, and that every file reconciles. Refused
@@ -237,7 +238,9 @@ fn case_data(case: &str, work: &Path) -> PathBuf {
         }
     }
     copy_files(&case_dir, &data);
-    let _ = std::fs::remove_file(data.join("REMOVE"));
+    for marker in ["REMOVE", "case.txt"] {
+        let _ = std::fs::remove_file(data.join(marker));
+    }
     data
 }
 

@@ -199,7 +199,7 @@ fn query_prints_tables_csv_and_writes_parquet() {
         "select * from cohort_flow",
     ]);
     assert_eq!(written.code, 0, "{}", written.stderr);
-    assert_eq!(crate::util::parquet_column(&parquet, "step").len(), 10);
+    assert_eq!(crate::util::parquet_column(&parquet, "step").len(), 11);
     let bad = sp_impact(&["query", "--out", out_arg, "select * from no_such_table"]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("no_such_table"), "{}", bad.stderr);
