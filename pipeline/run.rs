@@ -96,6 +96,7 @@ fn analyse(
             results["balance"] = estimates.balance;
             results["service_use"] = estimates.service_use;
             results["wellbeing"] = estimates.wellbeing;
+            results["economics"] = estimates.economics;
             results["methods"] = estimates.methods;
         }
         Ok::<_, Error>((run, results))

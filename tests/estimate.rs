@@ -81,6 +81,17 @@ fn did_recovers_the_true_effect_where_before_after_overstates_it() {
         gp["comparison_before_after_rate_ratio"].as_f64().unwrap() < 0.97,
         "the comparison group's own fall shows regression to the mean"
     );
+
+    // Issue 6: the bootstrap interval of the discounted saving per treated person over 24
+    // months covers the exact saving in truth.json.
+    let economics = &results["economics"];
+    let (low, high) = ci(&economics["savings_ci95"]);
+    let true_saving = truth.treated.discounted_saving_per_person_24m;
+    assert!(
+        low <= true_saving && true_saving <= high,
+        "savings CI [{low}, {high}] misses the true {true_saving}"
+    );
+    assert_eq!(economics["monthly"].as_array().unwrap().len(), 24);
 }
 
 #[test]
@@ -101,6 +112,17 @@ fn with_no_effect_the_did_interval_covers_one() {
             "{name}: DiD CI [{low}, {high}] excludes 1 with no effect"
         );
     }
+    // Issue 6: no saving is claimed when there is none.
+    let economics = &results["economics"];
+    let (low, high) = ci(&economics["savings_ci95"]);
+    assert!(
+        low <= 0.0 && 0.0 <= high,
+        "savings CI [{low}, {high}] excludes 0 with no effect"
+    );
+    assert!(
+        economics["break_even_month"].is_null(),
+        "no break-even without an effect"
+    );
     // The naive before/after still reports a fall in GP demand that is not there.
     let naive = measure(&results, "gp_demand")["before_after"]["rate_ratio"]
         .as_f64()

@@ -10,6 +10,7 @@
 //! - `wellbeing.rs`: paired change per instrument and ONS4 item.
 
 mod comparison;
+mod economics;
 mod service_use;
 mod wellbeing;
 
@@ -33,6 +34,7 @@ pub struct Estimates {
     pub balance: Value,
     pub service_use: Value,
     pub wellbeing: Value,
+    pub economics: Value,
     pub methods: Value,
 }
 
@@ -46,37 +48,38 @@ pub async fn estimate(
 ) -> Result<Estimates> {
     let wellbeing = wellbeing::estimate(ctx).await?;
     let mut methods = json!({ "wellbeing": wellbeing.methods });
-    let (cohort, balance, service_use) = match comparison::match_cohort(ctx, config, tables_dir)
-        .await
-    {
+    match comparison::match_cohort(ctx, config, tables_dir).await {
         Ok(comparison) => {
             let service_use = service_use::estimate(ctx, config).await?;
+            let economics = economics::estimate(ctx, config).await?;
             methods["matching"] = comparison.methods;
             methods["service_use"] = service_use.methods;
-            let cohort = json!({
-                "matched_treated": comparison.matched_treated,
-                "matched_comparison": comparison.matched_comparison,
-                "unmatched_treated": comparison.unmatched_treated,
-            });
-            (cohort, comparison.balance, service_use.results)
+            Ok(Estimates {
+                cohort: json!({
+                    "matched_treated": comparison.matched_treated,
+                    "matched_comparison": comparison.matched_comparison,
+                    "unmatched_treated": comparison.unmatched_treated,
+                }),
+                balance: comparison.balance,
+                service_use: service_use.results,
+                wellbeing: wellbeing.results,
+                economics,
+                methods,
+            })
         }
         Err(Error::DataTest(reason)) => {
             let reason = json!({ "not_estimated": reason });
-            (
-                json!({"matched_treated": 0, "matched_comparison": 0, "matching": reason.clone()}),
-                reason.clone(),
-                reason,
-            )
+            Ok(Estimates {
+                cohort: json!({"matched_treated": 0, "matched_comparison": 0, "matching": reason.clone()}),
+                balance: reason.clone(),
+                service_use: reason.clone(),
+                wellbeing: wellbeing.results,
+                economics: reason,
+                methods,
+            })
         }
-        Err(other) => return Err(other),
-    };
-    Ok(Estimates {
-        cohort,
-        balance,
-        service_use,
-        wellbeing: wellbeing.results,
-        methods,
-    })
+        Err(other) => Err(other),
+    }
 }
 
 /// A query's result, by column.
