@@ -242,22 +242,40 @@ fn did(people: &[Person], measure: usize, seed: u64) -> StatsResult<Value> {
     let fit = glm::fit(&x, &y, Some(&offset), Family::Poisson)?;
     let se = fit.standard_errors(&Covariance::Cluster(&clusters))?[3];
     let (p, [low, high]) = normal_ci(fit.coef[3], se);
-    let change = |people: &[Person]| {
-        (rate(people, measure, true, 1) - rate(people, measure, true, 0))
-            - (rate(people, measure, false, 1) - rate(people, measure, false, 0))
-    };
-    // Bootstrap over matched sets: resample set ids, rebuild the sample, recompute the change.
-    let mut by_set: BTreeMap<i64, Vec<&Person>> = BTreeMap::new();
+    // Events and exposure days per matched set, [comparison, treated] x [pre, post]: the
+    // bootstrap resamples sets and only adds these up (no per-person work per replicate).
+    type Cells = [[(f64, f64); 2]; 2];
+    let mut by_set: BTreeMap<i64, Cells> = BTreeMap::new();
     for person in people {
-        by_set.entry(person.set).or_default().push(person);
+        let cells = by_set.entry(person.set).or_default();
+        let group = &mut cells[usize::from(person.treated)];
+        for ((cell, events), days) in group
+            .iter_mut()
+            .zip(person.events[measure])
+            .zip(person.exposure_days)
+        {
+            cell.0 += events;
+            cell.1 += days;
+        }
     }
-    let set_members: Vec<Vec<&Person>> = by_set.into_values().collect();
-    let replicates = resample(set_members.len(), BOOTSTRAP_REPLICATES, seed, |indices| {
-        let sample: Vec<Person> = indices
-            .iter()
-            .flat_map(|&set| set_members[set].iter().map(|person| (*person).clone()))
-            .collect();
-        change(&sample)
+    let sets: Vec<Cells> = by_set.into_values().collect();
+    let change = |chosen: &mut dyn Iterator<Item = &Cells>| {
+        let mut total: Cells = Default::default();
+        for cells in chosen {
+            for (total_group, group) in total.iter_mut().zip(cells) {
+                for (total_cell, cell) in total_group.iter_mut().zip(group) {
+                    total_cell.0 += cell.0;
+                    total_cell.1 += cell.1;
+                }
+            }
+        }
+        let rate = |group: usize, period: usize| {
+            total[group][period].0 / (total[group][period].1 / DAYS_PER_YEAR)
+        };
+        (rate(1, 1) - rate(1, 0)) - (rate(0, 1) - rate(0, 0))
+    };
+    let replicates = resample(sets.len(), BOOTSTRAP_REPLICATES, seed, |indices| {
+        change(&mut indices.iter().map(|&index| &sets[index]))
     })?;
     let finite: Vec<f64> = replicates
         .into_iter()
@@ -268,9 +286,9 @@ fn did(people: &[Person], measure: usize, seed: u64) -> StatsResult<Value> {
         "rate_ratio": number(fit.coef[3].exp()),
         "ci95": [number(low.exp()), number(high.exp())],
         "p": number(p),
-        "change_per_person_year": number(change(people)),
+        "change_per_person_year": number(change(&mut sets.iter())),
         "change_ci95": [number(interval[0]), number(interval[1])],
-        "clusters": set_members.len(),
+        "clusters": sets.len(),
     }))
 }
 
