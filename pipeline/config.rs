@@ -293,6 +293,28 @@ impl StudyConfig {
             window("baseline_window_days", raw.wellbeing.baseline_window_days)?;
         let followup_window_days =
             window("followup_window_days", raw.wellbeing.followup_window_days)?;
+        // One unit-cost set is bundled so far (costs::PSSRU_2024, 2023/24 prices); other sets
+        // and uprating to another price year are not built yet, so asking for them is an error
+        // rather than being silently ignored.
+        let bundled = &crate::costs::PSSRU_2024;
+        if raw.costs.unit_costs != bundled.name {
+            return Err(invalid(
+                "unit_costs",
+                format!(
+                    "unit-cost set '{}' is not available; the bundled set is '{}'",
+                    raw.costs.unit_costs, bundled.name
+                ),
+            ));
+        }
+        if raw.costs.price_year != bundled.price_year {
+            return Err(invalid(
+                "price_year",
+                format!(
+                    "price year {} is not available yet (uprating is not built); use {}",
+                    raw.costs.price_year, bundled.price_year
+                ),
+            ));
+        }
         if !(0.0..=0.2).contains(&raw.costs.discount_rate) {
             return Err(invalid(
                 "discount_rate",
@@ -395,6 +417,18 @@ mod tests {
             .to_string();
         assert!(
             error.contains("calipre_sd") && error.contains("line 9"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn unavailable_unit_costs_are_refused_not_ignored() {
+        let text = format!("{MINIMAL}\n[costs]\nunit_costs = \"pssru-2023\"\n");
+        let error = StudyConfig::parse(&text, Path::new("study.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("pssru-2023") && error.contains("line 8"),
             "{error}"
         );
     }
