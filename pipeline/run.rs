@@ -97,6 +97,7 @@ fn analyse(
             results["service_use"] = estimates.service_use;
             results["wellbeing"] = estimates.wellbeing;
             results["economics"] = estimates.economics;
+            results["equity"] = estimates.equity;
             results["methods"] = estimates.methods;
         }
         Ok::<_, Error>((run, results))

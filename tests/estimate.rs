@@ -92,6 +92,30 @@ fn did_recovers_the_true_effect_where_before_after_overstates_it() {
         "savings CI [{low}, {high}] misses the true {true_saving}"
     );
     assert_eq!(economics["monthly"].as_array().unwrap().len(), 24);
+
+    // Subgroups for every equity breakdown; small ones are not estimated, the rest carry a
+    // DiD per measure.
+    let subgroups = results["equity"]["service_use"].as_array().unwrap();
+    for breakdown in [
+        "imd_quintile",
+        "age_band",
+        "sex",
+        "ethnic_group",
+        "referral_route",
+        "referral_reason",
+    ] {
+        assert!(
+            subgroups.iter().any(|row| row["breakdown"] == breakdown),
+            "no {breakdown} subgroups"
+        );
+    }
+    for row in subgroups {
+        if row["matched_sets"].as_u64().unwrap() < 20 {
+            assert!(row["not_estimated"].is_string(), "{row}");
+        } else {
+            assert_eq!(row["measures"].as_array().unwrap().len(), 6, "{row}");
+        }
+    }
 }
 
 #[test]

@@ -35,6 +35,8 @@ pub struct Estimates {
     pub service_use: Value,
     pub wellbeing: Value,
     pub economics: Value,
+    /// Subgroup estimates for the equity breakdowns.
+    pub equity: Value,
     pub methods: Value,
 }
 
@@ -64,6 +66,7 @@ pub async fn estimate(
                 service_use: service_use.results,
                 wellbeing: wellbeing.results,
                 economics,
+                equity: json!({ "service_use": service_use.subgroups }),
                 methods,
             })
         }
@@ -74,7 +77,8 @@ pub async fn estimate(
                 balance: reason.clone(),
                 service_use: reason.clone(),
                 wellbeing: wellbeing.results,
-                economics: reason,
+                economics: reason.clone(),
+                equity: reason,
                 methods,
             })
         }

@@ -40,8 +40,95 @@ const MEASURES: [(&str, &str); 6] = [
 
 const DAYS_PER_YEAR: f64 = 365.25;
 
+/// Fewest matched sets for a subgroup estimate (equity breakdowns, design section 5).
+const MIN_SUBGROUP_SETS: usize = 20;
+
+/// Equity breakdowns: results name and the SQL expression giving the level(s) of a treated
+/// person (reasons are `;`-joined and each counts).
+const BREAKDOWNS: [(&str, &str); 6] = [
+    (
+        "imd_quintile",
+        "coalesce(cast(c.imd_quintile as varchar), 'unknown')",
+    ),
+    ("age_band", "c.age_band"),
+    ("sex", "c.sex"),
+    ("ethnic_group", "c.ethnic_group"),
+    ("referral_route", "i.referral_route"),
+    (
+        "referral_reason",
+        "coalesce(array_to_string(i.referral_reasons, ';'), 'not recorded')",
+    ),
+];
+
+/// DiD per measure within each level of each breakdown (sets defined by their treated member).
+async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
+    let selects: Vec<String> = BREAKDOWNS
+        .iter()
+        .map(|(name, expression)| format!("{expression} as {name}"))
+        .collect();
+    let columns = Columns::query(
+        ctx,
+        &format!(
+            "select m.set_id, {} from matched_sets as m \
+             inner join analysis_cohort as c on m.person_id = c.person_id \
+             inner join index_dates as i on m.person_id = i.person_id \
+             where m.group_name = 'treated' order by m.set_id",
+            selects.join(", ")
+        ),
+    )
+    .await?;
+    let sets = columns.floats_or_zero("set_id")?;
+    let mut rows = Vec::new();
+    for (breakdown, _) in BREAKDOWNS {
+        let values = columns.texts(breakdown)?;
+        let mut levels: BTreeMap<String, std::collections::BTreeSet<i64>> = BTreeMap::new();
+        for (set, value) in sets.iter().zip(&values) {
+            for level in value
+                .as_deref()
+                .unwrap_or("unknown")
+                .split(';')
+                .filter(|level| !level.is_empty())
+            {
+                levels
+                    .entry(level.to_string())
+                    .or_default()
+                    .insert(*set as i64);
+            }
+        }
+        for (level, members) in levels {
+            let mut row =
+                json!({"breakdown": breakdown, "level": level, "matched_sets": members.len()});
+            if members.len() < MIN_SUBGROUP_SETS {
+                row["not_estimated"] =
+                    json!(format!("fewer than {MIN_SUBGROUP_SETS} matched sets"));
+            } else {
+                let chosen: Vec<Person> = people
+                    .iter()
+                    .filter(|person| members.contains(&person.set))
+                    .cloned()
+                    .collect();
+                let measures: Vec<Value> = MEASURES
+                    .iter()
+                    .enumerate()
+                    .map(|(measure, (name, _))| {
+                        let mut estimate =
+                            did_with(&chosen, measure, None).unwrap_or_else(|error| note(&error));
+                        estimate["measure"] = json!(name);
+                        estimate
+                    })
+                    .collect();
+                row["measures"] = Value::Array(measures);
+            }
+            rows.push(row);
+        }
+    }
+    Ok(Value::Array(rows))
+}
+
 pub struct ServiceUse {
     pub results: Value,
+    /// DiD by equity breakdown (results.json `equity.service_use`).
+    pub subgroups: Value,
     pub methods: Value,
 }
 
@@ -95,6 +182,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
         }
     }
 
+    let subgroups = subgroups(ctx, &people).await?;
     let mut results = Vec::new();
     for (measure, (name, _)) in MEASURES.iter().enumerate() {
         let before_after = before_after(&people, measure, true);
@@ -138,6 +226,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
     }
     Ok(ServiceUse {
         results: Value::Array(results),
+        subgroups,
         methods: json!({
             "before_after": "treated group only, rate per person-year pre vs post; UNCONTROLLED: subject to regression to the mean",
             "did_model": "Poisson GLM: count ~ treated + post + treated:post, offset log(exposure years); total cost by Poisson pseudo-ML",
@@ -147,6 +236,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             "sensitivity": "NB2 GLM (theta by ML), same design and cluster-robust CI",
             "event_study_ci": "exact Poisson (Garwood) 95% interval for counts; none for cost",
             "periods": {"pre_months": config.pre_months, "post_months": config.post_months},
+            "subgroups": format!("DiD rate ratio with cluster-robust CI by the treated person's IMD quintile, age band, sex, ethnicity group, referral route and each referral reason; not estimated below {MIN_SUBGROUP_SETS} matched sets; no bootstrap"),
         }),
     })
 }
@@ -238,6 +328,11 @@ fn before_after_ratio(people: &[Person], measure: usize, treated: bool) -> Stats
 }
 
 fn did(people: &[Person], measure: usize, seed: u64) -> StatsResult<Value> {
+    did_with(people, measure, Some(seed))
+}
+
+/// The DiD of one measure; the bootstrap CI of the absolute change only when `seed` is given.
+fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult<Value> {
     let (x, y, offset, clusters) = design(people, measure, |_| true, true);
     let fit = glm::fit(&x, &y, Some(&offset), Family::Poisson)?;
     let se = fit.standard_errors(&Covariance::Cluster(&clusters))?[3];
@@ -274,20 +369,26 @@ fn did(people: &[Person], measure: usize, seed: u64) -> StatsResult<Value> {
         };
         (rate(1, 1) - rate(1, 0)) - (rate(0, 1) - rate(0, 0))
     };
-    let replicates = resample(sets.len(), BOOTSTRAP_REPLICATES, seed, |indices| {
-        change(&mut indices.iter().map(|&index| &sets[index]))
-    })?;
-    let finite: Vec<f64> = replicates
-        .into_iter()
-        .filter(|value| value.is_finite())
-        .collect();
-    let interval = percentile_interval(&finite, 0.95)?;
+    let change_ci = match seed {
+        Some(seed) => {
+            let replicates = resample(sets.len(), BOOTSTRAP_REPLICATES, seed, |indices| {
+                change(&mut indices.iter().map(|&index| &sets[index]))
+            })?;
+            let finite: Vec<f64> = replicates
+                .into_iter()
+                .filter(|value| value.is_finite())
+                .collect();
+            let interval = percentile_interval(&finite, 0.95)?;
+            json!([number(interval[0]), number(interval[1])])
+        }
+        None => Value::Null,
+    };
     Ok(json!({
         "rate_ratio": number(fit.coef[3].exp()),
         "ci95": [number(low.exp()), number(high.exp())],
         "p": number(p),
         "change_per_person_year": number(change(&mut sets.iter())),
-        "change_ci95": [number(interval[0]), number(interval[1])],
+        "change_ci95": change_ci,
         "clusters": sets.len(),
     }))
 }
