@@ -4,26 +4,27 @@
 
 use chrono::{Datelike, Months, NaiveDate};
 
-/// `date` moved by `months` calendar months, the day clamped to the target month's end.
-pub fn add_months(date: NaiveDate, months: i32) -> NaiveDate {
-    let shifted = if months >= 0 {
+/// `date` moved by `months` calendar months, the day clamped to the target month's end;
+/// None when the result is outside chrono's date range.
+pub fn add_months(date: NaiveDate, months: i32) -> Option<NaiveDate> {
+    if months >= 0 {
         date.checked_add_months(Months::new(months as u32))
     } else {
         date.checked_sub_months(Months::new(months.unsigned_abs()))
-    };
-    shifted.expect("dates stay within chrono's range")
+    }
 }
 
-/// The relative month of `date` with respect to `index` (negative before the index).
-pub fn relative_month(index: NaiveDate, date: NaiveDate) -> i32 {
+/// The relative month of `date` with respect to `index` (negative before the index); None
+/// when a month boundary between them is outside chrono's date range.
+pub fn relative_month(index: NaiveDate, date: NaiveDate) -> Option<i32> {
     let mut k = (date.year() - index.year()) * 12 + date.month() as i32 - index.month() as i32;
-    while add_months(index, k) > date {
+    while add_months(index, k)? > date {
         k -= 1;
     }
-    while add_months(index, k + 1) <= date {
+    while add_months(index, k + 1)? <= date {
         k += 1;
     }
-    k
+    Some(k)
 }
 
 /// First day of the month containing `date`.
@@ -41,21 +42,27 @@ mod tests {
 
     #[test]
     fn month_end_clamps() {
-        assert_eq!(add_months(ymd(2024, 3, 31), -1), ymd(2024, 2, 29));
-        assert_eq!(add_months(ymd(2023, 3, 31), -1), ymd(2023, 2, 28));
-        assert_eq!(add_months(ymd(2023, 1, 31), 1), ymd(2023, 2, 28));
-        assert_eq!(add_months(ymd(2024, 2, 29), -12), ymd(2023, 2, 28));
+        assert_eq!(add_months(ymd(2024, 3, 31), -1), Some(ymd(2024, 2, 29)));
+        assert_eq!(add_months(ymd(2023, 3, 31), -1), Some(ymd(2023, 2, 28)));
+        assert_eq!(add_months(ymd(2023, 1, 31), 1), Some(ymd(2023, 2, 28)));
+        assert_eq!(add_months(ymd(2024, 2, 29), -12), Some(ymd(2023, 2, 28)));
     }
 
     #[test]
     fn relative_months_follow_the_index_day() {
         let index = ymd(2023, 1, 31);
-        assert_eq!(relative_month(index, ymd(2023, 1, 31)), 0);
-        assert_eq!(relative_month(index, ymd(2023, 2, 27)), 0);
+        assert_eq!(relative_month(index, ymd(2023, 1, 31)), Some(0));
+        assert_eq!(relative_month(index, ymd(2023, 2, 27)), Some(0));
         // index + 1 month = 28 Feb (clamped), so 28 Feb starts month 1.
-        assert_eq!(relative_month(index, ymd(2023, 2, 28)), 1);
-        assert_eq!(relative_month(index, ymd(2023, 1, 30)), -1);
-        assert_eq!(relative_month(index, ymd(2022, 1, 31)), -12);
-        assert_eq!(relative_month(index, ymd(2022, 1, 30)), -13);
+        assert_eq!(relative_month(index, ymd(2023, 2, 28)), Some(1));
+        assert_eq!(relative_month(index, ymd(2023, 1, 30)), Some(-1));
+        assert_eq!(relative_month(index, ymd(2022, 1, 31)), Some(-12));
+        assert_eq!(relative_month(index, ymd(2022, 1, 30)), Some(-13));
+    }
+
+    #[test]
+    fn out_of_range_is_none_not_a_panic() {
+        assert_eq!(add_months(ymd(2020, 1, 1), i32::MAX), None);
+        assert_eq!(relative_month(NaiveDate::MIN, NaiveDate::MAX), None);
     }
 }

@@ -203,4 +203,19 @@ fn query_prints_tables_csv_and_writes_parquet() {
     let bad = sp_impact(&["query", "--out", out_arg, "select * from no_such_table"]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("no_such_table"), "{}", bad.stderr);
+    // Ad-hoc SQL can ask the calendar functions for dates outside chrono's range: a clear
+    // error (exit 2), never a panic (exit 101, which sp_impact() also rejects).
+    let huge = sp_impact(&[
+        "query",
+        "--out",
+        out_arg,
+        "select add_months(cast('2020-01-01' as date), 2000000000) as d",
+    ]);
+    assert_eq!(huge.code, 2);
+    assert!(
+        huge.stderr
+            .contains("add_months: date outside the supported range"),
+        "{}",
+        huge.stderr
+    );
 }

@@ -219,8 +219,8 @@ fn naive_before_after_gp_ratio(dir: &Path) -> f64 {
                 && *index <= end
                 && chrono::Datelike::year(index) - patient["year_of_birth"].parse::<i32>().unwrap()
                     >= 18
-                && date(&patient["registered_from"]).unwrap() <= add_months(*index, -12)
-                && exit > add_months(*index, 24)
+                && date(&patient["registered_from"]).unwrap() <= add_months(*index, -12).unwrap()
+                && exit > add_months(*index, 24).unwrap()
         })
         .collect();
     let (mut pre, mut post) = (0.0, 0.0);
@@ -235,9 +235,9 @@ fn naive_before_after_gp_ratio(dir: &Path) -> f64 {
             continue;
         }
         let day = date(&record[1]).unwrap();
-        if day >= add_months(*index, -12) && day < *index {
+        if day >= add_months(*index, -12).unwrap() && day < *index {
             pre += 1.0;
-        } else if day >= *index && day < add_months(*index, 24) {
+        } else if day >= *index && day < add_months(*index, 24).unwrap() {
             post += 1.0;
         }
     }

@@ -38,6 +38,12 @@ fn downcast<'a, T: 'static>(array: &'a ArrayRef, name: &str) -> datafusion::erro
     })
 }
 
+/// The error for a date result outside the supported range (chrono's, narrower than
+/// Date32's): reported, never a panic or a silent null.
+fn out_of_range(function: &str) -> DataFusionError {
+    DataFusionError::Execution(format!("{function}: date outside the supported range"))
+}
+
 fn add_months() -> ScalarUDF {
     create_udf(
         "add_months",
@@ -48,18 +54,21 @@ fn add_months() -> ScalarUDF {
             let arrays = arrays(args)?;
             let dates = downcast::<Date32Array>(&arrays[0], "add_months")?;
             let months = downcast::<Int64Array>(&arrays[1], "add_months")?;
-            let result: Date32Array = dates
+            let result = dates
                 .iter()
                 .zip(months.iter())
-                .map(|(date, months)| {
-                    let (date, months) = (date?, months?);
-                    let months = i32::try_from(months).ok()?;
-                    Some(days_since_epoch(calendar::add_months(
-                        date_from_days(date),
-                        months,
-                    )))
+                .map(|pair| match pair {
+                    (Some(date), Some(months)) => {
+                        let months =
+                            i32::try_from(months).map_err(|_| out_of_range("add_months"))?;
+                        date_from_days(date)
+                            .and_then(|date| calendar::add_months(date, months))
+                            .map(|date| Some(days_since_epoch(date)))
+                            .ok_or_else(|| out_of_range("add_months"))
+                    }
+                    _ => Ok(None),
                 })
-                .collect();
+                .collect::<datafusion::error::Result<Date32Array>>()?;
             Ok(ColumnarValue::Array(Arc::new(result)))
         }),
     )
@@ -75,16 +84,18 @@ fn relative_month() -> ScalarUDF {
             let arrays = arrays(args)?;
             let index = downcast::<Date32Array>(&arrays[0], "relative_month")?;
             let dates = downcast::<Date32Array>(&arrays[1], "relative_month")?;
-            let result: Int64Array = index
+            let result = index
                 .iter()
                 .zip(dates.iter())
-                .map(|(index, date)| {
-                    Some(i64::from(calendar::relative_month(
-                        date_from_days(index?),
-                        date_from_days(date?),
-                    )))
+                .map(|pair| match pair {
+                    (Some(index), Some(date)) => date_from_days(index)
+                        .zip(date_from_days(date))
+                        .and_then(|(index, date)| calendar::relative_month(index, date))
+                        .map(|month| Some(i64::from(month)))
+                        .ok_or_else(|| out_of_range("relative_month")),
+                    _ => Ok(None),
                 })
-                .collect();
+                .collect::<datafusion::error::Result<Int64Array>>()?;
             Ok(ColumnarValue::Array(Arc::new(result)))
         }),
     )

@@ -53,10 +53,11 @@ pub fn days_since_epoch(date: NaiveDate) -> i32 {
     (date - epoch).num_days() as i32
 }
 
-/// The date `days` after 1970-01-01 (inverse of [`days_since_epoch`]).
-pub fn date_from_days(days: i32) -> NaiveDate {
+/// The date `days` after 1970-01-01 (inverse of [`days_since_epoch`]); None outside
+/// chrono's date range (Arrow's Date32 reaches further).
+pub fn date_from_days(days: i32) -> Option<NaiveDate> {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a valid date");
-    epoch + chrono::Duration::days(i64::from(days))
+    epoch.checked_add_signed(chrono::Duration::days(i64::from(days)))
 }
 
 /// Parses a date, fixing the file's format on the first valid date (`format` starts `None`).

@@ -28,7 +28,7 @@ use rand_distr::{Distribution, Gamma, StandardNormal};
 use super::defects::Defects;
 use super::truth::TruthPart;
 use super::{Effects, FILES, StudyDates, SynthOptions};
-use crate::calendar::{add_months, relative_month};
+use crate::calendar;
 use crate::costs::PSSRU_2024;
 use crate::ingest::contracts::referrals::{SNOMED_DECLINED, SNOMED_REFERRAL};
 use crate::measures::{self, Instrument, Scoring};
@@ -52,6 +52,16 @@ const DECLINE_SHARE: f64 = 0.12;
 const EPISODE_WELLBEING_DROP: f64 = 0.8;
 /// WEMWBS points per SD of latent wellbeing (14 items x 0.75 points per item).
 const WEMWBS_POINTS_PER_SD: f64 = 10.5;
+
+/// Calendar months for the synthetic world, whose dates all lie between 1900 and 2100 by
+/// construction (study dates and births), well inside chrono's range.
+fn add_months(date: NaiveDate, months: i32) -> NaiveDate {
+    calendar::add_months(date, months).expect("synthetic dates lie within 1900..2100")
+}
+
+fn relative_month(index: NaiveDate, date: NaiveDate) -> i32 {
+    calendar::relative_month(index, date).expect("synthetic dates lie within 1900..2100")
+}
 
 /// Everything a chunk of persons produced: CSV bytes per file and its part of the truth.
 pub struct ChunkOutput {

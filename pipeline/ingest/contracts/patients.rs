@@ -87,7 +87,7 @@ fn rules(row: &mut Row<'_>) -> Result<(), RowProblem> {
     if let (Some(death), Some(year_of_birth)) = (
         row.get("date_of_death").as_date(),
         row.get("year_of_birth").as_int(),
-    ) && i64::from(date_from_days(death).year()) < year_of_birth
+    ) && date_from_days(death).is_some_and(|death| i64::from(death.year()) < year_of_birth)
     {
         return Err(RowProblem::new(
             "date_of_death",
