@@ -432,6 +432,7 @@ fn matching_invariants_hold_on_random_data() {
         state ^= state << 17;
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
+    let mut rounds_checked = 0;
     for round in 0..40 {
         let units: Vec<Unit> = (0..150 + round * 5)
             .map(|index| {
@@ -456,6 +457,7 @@ fn matching_invariants_hold_on_random_data() {
         let Ok(matching) = greedy_match(&units, &options) else {
             continue;
         };
+        rounds_checked += usize::from(!matching.pairs.is_empty());
         let mut used = std::collections::HashSet::new();
         for &(t, c) in &matching.pairs {
             assert!(units[t].treated && !units[c].treated);
@@ -487,6 +489,10 @@ fn matching_invariants_hold_on_random_data() {
                 });
         assert!(per_treated.values().all(|count| *count <= options.ratio));
     }
+    assert!(
+        rounds_checked >= 30,
+        "only {rounds_checked} of 40 rounds produced matches to check"
+    );
 }
 
 #[test]

@@ -235,8 +235,9 @@ fn exact_strata(columns: &Columns, keys: &[String]) -> Result<Vec<String>> {
     let mut strata = vec![String::new(); columns.len()];
     for key in keys {
         let column = match key.as_str() {
-            "index_quarter" | "sex" | "age_band" | "practice_code" => columns.texts(key)?,
-            "imd_quintile" => columns.texts("imd_quintile")?,
+            "index_quarter" | "sex" | "age_band" | "practice_code" | "imd_quintile" => {
+                columns.texts(key)?
+            }
             other => return Err(Error::Usage(format!("unknown exact-matching key {other}"))),
         };
         for (stratum, value) in strata.iter_mut().zip(column) {

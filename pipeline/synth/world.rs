@@ -956,18 +956,21 @@ impl Questionnaire {
             "PHQ9" | "GAD7" => (0.9, 0.7),
             _ => (3.2, 0.75),
         };
+        let item_names = match instrument.scoring {
+            Scoring::SeparateItems(names) => Some(names),
+            _ => None,
+        };
         let items = noise
             .iter()
             .enumerate()
             .map(|(position, noise)| {
-                let reversed =
-                    !instrument.higher_is_better || (instrument.code == "ONS4" && position == 3);
-                let (centre, direction) = if instrument.code == "ONS4" && position == 3 {
-                    (3.2, -1.0)
-                } else if reversed {
-                    (centre, -1.0)
+                let item = item_names.map(|names| names[position]);
+                // ONS4 anxiety is centred lower than the other ONS4 items (UK mean 3.23).
+                let centre = if item == Some("anxiety") { 3.2 } else { centre };
+                let direction = if measures::higher_is_better(instrument, item) {
+                    1.0
                 } else {
-                    (centre, 1.0)
+                    -1.0
                 };
                 let value = centre + direction * slope * latent + 0.6 * slope.max(0.75) * noise;
                 let value = value.round().clamp(
