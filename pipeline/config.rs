@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
+use crate::costs::{InflationIndex, UnitCosts};
+use crate::econ::programme::{self, ProgrammeCost, Staffing};
 use crate::error::{Error, Location, Result};
 
 /// A validated study configuration.
@@ -26,10 +28,13 @@ pub struct StudyConfig {
     pub exact: Vec<String>,
     pub baseline_window_days: (i32, i32),
     pub followup_window_days: (i32, i32),
+    /// The unit-cost set as configured (a bundled name or a path).
     pub unit_costs: String,
     pub price_year: String,
+    /// The resolved table, at `price_year`.
+    pub unit_cost_table: UnitCosts,
     pub discount_rate: f64,
-    pub programme_cost_per_referral: f64,
+    pub programme: ProgrammeCost,
     pub suppress_at_or_below: u32,
     pub round_to: u32,
     pub formats: Vec<String>,
@@ -149,19 +154,58 @@ struct RawCosts {
     unit_costs: String,
     price_year: String,
     discount_rate: f64,
-    programme_cost_per_referral: f64,
+    programme_cost_per_referral: Option<f64>,
+    programme: Option<RawProgramme>,
 }
 
 impl Default for RawCosts {
     fn default() -> Self {
         RawCosts {
-            unit_costs: "pssru-2024".into(),
+            unit_costs: crate::costs::DEFAULT_SET.into(),
             price_year: "2023/24".into(),
             discount_rate: 0.035,
-            // Rotherham: £466 per person referred per year (PSSRU 2024 section 7.4).
-            programme_cost_per_referral: 466.0,
+            programme_cost_per_referral: None,
+            programme: None,
         }
     }
+}
+
+/// Rotherham: £466 per person referred per year, 2023/24 prices (domain.md section 4.4).
+const DEFAULT_PROGRAMME_COST_PER_REFERRAL: f64 = 466.0;
+
+/// `[costs.programme]`: a staffing model (defaults and sources in `econ::programme`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProgramme {
+    #[serde(default = "one")]
+    link_worker_fte: f64,
+    #[serde(default = "default_band")]
+    band: u8,
+    salary_gbp: Option<f64>,
+    #[serde(default = "default_on_cost_rate")]
+    on_cost_rate: f64,
+    #[serde(default = "default_overheads")]
+    overheads_gbp_per_fte: f64,
+    #[serde(default = "default_caseload")]
+    caseload_per_fte: f64,
+    #[serde(default)]
+    grants_gbp_per_year: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+fn default_band() -> u8 {
+    programme::DEFAULT_BAND
+}
+fn default_on_cost_rate() -> f64 {
+    programme::DEFAULT_ON_COST_RATE
+}
+fn default_overheads() -> f64 {
+    programme::DEFAULT_OVERHEADS_GBP_PER_FTE
+}
+fn default_caseload() -> f64 {
+    programme::DEFAULT_CASELOAD_PER_FTE
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,6 +237,77 @@ impl Default for RawOutput {
             formats: FORMATS.iter().map(|format| format.to_string()).collect(),
         }
     }
+}
+
+/// The programme cost per person: a cost per referral, or the `[costs.programme]` staffing
+/// model uprated from its 2023/24 defaults to the study's price year; not both.
+fn programme_cost(
+    costs: &RawCosts,
+    index: &InflationIndex,
+    invalid: &dyn Fn(&str, String) -> Error,
+) -> Result<ProgrammeCost> {
+    let Some(raw) = &costs.programme else {
+        let cost = costs
+            .programme_cost_per_referral
+            .unwrap_or(DEFAULT_PROGRAMME_COST_PER_REFERRAL);
+        if !(cost.is_finite() && cost >= 0.0) {
+            return Err(invalid(
+                "programme_cost_per_referral",
+                "must be a cost of 0 or more".into(),
+            ));
+        }
+        return Ok(ProgrammeCost::PerReferral {
+            cost_per_person_gbp: cost,
+        });
+    };
+    if costs.programme_cost_per_referral.is_some() {
+        return Err(invalid(
+            "programme_cost_per_referral",
+            "give either programme_cost_per_referral or a [costs.programme] staffing model, not both"
+                .into(),
+        ));
+    }
+    let salary_gbp = match raw.salary_gbp {
+        Some(salary) => salary,
+        None => programme::BAND_SALARY_GBP
+            .iter()
+            .find(|(band, _)| *band == raw.band)
+            .map(|(_, salary)| *salary)
+            .ok_or_else(|| {
+                invalid(
+                    "band",
+                    format!(
+                        "no default salary for Agenda for Change band {}; give salary_gbp",
+                        raw.band
+                    ),
+                )
+            })?,
+    };
+    let positive = |key: &str, value: f64| {
+        if value.is_finite() && value > 0.0 {
+            Ok(value)
+        } else {
+            Err(invalid(key, format!("{key} must be more than 0")))
+        }
+    };
+    let non_negative = |key: &str, value: f64| {
+        if value.is_finite() && value >= 0.0 {
+            Ok(value)
+        } else {
+            Err(invalid(key, format!("{key} must be 0 or more")))
+        }
+    };
+    let staffing = Staffing {
+        link_worker_fte: positive("link_worker_fte", raw.link_worker_fte)?,
+        band: raw.band,
+        salary_gbp: non_negative("salary_gbp", salary_gbp)?,
+        on_cost_rate: non_negative("on_cost_rate", raw.on_cost_rate)?,
+        overheads_gbp_per_fte: non_negative("overheads_gbp_per_fte", raw.overheads_gbp_per_fte)?,
+        caseload_per_fte: positive("caseload_per_fte", raw.caseload_per_fte)?,
+        grants_gbp_per_year: non_negative("grants_gbp_per_year", raw.grants_gbp_per_year)?,
+    };
+    let uprating = index.factor(programme::STAFFING_PRICE_YEAR, &costs.price_year)?;
+    Ok(ProgrammeCost::staffing(staffing, uprating))
 }
 
 impl StudyConfig {
@@ -293,42 +408,32 @@ impl StudyConfig {
             window("baseline_window_days", raw.wellbeing.baseline_window_days)?;
         let followup_window_days =
             window("followup_window_days", raw.wellbeing.followup_window_days)?;
-        // One unit-cost set is bundled so far (costs::PSSRU_2024, 2023/24 prices); other sets
-        // and uprating to another price year are not built yet, so asking for them is an error
-        // rather than being silently ignored.
-        let bundled = &crate::costs::PSSRU_2024;
-        if raw.costs.unit_costs != bundled.name {
-            return Err(invalid(
-                "unit_costs",
-                format!(
-                    "unit-cost set '{}' is not available; the bundled set is '{}'",
-                    raw.costs.unit_costs, bundled.name
-                ),
-            ));
-        }
-        if raw.costs.price_year != bundled.price_year {
+        let index = InflationIndex::bundled()?;
+        if !index.years().any(|year| year == raw.costs.price_year) {
             return Err(invalid(
                 "price_year",
                 format!(
-                    "price year {} is not available yet (uprating is not built); use {}",
-                    raw.costs.price_year, bundled.price_year
+                    "price year '{}' is not in the NHS cost inflation index ({})",
+                    raw.costs.price_year,
+                    index.years().collect::<Vec<_>>().join(", ")
                 ),
             ));
         }
+        let base_dir = path.parent().unwrap_or(Path::new("."));
+        let unit_cost_table =
+            UnitCosts::resolve(&raw.costs.unit_costs, base_dir, &raw.costs.price_year).map_err(
+                |error| match error {
+                    Error::Usage(reason) => invalid("unit_costs", reason),
+                    other => other,
+                },
+            )?;
         if !(0.0..=0.2).contains(&raw.costs.discount_rate) {
             return Err(invalid(
                 "discount_rate",
                 "discount_rate must be 0..0.2 (e.g. 0.035)".into(),
             ));
         }
-        if raw.costs.programme_cost_per_referral.is_nan()
-            || raw.costs.programme_cost_per_referral < 0.0
-        {
-            return Err(invalid(
-                "programme_cost_per_referral",
-                "must be a cost of 0 or more".into(),
-            ));
-        }
+        let programme = programme_cost(&raw.costs, &index, &invalid)?;
         if raw.disclosure.round_to == 0 {
             return Err(invalid("round_to", "round_to must be at least 1".into()));
         }
@@ -361,7 +466,8 @@ impl StudyConfig {
             unit_costs: raw.costs.unit_costs,
             price_year: raw.costs.price_year,
             discount_rate: raw.costs.discount_rate,
-            programme_cost_per_referral: raw.costs.programme_cost_per_referral,
+            unit_cost_table,
+            programme,
             suppress_at_or_below: raw.disclosure.suppress_at_or_below,
             round_to: raw.disclosure.round_to,
             formats: raw.output.formats,
@@ -423,12 +529,58 @@ mod tests {
 
     #[test]
     fn unavailable_unit_costs_are_refused_not_ignored() {
-        let text = format!("{MINIMAL}\n[costs]\nunit_costs = \"pssru-2023\"\n");
+        let text = format!("{MINIMAL}\n[costs]\nunit_costs = \"pssru-2019\"\n");
         let error = StudyConfig::parse(&text, Path::new("study.toml"))
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("pssru-2023") && error.contains("line 8"),
+            error.contains("pssru-2019") && error.contains("line 8"),
+            "{error}"
+        );
+        let text = format!("{MINIMAL}\n[costs]\nprice_year = \"2031/32\"\n");
+        let error = StudyConfig::parse(&text, Path::new("study.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("2031/32") && error.contains("line 8"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn older_tables_are_uprated_to_the_price_year() {
+        let text =
+            format!("{MINIMAL}\n[costs]\nunit_costs = \"pssru-2023\"\nprice_year = \"2023/24\"\n");
+        let config = StudyConfig::parse(&text, Path::new("study.toml")).unwrap();
+        let table = &config.unit_cost_table;
+        assert_eq!(table.uprated_from.as_deref(), Some("2022/23"));
+        assert!((table.gp_consultation_gbp - 49.0 * 1.0431).abs() < 1e-12);
+    }
+
+    #[test]
+    fn programme_cost_is_per_referral_or_a_staffing_model_not_both() {
+        let config = StudyConfig::parse(MINIMAL, Path::new("study.toml")).unwrap();
+        assert_eq!(config.programme.per_person_gbp(), 466.0);
+        let staffing = format!(
+            "{MINIMAL}\n[costs]\nprice_year = \"2022/23\"\n[costs.programme]\nlink_worker_fte = 2\ngrants_gbp_per_year = 20000\n"
+        );
+        let config = StudyConfig::parse(&staffing, Path::new("study.toml")).unwrap();
+        let expected = (2.0 * (31_609.0 * 1.32 + 30_887.0) + 20_000.0) / 450.0 / 1.0431;
+        assert!((config.programme.per_person_gbp() - expected).abs() < 1e-9);
+        let both = staffing.replace(
+            "[costs.programme]",
+            "programme_cost_per_referral = 300\n[costs.programme]",
+        );
+        let error = StudyConfig::parse(&both, Path::new("study.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("not both"), "{error}");
+        let band7 = staffing.replace("link_worker_fte = 2", "band = 7");
+        let error = StudyConfig::parse(&band7, Path::new("study.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("band 7") && error.contains("salary_gbp"),
             "{error}"
         );
     }

@@ -15,7 +15,6 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::StudyConfig;
-use crate::costs::PSSRU_2024;
 use crate::engine::models::{self, ModelRun, QuerySource};
 use crate::engine::{self, EngineOptions, engine_error};
 use crate::error::{Error, Result};
@@ -123,7 +122,7 @@ async fn prepared_session(
     let ctx = engine::session(&options.engine)?;
     engine::register_extracts(&ctx, dir).await?;
     engine::register_study_params(&ctx, config)?;
-    engine::register_unit_costs(&ctx, &PSSRU_2024)?;
+    engine::register_unit_costs(&ctx, &config.unit_cost_table)?;
     Ok(ctx)
 }
 
@@ -210,7 +209,7 @@ fn manifest(options: &RunOptions, config: &StudyConfig, analysis: &Analysis) -> 
             "followup_window_days": [config.followup_window_days.0, config.followup_window_days.1],
             "unit_costs": config.unit_costs, "price_year": config.price_year,
             "discount_rate": config.discount_rate,
-            "programme_cost_per_referral": config.programme_cost_per_referral,
+            "programme": config.programme, "unit_cost_table": config.unit_cost_table,
             "suppress_at_or_below": config.suppress_at_or_below, "round_to": config.round_to,
         },
         "seed": config.seed,
@@ -343,7 +342,7 @@ pub fn query(
         let ctx = engine::session(engine_options)?;
         engine::register_extracts(&ctx, run_dir).await?;
         engine::register_study_params(&ctx, &config)?;
-        engine::register_unit_costs(&ctx, &PSSRU_2024)?;
+        engine::register_unit_costs(&ctx, &config.unit_cost_table)?;
         register_run_tables(&ctx, run_dir).await?;
         let frame = ctx
             .sql(sql)

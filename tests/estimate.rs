@@ -92,6 +92,52 @@ fn did_recovers_the_true_effect_where_before_after_overstates_it() {
         "savings CI [{low}, {high}] misses the true {true_saving}"
     );
     assert_eq!(economics["monthly"].as_array().unwrap().len(), 24);
+    // The tornado: every parameter, widest bar first, around the base-case net saving.
+    let tornado = &economics["tornado"];
+    let base = tornado["base_case"].as_f64().unwrap();
+    assert!((base - economics["net_per_person"].as_f64().unwrap()).abs() < 1e-9);
+    let bars = tornado["bars"].as_array().unwrap();
+    assert_eq!(
+        bars.len(),
+        8,
+        "5 unit-cost categories, programme cost, discount rate, effect"
+    );
+    let ranges: Vec<f64> = bars
+        .iter()
+        .map(|bar| {
+            (bar["net_at_high"].as_f64().unwrap() - bar["net_at_low"].as_f64().unwrap()).abs()
+        })
+        .collect();
+    assert!(
+        ranges.windows(2).all(|pair| pair[0] >= pair[1]),
+        "{ranges:?}"
+    );
+    for bar in bars {
+        let (low, high) = (
+            bar["net_at_low"].as_f64().unwrap(),
+            bar["net_at_high"].as_f64().unwrap(),
+        );
+        assert!(
+            low.min(high) <= base + 1e-9 && base - 1e-9 <= low.max(high),
+            "{bar}"
+        );
+    }
+    // Projections past 24 months exist only as labelled scenarios.
+    for scenario in economics["projections"].as_array().unwrap() {
+        assert!(
+            scenario["label"]
+                .as_str()
+                .unwrap()
+                .starts_with("scenario, not an estimate")
+        );
+        assert_eq!(
+            scenario["cumulative_net_per_person"]
+                .as_array()
+                .unwrap()
+                .len(),
+            36
+        );
+    }
 
     // Subgroups for every equity breakdown; small ones are not estimated, the rest carry a
     // DiD per measure.

@@ -144,6 +144,44 @@ fn bad_config_is_exit_2_naming_key_and_line() {
 }
 
 #[test]
+fn a_users_unit_cost_table_is_checked_like_an_extract() {
+    let work = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixtures().join("models/study.toml")).unwrap();
+    let bundled = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("unit-costs/pssru-2024.csv"),
+    )
+    .unwrap();
+    let config = work.path().join("study.toml");
+    std::fs::write(
+        &config,
+        format!("{text}\n[costs]\nunit_costs = \"local_costs.csv\"\n"),
+    )
+    .unwrap();
+    let data = fixtures().join("models");
+    let check = |table: &str| {
+        std::fs::write(work.path().join("local_costs.csv"), table).unwrap();
+        sp_impact(&[
+            "check",
+            "--config",
+            config.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+    };
+    let good = check(&bundled);
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    let bad = check(&bundled.replace("outpatient_attendance,198,", "outpatient_attendance,£198,"));
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr
+            .contains("local_costs.csv, line 9, column 'value_gbp'")
+            && bad.stderr.contains("£198"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
 fn query_prints_tables_csv_and_writes_parquet() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("out");

@@ -9,6 +9,8 @@
 //! Savings are per treated person per month, comparison-adjusted (computed from the matched
 //! panels by `estimate`); this module never sees people.
 
+pub mod programme;
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;

@@ -182,7 +182,7 @@ pub fn register_study_params(ctx: &SessionContext, config: &StudyConfig) -> Resu
         ),
         (
             "programme_cost_per_referral",
-            float(config.programme_cost_per_referral),
+            float(config.programme.per_person_gbp()),
         ),
         ("discount_rate", float(config.discount_rate)),
     ];
@@ -194,8 +194,8 @@ pub fn register_unit_costs(ctx: &SessionContext, costs: &UnitCosts) -> Result<()
     let float = |value: f64| Arc::new(Float64Array::from(vec![value])) as ArrayRef;
     let text = |value: &str| Arc::new(StringArray::from(vec![value.to_string()])) as ArrayRef;
     let columns: Vec<(&str, ArrayRef)> = vec![
-        ("unit_cost_set", text(costs.name)),
-        ("price_year", text(costs.price_year)),
+        ("unit_cost_set", text(&costs.name)),
+        ("price_year", text(&costs.price_year)),
         ("gp_per_minute_gbp", float(costs.gp_per_minute_gbp)),
         ("gp_consultation_gbp", float(costs.gp_consultation_gbp)),
         ("nurse_per_hour_gbp", float(costs.nurse_per_hour_gbp)),

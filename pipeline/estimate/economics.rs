@@ -1,176 +1,505 @@
-//! Costed savings over follow-up (design section 5 "Economics"), from the matched panels.
+//! Costed savings over follow-up (design section 5 "Economics"; methods.md section 4.13), from
+//! the matched panels.
 //!
-//! Monthly saving per treated person in follow-up month m (m = k + 1):
-//! saving_m = -[(T_k - T_pre) - (C_k - C_pre)], with T_k, C_k the treated and comparison cost
-//! per person-month of exposure in relative month k and T_pre, C_pre their means over the
-//! pre-period (NHS cost perspective; costs from `unit_costs` in person_months). Then
+//! Monthly saving per treated person in follow-up month m (m = k + 1), summed over the cost
+//! categories c (one per service-use measure):
+//! saving_m = -Σ_c [(T_c,k - T_c,pre) - (C_c,k - C_c,pre)], with T_c,k, C_c,k the treated and
+//! comparison cost per person-month of exposure in relative month k and T_c,pre, C_c,pre their
+//! means over the pre-period (NHS cost perspective; unit costs from `unit_costs`). Then
 //! `econ::payback` discounts, nets off the programme cost per person and finds the
-//! break-even month. Uncertainty: the same seeded bootstrap over matched sets as the DiD,
-//! giving the savings interval and P(break-even by month 24).
+//! break-even month.
+//!
+//! Uncertainty: the same seeded bootstrap over matched sets as the DiD (savings and return
+//! intervals, P(break-even by month 24)); a one-way sensitivity analysis (tornado) over each
+//! category's unit costs, the programme cost and the discount rate (each ±20%, the rule for
+//! parameters without uncertainty data, methods.md section 4.13) and the savings' own CI
+//! bounds; and projections past the observed follow-up only as labelled scenarios.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 
+use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
+use arrow::datatypes::{Field, Schema};
 use datafusion::prelude::SessionContext;
 use serde_json::{Value, json};
 
 use super::{BOOTSTRAP_REPLICATES, Columns, number};
 use crate::config::StudyConfig;
-use crate::econ::payback;
+use crate::econ::{Payback, payback};
 use crate::error::Result;
 use crate::stats::bootstrap::{percentile_interval, resample};
 
 /// The return-per-£1 months of results.json.
 const RETURN_MONTHS: [u32; 3] = [12, 18, 24];
 const HORIZON_MONTHS: usize = 24;
+/// Cost categories: person_months' per-measure cost columns.
+const CATEGORIES: [(&str, &str); 5] = [
+    ("gp_demand", "GP demand unit costs"),
+    ("ae_attendances", "A&E attendance unit cost"),
+    ("emergency_admissions", "Emergency admission unit costs"),
+    ("outpatient_attendances", "Outpatient attendance unit cost"),
+    ("elective_admissions", "Elective admission unit cost"),
+];
+const NO_CHANGE: [f64; 5] = [1.0; 5];
+/// One-way sensitivity: ±20% where no uncertainty data (methods.md section 4.13).
+const SENSITIVITY: (f64, f64) = (0.8, 1.2);
+/// Projection scenarios run to this month.
+const PROJECTION_MONTHS: usize = 36;
+/// The projected level is the mean saving over the last observed months, this many.
+const PROJECTION_BASE_MONTHS: usize = 6;
+/// "Decays 33% a year" (design section 5).
+const ANNUAL_DECAY: f64 = 0.33;
 
-/// Cost and exposure (person-months) of one group of one matched set: pre-period, then
-/// each follow-up month.
-#[derive(Debug, Clone, Default)]
+/// Cost per category and exposure (person-months) of one group of one matched set:
+/// pre-period, then each follow-up month.
+#[derive(Debug, Clone)]
 struct Sums {
-    pre: (f64, f64),
-    months: Vec<(f64, f64)>,
+    pre: Cell,
+    months: Vec<Cell>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
+struct Cell {
+    cost: [f64; 5],
+    exposure: f64,
+}
+
+impl Cell {
+    fn add(&mut self, other: &Cell) {
+        for (sum, part) in self.cost.iter_mut().zip(other.cost) {
+            *sum += part;
+        }
+        self.exposure += other.exposure;
+    }
+
+    /// Cost per person-month, with each category scaled by `multipliers`.
+    fn rate(&self, multipliers: &[f64; 5]) -> f64 {
+        self.cost
+            .iter()
+            .zip(multipliers)
+            .map(|(cost, multiplier)| cost * multiplier)
+            .sum::<f64>()
+            / self.exposure
+    }
+}
+
+impl Sums {
+    fn new(horizon: usize) -> Sums {
+        Sums {
+            pre: Cell::default(),
+            months: vec![Cell::default(); horizon],
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 struct Set {
     treated: Sums,
     comparison: Sums,
 }
 
-pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Value> {
+/// Monthly comparison-adjusted savings per treated person over the chosen sets.
+fn savings<'a>(
+    chosen: impl Iterator<Item = &'a Set>,
+    horizon: usize,
+    multipliers: &[f64; 5],
+) -> Vec<f64> {
+    let (mut treated, mut comparison) = (Sums::new(horizon), Sums::new(horizon));
+    for set in chosen {
+        for (total, part) in [
+            (&mut treated, &set.treated),
+            (&mut comparison, &set.comparison),
+        ] {
+            total.pre.add(&part.pre);
+            for (sum, month) in total.months.iter_mut().zip(&part.months) {
+                sum.add(month);
+            }
+        }
+    }
+    let (t_pre, c_pre) = (
+        treated.pre.rate(multipliers),
+        comparison.pre.rate(multipliers),
+    );
+    (0..horizon)
+        .map(|k| {
+            let t = treated.months[k].rate(multipliers);
+            let c = comparison.months[k].rate(multipliers);
+            -((t - t_pre) - (c - c_pre))
+        })
+        .collect()
+}
+
+async fn load_sets(ctx: &SessionContext, horizon: usize) -> Result<Vec<Set>> {
+    let cost_columns: Vec<String> = CATEGORIES
+        .iter()
+        .map(|(measure, _)| format!("p.{measure}_cost_gbp"))
+        .collect();
     let columns = Columns::query(
         ctx,
-        "select m.set_id, m.group_name, p.relative_month, p.exposure_months, p.total_cost_gbp \
-         from person_months as p inner join matched_sets as m on p.person_id = m.person_id \
-         order by m.set_id, p.person_id, p.relative_month",
+        &format!(
+            "select m.set_id, m.group_name, p.relative_month, p.exposure_months, {} \
+             from person_months as p inner join matched_sets as m on p.person_id = m.person_id \
+             order by m.set_id, p.person_id, p.relative_month",
+            cost_columns.join(", ")
+        ),
     )
     .await?;
-    let horizon = (config.post_months as usize).min(HORIZON_MONTHS);
-    let sets_column = columns.floats_or_zero("set_id")?;
+    let set_ids = columns.floats_or_zero("set_id")?;
     let groups = columns.texts("group_name")?;
     let months = columns.floats_or_zero("relative_month")?;
     let exposure = columns.floats_or_zero("exposure_months")?;
-    let cost = columns.floats_or_zero("total_cost_gbp")?;
+    let costs = CATEGORIES
+        .iter()
+        .map(|(measure, _)| columns.floats_or_zero(&format!("{measure}_cost_gbp")))
+        .collect::<Result<Vec<_>>>()?;
     let mut by_set: BTreeMap<i64, Set> = BTreeMap::new();
-    for row in 0..sets_column.len() {
-        let set = by_set.entry(sets_column[row] as i64).or_default();
+    for row in 0..set_ids.len() {
+        let set = by_set.entry(set_ids[row] as i64).or_insert_with(|| Set {
+            treated: Sums::new(horizon),
+            comparison: Sums::new(horizon),
+        });
         let sums = if groups[row].as_deref() == Some("treated") {
             &mut set.treated
         } else {
             &mut set.comparison
         };
-        if sums.months.is_empty() {
-            sums.months = vec![(0.0, 0.0); horizon];
-        }
         let month = months[row] as i64;
-        if month < 0 {
-            sums.pre.0 += cost[row];
-            sums.pre.1 += exposure[row];
+        let cell = if month < 0 {
+            &mut sums.pre
         } else if (month as usize) < horizon {
-            sums.months[month as usize].0 += cost[row];
-            sums.months[month as usize].1 += exposure[row];
-        }
-    }
-    let sets: Vec<Set> = by_set.into_values().collect();
-    let savings = |chosen: &mut dyn Iterator<Item = &Set>| -> Vec<f64> {
-        let mut treated = Sums {
-            pre: (0.0, 0.0),
-            months: vec![(0.0, 0.0); horizon],
+            &mut sums.months[month as usize]
+        } else {
+            continue;
         };
-        let mut comparison = treated.clone();
-        for set in chosen {
-            for (total, part) in [
-                (&mut treated, &set.treated),
-                (&mut comparison, &set.comparison),
-            ] {
-                total.pre.0 += part.pre.0;
-                total.pre.1 += part.pre.1;
-                for (sum, month) in total.months.iter_mut().zip(&part.months) {
-                    sum.0 += month.0;
-                    sum.1 += month.1;
-                }
-            }
+        for (category, cost) in costs.iter().enumerate() {
+            cell.cost[category] += cost[row];
         }
-        let (t_pre, c_pre) = (
-            treated.pre.0 / treated.pre.1,
-            comparison.pre.0 / comparison.pre.1,
-        );
-        (0..horizon)
-            .map(|k| {
-                let t = treated.months[k].0 / treated.months[k].1;
-                let c = comparison.months[k].0 / comparison.months[k].1;
-                -((t - t_pre) - (c - c_pre))
-            })
-            .collect()
-    };
-    let cost_per_person = config.programme_cost_per_referral;
-    let point = payback(
-        &savings(&mut sets.iter()),
-        cost_per_person,
-        config.discount_rate,
-        &RETURN_MONTHS,
-    );
+        cell.exposure += exposure[row];
+    }
+    Ok(by_set.into_values().collect())
+}
+
+/// The economics section of results.json; writes the restricted monthly series to
+/// `tables/economics_monthly.{parquet,csv}`.
+pub async fn estimate(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+    tables_dir: &Path,
+) -> Result<Value> {
+    let horizon = (config.post_months as usize).min(HORIZON_MONTHS);
+    let sets = load_sets(ctx, horizon).await?;
+    let cost_per_person = config.programme.per_person_gbp();
+    let curve =
+        |monthly: &[f64], cost: f64, rate: f64| payback(monthly, cost, rate, &RETURN_MONTHS);
+    let monthly = savings(sets.iter(), horizon, &NO_CHANGE);
+    let point = curve(&monthly, cost_per_person, config.discount_rate);
 
     let mut break_even_by_24 = 0usize;
-    let mut replicate_paybacks = Vec::new();
+    let mut replicate_returns = Vec::new();
+    let mut replicate_cumulative: Vec<Vec<f64>> = vec![Vec::new(); horizon];
     let totals = resample(sets.len(), BOOTSTRAP_REPLICATES, config.seed, |indices| {
-        let replicate = payback(
-            &savings(&mut indices.iter().map(|&index| &sets[index])),
+        let replicate = curve(
+            &savings(
+                indices.iter().map(|&index| &sets[index]),
+                horizon,
+                &NO_CHANGE,
+            ),
             cost_per_person,
             config.discount_rate,
-            &RETURN_MONTHS,
         );
         if replicate.break_even_month.is_some_and(|month| month <= 24) {
             break_even_by_24 += 1;
         }
-        let total = replicate.discounted_savings_per_person;
-        replicate_paybacks.push(
+        for (month, row) in replicate.monthly.iter().enumerate() {
+            replicate_cumulative[month].push(row.cumulative_net_per_person);
+        }
+        replicate_returns.push(
             replicate
                 .return_per_pound
                 .get(&24)
                 .copied()
                 .unwrap_or(f64::NAN),
         );
-        total
+        replicate.discounted_savings_per_person
     });
-    let (savings_ci, return_ci) = match totals {
-        Ok(totals) => {
-            let finite = |values: &[f64]| {
-                values
-                    .iter()
-                    .copied()
-                    .filter(|value| value.is_finite())
-                    .collect::<Vec<_>>()
-            };
-            let ci = |values: Vec<f64>| {
-                percentile_interval(&values, 0.95).map_or(Value::Null, |[low, high]| {
-                    json!([number(low), number(high)])
-                })
-            };
-            (ci(finite(&totals)), ci(finite(&replicate_paybacks)))
-        }
-        Err(error) => (super::note(&error), Value::Null),
+    let interval = |values: &[f64]| {
+        let finite: Vec<f64> = values
+            .iter()
+            .copied()
+            .filter(|value| value.is_finite())
+            .collect();
+        percentile_interval(&finite, 0.95).ok()
     };
+    let json_interval = |ci: Option<[f64; 2]>| {
+        ci.map_or(Value::Null, |[low, high]| {
+            json!([number(low), number(high)])
+        })
+    };
+    let (savings_ci, return_ci, cumulative_ci) = match &totals {
+        Ok(totals) => (
+            interval(totals),
+            interval(&replicate_returns),
+            replicate_cumulative
+                .iter()
+                .map(|values| interval(values))
+                .collect(),
+        ),
+        Err(_) => (None, None, vec![None; horizon]),
+    };
+    write_monthly_table(tables_dir, &point, &cumulative_ci)?;
+
+    let tornado = tornado(&sets, horizon, config, &point, savings_ci);
+    let projections = projections(&monthly, cost_per_person, config.discount_rate);
     Ok(json!({
         "perspective": "NHS, comparison-adjusted (matched difference in cost per person-month)",
-        "unit_costs": crate::costs::PSSRU_2024.name,
+        "unit_costs": config.unit_costs,
         "price_year": config.price_year,
+        "unit_cost_table": config.unit_cost_table,
         "discount_rate": config.discount_rate,
+        "programme": config.programme,
         "programme_cost_per_person": cost_per_person,
         "horizon_months": horizon,
-        "monthly": point.monthly.iter().map(|row| json!({
+        "monthly": point.monthly.iter().zip(&cumulative_ci).map(|(row, ci)| json!({
             "month": row.month,
             "saving_per_person": number(row.saving_per_person),
             "discounted_saving_per_person": number(row.discounted_saving_per_person),
             "cumulative_net_per_person": number(row.cumulative_net_per_person),
+            "cumulative_net_ci95": json_interval(*ci),
         })).collect::<Vec<_>>(),
         "savings_per_person_24m": number(point.discounted_savings_per_person),
-        "savings_ci95": savings_ci,
+        "savings_ci95": json_interval(savings_ci),
+        "net_per_person": number(point.discounted_savings_per_person - cost_per_person),
         "return_per_pound": point.return_per_pound.iter().map(|(month, value)| (month.to_string(), number(*value))).collect::<serde_json::Map<_, _>>(),
-        "return_per_pound_24m_ci95": return_ci,
+        "return_per_pound_24m_ci95": json_interval(return_ci),
         "break_even_month": point.break_even_month,
-        "p_break_even_by_24m": number(break_even_by_24 as f64 / BOOTSTRAP_REPLICATES as f64),
+        "p_break_even_by_24m": match &totals {
+            Ok(_) => number(break_even_by_24 as f64 / BOOTSTRAP_REPLICATES as f64),
+            Err(error) => super::note(error),
+        },
         "bootstrap": {"unit": "matched set", "replicates": BOOTSTRAP_REPLICATES, "seed": config.seed, "interval": "percentile"},
-        "note": "savings are discounted gross NHS cost reductions per treated person over the horizon; net = savings - programme cost",
+        "tornado": tornado,
+        "projections": projections,
+        "note": "savings are discounted gross NHS cost reductions per treated person over the horizon; net = savings - programme cost. Freed GP time is capacity, not cash released.",
     }))
+}
+
+/// One-way sensitivity of the net saving per person at the horizon, bars sorted by range.
+fn tornado(
+    sets: &[Set],
+    horizon: usize,
+    config: &StudyConfig,
+    point: &Payback,
+    savings_ci: Option<[f64; 2]>,
+) -> Value {
+    let cost = config.programme.per_person_gbp();
+    let rate = config.discount_rate;
+    let net = |payback: &Payback| payback.discounted_savings_per_person;
+    let base = net(point) - cost;
+    let mut bars: Vec<(String, String, f64, f64, f64, f64)> = Vec::new();
+    for (category, (_, label)) in CATEGORIES.iter().enumerate() {
+        let at = |factor: f64| {
+            let mut multipliers = NO_CHANGE;
+            multipliers[category] = factor;
+            net(&payback(
+                &savings(sets.iter(), horizon, &multipliers),
+                cost,
+                rate,
+                &[],
+            )) - cost
+        };
+        bars.push((
+            label.to_string(),
+            "±20%".into(),
+            SENSITIVITY.0,
+            SENSITIVITY.1,
+            at(SENSITIVITY.0),
+            at(SENSITIVITY.1),
+        ));
+    }
+    let monthly = point
+        .monthly
+        .iter()
+        .map(|row| row.saving_per_person)
+        .collect::<Vec<_>>();
+    bars.push((
+        "Programme cost per person".into(),
+        "±20%".into(),
+        cost * SENSITIVITY.0,
+        cost * SENSITIVITY.1,
+        net(point) - cost * SENSITIVITY.0,
+        net(point) - cost * SENSITIVITY.1,
+    ));
+    let at_rate = |rate: f64| net(&payback(&monthly, cost, rate, &[])) - cost;
+    bars.push((
+        "Discount rate".into(),
+        "±20%".into(),
+        rate * SENSITIVITY.0,
+        rate * SENSITIVITY.1,
+        at_rate(rate * SENSITIVITY.0),
+        at_rate(rate * SENSITIVITY.1),
+    ));
+    if let Some([low, high]) = savings_ci {
+        bars.push((
+            "Effect on costs (savings 95% CI bounds)".into(),
+            "bootstrap 2.5th and 97.5th percentiles".into(),
+            low,
+            high,
+            low - cost,
+            high - cost,
+        ));
+    }
+    bars.sort_by(|a, b| {
+        let range = |bar: &(String, String, f64, f64, f64, f64)| (bar.5 - bar.4).abs();
+        range(b).total_cmp(&range(a)).then_with(|| a.0.cmp(&b.0))
+    });
+    json!({
+        "outcome": format!("net saving per treated person at month {horizon} (discounted savings - programme cost)"),
+        "base_case": number(base),
+        "bars": bars.iter().map(|(parameter, variation, low, high, net_low, net_high)| json!({
+            "parameter": parameter, "variation": variation,
+            "low_value": number(*low), "high_value": number(*high),
+            "net_at_low": number(*net_low), "net_at_high": number(*net_high),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Labelled scenarios past the observed follow-up: the mean saving of the last observed
+/// months persists, or decays by 33% a year.
+fn projections(monthly: &[f64], cost: f64, rate: f64) -> Value {
+    let observed = monthly.len();
+    if observed == 0 || observed >= PROJECTION_MONTHS {
+        return json!([]);
+    }
+    let base_months = PROJECTION_BASE_MONTHS.min(observed);
+    let level = monthly[observed - base_months..].iter().sum::<f64>() / base_months as f64;
+    let scenarios = [
+        ("effect persists", 0.0),
+        ("effect decays 33% a year", ANNUAL_DECAY),
+    ];
+    let rows: Vec<Value> = scenarios
+        .iter()
+        .map(|(name, annual_decay)| {
+            let mut series = monthly.to_vec();
+            series.extend((1..=PROJECTION_MONTHS - observed).map(|after| {
+                level * (1.0 - annual_decay).powf(after as f64 / 12.0)
+            }));
+            let curve = payback(&series, cost, rate, &[12, 18, 24, 36]);
+            json!({
+                "scenario": name,
+                "label": "scenario, not an estimate: months after the observed follow-up are assumed, not measured",
+                "observed_months": observed,
+                "projected_to_month": PROJECTION_MONTHS,
+                "projected_monthly_saving_from": number(level),
+                "base": format!("mean saving of the last {base_months} observed months"),
+                "break_even_month": curve.break_even_month,
+                "net_per_person_at_end": number(curve.discounted_savings_per_person - cost),
+                "return_per_pound": curve.return_per_pound.iter().map(|(month, value)| (month.to_string(), number(*value))).collect::<serde_json::Map<_, _>>(),
+                "cumulative_net_per_person": curve.monthly.iter().map(|row| number(row.cumulative_net_per_person)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!(rows)
+}
+
+/// `tables/economics_monthly.{parquet,csv}` (restricted): the monthly series with its
+/// bootstrap band.
+fn write_monthly_table(
+    tables_dir: &Path,
+    point: &Payback,
+    cumulative_ci: &[Option<[f64; 2]>],
+) -> Result<()> {
+    let floats = |values: Vec<Option<f64>>| Arc::new(Float64Array::from(values)) as ArrayRef;
+    let rows = &point.monthly;
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        (
+            "month",
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|row| i64::from(row.month)),
+            )),
+        ),
+        (
+            "saving_per_person_gbp",
+            floats(rows.iter().map(|row| Some(row.saving_per_person)).collect()),
+        ),
+        (
+            "discount_factor",
+            floats(rows.iter().map(|row| Some(row.discount_factor)).collect()),
+        ),
+        (
+            "discounted_saving_per_person_gbp",
+            floats(
+                rows.iter()
+                    .map(|row| Some(row.discounted_saving_per_person))
+                    .collect(),
+            ),
+        ),
+        (
+            "cumulative_net_per_person_gbp",
+            floats(
+                rows.iter()
+                    .map(|row| Some(row.cumulative_net_per_person))
+                    .collect(),
+            ),
+        ),
+        (
+            "cumulative_net_ci95_low_gbp",
+            floats(
+                cumulative_ci
+                    .iter()
+                    .map(|ci| ci.map(|[low, _]| low))
+                    .collect(),
+            ),
+        ),
+        (
+            "cumulative_net_ci95_high_gbp",
+            floats(
+                cumulative_ci
+                    .iter()
+                    .map(|ci| ci.map(|[_, high]| high))
+                    .collect(),
+            ),
+        ),
+    ];
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|(name, array)| Field::new(*name, array.data_type().clone(), *name != "month"))
+            .collect::<Vec<_>>(),
+    ));
+    let batch = RecordBatch::try_new(
+        schema,
+        columns.into_iter().map(|(_, array)| array).collect(),
+    )
+    .map_err(|error| crate::engine::engine_error("economics_monthly", error))?;
+    super::write_restricted_table(tables_dir, "economics_monthly", &batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projections_are_labelled_and_decay_as_stated() {
+        let monthly = vec![30.0; 24];
+        let value = projections(&monthly, 500.0, 0.0);
+        let persists = &value[0];
+        let decays = &value[1];
+        assert_eq!(persists["projected_to_month"], 36);
+        assert!(
+            persists["label"]
+                .as_str()
+                .unwrap()
+                .contains("not an estimate")
+        );
+        // Undiscounted: 36 × 30 − 500 = 580; decays: 24 × 30 + Σ_{a=1..12} 30 × 0.67^(a/12) − 500.
+        assert!((persists["net_per_person_at_end"].as_f64().unwrap() - 580.0).abs() < 1e-9);
+        let decayed: f64 = (1..=12).map(|a| 30.0 * 0.67f64.powf(a as f64 / 12.0)).sum();
+        assert!(
+            (decays["net_per_person_at_end"].as_f64().unwrap() - (720.0 + decayed - 500.0)).abs()
+                < 1e-9
+        );
+        assert_eq!(persists["break_even_month"], 17);
+        assert_eq!(projections(&vec![1.0; 36], 1.0, 0.0), json!([]));
+    }
 }

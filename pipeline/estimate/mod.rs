@@ -53,7 +53,7 @@ pub async fn estimate(
     match comparison::match_cohort(ctx, config, tables_dir).await {
         Ok(comparison) => {
             let service_use = service_use::estimate(ctx, config).await?;
-            let economics = economics::estimate(ctx, config).await?;
+            let economics = economics::estimate(ctx, config, tables_dir).await?;
             methods["matching"] = comparison.methods;
             methods["service_use"] = service_use.methods;
             Ok(Estimates {
@@ -156,6 +156,28 @@ impl Columns {
             })
             .collect())
     }
+}
+
+/// Writes a restricted table as `tables/<name>.parquet` and `tables/<name>.csv`.
+pub(crate) fn write_restricted_table(
+    tables_dir: &Path,
+    name: &str,
+    batch: &RecordBatch,
+) -> Result<()> {
+    let parquet_path = tables_dir.join(format!("{name}.parquet"));
+    let mut sink = crate::ingest::parquet_out::ParquetSink::create(parquet_path, batch.schema())?;
+    sink.write(batch)?;
+    sink.finish()?;
+    let csv_path = tables_dir.join(format!("{name}.csv"));
+    let file = std::fs::File::create(&csv_path)
+        .map_err(|source| Error::io("creating", &csv_path, source))?;
+    let mut writer = arrow::csv::WriterBuilder::new()
+        .with_header(true)
+        .build(file);
+    writer
+        .write(batch)
+        .map_err(|error| engine_error(name, error))?;
+    Ok(())
 }
 
 /// A JSON number, or null when not finite.

@@ -153,6 +153,7 @@ fn summarise(
         row["pct_deteriorated"] = number(share(&|change| change <= -threshold));
         row["meaningful_change_threshold"] = number(threshold);
     }
+    row["change_histogram"] = change_histogram(code, pre, post);
     row["completers_vs_non_completers"] = match welch_t(pre, non_completers) {
         Ok(t) => {
             json!({"difference": number(t.estimate), "ci95": [number(t.ci95[0]), number(t.ci95[1])], "p": number(t.p), "non_completers": non_completers.len()})
@@ -160,4 +161,27 @@ fn summarise(
         Err(error) => note(&error),
     };
     row
+}
+
+/// Counts of paired change (follow-up − baseline) in bins [from, to), for the report's
+/// distribution chart (restricted: exact counts; the report applies disclosure control).
+/// Two-point bins for the long scales (WEMWBS 14-70, PHQ-9 0-27), one point otherwise.
+fn change_histogram(code: &str, pre: &[f64], post: &[f64]) -> Value {
+    let width = if matches!(code, "WEMWBS" | "PHQ9") {
+        2.0
+    } else {
+        1.0
+    };
+    let mut bins: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+    for (baseline, followup) in pre.iter().zip(post) {
+        *bins
+            .entry(((followup - baseline) / width).floor() as i64)
+            .or_default() += 1;
+    }
+    json!({
+        "bin_width": width,
+        "bins": bins.iter().map(|(bin, count)| json!({
+            "from": *bin as f64 * width, "to": (*bin + 1) as f64 * width, "count": count,
+        })).collect::<Vec<_>>(),
+    })
 }

@@ -100,8 +100,8 @@ pub struct Truth {
     /// The true rate ratios applied after the index date.
     pub effects: Effects,
     pub wellbeing_change_wemwbs_points: f64,
-    pub unit_costs: &'static str,
-    pub price_year: &'static str,
+    pub unit_costs: String,
+    pub price_year: String,
     pub discount_rate: f64,
     pub treated: TreatedTruth,
     pub wellbeing: Vec<WellbeingTruth>,
@@ -155,8 +155,8 @@ impl Truth {
             study,
             effects: options.effects.clone(),
             wellbeing_change_wemwbs_points: options.wellbeing_change,
-            unit_costs: PSSRU_2024.name,
-            price_year: PSSRU_2024.price_year,
+            unit_costs: PSSRU_2024.name.clone(),
+            price_year: PSSRU_2024.price_year.clone(),
             discount_rate: DISCOUNT_RATE,
             treated: TreatedTruth {
                 saving_per_person_by_month: vec![0.0; study.post_months as usize],

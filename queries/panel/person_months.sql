@@ -13,6 +13,7 @@
 -- panel never multiplies people by events; events on or after exit are not counted. Costs
 -- are summed as whole micro-pounds (integers), so the total does not depend on the order the
 -- engine adds rows in (floating-point sums do): results are identical on any thread count.
+-- Cost is also kept per measure (for the economics' one-way sensitivity over unit costs).
 
 with
 
@@ -60,6 +61,11 @@ monthly_counts as (
         sum(case when measure = 'emergency_admissions' then 1 else 0 end) as emergency_admissions,
         sum(case when measure = 'outpatient_attendances' then 1 else 0 end) as outpatient_attendances,
         sum(case when measure = 'elective_admissions' then 1 else 0 end) as elective_admissions,
+        sum(case when measure = 'gp_demand' then cast(round(cost_gbp * 1000000.0) as bigint) else 0 end) as gp_demand_cost_micro_gbp,
+        sum(case when measure = 'ae_attendances' then cast(round(cost_gbp * 1000000.0) as bigint) else 0 end) as ae_attendances_cost_micro_gbp,
+        sum(case when measure = 'emergency_admissions' then cast(round(cost_gbp * 1000000.0) as bigint) else 0 end) as emergency_admissions_cost_micro_gbp,
+        sum(case when measure = 'outpatient_attendances' then cast(round(cost_gbp * 1000000.0) as bigint) else 0 end) as outpatient_attendances_cost_micro_gbp,
+        sum(case when measure = 'elective_admissions' then cast(round(cost_gbp * 1000000.0) as bigint) else 0 end) as elective_admissions_cost_micro_gbp,
         sum(cast(round(cost_gbp * 1000000.0) as bigint)) as total_cost_micro_gbp
     from windowed_events
     group by person_id, relative_month
@@ -83,6 +89,11 @@ final as (
         coalesce(monthly_counts.emergency_admissions, 0) as emergency_admissions,
         coalesce(monthly_counts.outpatient_attendances, 0) as outpatient_attendances,
         coalesce(monthly_counts.elective_admissions, 0) as elective_admissions,
+        coalesce(cast(monthly_counts.gp_demand_cost_micro_gbp as double) / 1000000.0, 0.0) as gp_demand_cost_gbp,
+        coalesce(cast(monthly_counts.ae_attendances_cost_micro_gbp as double) / 1000000.0, 0.0) as ae_attendances_cost_gbp,
+        coalesce(cast(monthly_counts.emergency_admissions_cost_micro_gbp as double) / 1000000.0, 0.0) as emergency_admissions_cost_gbp,
+        coalesce(cast(monthly_counts.outpatient_attendances_cost_micro_gbp as double) / 1000000.0, 0.0) as outpatient_attendances_cost_gbp,
+        coalesce(cast(monthly_counts.elective_admissions_cost_micro_gbp as double) / 1000000.0, 0.0) as elective_admissions_cost_gbp,
         coalesce(cast(monthly_counts.total_cost_micro_gbp as double) / 1000000.0, 0.0) as total_cost_gbp
     from exposure
     left join monthly_counts

@@ -1,0 +1,126 @@
+//! Programme cost per person referred: either a flat cost per referral, or a staffing model
+//! (design section 4 `[costs.programme]`; domain.md section 4.4; issue 6 item 3).
+//!
+//! Staffing model, per year:
+//!   cost = FTE × (salary × (1 + on-cost rate) + overheads per FTE) + grants to community groups
+//!   people supported = FTE × caseload per FTE
+//!   cost per person = cost / people supported
+//! Defaults, all at 2023/24 prices (PSSRU 2024 manual, domain.md section 4.4):
+//! - salary: mean basic pay per FTE 2023/24, Agenda for Change Band 4 £25,562, Band 5 £31,609
+//!   (nursing); other bands need `salary_gbp`;
+//! - on-costs 32% of salary (PSSRU practice nurse: £10,119 on £31,609);
+//! - overheads and capital £30,887 per FTE: the PSSRU practice nurse (Band 5) working hour
+//!   excluding qualifications, £47 × 1,545 hours = £72,615, less salary and on-costs £41,728;
+//! - caseload 225 people per FTE per year (link workers typically support 200-250, domain.md
+//!   section 1.3);
+//! - grants 0.
+//!
+//! With every default (Band 5, 1 FTE) the cost per person is £322.72.
+
+use serde::Serialize;
+
+/// PSSRU 2024 mean basic pay per FTE, 2023/24 (nursing), by Agenda for Change band.
+pub const BAND_SALARY_GBP: [(u8, f64); 2] = [(4, 25_562.0), (5, 31_609.0)];
+pub const DEFAULT_BAND: u8 = 5;
+pub const DEFAULT_ON_COST_RATE: f64 = 0.32;
+pub const DEFAULT_OVERHEADS_GBP_PER_FTE: f64 = 47.0 * 1545.0 - (31_609.0 + 10_119.0);
+pub const DEFAULT_CASELOAD_PER_FTE: f64 = 225.0;
+/// The price year of the staffing defaults.
+pub const STAFFING_PRICE_YEAR: &str = "2023/24";
+
+/// A link-worker staffing model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Staffing {
+    pub link_worker_fte: f64,
+    pub band: u8,
+    pub salary_gbp: f64,
+    pub on_cost_rate: f64,
+    pub overheads_gbp_per_fte: f64,
+    pub caseload_per_fte: f64,
+    pub grants_gbp_per_year: f64,
+}
+
+impl Staffing {
+    pub fn annual_cost_gbp(&self) -> f64 {
+        self.link_worker_fte
+            * (self.salary_gbp * (1.0 + self.on_cost_rate) + self.overheads_gbp_per_fte)
+            + self.grants_gbp_per_year
+    }
+
+    pub fn people_per_year(&self) -> f64 {
+        self.link_worker_fte * self.caseload_per_fte
+    }
+
+    pub fn cost_per_person_gbp(&self) -> f64 {
+        self.annual_cost_gbp() / self.people_per_year()
+    }
+}
+
+/// How the programme cost per person was arrived at.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "basis", rename_all = "snake_case")]
+pub enum ProgrammeCost {
+    /// A cost per person referred, given in the study's price year.
+    PerReferral { cost_per_person_gbp: f64 },
+    /// A staffing model; `uprating_factor` takes its 2023/24 defaults to the study's price year.
+    Staffing {
+        staffing: Staffing,
+        uprating_factor: f64,
+        cost_per_person_gbp: f64,
+    },
+}
+
+impl ProgrammeCost {
+    pub fn staffing(staffing: Staffing, uprating_factor: f64) -> ProgrammeCost {
+        let cost_per_person_gbp = staffing.cost_per_person_gbp() * uprating_factor;
+        ProgrammeCost::Staffing {
+            staffing,
+            uprating_factor,
+            cost_per_person_gbp,
+        }
+    }
+
+    pub fn per_person_gbp(&self) -> f64 {
+        match self {
+            ProgrammeCost::PerReferral {
+                cost_per_person_gbp,
+            }
+            | ProgrammeCost::Staffing {
+                cost_per_person_gbp,
+                ..
+            } => *cost_per_person_gbp,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staffing_defaults_give_the_documented_cost_per_person() {
+        let staffing = Staffing {
+            link_worker_fte: 1.0,
+            band: DEFAULT_BAND,
+            salary_gbp: 31_609.0,
+            on_cost_rate: DEFAULT_ON_COST_RATE,
+            overheads_gbp_per_fte: DEFAULT_OVERHEADS_GBP_PER_FTE,
+            caseload_per_fte: DEFAULT_CASELOAD_PER_FTE,
+            grants_gbp_per_year: 0.0,
+        };
+        assert!((DEFAULT_OVERHEADS_GBP_PER_FTE - 30_887.0).abs() < 1e-12);
+        // (31,609 × 1.32 + 30,887) / 225 = 72,610.88 / 225
+        let expected = (31_609.0 * 1.32 + 30_887.0) / 225.0;
+        assert!((staffing.cost_per_person_gbp() - expected).abs() < 1e-12);
+        assert!((expected - 322.7150222222).abs() < 1e-9);
+        // Two link workers and £20,000 of grants to community groups, uprated by 10%.
+        let bigger = Staffing {
+            link_worker_fte: 2.0,
+            grants_gbp_per_year: 20_000.0,
+            ..staffing
+        };
+        let cost = ProgrammeCost::staffing(bigger, 1.1);
+        let expected = (2.0 * (31_609.0 * 1.32 + 30_887.0) + 20_000.0) / 450.0 * 1.1;
+        assert!((cost.per_person_gbp() - expected).abs() < 1e-12);
+    }
+}
