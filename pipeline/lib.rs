@@ -36,6 +36,7 @@ pub mod measures;
 pub mod output;
 pub mod progress;
 pub mod pseudonymise;
+pub mod report;
 pub mod run;
 pub mod stats;
 pub mod synth;

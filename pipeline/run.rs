@@ -141,6 +141,10 @@ pub fn run(options: &RunOptions, progress: &Progress) -> Result<PathBuf> {
     let config_copy = staged.path().join("study.toml");
     std::fs::copy(&options.config, &config_copy)
         .map_err(|source| Error::io("copying", &options.config, source))?;
+    if analysis.models.failed_tests.is_empty() {
+        progress.log("report: published/ (disclosure-controlled report, charts and tables)");
+        crate::report::publish(staged.path(), &config)?;
+    }
     let out = staged.commit()?;
     progress.log(&format!("run: results in {}", out.display()));
     fail_on_tests(&analysis.models)?;

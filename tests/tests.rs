@@ -19,3 +19,5 @@ mod run_cli;
 mod stats_oracles;
 // Issue 5: estimates on synthetic data with a known answer.
 mod estimate;
+// Issue 7: the published report, in headless Chromium, and disclosure control.
+mod report;

@@ -1,0 +1,351 @@
+//! The published report (issue 7): it renders in a real headless Chromium with every section,
+//! it is self-contained, and nothing under published/ carries a small or unrounded count or
+//! an identifier from the input.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sp_impact::synth::{Effects, SynthOptions};
+
+use crate::util::{read_json, synth_and_run};
+
+/// A small synthetic service (so some counts are small), run end to end.
+fn small_run(dir: &Path) -> serde_json::Value {
+    let options = SynthOptions {
+        persons: 6_000,
+        seed: 7,
+        effects: Effects::default_effect(),
+        wellbeing_change: 3.0,
+        defects: 0.002,
+        threads: 2,
+        gzip: Vec::new(),
+    };
+    synth_and_run(&options, dir, &[]).1
+}
+
+const SECTIONS: [&str; 10] = [
+    "summary",
+    "methods",
+    "cohort",
+    "wellbeing",
+    "service-use",
+    "economics",
+    "equity",
+    "data-quality",
+    "limitations",
+    "reproducibility",
+];
+
+/// Debian's chromium (`apt-get install chromium`; `.ci/run` installs it), or $SP_IMPACT_CHROMIUM.
+fn chromium() -> PathBuf {
+    let candidates = [
+        std::env::var("SP_IMPACT_CHROMIUM").unwrap_or_default(),
+        "/usr/bin/chromium".into(),
+        "/usr/bin/chromium-browser".into(),
+    ];
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.is_file())
+        .expect("headless Chromium is needed for the report test: apt-get install chromium (.ci/run installs it), or set SP_IMPACT_CHROMIUM")
+}
+
+fn headless(work: &Path, extra: &[String], page: &Path) -> std::process::Output {
+    let profile = work.join("chromium-profile");
+    Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium starts")
+}
+
+#[test]
+fn report_renders_in_headless_chromium_with_every_section() {
+    let work = tempfile::tempdir().unwrap();
+    let results = small_run(work.path());
+    let published = work.path().join("out/published");
+    let page = published.join("report.html");
+    let html = std::fs::read_to_string(&page).unwrap();
+
+    // Self-contained: no script, no stylesheet link, nothing fetched from anywhere.
+    for forbidden in [
+        "<script",
+        "<link",
+        "src=\"http",
+        "href=\"http",
+        "url(",
+        "<img",
+        "<iframe",
+    ] {
+        assert!(
+            !html.contains(forbidden),
+            "report.html contains {forbidden}"
+        );
+    }
+
+    let dom = headless(work.path(), &["--dump-dom".into()], &page);
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom_text = String::from_utf8_lossy(&dom.stdout);
+    let log = String::from_utf8_lossy(&dom.stderr);
+    for section in SECTIONS {
+        assert!(
+            dom_text.contains(&format!("<section id=\"{section}\"")),
+            "the rendered page has no {section} section"
+        );
+    }
+    // Every chart was parsed into the DOM as SVG.
+    let figures = dom_text.matches("<figure id=\"figure-").count();
+    let svgs = dom_text.matches("<svg").count();
+    assert!(figures >= 9, "only {figures} figures rendered");
+    assert!(svgs >= figures, "{svgs} SVG elements for {figures} figures");
+    for chart in [
+        "forest_rate_ratios",
+        "payback_curve",
+        "tornado",
+        "balance_love_plot",
+        "referral_funnel",
+        "cohort_flow",
+        "event_study_gp_demand",
+        "equity_forest",
+    ] {
+        assert!(
+            dom_text.contains(&format!("figure-{chart}")),
+            "no {chart} chart"
+        );
+        assert!(published.join(format!("charts/{chart}.png")).is_file());
+        assert!(published.join(format!("charts/{chart}.svg")).is_file());
+    }
+    assert!(
+        dom_text.contains("figure-wellbeing_change_"),
+        "no wellbeing change chart"
+    );
+    // No page errors and no blocked or failed loads.
+    for problem in ["Uncaught", "net::ERR", "Not allowed to load"] {
+        assert!(
+            !log.contains(problem),
+            "chromium reported {problem}:\n{log}"
+        );
+    }
+    // The summary carries the headline numbers from results.json, as published.
+    let gp = results["service_use"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["measure"] == "gp_demand")
+        .unwrap();
+    let rate_ratio = gp["did"]["rate_ratio"].as_f64().unwrap();
+    assert!(
+        dom_text.contains(&format!("rate ratio {rate_ratio:.2}")),
+        "summary lacks the DiD rate ratio"
+    );
+
+    // And it paints: a full-page screenshot is a real, non-trivial PNG.
+    let shot = work.path().join("report.png");
+    let screenshot = headless(
+        work.path(),
+        &[
+            format!("--screenshot={}", shot.display()),
+            "--window-size=1200,4000".into(),
+        ],
+        &page,
+    );
+    assert!(
+        screenshot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&screenshot.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 50_000,
+        "screenshot of {} bytes",
+        png.len()
+    );
+
+    // The Markdown twin has the same sections.
+    let markdown = std::fs::read_to_string(published.join("report.md")).unwrap();
+    for heading in [
+        "## Summary for commissioners",
+        "## Methods and assumptions",
+        "## Cohort and balance",
+        "## Wellbeing",
+        "## Service use",
+        "## Economics",
+        "## Equity",
+        "## Data quality",
+        "## Limitations",
+        "## Reproducibility",
+    ] {
+        assert!(markdown.contains(heading), "report.md lacks {heading}");
+    }
+}
+
+/// Whether a published count obeys the rule: "*", 0, or a multiple of 5 above 7.
+fn publishable_count(text: &str) -> bool {
+    let text = text.trim();
+    if text == "*" {
+        return true;
+    }
+    match text.replace(',', "").parse::<u64>() {
+        Ok(0) => true,
+        Ok(n) => n > 7 && n % 5 == 0,
+        Err(_) => false,
+    }
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Checks everything under `published`: counts in CSV `*_count` columns and HTML count cells
+/// follow the rule; no person_id of `patients.csv`, no NHS number and no date of birth
+/// column appears anywhere (text files, SVG included). Returns the number of suppressed cells.
+pub fn assert_publishable(published: &Path, data: &Path) -> usize {
+    let patients = std::fs::read_to_string(data.join("patients.csv")).unwrap();
+    let person_ids: HashSet<&str> = patients
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split(',').next())
+        .collect();
+    assert!(person_ids.len() > 100);
+    let mut suppressed = 0;
+    let mut counts_checked = 0;
+    for path in files_under(published) {
+        let name = path.display().to_string();
+        if name.ends_with(".png") {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(bytes.starts_with(b"\x89PNG"), "{name} is not a PNG");
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for token in text.split(|ch: char| !ch.is_ascii_alphanumeric()) {
+            assert!(
+                !person_ids.contains(token),
+                "{name} contains person_id {token}"
+            );
+            assert!(
+                !(token.len() == 10 && sp_impact::ingest::fields::is_nhs_number(token)),
+                "{name} contains an NHS number"
+            );
+        }
+        assert!(
+            !text.contains("year_of_birth") && !text.contains("date_of_birth"),
+            "{name}"
+        );
+        if name.ends_with(".csv") {
+            let mut reader = csv::Reader::from_path(&path).unwrap();
+            let headers = reader.headers().unwrap().clone();
+            let count_columns: Vec<usize> = headers
+                .iter()
+                .enumerate()
+                .filter(|(_, header)| header.ends_with("_count"))
+                .map(|(index, _)| index)
+                .collect();
+            for record in reader.records() {
+                let record = record.unwrap();
+                for &column in &count_columns {
+                    let cell = &record[column];
+                    assert!(
+                        publishable_count(cell),
+                        "{name}: {} = {cell}",
+                        &headers[column]
+                    );
+                    suppressed += usize::from(cell == "*");
+                    counts_checked += 1;
+                }
+            }
+        }
+        if name.ends_with(".html") {
+            for cell in text.split("<td class=\"count\">").skip(1) {
+                let value = cell.split("</td>").next().unwrap();
+                assert!(publishable_count(value), "{name}: count cell {value}");
+                counts_checked += 1;
+            }
+        }
+    }
+    assert!(
+        counts_checked > 50,
+        "only {counts_checked} counts found to check"
+    );
+    suppressed
+}
+
+#[test]
+fn published_outputs_carry_no_small_or_unrounded_count_and_no_identifier() {
+    let work = tempfile::tempdir().unwrap();
+    let results = small_run(work.path());
+    let published = work.path().join("out/published");
+    let suppressed = assert_publishable(&published, &work.path().join("data"));
+    assert!(
+        suppressed > 0,
+        "a small service must have some suppressed counts"
+    );
+
+    // The one mechanism, checked against the exact figures: each cohort-flow step is the
+    // exact count suppressed or rounded.
+    let mut reader = csv::Reader::from_path(published.join("tables/cohort_flow.csv")).unwrap();
+    let published_flow: Vec<(String, String)> = reader
+        .records()
+        .map(|record| {
+            let record = record.unwrap();
+            (record[0].to_string(), record[1].to_string())
+        })
+        .collect();
+    for step in results["cohort"]["flow"].as_array().unwrap() {
+        let exact = step["persons"].as_u64().unwrap();
+        let label = step["step"].as_str().unwrap().replace('_', " ");
+        let shown = &published_flow
+            .iter()
+            .find(|(name, _)| *name == label)
+            .unwrap()
+            .1;
+        let expected = match exact {
+            0 => "0".to_string(),
+            1..=7 => "*".to_string(),
+            n => {
+                let rounded = (n + 2) / 5 * 5;
+                rounded
+                    .to_string()
+                    .as_bytes()
+                    .rchunks(3)
+                    .rev()
+                    .map(|chunk| std::str::from_utf8(chunk).unwrap())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+        };
+        assert_eq!(shown, &expected, "{label}: exact {exact}");
+    }
+    // Restricted outputs stay outside published/ and say so.
+    assert_eq!(
+        read_json(&work.path().join("out/results.json"))["restricted"],
+        "exact counts: not for publication without disclosure control"
+    );
+}
