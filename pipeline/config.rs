@@ -26,6 +26,9 @@ pub struct StudyConfig {
     pub match_ratio: u32,
     pub caliper_sd: f64,
     pub exact: Vec<String>,
+    /// Months before the index (-washout_months..-1) left out of the baseline of the
+    /// difference-in-differences and of the matching covariates (0 = none).
+    pub washout_months: i32,
     pub baseline_window_days: (i32, i32),
     pub followup_window_days: (i32, i32),
     /// The unit-cost set as configured (a bundled name or a path).
@@ -67,6 +70,7 @@ const EXACT_KEYS: [&str; 5] = [
     "imd_quintile",
     "practice_code",
 ];
+const DEFAULT_WASHOUT_MONTHS: i32 = 3;
 const FORMATS: [&str; 7] = ["html", "md", "json", "csv", "parquet", "png", "svg"];
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +122,7 @@ struct RawCohort {
     match_ratio: u32,
     caliper_sd: f64,
     exact: Vec<String>,
+    washout_months: Option<i32>,
 }
 
 impl Default for RawCohort {
@@ -128,6 +133,7 @@ impl Default for RawCohort {
             match_ratio: 1,
             caliper_sd: 0.2,
             exact: vec!["index_quarter".into()],
+            washout_months: None,
         }
     }
 }
@@ -374,6 +380,20 @@ impl StudyConfig {
                 ),
             ));
         }
+        // The referral peak (months -3..-1) is a transient crisis that noisy counts cannot
+        // match; leaving it out of the baseline removes the regression to the mean that
+        // matching on it leaves behind (methods.md section 3, "wash-out"). Default 3 months,
+        // fewer when the look-back is shorter than 4 months.
+        let washout_months = raw
+            .cohort
+            .washout_months
+            .unwrap_or_else(|| DEFAULT_WASHOUT_MONTHS.min(raw.study.pre_months - 1));
+        if !(0..=6).contains(&washout_months) || washout_months >= raw.study.pre_months {
+            return Err(invalid(
+                "washout_months",
+                "washout_months must be 0..6 and shorter than pre_months".into(),
+            ));
+        }
         if !(0..=120).contains(&raw.cohort.min_age) {
             return Err(invalid("min_age", "min_age must be 0..120".into()));
         }
@@ -461,6 +481,7 @@ impl StudyConfig {
             match_ratio: raw.cohort.match_ratio,
             caliper_sd: raw.cohort.caliper_sd,
             exact: raw.cohort.exact,
+            washout_months,
             baseline_window_days,
             followup_window_days,
             unit_costs: raw.costs.unit_costs,

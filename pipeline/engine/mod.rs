@@ -162,6 +162,7 @@ pub fn register_study_params(ctx: &SessionContext, config: &StudyConfig) -> Resu
         ("data_end", date(config.data_end)),
         ("pre_months", int(i64::from(config.pre_months))),
         ("post_months", int(i64::from(config.post_months))),
+        ("washout_months", int(i64::from(config.washout_months))),
         ("seed", int(config.seed as i64)),
         ("min_age", int(i64::from(config.min_age))),
         (

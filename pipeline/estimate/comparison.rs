@@ -29,10 +29,12 @@ pub struct Comparison {
     pub methods: Value,
 }
 
-/// One covariate of the propensity model: its name and value per person.
+/// One covariate of the balance table: its name, value per person, and whether the
+/// propensity model uses it.
 struct Covariate {
     name: String,
     values: Vec<f64>,
+    in_model: bool,
 }
 
 fn indicator(name: &str, values: &[Option<String>], level: &str) -> Covariate {
@@ -42,15 +44,17 @@ fn indicator(name: &str, values: &[Option<String>], level: &str) -> Covariate {
             .iter()
             .map(|value| f64::from(u8::from(value.as_deref() == Some(level))))
             .collect(),
+        in_model: true,
     }
 }
 
 /// The propensity model's covariates (design section 5), with indicator columns for the
 /// categories and "unknown" flags for missing IMD and LTC.
-fn covariates(columns: &Columns) -> Result<Vec<Covariate>> {
+fn covariates(columns: &Columns, washout_months: i32) -> Result<Vec<Covariate>> {
     let mut covariates = vec![Covariate {
         name: "age".into(),
         values: columns.floats_or_zero("age_at_index")?,
+        in_model: true,
     }];
     let sex = columns.texts("sex")?;
     covariates.push(indicator("sex_female", &sex, "female"));
@@ -62,6 +66,7 @@ fn covariates(columns: &Columns) -> Result<Vec<Covariate>> {
                 .iter()
                 .map(|value| f64::from(u8::from(*value == Some(f64::from(quintile)))))
                 .collect(),
+            in_model: true,
         });
     }
     covariates.push(Covariate {
@@ -70,6 +75,7 @@ fn covariates(columns: &Columns) -> Result<Vec<Covariate>> {
             .iter()
             .map(|value| f64::from(u8::from(value.is_none())))
             .collect(),
+        in_model: true,
     });
     let ethnicity = columns.texts("ethnic_group")?;
     for group in ["Mixed", "Asian", "Black", "Other", "Unknown"] {
@@ -83,6 +89,7 @@ fn covariates(columns: &Columns) -> Result<Vec<Covariate>> {
     covariates.push(Covariate {
         name: "ltc_count".into(),
         values: ltc.iter().map(|value| value.unwrap_or(0.0)).collect(),
+        in_model: true,
     });
     covariates.push(Covariate {
         name: "ltc_unknown".into(),
@@ -90,18 +97,26 @@ fn covariates(columns: &Columns) -> Result<Vec<Covariate>> {
             .iter()
             .map(|value| f64::from(u8::from(value.is_none())))
             .collect(),
+        in_model: true,
     });
-    for (name, column) in [
-        ("gp_demand_m3_m1", "gp_demand_m3_m1"),
-        ("gp_demand_m12_m4", "gp_demand_m12_m4"),
-        ("ae_attendances_m12_m1", "ae_attendances_m12_m1"),
-        ("emergency_admissions_m12_m1", "emergency_admissions_m12_m1"),
+    for column in [
+        "gp_demand_baseline",
+        "ae_attendances_baseline",
+        "emergency_admissions_baseline",
     ] {
         covariates.push(Covariate {
-            name: name.into(),
+            name: column.into(),
             values: columns.floats_or_zero(column)?,
+            in_model: true,
         });
     }
+    // The referral peak: matched on only without a wash-out; otherwise a balance diagnostic
+    // (the treated group's peak is expected to stay unmatched).
+    covariates.push(Covariate {
+        name: "gp_demand_m3_m1".into(),
+        values: columns.floats_or_zero("gp_demand_m3_m1")?,
+        in_model: washout_months == 0,
+    });
     Ok(covariates)
 }
 
@@ -122,7 +137,7 @@ pub async fn match_cohort(
         .iter()
         .map(|group| group.as_deref() == Some("treated"))
         .collect();
-    let all = covariates(&columns)?;
+    let all = covariates(&columns, config.washout_months)?;
     // A covariate that cannot be estimated is left out and reported: constant overall (e.g. no
     // unknown IMD), or an indicator constant within one group (a rare category with no treated
     // member), which separates the groups and would send its coefficient to infinity.
@@ -147,7 +162,11 @@ pub async fn match_cohort(
             varies_within(covariate, true) || varies_within(covariate, false)
         }
     };
-    let used: Vec<&Covariate> = all.iter().filter(estimable).collect();
+    let used: Vec<&Covariate> = all
+        .iter()
+        .filter(|covariate| covariate.in_model)
+        .filter(estimable)
+        .collect();
     let rows = ids.len();
     let mut design = DMatrix::from_element(rows, used.len() + 1, 1.0);
     for (column, covariate) in used.iter().enumerate() {
@@ -202,7 +221,7 @@ pub async fn match_cohort(
         };
         match balance(&covariate.name, &pick(true, false), &pick(false, false), &pick(true, true), &pick(false, true)) {
             Ok(row) => table.push(json!({
-                "covariate": row.covariate, "smd_before": number(row.smd_before), "smd_after": number(row.smd_after),
+                "covariate": row.covariate, "in_propensity_model": covariate.in_model, "smd_before": number(row.smd_before), "smd_after": number(row.smd_after),
                 "variance_ratio_before": row.variance_ratio_before, "variance_ratio_after": row.variance_ratio_after,
             })),
             Err(error) => table.push(json!({"covariate": covariate.name, "not_estimated": error.to_string()})),
@@ -217,7 +236,9 @@ pub async fn match_cohort(
         methods: json!({
             "propensity_model": "logistic regression (IRLS) of treated on the covariates below; covariates constant overall, or indicators constant within a group (separation), are omitted",
             "covariates": used.iter().map(|covariate| covariate.name.clone()).collect::<Vec<_>>(),
-            "omitted_covariates": all.iter().filter(|c| !used.iter().any(|u| u.name == c.name)).map(|c| c.name.clone()).collect::<Vec<_>>(),
+            "omitted_covariates": all.iter().filter(|c| c.in_model && !used.iter().any(|u| u.name == c.name)).map(|c| c.name.clone()).collect::<Vec<_>>(),
+            "washout_months": config.washout_months,
+            "service_use_covariates": "GP demand in the baseline (months before -max(washout, 3)), A&E attendances and emergency admissions in the baseline (months before -washout); GP demand in months -3..-1 (the referral peak) only when washout_months = 0, else a balance diagnostic",
             "algorithm": "greedy nearest neighbour on the logit propensity score, without replacement",
             "order": "largest score first; ties by SHA-256 of person_id",
             "ratio": options.ratio,

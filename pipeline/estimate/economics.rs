@@ -5,7 +5,8 @@
 //! categories c (one per service-use measure):
 //! saving_m = -Σ_c [(T_c,k - T_c,pre) - (C_c,k - C_c,pre)], with T_c,k, C_c,k the treated and
 //! comparison cost per person-month of exposure in relative month k and T_c,pre, C_c,pre their
-//! means over the pre-period (NHS cost perspective; unit costs from `unit_costs`). Then
+//! means over the baseline (the pre-period less the wash-out months, as in the DiD; NHS cost
+//! perspective; unit costs from `unit_costs`). Then
 //! `econ::payback` discounts, nets off the programme cost per person and finds the
 //! break-even month.
 //!
@@ -130,7 +131,7 @@ fn savings<'a>(
         .collect()
 }
 
-async fn load_sets(ctx: &SessionContext, horizon: usize) -> Result<Vec<Set>> {
+async fn load_sets(ctx: &SessionContext, horizon: usize, washout_months: i64) -> Result<Vec<Set>> {
     let cost_columns: Vec<String> = CATEGORIES
         .iter()
         .map(|(measure, _)| format!("p.{measure}_cost_gbp"))
@@ -165,8 +166,10 @@ async fn load_sets(ctx: &SessionContext, horizon: usize) -> Result<Vec<Set>> {
             &mut set.comparison
         };
         let month = months[row] as i64;
-        let cell = if month < 0 {
+        let cell = if month < -washout_months {
             &mut sums.pre
+        } else if month < 0 {
+            continue; // the wash-out months are in no baseline
         } else if (month as usize) < horizon {
             &mut sums.months[month as usize]
         } else {
@@ -188,7 +191,7 @@ pub async fn estimate(
     tables_dir: &Path,
 ) -> Result<Value> {
     let horizon = (config.post_months as usize).min(HORIZON_MONTHS);
-    let sets = load_sets(ctx, horizon).await?;
+    let sets = load_sets(ctx, horizon, i64::from(config.washout_months)).await?;
     let cost_per_person = config.programme.per_person_gbp();
     let curve =
         |monthly: &[f64], cost: f64, rate: f64| payback(monthly, cost, rate, &RETURN_MONTHS);

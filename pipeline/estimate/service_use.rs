@@ -125,6 +125,66 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
     Ok(Value::Array(rows))
 }
 
+/// The placebo DiD (index 12 months earlier, design section 5) per count measure, on the
+/// matched sets whose members all have the data for it (`placebo_periods`). A rate ratio
+/// away from 1 here is bias the design did not remove, since nobody was referred then.
+async fn placebo(ctx: &SessionContext) -> Result<BTreeMap<usize, Value>> {
+    let columns = Columns::query(
+        ctx,
+        "select p.*, m.set_id, m.group_name from placebo_periods as p \
+         inner join matched_sets as m on p.person_id = m.person_id order by m.set_id, p.person_id",
+    )
+    .await?;
+    let sets = columns.floats_or_zero("set_id")?;
+    let groups = columns.texts("group_name")?;
+    let pre_days = columns.floats_or_zero("placebo_pre_days")?;
+    let post_days = columns.floats_or_zero("placebo_post_days")?;
+    let mut people: Vec<Person> = (0..sets.len())
+        .map(|row| Person {
+            set: sets[row] as i64,
+            treated: groups[row].as_deref() == Some("treated"),
+            exposure_days: [pre_days[row], post_days[row]],
+            ..Person::default()
+        })
+        .collect();
+    for (measure, (name, _)) in MEASURES
+        .iter()
+        .enumerate()
+        .filter(|(_, (name, _))| *name != "total_cost")
+    {
+        let pre = columns.floats_or_zero(&format!("{name}_pre"))?;
+        let post = columns.floats_or_zero(&format!("{name}_post"))?;
+        for (row, person) in people.iter_mut().enumerate() {
+            person.events[measure] = [pre[row], post[row]];
+        }
+    }
+    // Only complete sets: a treated person and at least one comparison.
+    let mut complete: BTreeMap<i64, [bool; 2]> = BTreeMap::new();
+    for person in &people {
+        complete.entry(person.set).or_default()[usize::from(person.treated)] = true;
+    }
+    people.retain(|person| complete[&person.set] == [true, true]);
+    let set_count = complete
+        .values()
+        .filter(|groups| **groups == [true, true])
+        .count();
+    let mut results = BTreeMap::new();
+    for (measure, (name, _)) in MEASURES.iter().enumerate() {
+        let value = if *name == "total_cost" {
+            json!({"not_estimated": "the placebo is for event counts"})
+        } else if set_count < MIN_SUBGROUP_SETS {
+            json!({"not_estimated": format!("{set_count} matched sets have data 24 months before the index (fewer than {MIN_SUBGROUP_SETS})")})
+        } else {
+            let mut estimate =
+                did_with(&people, measure, None).unwrap_or_else(|error| note(&error));
+            estimate["matched_sets"] = json!(set_count);
+            estimate
+        };
+        results.insert(measure, value);
+    }
+    Ok(results)
+}
+
 pub struct ServiceUse {
     pub results: Value,
     /// DiD by equity breakdown (results.json `equity.service_use`).
@@ -132,13 +192,31 @@ pub struct ServiceUse {
     pub methods: Value,
 }
 
-/// Pre and post totals of one matched person.
+/// Totals of one matched person: [baseline, post] for the difference-in-differences, and
+/// the wash-out months (-washout_months..-1) apart.
 #[derive(Debug, Clone, Default)]
 struct Person {
     set: i64,
     treated: bool,
     exposure_days: [f64; 2],
     events: [[f64; 2]; MEASURES.len()],
+    washout_days: f64,
+    washout_events: [f64; MEASURES.len()],
+}
+
+impl Person {
+    /// Events and exposure days of a period for the uncontrolled before/after, whose
+    /// "before" is every pre-index month, wash-out included, as a naive evaluation counts it.
+    fn naive(&self, measure: usize, period: usize) -> (f64, f64) {
+        if period == 0 {
+            (
+                self.events[measure][0] + self.washout_events[measure],
+                self.exposure_days[0] + self.washout_days,
+            )
+        } else {
+            (self.events[measure][1], self.exposure_days[1])
+        }
+    }
 }
 
 pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<ServiceUse> {
@@ -170,19 +248,28 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             });
         }
         let person = people.last_mut().expect("a person was pushed");
-        let period = usize::from(months[row] >= 0.0);
-        person.exposure_days[period] += exposure[row];
-        let cell = monthly
-            .entry((person.treated, months[row] as i64))
-            .or_default();
+        let month = months[row] as i64;
+        let cell = monthly.entry((person.treated, month)).or_default();
         cell.0 += exposure[row];
         for (measure, values) in counts.iter().enumerate() {
-            person.events[measure][period] += values[row];
             cell.1[measure] += values[row];
+        }
+        if month < 0 && month >= -i64::from(config.washout_months) {
+            person.washout_days += exposure[row];
+            for (measure, values) in counts.iter().enumerate() {
+                person.washout_events[measure] += values[row];
+            }
+            continue;
+        }
+        let period = usize::from(month >= 0);
+        person.exposure_days[period] += exposure[row];
+        for (measure, values) in counts.iter().enumerate() {
+            person.events[measure][period] += values[row];
         }
     }
 
     let subgroups = subgroups(ctx, &people).await?;
+    let mut placebo = placebo(ctx).await?;
     let mut results = Vec::new();
     for (measure, (name, _)) in MEASURES.iter().enumerate() {
         let before_after = before_after(&people, measure, true);
@@ -221,6 +308,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             "did": did.unwrap_or_else(|error| note(&error)),
             "did_nb2_sensitivity": nb2.unwrap_or_else(|error| note(&error)),
             "comparison_before_after_rate_ratio": comparison.map_or(Value::Null, number),
+            "placebo_did": placebo.remove(&measure).unwrap_or(Value::Null),
             "event_study": event_study,
         }));
     }
@@ -235,7 +323,9 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             "bootstrap": {"unit": "matched set", "replicates": BOOTSTRAP_REPLICATES, "seed": config.seed, "rng": "ChaCha8", "interval": "percentile (type-7 quantiles)"},
             "sensitivity": "NB2 GLM (theta by ML), same design and cluster-robust CI",
             "event_study_ci": "exact Poisson (Garwood) 95% interval for counts; none for cost",
-            "periods": {"pre_months": config.pre_months, "post_months": config.post_months},
+            "periods": {"pre_months": config.pre_months, "post_months": config.post_months, "washout_months": config.washout_months},
+            "washout": format!("months -{}..-1 (the referral peak) are left out of the DiD baseline; the uncontrolled before/after keeps them", config.washout_months),
+            "placebo": "index moved 12 months earlier with the same wash-out: the DiD of real months -12..-(washout+1) against -24..-(13+washout), on matched sets whose members were registered and in the data 24 months before the index; a rate ratio away from 1 is residual bias (regression to the mean the design did not remove)",
             "subgroups": format!("DiD rate ratio with cluster-robust CI by the treated person's IMD quintile, age band, sex, ethnicity group, referral route and each referral reason; not estimated below {MIN_SUBGROUP_SETS} matched sets; no bootstrap"),
         }),
     })
@@ -266,7 +356,12 @@ fn design(
         .filter(|(_, person)| include(person))
     {
         for period in 0..2 {
-            if person.exposure_days[period] <= 0.0 {
+            let (events, days) = if did {
+                (person.events[measure][period], person.exposure_days[period])
+            } else {
+                person.naive(measure, period)
+            };
+            if days <= 0.0 {
                 continue;
             }
             let (treated, post) = (f64::from(u8::from(person.treated)), period as f64);
@@ -275,8 +370,8 @@ fn design(
             } else {
                 values.extend([1.0, post]);
             }
-            y.push(person.events[measure][period]);
-            offset.push((person.exposure_days[period] / DAYS_PER_YEAR).ln());
+            y.push(events);
+            offset.push((days / DAYS_PER_YEAR).ln());
             clusters.push(if did { person.set as u64 } else { index as u64 });
         }
     }
@@ -289,15 +384,14 @@ fn design(
     )
 }
 
+/// A group's rate per person-year in a period of the uncontrolled before/after.
 fn rate(people: &[Person], measure: usize, treated: bool, period: usize) -> f64 {
     let (events, days) = people
         .iter()
         .filter(|person| person.treated == treated)
         .fold((0.0, 0.0), |(events, days), person| {
-            (
-                events + person.events[measure][period],
-                days + person.exposure_days[period],
-            )
+            let (more_events, more_days) = person.naive(measure, period);
+            (events + more_events, days + more_days)
         });
     events / (days / DAYS_PER_YEAR)
 }

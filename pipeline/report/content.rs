@@ -429,6 +429,11 @@ fn service_use_section(
             ("change_per_person_year", "Change per person-year", "number"),
             ("change_ci95", "95% CI (bootstrap)", "number"),
             ("nb2_rate_ratio", "NB2 sensitivity", "number"),
+            (
+                "placebo_rate_ratio",
+                "Placebo, index 12 months earlier (95% CI)",
+                "number",
+            ),
         ],
     );
     let mut forest = Vec::new();
@@ -464,6 +469,12 @@ fn service_use_section(
                 format!("{} to {}", change(Some(low)), change(Some(high)))
             }),
             ratio(float(&row["did_nb2_sensitivity"]["rate_ratio"])),
+            float(&row["placebo_did"]["rate_ratio"]).map_or("n/a".into(), |placebo| {
+                format!(
+                    "{placebo:.2} ({})",
+                    ci(interval(&row["placebo_did"]["ci95"]), 2)
+                )
+            }),
         ]);
         forest.push(DotRow {
             label: label.clone(),
