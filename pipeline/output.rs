@@ -1,6 +1,9 @@
 //! Crash-safe output folders: results are written to a staging folder beside `--out` and
 //! renamed into place only when complete, so an interrupted run never leaves a half-written
-//! result where a good one was (design section 5a).
+//! result where a good one was (design section 5a). The staging folder is owner-only from
+//! the start (0700), and before it is renamed into place every restricted file in it is made
+//! owner-only too (0600 files, 0700 folders); `published/` keeps the default permissions,
+//! inside the owner-only run folder (design section 7).
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +52,7 @@ impl StagedOutput {
             .take()
             .expect("staging folder present until commit");
         let staged = staging.keep();
+        restrict(&staged, &staged.join("published"))?;
         if self.final_dir.exists() {
             let old = self.final_dir.with_file_name(format!(
                 ".{}.old-{}",
@@ -69,4 +73,34 @@ impl StagedOutput {
         }
         Ok(self.final_dir.clone())
     }
+}
+
+/// Makes every folder under `dir` 0700 and every file 0600, except inside `published`.
+#[cfg(unix)]
+fn restrict(dir: &Path, published: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let set = |path: &Path, mode: u32| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|source| Error::io("restricting permissions of", path, source))
+    };
+    set(dir, 0o700)?;
+    for entry in std::fs::read_dir(dir).map_err(|source| Error::io("reading", dir, source))? {
+        let path = entry
+            .map_err(|source| Error::io("reading", dir, source))?
+            .path();
+        if path == published {
+            continue;
+        }
+        if path.is_dir() {
+            restrict(&path, published)?;
+        } else {
+            set(&path, 0o600)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict(_dir: &Path, _published: &Path) -> Result<()> {
+    Ok(())
 }

@@ -21,3 +21,5 @@ mod stats_oracles;
 mod estimate;
 // Issue 7: the published report, in headless Chromium, and disclosure control.
 mod report;
+// Issue 9: determinism across thread counts, crash safety, owner-only restricted outputs.
+mod reliability;
