@@ -227,7 +227,7 @@ const CASES: &[(&str, Outcome)] = &[
 ];
 
 /// Builds the data folder of a case: base files, minus any listed in REMOVE, plus the case's.
-fn case_data(case: &str, work: &Path) -> PathBuf {
+pub(crate) fn case_data(case: &str, work: &Path) -> PathBuf {
     let data = work.join("data");
     copy_files(&fixtures().join("ingest/base"), &data);
     let case_dir = fixtures().join("ingest/cases").join(case);

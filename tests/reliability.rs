@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use sp_impact::synth::{Effects, SynthOptions};
 
-use crate::util::{sp_impact, synth_and_run};
+use crate::util::{fixtures, sp_impact, synth_and_run};
 
 /// Every file under `dir` (relative path, bytes), sorted; `manifest.json` (which records
 /// timings by design) is left out.
@@ -197,4 +197,60 @@ fn restricted_outputs_are_owner_only() {
     }
     assert!(checked > 20, "only {checked} restricted files");
     assert!(out.join("results.json").is_file() && out.join("quality/quarantine").is_dir());
+}
+
+/// Every case of the bad-input corpus through the whole pipeline (`run`, with a study that
+/// fits the corpus' dates): exit 0, 1 or 2, never a panic (exit 101, which `sp_impact`
+/// rejects), and every refusal names the file or configuration it is about.
+#[test]
+fn the_bad_input_corpus_never_panics_through_the_whole_pipeline() {
+    let cases = fixtures().join("ingest/cases");
+    let mut names: Vec<String> = std::fs::read_dir(&cases)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 25);
+    let mut refused = 0;
+    for case in &names {
+        let work = tempfile::tempdir().unwrap();
+        let data = crate::ingest_corpus::case_data(case, work.path());
+        let config = work.path().join("study.toml");
+        std::fs::write(
+            &config,
+            "[study]\nname = \"Corpus sweep\"\nstart = 2023-01-01\nend = 2023-12-31\ndata_end = 2024-06-30\n",
+        )
+        .unwrap();
+        let out = work.path().join("out");
+        let run = sp_impact(&[
+            "run",
+            "-q",
+            "--config",
+            config.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(
+            [0, 1, 2].contains(&run.code),
+            "{case}: exit {}:\n{}",
+            run.code,
+            run.stderr
+        );
+        if run.code == 2 {
+            refused += 1;
+            let names_a_file = [".csv", ".gz", ".parquet", ".xlsx", "study.toml"]
+                .iter()
+                .any(|suffix| run.stderr.contains(suffix));
+            assert!(
+                names_a_file,
+                "{case}: the error does not name its file:\n{}",
+                run.stderr
+            );
+        } else {
+            assert!(out.join("results.json").is_file(), "{case}: no results");
+        }
+    }
+    assert!(refused >= 5, "only {refused} corpus cases were refused");
 }
