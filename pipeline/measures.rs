@@ -143,12 +143,18 @@ pub fn instrument(code: &str) -> Option<&'static Instrument> {
 
 impl Instrument {
     /// Scores complete item responses. Returns `None` when any item is missing (design
-    /// section 3: a questionnaire with a missing item is kept and flagged, not scored) or when
+    /// section 3: a questionnaire with a missing item is kept and flagged, not scored), when
+    /// a response is outside the instrument's item range (ingest quarantines those first; a
+    /// library caller gets no score rather than an overflowing sum, found by fuzzing), or when
     /// the instrument's items are never summed (ONS4).
     pub fn score(&self, items: &[Option<i32>]) -> Option<f64> {
         let responses: Option<Vec<i32>> = items.iter().take(self.items).copied().collect();
         let responses = responses?;
-        if responses.len() != self.items {
+        if responses.len() != self.items
+            || responses
+                .iter()
+                .any(|response| !(self.item_min..=self.item_max).contains(response))
+        {
             return None;
         }
         let raw: i32 = responses.iter().sum();
@@ -209,5 +215,20 @@ mod tests {
         items[5] = None;
         assert_eq!(wemwbs.score(&items), None);
         assert_eq!(instrument("ONS4").unwrap().score(&[Some(5); 4]), None);
+        // Out-of-range responses are not scored (fuzzing found an i32 overflow here).
+        assert_eq!(wemwbs.score(&[Some(i32::MAX); 14]), None);
+        let swemwbs = instrument("SWEMWBS").unwrap();
+        assert_eq!(
+            swemwbs.score(&[
+                Some(6),
+                Some(1),
+                Some(1),
+                Some(1),
+                Some(1),
+                Some(1),
+                Some(1)
+            ]),
+            None
+        );
     }
 }

@@ -184,6 +184,48 @@ const BATCH_ROWS: usize = 64 * 1024;
 /// or every row of a smaller file) stops ingest: the extract must be pseudonymised first.
 const NHS_NUMBER_COLUMN_MIN_HITS: u64 = 5;
 
+/// Reads and checks every record of one extract's file against its contract, as ingest does,
+/// but keeps nothing and has no other extract loaded (so references fail as orphans): the
+/// entry point of the fuzz targets in `fuzz/`. Returns (rows read, rows that would load).
+#[doc(hidden)]
+pub fn check_file(extract: &str, path: &Path, container: Container) -> Result<(u64, u64)> {
+    let contract = contracts::ALL
+        .into_iter()
+        .find(|contract| contract.name == extract)
+        .ok_or_else(|| Error::Usage(format!("no extract called {extract}")))?;
+    let mut source = Source::open(path, container, BytesRead::default())?;
+    let layout = Layout::from_header(contract, &source)?;
+    let keys = Keys::default();
+    let mut extract_keys = ExtractKeys::default();
+    let mut date_format: Option<DateFormat> = None;
+    let mut table = TableBuilder::new(contract);
+    let mut record = RawRecord::default();
+    let (mut read, mut loaded) = (0, 0);
+    while source.next_record(&mut record)? {
+        read += 1;
+        match check_record(
+            contract,
+            &layout,
+            &record,
+            &keys,
+            &mut extract_keys,
+            &mut date_format,
+        ) {
+            Ok(values) => {
+                table.append(&values, record.line);
+                loaded += 1;
+            }
+            Err(rejection) => {
+                let _ = rejection.into_row(record.line);
+            }
+        }
+    }
+    if !table.is_empty() {
+        table.finish_batch();
+    }
+    Ok((read, loaded))
+}
+
 fn load_extract(
     input: &InputFile,
     keys: &Keys,
