@@ -80,6 +80,7 @@ fn analyse(
         .build()
         .map_err(|source| Error::io("starting the async runtime for", dir, source))?;
     let mut estimate_seconds = 0.0;
+    let mut stage_parts = Vec::new();
     let (models, results) = runtime.block_on(async {
         let ctx = prepared_session(options, config, dir).await?;
         let models = models::discover(&options.queries, &source_tables())?;
@@ -98,6 +99,7 @@ fn analyse(
             results["economics"] = estimates.economics;
             results["equity"] = estimates.equity;
             results["methods"] = estimates.methods;
+            stage_parts = estimates.timings;
         }
         Ok::<_, Error>((run, results))
     })?;
@@ -106,6 +108,7 @@ fn analyse(
         clock.elapsed().as_secs_f64() - estimate_seconds,
     );
     timings.insert("estimate_seconds", estimate_seconds);
+    timings.extend(stage_parts);
     Ok(Analysis {
         ingest,
         models,

@@ -80,6 +80,15 @@ fn did_recovers_the_true_effect_where_before_after_overstates_it() {
     }
     // GP demand: the uncontrolled before/after claims far more than the truth.
     let gp = measure(&results, "gp_demand");
+    // The absolute change carries percentile and BCa bootstrap intervals around it.
+    let change = gp["did"]["change_per_person_year"].as_f64().unwrap();
+    for key in ["change_ci95", "change_ci95_bca"] {
+        let (low, high) = ci(&gp["did"][key]);
+        assert!(
+            low < change && change < high,
+            "{key} [{low}, {high}] vs {change}"
+        );
+    }
     let naive = gp["before_after"]["rate_ratio"].as_f64().unwrap();
     assert!(
         naive < truth.effects.0["gp_demand"] - 0.05,

@@ -27,6 +27,8 @@ pub struct Comparison {
     pub unmatched_treated: usize,
     pub balance: Value,
     pub methods: Value,
+    /// Wall time of the propensity fit and of the matching (for the manifest, never results).
+    pub timings: [(&'static str, f64); 2],
 }
 
 /// One covariate of the balance table: its name, value per person, and whether the
@@ -175,12 +177,14 @@ pub async fn match_cohort(
         }
     }
     let outcome: Vec<f64> = treated.iter().map(|t| f64::from(u8::from(*t))).collect();
+    let clock = std::time::Instant::now();
     let model = glm::fit(&design, &outcome, None, Family::Binomial).map_err(|error| {
         Error::DataTest(format!(
             "the propensity score model could not be fitted: {error}"
         ))
     })?;
     let linear = &design * &model.coef;
+    let propensity_seconds = clock.elapsed().as_secs_f64();
 
     let strata = exact_strata(&columns, &config.exact)?;
     let units: Vec<Unit> = (0..rows)
@@ -196,8 +200,10 @@ pub async fn match_cohort(
         caliper_sd: config.caliper_sd,
         caliper_scale: CaliperScale::PooledSd,
     };
+    let clock = std::time::Instant::now();
     let matching = greedy_match(&units, &options)
         .map_err(|error| Error::DataTest(format!("matching failed: {error}")))?;
+    let matching_seconds = clock.elapsed().as_secs_f64();
 
     // Matched sets: set id = rank of the treated unit in matching order (1-based).
     let mut set_of = vec![0i64; rows];
@@ -229,6 +235,10 @@ pub async fn match_cohort(
     }
     let matched_comparison = matching.pairs.len();
     Ok(Comparison {
+        timings: [
+            ("propensity_fit_seconds", propensity_seconds),
+            ("matching_seconds", matching_seconds),
+        ],
         matched_treated: matching.matched_treated,
         matched_comparison,
         unmatched_treated: matching.unmatched_treated,

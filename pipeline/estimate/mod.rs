@@ -25,6 +25,27 @@ use crate::config::StudyConfig;
 use crate::engine::engine_error;
 use crate::error::{Error, Result};
 
+/// Fewest matched sets (service use) or pairs (wellbeing) for a subgroup estimate (equity
+/// breakdowns, design section 5).
+pub(crate) const MIN_SUBGROUP_SETS: usize = 20;
+
+/// Equity breakdowns: results name and the SQL expression giving the level(s) of a treated
+/// person (reasons are `;`-joined and each counts).
+pub(crate) const BREAKDOWNS: [(&str, &str); 6] = [
+    (
+        "imd_quintile",
+        "coalesce(cast(c.imd_quintile as varchar), 'unknown')",
+    ),
+    ("age_band", "c.age_band"),
+    ("sex", "c.sex"),
+    ("ethnic_group", "c.ethnic_group"),
+    ("referral_route", "i.referral_route"),
+    (
+        "referral_reason",
+        "coalesce(array_to_string(i.referral_reasons, ';'), 'not recorded')",
+    ),
+];
+
 /// Bootstrap replicates for the absolute-change and saving intervals.
 pub const BOOTSTRAP_REPLICATES: usize = 2000;
 
@@ -38,6 +59,8 @@ pub struct Estimates {
     /// Subgroup estimates for the equity breakdowns.
     pub equity: Value,
     pub methods: Value,
+    /// Wall times of parts of the stage, for the manifest (never results.json).
+    pub timings: Vec<(&'static str, f64)>,
 }
 
 /// Runs every estimate. When the data cannot support a matched comparison (e.g. too few
@@ -66,8 +89,9 @@ pub async fn estimate(
                 service_use: service_use.results,
                 wellbeing: wellbeing.results,
                 economics,
-                equity: json!({ "service_use": service_use.subgroups }),
+                equity: json!({ "service_use": service_use.subgroups, "wellbeing": wellbeing.subgroups }),
                 methods,
+                timings: comparison.timings.to_vec(),
             })
         }
         Err(Error::DataTest(reason)) => {
@@ -78,8 +102,9 @@ pub async fn estimate(
                 service_use: reason.clone(),
                 wellbeing: wellbeing.results,
                 economics: reason.clone(),
-                equity: reason,
+                equity: json!({ "service_use": reason, "wellbeing": wellbeing.subgroups }),
                 methods,
+                timings: Vec::new(),
             })
         }
         Err(other) => Err(other),

@@ -21,10 +21,10 @@ use nalgebra::DMatrix;
 use serde_json::{Value, json};
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
-use super::{BOOTSTRAP_REPLICATES, Columns, note, number};
+use super::{BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, note, number};
 use crate::config::StudyConfig;
 use crate::error::Result;
-use crate::stats::bootstrap::{percentile_interval, resample};
+use crate::stats::bootstrap::{bca_interval, percentile_interval, resample};
 use crate::stats::glm::{self, Covariance, Family};
 use crate::stats::{StatsError, StatsResult};
 
@@ -39,26 +39,6 @@ const MEASURES: [(&str, &str); 6] = [
 ];
 
 const DAYS_PER_YEAR: f64 = 365.25;
-
-/// Fewest matched sets for a subgroup estimate (equity breakdowns, design section 5).
-const MIN_SUBGROUP_SETS: usize = 20;
-
-/// Equity breakdowns: results name and the SQL expression giving the level(s) of a treated
-/// person (reasons are `;`-joined and each counts).
-const BREAKDOWNS: [(&str, &str); 6] = [
-    (
-        "imd_quintile",
-        "coalesce(cast(c.imd_quintile as varchar), 'unknown')",
-    ),
-    ("age_band", "c.age_band"),
-    ("sex", "c.sex"),
-    ("ethnic_group", "c.ethnic_group"),
-    ("referral_route", "i.referral_route"),
-    (
-        "referral_reason",
-        "coalesce(array_to_string(i.referral_reasons, ';'), 'not recorded')",
-    ),
-];
 
 /// DiD per measure within each level of each breakdown (sets defined by their treated member).
 async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
@@ -320,7 +300,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             "did_model": "Poisson GLM: count ~ treated + post + treated:post, offset log(exposure years); total cost by Poisson pseudo-ML",
             "did_se": "cluster-robust by matched set, factor G/(G-1) x (N-1)/(N-K) (statsmodels cov_type='cluster')",
             "change_per_person_year": "(treated post - pre rate) - (comparison post - pre rate), rates = events / person-years",
-            "bootstrap": {"unit": "matched set", "replicates": BOOTSTRAP_REPLICATES, "seed": config.seed, "rng": "ChaCha8", "interval": "percentile (type-7 quantiles)"},
+            "bootstrap": {"unit": "matched set", "replicates": BOOTSTRAP_REPLICATES, "seed": config.seed, "rng": "ChaCha8", "interval": "percentile (type-7 quantiles); BCa (jackknife over matched sets) also reported as change_ci95_bca"},
             "sensitivity": "NB2 GLM (theta by ML), same design and cluster-robust CI",
             "event_study_ci": "exact Poisson (Garwood) 95% interval for counts; none for cost",
             "periods": {"pre_months": config.pre_months, "post_months": config.post_months, "washout_months": config.washout_months},
@@ -448,22 +428,29 @@ fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult
         }
     }
     let sets: Vec<Cells> = by_set.into_values().collect();
-    let change = |chosen: &mut dyn Iterator<Item = &Cells>| {
-        let mut total: Cells = Default::default();
-        for cells in chosen {
-            for (total_group, group) in total.iter_mut().zip(cells) {
-                for (total_cell, cell) in total_group.iter_mut().zip(group) {
-                    total_cell.0 += cell.0;
-                    total_cell.1 += cell.1;
-                }
+    let add = |total: &mut Cells, cells: &Cells, sign: f64| {
+        for (total_group, group) in total.iter_mut().zip(cells) {
+            for (total_cell, cell) in total_group.iter_mut().zip(group) {
+                total_cell.0 += sign * cell.0;
+                total_cell.1 += sign * cell.1;
             }
         }
+    };
+    let change_of = |total: &Cells| {
         let rate = |group: usize, period: usize| {
             total[group][period].0 / (total[group][period].1 / DAYS_PER_YEAR)
         };
         (rate(1, 1) - rate(1, 0)) - (rate(0, 1) - rate(0, 0))
     };
-    let change_ci = match seed {
+    let change = |chosen: &mut dyn Iterator<Item = &Cells>| {
+        let mut total: Cells = Default::default();
+        for cells in chosen {
+            add(&mut total, cells, 1.0);
+        }
+        change_of(&total)
+    };
+    let estimate = change(&mut sets.iter());
+    let (change_ci, change_ci_bca) = match seed {
         Some(seed) => {
             let replicates = resample(sets.len(), BOOTSTRAP_REPLICATES, seed, |indices| {
                 change(&mut indices.iter().map(|&index| &sets[index]))
@@ -473,16 +460,35 @@ fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult
                 .filter(|value| value.is_finite())
                 .collect();
             let interval = percentile_interval(&finite, 0.95)?;
-            json!([number(interval[0]), number(interval[1])])
+            // Leave-one-set-out values for the BCa acceleration, by subtracting each set from
+            // the total (linear in the number of sets).
+            let mut total: Cells = Default::default();
+            for cells in &sets {
+                add(&mut total, cells, 1.0);
+            }
+            let jackknife: Vec<f64> = sets
+                .iter()
+                .map(|cells| {
+                    let mut without = total;
+                    add(&mut without, cells, -1.0);
+                    change_of(&without)
+                })
+                .collect();
+            let bca = bca_interval(&finite, estimate, &jackknife, 0.95)
+                .map_or(Value::Null, |[low, high]| {
+                    json!([number(low), number(high)])
+                });
+            (json!([number(interval[0]), number(interval[1])]), bca)
         }
-        None => Value::Null,
+        None => (Value::Null, Value::Null),
     };
     Ok(json!({
         "rate_ratio": number(fit.coef[3].exp()),
         "ci95": [number(low.exp()), number(high.exp())],
         "p": number(p),
-        "change_per_person_year": number(change(&mut sets.iter())),
+        "change_per_person_year": number(estimate),
         "change_ci95": change_ci,
+        "change_ci95_bca": change_ci_bca,
         "clusters": sets.len(),
     }))
 }

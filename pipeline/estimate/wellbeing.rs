@@ -9,7 +9,7 @@
 use datafusion::prelude::SessionContext;
 use serde_json::{Value, json};
 
-use super::{Columns, note, number};
+use super::{BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, note, number};
 use crate::error::Result;
 use crate::measures;
 use crate::stats::multiplicity::holm;
@@ -17,7 +17,74 @@ use crate::stats::tests::{SignedRankMethod, Zeros, cohens_dz, paired_t, signed_r
 
 pub struct Wellbeing {
     pub results: Value,
+    /// Paired change by equity breakdown (results.json `equity.wellbeing`).
+    pub subgroups: Value,
     pub methods: Value,
+}
+
+/// Paired change per instrument (not ONS4 items) within each level of each equity breakdown
+/// of the referred person; not estimated below `MIN_SUBGROUP_SETS` pairs.
+async fn subgroups(ctx: &SessionContext) -> Result<Value> {
+    let selects: Vec<String> = BREAKDOWNS
+        .iter()
+        .map(|(name, expression)| format!("{expression} as {name}"))
+        .collect();
+    let columns = Columns::query(
+        ctx,
+        &format!(
+            "select w.instrument, w.baseline_value, w.followup_value, {} from wellbeing_pairs as w \
+             inner join analysis_cohort as c on w.person_id = c.person_id \
+             inner join index_dates as i on w.person_id = i.person_id \
+             where w.item is null and w.baseline_value is not null and w.followup_value is not null \
+             order by w.instrument, w.person_id",
+            selects.join(", ")
+        ),
+    )
+    .await?;
+    let instruments = columns.texts("instrument")?;
+    let baselines = columns.floats_or_zero("baseline_value")?;
+    let followups = columns.floats_or_zero("followup_value")?;
+    let mut rows = Vec::new();
+    for (breakdown, _) in BREAKDOWNS {
+        let values = columns.texts(breakdown)?;
+        // (instrument, level) -> (baselines, follow-ups)
+        let mut groups: std::collections::BTreeMap<(String, String), (Vec<f64>, Vec<f64>)> =
+            std::collections::BTreeMap::new();
+        for row in 0..instruments.len() {
+            for level in values[row]
+                .as_deref()
+                .unwrap_or("unknown")
+                .split(';')
+                .filter(|level| !level.is_empty())
+            {
+                let group = groups
+                    .entry((
+                        instruments[row].clone().unwrap_or_default(),
+                        level.to_string(),
+                    ))
+                    .or_default();
+                group.0.push(baselines[row]);
+                group.1.push(followups[row]);
+            }
+        }
+        for ((instrument, level), (pre, post)) in groups {
+            let mut row = json!({"breakdown": breakdown, "level": level, "instrument": instrument, "n_pairs": pre.len()});
+            if pre.len() < MIN_SUBGROUP_SETS {
+                row["not_estimated"] = json!(format!("fewer than {MIN_SUBGROUP_SETS} pairs"));
+            } else {
+                match paired_t(&pre, &post) {
+                    Ok(t) => {
+                        row["mean_change"] = number(t.estimate);
+                        row["ci95"] = json!([number(t.ci95[0]), number(t.ci95[1])]);
+                        row["p_t"] = number(t.p);
+                    }
+                    Err(error) => row["paired_t"] = note(&error),
+                }
+            }
+            rows.push(row);
+        }
+    }
+    Ok(Value::Array(rows))
 }
 
 pub async fn estimate(ctx: &SessionContext) -> Result<Wellbeing> {
@@ -77,6 +144,7 @@ pub async fn estimate(ctx: &SessionContext) -> Result<Wellbeing> {
     }
     Ok(Wellbeing {
         results: Value::Array(rows),
+        subgroups: subgroups(ctx).await?,
         methods: json!({
             "pairs": "baseline closest to the index date within baseline_window_days; follow-up latest within followup_window_days (wellbeing_pairs.sql)",
             "paired_t": "t test of follow-up - baseline, 95% t CI",
@@ -85,6 +153,7 @@ pub async fn estimate(ctx: &SessionContext) -> Result<Wellbeing> {
             "meaningful_change": "WEMWBS 3, SWEMWBS 3 (metric), ONS4 1 per item, PHQ-9 6, GAD-7 4; direction by instrument (ONS4 anxiety, PHQ-9, GAD-7, UCLA-3: lower is better)",
             "attrition": "baseline of completers vs non-completers by Welch t",
             "multiplicity": "Holm across the primary family (each instrument and ONS4 item)",
+            "subgroups": format!("paired change per instrument by the referred person's IMD quintile, age band, sex, ethnicity group, referral route and each referral reason; not estimated below {MIN_SUBGROUP_SETS} pairs; no multiplicity adjustment"),
             "uncontrolled": "single-group change; referral at low wellbeing means regression to the mean also applies",
         }),
     })

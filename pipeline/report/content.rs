@@ -837,6 +837,44 @@ fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
             },
         });
     }
+    let rows = results["equity"]["wellbeing"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let primary = ["WEMWBS", "SWEMWBS"]
+        .into_iter()
+        .find(|code| rows.iter().any(|row| row["instrument"] == *code))
+        .unwrap_or("WEMWBS");
+    let mut wellbeing = Table::new(
+        "equity_wellbeing",
+        &format!("{primary} change by subgroup (uncontrolled)"),
+        &[
+            ("breakdown", "Breakdown", "text"),
+            ("level", "Group", "text"),
+            ("pairs_count", "People with both scores", "count"),
+            ("mean_change", "Mean change", "number"),
+            ("ci95", "95% CI", "number"),
+        ],
+    );
+    for row in rows.iter().filter(|row| row["instrument"] == primary) {
+        let pairs = count(&row["n_pairs"]).unwrap_or(0);
+        let shown = rule.allows_statistic_of(pairs) && float(&row["mean_change"]).is_some();
+        wellbeing.rows.push(vec![
+            row["breakdown"].as_str().unwrap_or("").replace('_', " "),
+            row["level"].as_str().unwrap_or("").replace('_', " "),
+            rule.count(pairs),
+            if shown {
+                decimals(float(&row["mean_change"]), 2)
+            } else {
+                "not estimated".into()
+            },
+            if shown {
+                ci(interval(&row["ci95"]), 2)
+            } else {
+                String::new()
+            },
+        ]);
+    }
     let funnel = &results["funnel"];
     let mut funnel_table = Table::new(
         "funnel",
@@ -934,13 +972,16 @@ fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
     let attended = count(&participation["attended_any"]).unwrap_or(0);
     let section = json!({
         "subgroups": subgroups.clone(),
+        "wellbeing": wellbeing.clone(),
         "funnel": funnel_table.clone(),
         "participation": activity.clone(),
         "attended_any": rule.count(attended),
         "with_activity_data": rule.count(count(&participation["referred_with_activity_data"]).unwrap_or(0)),
         "sessions_per_person": rule.statistic(attended, float(&participation["sessions_per_person"]), |v| format!("{v:.1}")),
     });
-    content.tables.extend([subgroups, funnel_table, activity]);
+    content
+        .tables
+        .extend([subgroups, wellbeing, funnel_table, activity]);
     section
 }
 
