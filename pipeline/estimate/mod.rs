@@ -46,6 +46,15 @@ pub(crate) const BREAKDOWNS: [(&str, &str); 6] = [
     ),
 ];
 
+/// The `BREAKDOWNS` as a SQL select list (`expression as name, ...`).
+pub(crate) fn breakdown_columns() -> String {
+    BREAKDOWNS
+        .iter()
+        .map(|(name, expression)| format!("{expression} as {name}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Bootstrap replicates for the absolute-change and saving intervals.
 pub const BOOTSTRAP_REPLICATES: usize = 2000;
 

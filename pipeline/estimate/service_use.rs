@@ -21,7 +21,9 @@ use nalgebra::DMatrix;
 use serde_json::{Value, json};
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
-use super::{BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, note, number};
+use super::{
+    BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns, note, number,
+};
 use crate::config::StudyConfig;
 use crate::error::Result;
 use crate::stats::bootstrap::{bca_interval, percentile_interval, resample};
@@ -42,10 +44,6 @@ const DAYS_PER_YEAR: f64 = 365.25;
 
 /// DiD per measure within each level of each breakdown (sets defined by their treated member).
 async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
-    let selects: Vec<String> = BREAKDOWNS
-        .iter()
-        .map(|(name, expression)| format!("{expression} as {name}"))
-        .collect();
     let columns = Columns::query(
         ctx,
         &format!(
@@ -53,7 +51,7 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
              inner join analysis_cohort as c on m.person_id = c.person_id \
              inner join index_dates as i on m.person_id = i.person_id \
              where m.group_name = 'treated' order by m.set_id",
-            selects.join(", ")
+            breakdown_columns()
         ),
     )
     .await?;

@@ -9,7 +9,7 @@
 use datafusion::prelude::SessionContext;
 use serde_json::{Value, json};
 
-use super::{BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, note, number};
+use super::{BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns, note, number};
 use crate::error::Result;
 use crate::measures;
 use crate::stats::multiplicity::holm;
@@ -25,10 +25,6 @@ pub struct Wellbeing {
 /// Paired change per instrument (not ONS4 items) within each level of each equity breakdown
 /// of the referred person; not estimated below `MIN_SUBGROUP_SETS` pairs.
 async fn subgroups(ctx: &SessionContext) -> Result<Value> {
-    let selects: Vec<String> = BREAKDOWNS
-        .iter()
-        .map(|(name, expression)| format!("{expression} as {name}"))
-        .collect();
     let columns = Columns::query(
         ctx,
         &format!(
@@ -37,7 +33,7 @@ async fn subgroups(ctx: &SessionContext) -> Result<Value> {
              inner join index_dates as i on w.person_id = i.person_id \
              where w.item is null and w.baseline_value is not null and w.followup_value is not null \
              order by w.instrument, w.person_id",
-            selects.join(", ")
+            breakdown_columns()
         ),
     )
     .await?;

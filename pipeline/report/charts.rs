@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -292,21 +293,22 @@ fn label_width(labels: impl Iterator<Item = usize>) -> u32 {
     (labels.max().unwrap_or(10) as u32 * 8 + 16).clamp(80, 340)
 }
 
-fn draw_bars<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    rows: &[Bar],
+type RowChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart with one row per label (row 0 at the top) over x in `x_range`: axes, x label and
+/// the row labels are drawn; the caller adds bars or dots at y = rows - 1 - index.
+fn row_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    labels: &[&str],
+    (x_low, x_high): (f64, f64),
     x_label: &str,
-    reference: Option<f64>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<RowChart<'a, DB>, String> {
     let text = |error: DrawingAreaErrorKind<DB::ErrorType>| error.to_string();
-    let n = rows.len().max(1) as f64;
-    let values = rows.iter().flat_map(|row| [row.start, row.end]);
-    let (x_low, mut x_high) = padded_range(values, &reference.into_iter().collect::<Vec<_>>());
-    x_high += (x_high - x_low) * 0.12; // room for the value text
+    let n = labels.len().max(1) as f64;
     let mut chart = ChartBuilder::on(area)
         .margin(12)
         .x_label_area_size(44)
-        .y_label_area_size(label_width(rows.iter().map(|row| row.label.len())))
+        .y_label_area_size(label_width(labels.iter().map(|label| label.len())))
         .build_cartesian_2d(x_low..x_high, -0.6..n - 0.4)
         .map_err(text)?;
     let x_tick = tick(x_high - x_low);
@@ -320,6 +322,46 @@ fn draw_bars<DB: DrawingBackend>(
         .label_style((FONT, 13))
         .draw()
         .map_err(text)?;
+    for (index, label) in labels.iter().enumerate() {
+        let (x, y_px) = chart.backend_coord(&(x_low, n - 1.0 - index as f64));
+        text_at(
+            area,
+            label,
+            &style(14).pos(Pos::new(HPos::Right, VPos::Center)),
+            (x - 8, y_px),
+        )?;
+    }
+    Ok(chart)
+}
+
+/// The series legend, boxed, at `position`.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> std::result::Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(GREY)
+        .label_font((FONT, 13))
+        .draw()
+        .map_err(|error| error.to_string())
+}
+
+fn draw_bars<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    rows: &[Bar],
+    x_label: &str,
+    reference: Option<f64>,
+) -> std::result::Result<(), String> {
+    let text = |error: DrawingAreaErrorKind<DB::ErrorType>| error.to_string();
+    let n = rows.len().max(1) as f64;
+    let values = rows.iter().flat_map(|row| [row.start, row.end]);
+    let (x_low, mut x_high) = padded_range(values, &reference.into_iter().collect::<Vec<_>>());
+    x_high += (x_high - x_low) * 0.12; // room for the value text
+    let labels: Vec<&str> = rows.iter().map(|row| row.label.as_str()).collect();
+    let mut chart = row_chart(area, &labels, (x_low, x_high), x_label)?;
     let position = |index: usize| n - 1.0 - index as f64;
     chart
         .draw_series(rows.iter().enumerate().map(|(index, row)| {
@@ -340,14 +382,7 @@ fn draw_bars<DB: DrawingBackend>(
     }
     for (index, row) in rows.iter().enumerate() {
         let y = position(index);
-        let (x, y_px) = chart.backend_coord(&(x_low, y));
-        text_at(
-            area,
-            &row.label,
-            &style(14).pos(Pos::new(HPos::Right, VPos::Center)),
-            (x - 8, y_px),
-        )?;
-        let (end_x, _) = chart.backend_coord(&(row.start.max(row.end), y));
+        let (end_x, y_px) = chart.backend_coord(&(row.start.max(row.end), y));
         text_at(
             area,
             &row.text,
@@ -376,24 +411,9 @@ fn draw_dots<DB: DrawingBackend>(
             all
         })
     });
-    let (x_low, x_high) = padded_range(values, references);
-    let mut chart = ChartBuilder::on(area)
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(label_width(rows.iter().map(|row| row.label.len())))
-        .build_cartesian_2d(x_low..x_high, -0.6..n - 0.4)
-        .map_err(text)?;
-    let x_tick = tick(x_high - x_low);
-    chart
-        .configure_mesh()
-        .disable_y_mesh()
-        .y_labels(0)
-        .x_label_formatter(&x_tick)
-        .x_desc(x_label)
-        .axis_desc_style((FONT, 15))
-        .label_style((FONT, 13))
-        .draw()
-        .map_err(text)?;
+    let x_range = padded_range(values, references);
+    let labels: Vec<&str> = rows.iter().map(|row| row.label.as_str()).collect();
+    let mut chart = row_chart(area, &labels, x_range, x_label)?;
     for reference in references {
         chart
             .draw_series(std::iter::once(PathElement::new(
@@ -437,24 +457,8 @@ fn draw_dots<DB: DrawingBackend>(
             .label(name.as_str())
             .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
     }
-    for (index, row) in rows.iter().enumerate() {
-        let (x, y_px) = chart.backend_coord(&(x_low, n - 1.0 - index as f64));
-        text_at(
-            area,
-            &row.label,
-            &style(14).pos(Pos::new(HPos::Right, VPos::Center)),
-            (x - 8, y_px),
-        )?;
-    }
     if series.len() > 1 {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(GREY)
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(text)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
 }
@@ -561,15 +565,7 @@ fn draw_lines<DB: DrawingBackend>(
         let (px, py) = chart.backend_coord(&(*x, *y));
         text_at(area, label, &style(13), (px + 10, py - 20))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(GREY)
-        .label_font((FONT, 13))
-        .draw()
-        .map_err(text)?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 fn draw_histogram<DB: DrawingBackend>(
