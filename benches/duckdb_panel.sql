@@ -43,17 +43,21 @@ create or replace table treated as
 
 -- Comparison candidates: never referred; a pseudo index date drawn from the treated index
 -- dates by a hash of the person (sp-impact uses a seeded draw), then the same eligibility.
+create or replace table pool as
+    select index_date, row_number() over (order by person_id) - 1 as k from treated;
+
 create or replace table candidates as
-    with pool as (select index_date, row_number() over (order by person_id) - 1 as k from treated),
-    n as (select count(*) as c from treated)
-    select p.person_id, pool.index_date,
-        least(coalesce(p.registered_to, date '9999-12-31'), coalesce(p.date_of_death, date '9999-12-31'),
+    with draws as (
+        select p.*, cast(hash(p.person_id || '{seed}') % (select count(*) from pool) as bigint) as k
+        from patients p
+        where p.person_id not in (select person_id from referrals)
+    )
+    select d.person_id, pool.index_date,
+        least(coalesce(d.registered_to, date '9999-12-31'), coalesce(d.date_of_death, date '9999-12-31'),
               date '{data_end}' + interval 1 day) as exit_date
-    from patients p cross join n
-    join pool on pool.k = hash(p.person_id || '{seed}') % n.c
-    where p.person_id not in (select person_id from referrals)
-        and year(pool.index_date) - p.year_of_birth >= 18
-        and p.registered_from <= pool.index_date - interval {pre} month;
+    from draws d join pool on pool.k = d.k
+    where year(pool.index_date) - d.year_of_birth >= 18
+        and d.registered_from <= pool.index_date - interval {pre} month;
 
 create or replace table cohort as
     select person_id, 'treated' as group_name, index_date, exit_date from treated
