@@ -106,10 +106,14 @@ fn covariates(columns: &Columns, washout_months: i32) -> Result<Vec<Covariate>> 
         "ae_attendances_baseline",
         "emergency_admissions_baseline",
     ] {
+        // Prior use is the DiD's own baseline outcome: matching on its noisy counts selects
+        // comparison people whose underlying rate differs from the treated group's, and that
+        // regression to the mean biases the DiD (Daw & Hatfield 2018). With a wash-out the
+        // DiD removes level differences itself, so prior use is a balance diagnostic only.
         covariates.push(Covariate {
             name: column.into(),
             values: columns.floats_or_zero(column)?,
-            in_model: true,
+            in_model: washout_months == 0,
         });
     }
     // The referral peak: matched on only without a wash-out; otherwise a balance diagnostic
@@ -248,7 +252,7 @@ pub async fn match_cohort(
             "covariates": used.iter().map(|covariate| covariate.name.clone()).collect::<Vec<_>>(),
             "omitted_covariates": all.iter().filter(|c| c.in_model && !used.iter().any(|u| u.name == c.name)).map(|c| c.name.clone()).collect::<Vec<_>>(),
             "washout_months": config.washout_months,
-            "service_use_covariates": "GP demand in the baseline (months before -max(washout, 3)), A&E attendances and emergency admissions in the baseline (months before -washout); GP demand in months -3..-1 (the referral peak) only when washout_months = 0, else a balance diagnostic",
+            "service_use_covariates": "with a wash-out (washout_months > 0) none: prior use is the DiD's baseline outcome and is reported as balance diagnostics only; with washout_months = 0, GP demand in months -3..-1 and -12..-4, A&E attendances and emergency admissions in -12..-1",
             "algorithm": "greedy nearest neighbour on the logit propensity score, without replacement",
             "order": "largest score first; ties by SHA-256 of person_id",
             "ratio": options.ratio,
