@@ -7,7 +7,7 @@
 -- from analysis_cohort: GP demand in months -3..-1 (the referral peak) and in the baseline
 -- before it (months before -max(washout_months, 3)), and A&E attendances and emergency
 -- admissions in the baseline (months before -washout_months; with no wash-out, all 12).
--- With a wash-out the peak is kept as a balance diagnostic only (estimate/comparison.rs).
+-- With a wash-out all of them are balance diagnostics only, not matched on (estimate/comparison.rs).
 
 with
 
