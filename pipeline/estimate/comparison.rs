@@ -17,7 +17,6 @@ use super::{Columns, number};
 use crate::config::StudyConfig;
 use crate::engine::engine_error;
 use crate::error::{Error, Result};
-use crate::ingest::parquet_out::ParquetSink;
 use crate::stats::glm::{self, Family};
 use crate::stats::matching::{CaliperScale, MatchOptions, Unit, balance, greedy_match};
 
@@ -313,10 +312,8 @@ async fn register_matched_sets(
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns)
         .map_err(|error| engine_error("matched_sets", error))?;
+    super::write_restricted_table(tables_dir, "matched_sets", &batch)?;
     let path = tables_dir.join("matched_sets.parquet");
-    let mut sink = ParquetSink::create(path.clone(), schema.clone())?;
-    sink.write(&batch)?;
-    sink.finish()?;
     let absolute =
         std::fs::canonicalize(&path).map_err(|source| Error::io("resolving", &path, source))?;
     let _ = ctx.deregister_table("matched_sets");

@@ -9,7 +9,7 @@
 //! Text is set in DejaVu Sans, embedded in the binary (no fontconfig needed).
 
 use std::path::Path;
-use std::sync::Once;
+use std::sync::OnceLock;
 
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
@@ -158,14 +158,13 @@ fn style(size: u32) -> TextStyle<'static> {
 
 /// Registers the embedded font once; plotters needs it before any text (SVG too).
 fn register_fonts() -> Result<()> {
-    static REGISTER: Once = Once::new();
-    let mut failed = false;
-    REGISTER.call_once(|| {
-        failed = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
-            .is_err()
-            || plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold()).is_err();
+    // The outcome is kept, so a failure is reported on every call, not only the first.
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let registered = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
+            && plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold()).is_ok()
     });
-    if failed {
+    if !registered {
         return Err(Error::Usage(
             "the embedded DejaVu font could not be loaded".into(),
         ));
