@@ -1,8 +1,10 @@
 //! Runs one parsed command: the bridge between the command-line types and the library.
 
-use crate::cli::{Cli, Command, EngineArgs, IngestArgs, PseudonymiseArgs, StudyArgs, SynthArgs};
+use crate::cli::{
+    Cli, Command, EngineArgs, EngineChoice, IngestArgs, PseudonymiseArgs, StudyArgs, SynthArgs,
+};
 use crate::engine::models::QuerySource;
-use crate::engine::{EngineOptions, parse_memory_size};
+use crate::engine::{EngineKind, EngineOptions, parse_memory_size};
 use crate::error::Error;
 use crate::error::Result;
 use crate::output::StagedOutput;
@@ -28,6 +30,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Ingest(args) => ingest(&args, &progress),
         Command::Synth(args) => synth(&args, &progress),
         Command::Pseudonymise(args) => pseudonymise_file(&args, &progress),
+        #[cfg(feature = "distributed")]
+        Command::Scheduler(args) => crate::engine::cluster::serve_scheduler(&args, &progress),
+        #[cfg(feature = "distributed")]
+        Command::Executor(args) => crate::engine::cluster::serve_executor(&args, &progress),
     }
 }
 
@@ -41,6 +47,14 @@ fn engine_options(args: &EngineArgs) -> Result<EngineOptions> {
     }
     if let Some(limit) = &args.memory_limit {
         options.memory_limit = parse_memory_size(limit)?;
+    }
+    if args.engine == EngineChoice::Ballista {
+        if !cfg!(feature = "distributed") {
+            return Err(Error::Usage(crate::engine::NO_BALLISTA.into()));
+        }
+        options.kind = EngineKind::Ballista {
+            scheduler: args.scheduler.clone(),
+        };
     }
     Ok(options)
 }

@@ -78,6 +78,23 @@ pub enum Command {
         raw/patients.csv sample/patients.csv\n\nThe key is never printed or written anywhere."
     )]
     Pseudonymise(PseudonymiseArgs),
+
+    /// Run an Apache Ballista scheduler for `--engine ballista` (feature `distributed`).
+    #[cfg(feature = "distributed")]
+    #[command(
+        after_help = "Example:\n  sp-impact scheduler --bind-host 0.0.0.0 --external-host sched.example\n\n\
+        Runs until stopped. Executors and `--engine ballista --scheduler df://HOST:50050` connect to it."
+    )]
+    Scheduler(SchedulerArgs),
+
+    /// Run an Apache Ballista executor for `--engine ballista` (feature `distributed`).
+    #[cfg(feature = "distributed")]
+    #[command(
+        after_help = "Example:\n  sp-impact executor --scheduler df://sched.example:50050 \
+        --bind-host 0.0.0.0 --external-host worker1.example\n\n\
+        Runs until stopped. It must see the run folders at the same paths as the client (shared storage)."
+    )]
+    Executor(ExecutorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +121,61 @@ pub struct EngineArgs {
     /// (default: half of physical memory).
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
+    /// Where the SQL runs: in this process, or on an Apache Ballista cluster (needs a build
+    /// with the `distributed` feature and --scheduler).
+    #[arg(long, value_enum, default_value = "local")]
+    pub engine: EngineChoice,
+    /// The Ballista scheduler, as df://HOST:PORT (with --engine ballista).
+    #[arg(long, value_name = "URL", default_value = "df://localhost:50050")]
+    pub scheduler: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineChoice {
+    Local,
+    Ballista,
+}
+
+/// `sp-impact scheduler`: a Ballista scheduler that knows sp-impact's SQL functions.
+#[cfg(feature = "distributed")]
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Address to listen on (0.0.0.0 for every interface).
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub bind_host: String,
+    /// Port for the scheduler's gRPC service.
+    #[arg(long, value_name = "PORT", default_value_t = 50050)]
+    pub bind_port: u16,
+    /// The host name executors and clients use to reach this scheduler.
+    #[arg(long, value_name = "HOST", default_value = "localhost")]
+    pub external_host: String,
+}
+
+/// `sp-impact executor`: a Ballista executor that knows sp-impact's SQL functions.
+#[cfg(feature = "distributed")]
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler to register with, as df://HOST:PORT.
+    #[arg(long, value_name = "URL", default_value = "df://localhost:50050")]
+    pub scheduler: String,
+    /// Address to listen on (0.0.0.0 for every interface).
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub bind_host: String,
+    /// The host name the scheduler and other executors use to reach this executor.
+    #[arg(long, value_name = "HOST", default_value = "localhost")]
+    pub external_host: String,
+    /// Port for the Arrow Flight service that serves shuffle data.
+    #[arg(long, value_name = "PORT", default_value_t = 50051)]
+    pub port: u16,
+    /// Port for the executor's gRPC service.
+    #[arg(long, value_name = "PORT", default_value_t = 50052)]
+    pub grpc_port: u16,
+    /// Tasks run at once (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub concurrent_tasks: Option<usize>,
+    /// Folder for shuffle files (default: a temporary folder, removed on exit).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use arrow::array::{Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::SessionContext;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -122,10 +122,11 @@ async fn prepared_session(
     config: &StudyConfig,
     dir: &Path,
 ) -> Result<SessionContext> {
-    let ctx = engine::session(&options.engine)?;
+    let ctx = engine::session(&options.engine).await?;
     engine::register_extracts(&ctx, dir).await?;
-    engine::register_study_params(&ctx, config)?;
-    engine::register_unit_costs(&ctx, &config.unit_cost_table)?;
+    let tables = dir.join("tables");
+    engine::register_study_params(&ctx, config, &tables).await?;
+    engine::register_unit_costs(&ctx, &config.unit_cost_table, &tables).await?;
     Ok(ctx)
 }
 
@@ -221,10 +222,19 @@ fn manifest(options: &RunOptions, config: &StudyConfig, analysis: &Analysis) -> 
         },
         "seed": config.seed,
         "inputs": inputs,
-        "engine": {"kind": "local", "threads": options.engine.threads, "memory_limit_bytes": options.engine.memory_limit},
+        "engine": engine_manifest(&options.engine),
         "models": analysis.models.models,
         "stage_timings_seconds": analysis.timings,
     })
+}
+
+fn engine_manifest(options: &EngineOptions) -> Value {
+    let mut engine = json!({"kind": "local", "threads": options.threads, "memory_limit_bytes": options.memory_limit});
+    if let engine::EngineKind::Ballista { scheduler } = &options.kind {
+        engine["kind"] = json!("ballista");
+        engine["scheduler"] = json!(scheduler);
+    }
+    engine
 }
 
 /// The results document (design section 6): restricted, exact counts. Every number here is
@@ -333,7 +343,7 @@ pub fn query(
     engine_options: &EngineOptions,
 ) -> Result<()> {
     let config_path = run_dir.join("study.toml");
-    let config = StudyConfig::load(&config_path).map_err(|error| match error {
+    StudyConfig::load(&config_path).map_err(|error| match error {
         Error::Io { .. } => Error::Usage(format!(
             "{} is not a finished run folder (no study.toml): run `sp-impact run` first",
             run_dir.display()
@@ -346,10 +356,8 @@ pub fn query(
         .build()
         .map_err(|source| Error::io("starting the async runtime for", run_dir, source))?;
     runtime.block_on(async {
-        let ctx = engine::session(engine_options)?;
+        let ctx = engine::session(engine_options).await?;
         engine::register_extracts(&ctx, run_dir).await?;
-        engine::register_study_params(&ctx, &config)?;
-        engine::register_unit_costs(&ctx, &config.unit_cost_table)?;
         register_run_tables(&ctx, run_dir).await?;
         let frame = ctx
             .sql(sql)
@@ -393,15 +401,7 @@ async fn register_run_tables(ctx: &SessionContext, run_dir: &Path) -> Result<()>
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        let absolute =
-            std::fs::canonicalize(&path).map_err(|source| Error::io("resolving", &path, source))?;
-        ctx.register_parquet(
-            name.as_str(),
-            absolute.to_string_lossy().as_ref(),
-            ParquetReadOptions::default(),
-        )
-        .await
-        .map_err(|error| engine_error("registering a table", error))?;
+        engine::register_parquet_file(ctx, &name, &path).await?;
     }
     for model in models::discover(&QuerySource::Embedded, &source_tables())? {
         if model.layer == "staging" {

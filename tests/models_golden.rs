@@ -74,6 +74,7 @@ fn run_fixture(out: &Path, threads: usize) {
         engine: EngineOptions {
             threads,
             memory_limit: 512 << 20,
+            kind: sp_impact::engine::EngineKind::Local,
         },
     };
     run(&options, &Progress::silent()).expect("the fixture runs and every model test passes");

@@ -7,29 +7,7 @@ use std::time::{Duration, Instant};
 
 use sp_impact::synth::{Effects, SynthOptions};
 
-use crate::util::{fixtures, sp_impact, synth_and_run};
-
-/// Every file under `dir` (relative path, bytes), sorted; `manifest.json` (which records
-/// timings by design) is left out.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    fn walk(root: &Path, dir: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(root, &path, files);
-            } else if path.file_name().unwrap() != "manifest.json" {
-                files.push((
-                    path.strip_prefix(root).unwrap().to_path_buf(),
-                    std::fs::read(&path).unwrap(),
-                ));
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(dir, dir, &mut files);
-    files.sort();
-    files
-}
+use crate::util::{fixtures, snapshot, sp_impact, synth_and_run};
 
 #[test]
 fn every_output_is_byte_identical_across_thread_counts() {

@@ -23,3 +23,6 @@ mod estimate;
 mod report;
 // Issue 9: determinism across thread counts, crash safety, owner-only restricted outputs.
 mod reliability;
+// Issue 8: the SQL stage on a real Ballista scheduler and executor on loopback.
+#[cfg(feature = "distributed")]
+mod distributed;

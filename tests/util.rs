@@ -100,3 +100,25 @@ pub fn parquet_column(path: &Path, column: &str) -> Vec<Option<String>> {
     }
     values
 }
+
+/// Every file under `dir` (relative path, bytes), sorted; `manifest.json` (which records
+/// timings by design) is left out.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, files: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, files);
+            } else if path.file_name().unwrap() != "manifest.json" {
+                files.push((
+                    path.strip_prefix(root).unwrap().to_path_buf(),
+                    std::fs::read(&path).unwrap(),
+                ));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files);
+    files.sort();
+    files
+}

@@ -1,11 +1,16 @@
 //! The SQL engine: one DataFusion session built from the run's options and study config,
 //! with every source table registered before any model runs (design sections 2 and 8).
 //!
-//! Sources: each ingested extract (`data/<extract>.parquet`, or an empty table with the
-//! contract's schema when an optional extract is absent), `study_params` (a one-row table of
-//! the study configuration: parameters reach SQL only through it) and `unit_costs` (a
-//! one-row table of the unit-cost set). `models.rs` runs the SQL models in `queries/`.
+//! Sources: each ingested extract (`data/<extract>.parquet`; ingest writes an empty file for
+//! an absent optional extract), `study_params` (a one-row table of the study configuration:
+//! parameters reach SQL only through it) and `unit_costs` (a one-row table of the unit-cost
+//! set), the two written to `tables/` like any model. Every source is a Parquet file opened
+//! by absolute path, so a Ballista executor reading the same shared storage sees the same
+//! tables (`cluster.rs`, feature `distributed`). `models.rs` runs the SQL models in
+//! `queries/`.
 
+#[cfg(feature = "distributed")]
+pub mod cluster;
 pub mod models;
 pub mod udfs;
 
@@ -14,7 +19,6 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{Field, Schema};
-use datafusion::catalog::MemTable;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
@@ -24,21 +28,32 @@ use crate::costs::UnitCosts;
 use crate::error::{Error, Result};
 use crate::ingest::contracts;
 use crate::ingest::fields::days_since_epoch;
+use crate::ingest::parquet_out::ParquetSink;
 
-/// How the engine may use the machine.
+/// Which engine runs the SQL, and how it may use the machine.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub threads: usize,
     /// Memory pool limit in bytes; operators spill to disk beyond it.
     pub memory_limit: usize,
+    pub kind: EngineKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineKind {
+    /// DataFusion in this process.
+    Local,
+    /// An Apache Ballista cluster, by its scheduler's `df://host:port` address.
+    Ballista { scheduler: String },
 }
 
 impl EngineOptions {
-    /// All cores and half of physical memory.
+    /// All cores and half of physical memory, in this process.
     pub fn from_machine() -> Self {
         EngineOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_limit: physical_memory_bytes().map_or(4 << 30, |bytes| bytes / 2),
+            kind: EngineKind::Local,
         }
     }
 }
@@ -98,11 +113,34 @@ pub async fn collect(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>
         .map_err(|error| engine_error(sql, error))
 }
 
+/// A session on the chosen engine: in this process, or a client of a Ballista cluster.
+pub async fn session(options: &EngineOptions) -> Result<SessionContext> {
+    let ctx = local_session(options)?;
+    match &options.kind {
+        EngineKind::Local => Ok(ctx),
+        #[cfg(feature = "distributed")]
+        EngineKind::Ballista { scheduler } => cluster::connect(ctx, scheduler).await,
+        #[cfg(not(feature = "distributed"))]
+        EngineKind::Ballista { .. } => Err(Error::Usage(NO_BALLISTA.into())),
+    }
+}
+
+/// Why `--engine ballista` fails in a build without the feature.
+pub const NO_BALLISTA: &str = "--engine ballista needs a build with the `distributed` feature \
+     (cargo build --release --features distributed)";
+
 /// A session with the memory pool, spilling and partitioning set, and the UDFs registered.
-pub fn session(options: &EngineOptions) -> Result<SessionContext> {
+pub fn local_session(options: &EngineOptions) -> Result<SessionContext> {
+    // Strings are plain Utf8, not Utf8View, as Ballista 55 requires of its sessions: the
+    // tables written then have the same schema, and the same bytes, on either engine.
     let config = SessionConfig::new()
         .with_target_partitions(options.threads.max(1))
-        .with_information_schema(true);
+        .with_information_schema(true)
+        .set_bool(
+            "datafusion.execution.parquet.schema_force_view_types",
+            false,
+        )
+        .set_bool("datafusion.sql_parser.map_string_types_to_utf8view", false);
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(options.memory_limit)))
         .build_arc()
@@ -113,40 +151,45 @@ pub fn session(options: &EngineOptions) -> Result<SessionContext> {
 }
 
 /// Registers the ingested extracts of a run folder (`<run>/data/*.parquet`) under their
-/// extract names; an absent optional extract becomes an empty table of its contract schema.
+/// extract names.
 pub async fn register_extracts(ctx: &SessionContext, run_dir: &Path) -> Result<()> {
     for contract in contracts::ALL {
         let path = run_dir
             .join(crate::ingest::DATA_DIR)
             .join(format!("{}.parquet", contract.name));
-        let _ = ctx.deregister_table(contract.name);
-        if path.is_file() {
-            let absolute = std::fs::canonicalize(&path)
-                .map_err(|source| Error::io("resolving", &path, source))?;
-            ctx.register_parquet(
-                contract.name,
-                absolute.to_string_lossy().as_ref(),
-                ParquetReadOptions::default(),
-            )
-            .await
-            .map_err(|error| engine_error(&format!("registering {}", path.display()), error))?;
-        } else if contract.required {
+        if !path.is_file() {
             return Err(Error::Usage(format!(
                 "{} is missing: run `sp-impact ingest` (or `run`) to create it",
                 path.display()
             )));
-        } else {
-            let table = MemTable::try_new(contract.schema(), vec![vec![]])
-                .map_err(|error| engine_error("registering an empty table", error))?;
-            ctx.register_table(contract.name, Arc::new(table))
-                .map_err(|error| engine_error("registering an empty table", error))?;
         }
+        register_parquet_file(ctx, contract.name, &path).await?;
     }
     Ok(())
 }
 
-/// Registers `study_params`: one row holding the study configuration.
-pub fn register_study_params(ctx: &SessionContext, config: &StudyConfig) -> Result<()> {
+/// Registers a Parquet file as a table under `name` (replacing any table of that name), by
+/// absolute path: Ballista executors open the file themselves.
+pub async fn register_parquet_file(ctx: &SessionContext, name: &str, path: &Path) -> Result<()> {
+    let absolute =
+        std::fs::canonicalize(path).map_err(|source| Error::io("resolving", path, source))?;
+    let _ = ctx.deregister_table(name);
+    ctx.register_parquet(
+        name,
+        absolute.to_string_lossy().as_ref(),
+        ParquetReadOptions::default(),
+    )
+    .await
+    .map_err(|error| engine_error(&format!("registering {}", path.display()), error))
+}
+
+/// Writes `tables/study_params.parquet` (one row holding the study configuration) and
+/// registers it.
+pub async fn register_study_params(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+    tables_dir: &Path,
+) -> Result<()> {
     let date = |day: chrono::NaiveDate| {
         Arc::new(Date32Array::from(vec![days_since_epoch(day)])) as ArrayRef
     };
@@ -187,11 +230,16 @@ pub fn register_study_params(ctx: &SessionContext, config: &StudyConfig) -> Resu
         ),
         ("discount_rate", float(config.discount_rate)),
     ];
-    register_one_row(ctx, "study_params", columns)
+    register_one_row(ctx, "study_params", columns, tables_dir).await
 }
 
-/// Registers `unit_costs`: one row with the unit-cost set's values.
-pub fn register_unit_costs(ctx: &SessionContext, costs: &UnitCosts) -> Result<()> {
+/// Writes `tables/unit_costs.parquet` (one row with the unit-cost set's values) and
+/// registers it.
+pub async fn register_unit_costs(
+    ctx: &SessionContext,
+    costs: &UnitCosts,
+    tables_dir: &Path,
+) -> Result<()> {
     let float = |value: f64| Arc::new(Float64Array::from(vec![value])) as ArrayRef;
     let text = |value: &str| Arc::new(StringArray::from(vec![value.to_string()])) as ArrayRef;
     let columns: Vec<(&str, ArrayRef)> = vec![
@@ -227,13 +275,14 @@ pub fn register_unit_costs(ctx: &SessionContext, costs: &UnitCosts) -> Result<()
             Arc::new(Int64Array::from(vec![crate::costs::LONG_STAY_FROM_DAYS])) as ArrayRef,
         ),
     ];
-    register_one_row(ctx, "unit_costs", columns)
+    register_one_row(ctx, "unit_costs", columns, tables_dir).await
 }
 
-fn register_one_row(
+async fn register_one_row(
     ctx: &SessionContext,
     name: &str,
     columns: Vec<(&str, ArrayRef)>,
+    tables_dir: &Path,
 ) -> Result<()> {
     let schema = Arc::new(Schema::new(
         columns
@@ -246,12 +295,13 @@ fn register_one_row(
         columns.into_iter().map(|(_, array)| array).collect(),
     )
     .map_err(|error| engine_error(&format!("building {name}"), error))?;
-    let table = MemTable::try_new(schema, vec![vec![batch]])
-        .map_err(|error| engine_error(&format!("building {name}"), error))?;
-    let _ = ctx.deregister_table(name);
-    ctx.register_table(name, Arc::new(table))
-        .map_err(|error| engine_error(&format!("registering {name}"), error))?;
-    Ok(())
+    std::fs::create_dir_all(tables_dir)
+        .map_err(|source| Error::io("creating", tables_dir, source))?;
+    let path = tables_dir.join(format!("{name}.parquet"));
+    let mut sink = ParquetSink::create(path.clone(), schema)?;
+    sink.write(&batch)?;
+    sink.finish()?;
+    register_parquet_file(ctx, name, &path).await
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
 use super::engine_error;
@@ -411,15 +411,7 @@ pub async fn run_models(
                         format!("model '{}' failed: {other}", model.name),
                     ),
                 })?;
-            let absolute = std::fs::canonicalize(&path)
-                .map_err(|source| Error::io("resolving", &path, source))?;
-            ctx.register_parquet(
-                model.name.as_str(),
-                absolute.to_string_lossy().as_ref(),
-                ParquetReadOptions::default(),
-            )
-            .await
-            .map_err(failed)?;
+            super::register_parquet_file(ctx, &model.name, &path).await?;
             Some(rows)
         } else {
             ctx.register_table(model.name.as_str(), frame.into_view())

@@ -19,10 +19,16 @@ use sha2::{Digest, Sha256};
 use crate::calendar;
 use crate::ingest::fields::{date_from_days, days_since_epoch};
 
+/// Every function the models may call. A Ballista scheduler and executor need them too
+/// (`engine::cluster`).
+pub fn all() -> Vec<ScalarUDF> {
+    vec![add_months(), relative_month(), seeded_draw()]
+}
+
 pub fn register(ctx: &SessionContext) {
-    ctx.register_udf(add_months());
-    ctx.register_udf(relative_month());
-    ctx.register_udf(seeded_draw());
+    for udf in all() {
+        ctx.register_udf(udf);
+    }
 }
 
 fn arrays(args: &[ColumnarValue]) -> datafusion::error::Result<Vec<ArrayRef>> {

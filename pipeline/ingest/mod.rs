@@ -134,6 +134,9 @@ pub fn ingest(data_dir: &Path, out_dir: &Path, progress: &Progress) -> Result<In
     for result in results {
         files.push(result?.report);
     }
+    for name in &missing_optional {
+        write_empty_extract(name, out_dir)?;
+    }
 
     let report = IngestReport::new(files, missing_optional);
     report.write(&out_dir.join(QUALITY_DIR).join("ingest.json"))?;
@@ -144,6 +147,17 @@ pub fn ingest(data_dir: &Path, out_dir: &Path, progress: &Progress) -> Result<In
         )));
     }
     Ok(report)
+}
+
+/// An absent optional extract is an empty table with its contract's schema, on disk like
+/// every other (an engine on another machine must be able to open it).
+fn write_empty_extract(name: &str, out_dir: &Path) -> Result<()> {
+    let contract = contracts::ALL
+        .iter()
+        .find(|contract| contract.name == name)
+        .expect("missing extracts are contract names");
+    let path = out_dir.join(DATA_DIR).join(format!("{name}.parquet"));
+    ParquetSink::create(path, contract.schema())?.finish()
 }
 
 /// Keys of the extracts loaded so far, for cross-file checks.

@@ -11,6 +11,8 @@ with
 
 referred as (select person_id from index_dates),
 
+referred_count as (select count(*) as referred_persons from referred),
+
 sessions as (
     select activities.*
     from stg_activities as activities
@@ -41,8 +43,9 @@ final as (
         cast(attended_any as bigint) as attended_any,
         cast(coalesce(sessions_attended, 0) as bigint) as sessions_attended,
         case when attended_any > 0 then cast(sessions_attended as double) / attended_any end as sessions_per_attending_person,
-        (select count(*) from referred) as referred_persons
+        referred_count.referred_persons
     from by_type
+    cross join referred_count
 )
 
 select * from final
