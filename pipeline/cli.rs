@@ -118,7 +118,7 @@ pub struct EngineArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Memory limit of the SQL engine, e.g. 2GiB; larger work spills to disk
-    /// (default: half of physical memory).
+    /// (default: 2GiB, or half of physical memory if that is less).
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
     /// Where the SQL runs: in this process, or on an Apache Ballista cluster (needs a build

@@ -85,7 +85,7 @@ fn analyse(
         let ctx = prepared_session(options, config, dir).await?;
         let models = models::discover(&options.queries, &source_tables())?;
         progress.log(&format!("models: running {} SQL models", models.len()));
-        let run = models::run_models(&ctx, &models, &dir.join("tables")).await?;
+        let run = models::run_models(&ctx, &models, &dir.join("tables"), progress).await?;
         let mut results = results_json(&ctx, config).await?;
         if run.failed_tests.is_empty() {
             progress.log("estimate: matching, difference-in-differences, wellbeing change");

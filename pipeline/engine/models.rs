@@ -11,13 +11,15 @@
 //! -- test: accepted_values(group_name: 'treated', 'comparison')
 //! -- test: relationships(person_id -> analysis_cohort.person_id)
 //! -- test: expression(exposure_days between 0 and 31)
+//! -- set: datafusion.optimizer.prefer_hash_join = false   (engine settings for this model)
 //! ```
 //!
 //! Models run in dependency order (ties by layer, then name); a cycle or an unknown name in
 //! `depends_on` is an error naming the model. `staging` models are views; every other layer
 //! is materialised to `tables/<model>.parquet` (sorted by its key, so reruns are
 //! byte-identical) and registered as a table. Each test compiles to a query that must
-//! return zero rows.
+//! return zero rows. `set` lines change DataFusion settings while the model and its tests
+//! run, and are put back afterwards.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -30,6 +32,7 @@ use futures::StreamExt;
 use super::engine_error;
 use crate::error::{Error, Location, Result};
 use crate::ingest::parquet_out::ParquetSink;
+use crate::progress::Progress;
 
 /// Layers in run order; the folder a model sits in.
 pub const LAYERS: [&str; 5] = ["staging", "cohort", "panel", "outcome", "marts"];
@@ -43,6 +46,8 @@ pub struct Model {
     pub depends_on: Vec<String>,
     pub key: Vec<String>,
     pub tests: Vec<ModelTest>,
+    /// Engine settings (key, value) while this model runs.
+    pub settings: Vec<(String, String)>,
     pub sql: String,
 }
 
@@ -173,6 +178,7 @@ fn parse_model(path: &Path, layer: &str, text: &str) -> Result<Model> {
         depends_on: Vec::new(),
         key: Vec::new(),
         tests: Vec::new(),
+        settings: Vec::new(),
         sql: String::new(),
     };
     let mut body = Vec::new();
@@ -193,6 +199,14 @@ fn parse_model(path: &Path, layer: &str, text: &str) -> Result<Model> {
                     "depends_on" => model.depends_on = list(value),
                     "key" => model.key = list(value),
                     "test" => model.tests.push(parse_test(value).map_err(at)?),
+                    "set" => {
+                        let (key, setting) = value.split_once('=').ok_or_else(|| {
+                            at(format!("'-- set: {value}' is not '-- set: key = value'"))
+                        })?;
+                        model
+                            .settings
+                            .push((key.trim().to_string(), setting.trim().to_string()));
+                    }
                     _ => {}
                 }
             }
@@ -369,22 +383,26 @@ pub struct ModelSummary {
     pub tests: usize,
 }
 
-/// Runs every model in order; materialised models are written to `tables_dir`.
+/// Runs every model in order; materialised models are written to `tables_dir`. Logs one
+/// line per model (rows and seconds).
 pub async fn run_models(
     ctx: &SessionContext,
     models: &[Model],
     tables_dir: &Path,
+    progress: &Progress,
 ) -> Result<ModelRun> {
     std::fs::create_dir_all(tables_dir)
         .map_err(|source| Error::io("creating", tables_dir, source))?;
     let mut run = ModelRun::default();
     for model in models {
+        let clock = std::time::Instant::now();
         let failed = |error: datafusion::error::DataFusionError| {
             Error::input(
                 Location::file(&model.path),
                 format!("model '{}' failed: {error}", model.name),
             )
         };
+        let previous = apply_settings(ctx, &model.settings).map_err(failed)?;
         let frame = ctx.sql(&model.sql).await.map_err(failed)?;
         let _ = ctx.deregister_table(model.name.as_str());
         let materialised = model.layer != "staging";
@@ -419,6 +437,13 @@ pub async fn run_models(
             None
         };
         run.failed_tests.extend(run_tests(ctx, model).await?);
+        apply_settings(ctx, &previous).map_err(failed)?;
+        let rows_note = rows.map_or("view".to_string(), |rows| format!("{rows} rows"));
+        progress.log(&format!(
+            "  model {}: {rows_note}, {:.1} s with its tests",
+            model.name,
+            clock.elapsed().as_secs_f64()
+        ));
         run.models.push(ModelSummary {
             name: model.name.clone(),
             layer: model.layer.clone(),
@@ -428,6 +453,32 @@ pub async fn run_models(
         });
     }
     Ok(run)
+}
+
+/// Sets each (key, value) in the session's configuration; returns the values they replace.
+fn apply_settings(
+    ctx: &SessionContext,
+    settings: &[(String, String)],
+) -> datafusion::error::Result<Vec<(String, String)>> {
+    let state = ctx.state_ref();
+    let mut state = state.write();
+    let options = state.config_mut().options_mut();
+    let mut previous = Vec::new();
+    for (key, value) in settings {
+        let current = options
+            .entries()
+            .into_iter()
+            .find(|entry| &entry.key == key)
+            .and_then(|entry| entry.value)
+            .ok_or_else(|| {
+                datafusion::error::DataFusionError::Configuration(format!(
+                    "'-- set: {key}' is not a setting with a value"
+                ))
+            })?;
+        options.set(key, value)?;
+        previous.push((key.clone(), current));
+    }
+    Ok(previous)
 }
 
 /// Runs a model's tests; returns a description of each failure.
@@ -525,6 +576,7 @@ mod tests {
             depends_on: depends_on.iter().map(|name| name.to_string()).collect(),
             key: vec![],
             tests: vec![],
+            settings: vec![],
             sql: String::new(),
         }
     }
@@ -555,6 +607,28 @@ mod tests {
                 .contains("unknown model or source 'nope'"),
             "{unknown}"
         );
+    }
+
+    #[test]
+    fn settings_apply_for_one_model_and_are_put_back() {
+        let text = "-- model: m\n-- grain: g\n-- set: datafusion.optimizer.prefer_hash_join = false\nselect 1";
+        let parsed = parse_model(Path::new("queries/panel/m.sql"), "panel", text).unwrap();
+        let setting = "datafusion.optimizer.prefer_hash_join".to_string();
+        assert_eq!(
+            parsed.settings,
+            vec![(setting.clone(), "false".to_string())]
+        );
+        let ctx = SessionContext::new();
+        let value = |ctx: &SessionContext| ctx.copied_config().options().optimizer.prefer_hash_join;
+        let previous = apply_settings(&ctx, &parsed.settings).unwrap();
+        assert!(!value(&ctx));
+        assert_eq!(previous, vec![(setting, "true".to_string())]);
+        apply_settings(&ctx, &previous).unwrap();
+        assert!(value(&ctx));
+        let unknown = vec![("datafusion.no_such_setting".to_string(), "1".to_string())];
+        assert!(apply_settings(&ctx, &unknown).is_err());
+        let malformed = "-- model: m\n-- grain: g\n-- set: no equals sign\nselect 1";
+        assert!(parse_model(Path::new("queries/panel/m.sql"), "panel", malformed).is_err());
     }
 
     #[test]

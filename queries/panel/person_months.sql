@@ -6,6 +6,7 @@
 -- test: expression(exposure_months >= 0 and exposure_months <= 1)
 -- test: expression(gp_demand >= 0 and total_cost_gbp >= 0)
 -- test: expression(exposure_days > 0 or (gp_demand + ae_attendances + emergency_admissions + outpatient_attendances + elective_admissions) = 0)
+-- set: datafusion.optimizer.prefer_hash_join = false
 -- Relative month k is [index + k months, index + (k+1) months) (design section 5, day
 -- clamped to the month's end). Exposure is the days of that interval before exit, as a
 -- fraction of the interval (person-months) and in days / 365.25 (person-years). Events are
@@ -14,6 +15,9 @@
 -- are summed as whole micro-pounds (integers), so the total does not depend on the order the
 -- engine adds rows in (floating-point sums do): results are identical on any thread count.
 -- Cost is also kept per measure (for the economics' one-way sensitivity over unit costs).
+-- The panel's joins are sort-merge joins: a hash join would hold all ~24 million exposure
+-- rows (at 1M people) in memory, which cannot spill, so `--memory-limit 2GiB` failed; sorts
+-- spill, and the panel is written sorted by its key anyway.
 
 with
 
