@@ -3,21 +3,29 @@
 //! gives byte-identical tables, results and report to the local engine.
 
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sp_impact::synth::{Effects, SynthOptions};
 
-use crate::util::{fixtures, read_json, snapshot, sp_impact};
+use crate::util::{read_json, snapshot, synth_and_run};
 
-/// A server process, killed when the test ends however it ends.
-struct Server(Child);
+/// A server process, killed when the test ends however it ends; its log is printed when
+/// the test fails.
+struct Server {
+    child: Child,
+    log: PathBuf,
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            eprintln!("{}:\n{log}", self.log.display());
+        }
     }
 }
 
@@ -30,55 +38,29 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn serve(args: &[String], log: &Path) -> Server {
-    let log = std::fs::File::create(log).unwrap();
+/// Starts `sp-impact ARGS` and waits until it accepts connections on 127.0.0.1:`port`.
+fn serve(args: &[String], port: u16, log: PathBuf) -> Server {
     let child = Command::new(env!("CARGO_BIN_EXE_sp-impact"))
         .args(args)
         .stdout(Stdio::null())
-        .stderr(log)
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("sp-impact starts");
-    Server(child)
-}
-
-/// Waits until something accepts connections on 127.0.0.1:`port`.
-fn wait_for_port(port: u16, server: &mut Server, log: &Path) {
+    let mut server = Server { child, log };
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            panic!(
-                "the server exited ({status}):\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
+        if let Some(status) = server.child.try_wait().unwrap() {
+            panic!("the server exited ({status})");
         }
         assert!(Instant::now() < deadline, "nothing listens on port {port}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn run_args(data: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
-    let config = fixtures().join("../../sample-data/study.toml");
-    let mut args: Vec<String> = [
-        "run",
-        "-q",
-        "--config",
-        config.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|arg| arg.to_string())
-    .collect();
-    args.extend(extra.iter().map(|arg| arg.to_string()));
-    args
+    server
 }
 
 #[test]
 fn the_sql_stage_on_a_ballista_cluster_matches_the_local_engine_byte_for_byte() {
     let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("data");
     let options = SynthOptions {
         persons: 6_000,
         seed: 13,
@@ -88,11 +70,8 @@ fn the_sql_stage_on_a_ballista_cluster_matches_the_local_engine_byte_for_byte() 
         threads: 2,
         gzip: Vec::new(),
     };
-    sp_impact::synth::synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
-
     let scheduler_port = free_port();
-    let scheduler_log = work.path().join("scheduler.log");
-    let mut scheduler = serve(
+    let _scheduler = serve(
         &[
             "scheduler".into(),
             "--bind-host".into(),
@@ -102,13 +81,12 @@ fn the_sql_stage_on_a_ballista_cluster_matches_the_local_engine_byte_for_byte() 
             "--bind-port".into(),
             scheduler_port.to_string(),
         ],
-        &scheduler_log,
+        scheduler_port,
+        work.path().join("scheduler.log"),
     );
-    wait_for_port(scheduler_port, &mut scheduler, &scheduler_log);
     let scheduler_url = format!("df://127.0.0.1:{scheduler_port}");
     let (flight_port, grpc_port) = (free_port(), free_port());
-    let executor_log = work.path().join("executor.log");
-    let mut executor = serve(
+    let _executor = serve(
         &[
             "executor".into(),
             "--scheduler".into(),
@@ -124,45 +102,24 @@ fn the_sql_stage_on_a_ballista_cluster_matches_the_local_engine_byte_for_byte() 
             "--concurrent-tasks".into(),
             "2".into(),
         ],
-        &executor_log,
+        flight_port,
+        work.path().join("executor.log"),
     );
-    wait_for_port(flight_port, &mut executor, &executor_log);
 
-    let local_out = work.path().join("local");
-    let local = sp_impact(
-        &run_args(&data, &local_out, &["--threads", "2"])
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
-    assert_eq!(local.code, 0, "{}", local.stderr);
-
-    let cluster_out = work.path().join("ballista");
-    let cluster = sp_impact(
-        &run_args(
-            &data,
-            &cluster_out,
-            &[
-                "--threads",
-                "2",
-                "--engine",
-                "ballista",
-                "--scheduler",
-                &scheduler_url,
-            ],
-        )
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>(),
-    );
-    assert_eq!(
-        cluster.code,
-        0,
-        "{}\nscheduler log:\n{}\nexecutor log:\n{}",
-        cluster.stderr,
-        std::fs::read_to_string(&scheduler_log).unwrap_or_default(),
-        std::fs::read_to_string(&executor_log).unwrap_or_default()
-    );
+    // The same synthetic extracts (same seed) for both engines.
+    let local = work.path().join("local");
+    synth_and_run(&options, &local, &["--threads", "2"]);
+    let cluster = work.path().join("ballista");
+    let cluster_args = [
+        "--threads",
+        "2",
+        "--engine",
+        "ballista",
+        "--scheduler",
+        &scheduler_url,
+    ];
+    synth_and_run(&options, &cluster, &cluster_args);
+    let (local_out, cluster_out) = (local.join("out"), cluster.join("out"));
     let manifest = read_json(&cluster_out.join("manifest.json"));
     assert_eq!(manifest["engine"]["kind"], "ballista");
     assert_eq!(manifest["engine"]["scheduler"], scheduler_url.as_str());
@@ -218,6 +175,4 @@ fn the_sql_stage_on_a_ballista_cluster_matches_the_local_engine_byte_for_byte() 
         report.contains("engine ballista"),
         "the report names the engine"
     );
-    drop(executor);
-    drop(scheduler);
 }
