@@ -79,6 +79,15 @@ fn check_passes_on_the_fixture_and_fails_with_exit_1_on_a_broken_model_test() {
         ),
     )
     .unwrap();
+    // A key that is not unique (every row of participation has the same referred count): the
+    // runner finds the equal keys while writing the sorted table.
+    let participation = queries.join("marts/participation.sql");
+    let text = std::fs::read_to_string(&participation).unwrap();
+    std::fs::write(
+        &participation,
+        text.replacen("-- key: activity_type", "-- key: referred_persons", 1),
+    )
+    .unwrap();
     let failed = sp_impact(&[
         "check",
         "--config",
@@ -93,6 +102,13 @@ fn check_passes_on_the_fixture_and_fails_with_exit_1_on_a_broken_model_test() {
         failed
             .stderr
             .contains("funnel: expression(referred < 0) failed for 3 rows"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed
+            .stderr
+            .contains("participation: unique(referred_persons) failed for 1 rows"),
         "{}",
         failed.stderr
     );

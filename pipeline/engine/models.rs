@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use arrow::row::{OwnedRow, RowConverter, SortField};
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
@@ -420,7 +421,7 @@ pub async fn run_models(
                 frame.sort(order).map_err(failed)?
             };
             let path = tables_dir.join(format!("{}.parquet", model.name));
-            let rows = write_parquet(sorted, &path)
+            let written = write_parquet(sorted, &path, &model.key)
                 .await
                 .map_err(|error| match error {
                     Error::Parquet { .. } | Error::Io { .. } => error,
@@ -430,13 +431,27 @@ pub async fn run_models(
                     ),
                 })?;
             super::register_parquet_file(ctx, &model.name, &path).await?;
-            Some(rows)
+            if written.duplicate_keys > 0 {
+                run.failed_tests.push(format!(
+                    "{}: {} failed for {} rows",
+                    model.name,
+                    ModelTest::Unique(model.key.clone()).describe(),
+                    written.duplicate_keys
+                ));
+            }
+            Some(written.rows)
         } else {
             ctx.register_table(model.name.as_str(), frame.into_view())
                 .map_err(failed)?;
             None
         };
-        run.failed_tests.extend(run_tests(ctx, model).await?);
+        // A materialised model's key was checked as its sorted rows were written.
+        let key_checked = |test: &&ModelTest| {
+            materialised && matches!(test, ModelTest::Unique(columns) if *columns == model.key)
+        };
+        let tests: Vec<&ModelTest> = model.tests.iter().filter(|t| !key_checked(t)).collect();
+        run.failed_tests
+            .extend(run_tests(ctx, model, &tests).await?);
         apply_settings(ctx, &previous).map_err(failed)?;
         let rows_note = rows.map_or("view".to_string(), |rows| format!("{rows} rows"));
         progress.log(&format!(
@@ -482,9 +497,13 @@ fn apply_settings(
 }
 
 /// Runs a model's tests; returns a description of each failure.
-pub async fn run_tests(ctx: &SessionContext, model: &Model) -> Result<Vec<String>> {
+pub async fn run_tests(
+    ctx: &SessionContext,
+    model: &Model,
+    tests: &[&ModelTest],
+) -> Result<Vec<String>> {
     let mut failures = Vec::new();
-    for test in &model.tests {
+    for test in tests {
         let query = test.query(&model.name);
         let count = count_rows(ctx, &query).await.map_err(|error| {
             Error::input(
@@ -526,13 +545,27 @@ async fn count_rows(ctx: &SessionContext, query: &str) -> datafusion::error::Res
 /// fixed size: the file's bytes then depend only on the rows.
 const WRITE_BATCH_ROWS: usize = 8192;
 
-/// Streams a query's result into one zstd Parquet file; returns its row count.
-pub async fn write_parquet(frame: datafusion::dataframe::DataFrame, path: &Path) -> Result<u64> {
+/// What [`write_parquet`] wrote.
+pub struct Written {
+    pub rows: u64,
+    /// Distinct key values that more than one row has (0 without a key).
+    pub duplicate_keys: u64,
+}
+
+/// Streams a query's result into one zstd Parquet file. When `key` is given the rows arrive
+/// sorted by it, so equal keys are adjacent and their count comes free of a second query
+/// (on the 24-million-row panel a group-by took ~6 s).
+pub async fn write_parquet(
+    frame: datafusion::dataframe::DataFrame,
+    path: &Path,
+    key: &[String],
+) -> Result<Written> {
     let mut stream = frame
         .execute_stream()
         .await
         .map_err(|error| engine_error("running a query", error))?;
     let schema = stream.schema();
+    let mut keys = AdjacentKeys::new(&schema, key)?;
     let mut sink = ParquetSink::create(path.to_path_buf(), Arc::clone(&schema))?;
     let concat = |batches: &[RecordBatch]| {
         arrow::compute::concat_batches(&schema, batches)
@@ -543,6 +576,7 @@ pub async fn write_parquet(frame: datafusion::dataframe::DataFrame, path: &Path)
     let mut rows = 0;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(|error| engine_error("running a query", error))?;
+        keys.observe(&batch)?;
         rows += batch.num_rows() as u64;
         pending_rows += batch.num_rows();
         pending.push(batch);
@@ -560,7 +594,82 @@ pub async fn write_parquet(frame: datafusion::dataframe::DataFrame, path: &Path)
         sink.write(&concat(&pending)?)?;
     }
     sink.finish()?;
-    Ok(rows)
+    Ok(Written {
+        rows,
+        duplicate_keys: keys.duplicates,
+    })
+}
+
+/// Counts runs of equal keys in rows sorted by the key (arrow's row format compares every
+/// key type bytewise, nulls equal to nulls as in SQL's group by).
+struct AdjacentKeys {
+    columns: Vec<usize>,
+    converter: Option<RowConverter>,
+    previous: Option<OwnedRow>,
+    in_run: bool,
+    duplicates: u64,
+}
+
+impl AdjacentKeys {
+    fn new(schema: &arrow::datatypes::Schema, key: &[String]) -> Result<Self> {
+        let columns = key
+            .iter()
+            .map(|name| {
+                schema
+                    .index_of(name)
+                    .map_err(|error| engine_error(&format!("key column {name}"), error))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let converter = if columns.is_empty() {
+            None
+        } else {
+            let fields = columns
+                .iter()
+                .map(|&index| SortField::new(schema.field(index).data_type().clone()))
+                .collect();
+            Some(RowConverter::new(fields).map_err(|error| engine_error("key columns", error))?)
+        };
+        Ok(AdjacentKeys {
+            columns,
+            converter,
+            previous: None,
+            in_run: false,
+            duplicates: 0,
+        })
+    }
+
+    fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
+        let Some(converter) = &self.converter else {
+            return Ok(());
+        };
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let arrays: Vec<_> = self
+            .columns
+            .iter()
+            .map(|&index| Arc::clone(batch.column(index)))
+            .collect();
+        let rows = converter
+            .convert_columns(&arrays)
+            .map_err(|error| engine_error("key columns", error))?;
+        for index in 0..rows.num_rows() {
+            let row = rows.row(index);
+            let equal = match index {
+                0 => self
+                    .previous
+                    .as_ref()
+                    .is_some_and(|previous| previous.row() == row),
+                _ => rows.row(index - 1) == row,
+            };
+            if equal && !self.in_run {
+                self.duplicates += 1;
+            }
+            self.in_run = equal;
+        }
+        self.previous = Some(rows.row(rows.num_rows() - 1).owned());
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -607,6 +716,42 @@ mod tests {
                 .contains("unknown model or source 'nope'"),
             "{unknown}"
         );
+    }
+
+    #[test]
+    fn equal_adjacent_keys_are_counted_across_batches() {
+        use arrow::array::{Int64Array, StringArray};
+        use arrow::datatypes::{DataType, Field, Schema};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("person_id", DataType::Utf8, true),
+            Field::new("month", DataType::Int64, false),
+        ]));
+        let batch = |ids: &[Option<&str>], months: &[i64]| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from(ids.to_vec())),
+                    Arc::new(Int64Array::from(months.to_vec())),
+                ],
+            )
+            .unwrap()
+        };
+        let key = ["person_id".to_string(), "month".to_string()];
+        let mut keys = AdjacentKeys::new(&schema, &key).unwrap();
+        // (a,1) (a,2) | (a,2) (a,2) (b,1) | (b,1) | (None,1) (None,1)
+        keys.observe(&batch(&[Some("a"), Some("a")], &[1, 2]))
+            .unwrap();
+        keys.observe(&batch(&[Some("a"), Some("a"), Some("b")], &[2, 2, 1]))
+            .unwrap();
+        keys.observe(&batch(&[Some("b")], &[1])).unwrap();
+        keys.observe(&batch(&[None, None], &[1, 1])).unwrap();
+        assert_eq!(keys.duplicates, 3);
+        let mut no_key = AdjacentKeys::new(&schema, &[]).unwrap();
+        no_key
+            .observe(&batch(&[Some("a"), Some("a")], &[1, 1]))
+            .unwrap();
+        assert_eq!(no_key.duplicates, 0);
+        assert!(AdjacentKeys::new(&schema, &["nope".to_string()]).is_err());
     }
 
     #[test]
