@@ -46,6 +46,7 @@ pub struct Model {
     pub grain: String,
     pub depends_on: Vec<String>,
     pub key: Vec<String>,
+    /// The header's `-- test:` lines (the key's uniqueness is checked by the runner).
     pub tests: Vec<ModelTest>,
     /// Engine settings (key, value) while this model runs.
     pub settings: Vec<(String, String)>,
@@ -239,9 +240,6 @@ fn parse_model(path: &Path, layer: &str, text: &str) -> Result<Model> {
     }
     if model.grain.is_empty() {
         return Err(missing("grain"));
-    }
-    if !model.key.is_empty() {
-        model.tests.insert(0, ModelTest::Unique(model.key.clone()));
     }
     model.sql = body.join("\n").trim().trim_end_matches(';').to_string();
     Ok(model)
@@ -445,11 +443,13 @@ pub async fn run_models(
                 .map_err(failed)?;
             None
         };
-        // A materialised model's key was checked as its sorted rows were written.
-        let key_checked = |test: &&ModelTest| {
-            materialised && matches!(test, ModelTest::Unique(columns) if *columns == model.key)
-        };
-        let tests: Vec<&ModelTest> = model.tests.iter().filter(|t| !key_checked(t)).collect();
+        // A table's key is checked as its sorted rows are written; a view's by a query.
+        let key_test = ModelTest::Unique(model.key.clone());
+        let tests: Vec<&ModelTest> = (!materialised && !model.key.is_empty())
+            .then_some(&key_test)
+            .into_iter()
+            .chain(&model.tests)
+            .collect();
         run.failed_tests
             .extend(run_tests(ctx, model, &tests).await?);
         apply_settings(ctx, &previous).map_err(failed)?;
@@ -464,7 +464,7 @@ pub async fn run_models(
             layer: model.layer.clone(),
             materialised,
             rows,
-            tests: model.tests.len(),
+            tests: model.tests.len() + usize::from(!model.key.is_empty()),
         });
     }
     Ok(run)
