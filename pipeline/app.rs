@@ -101,6 +101,7 @@ fn synth(args: &SynthArgs, progress: &Progress) -> Result<()> {
     let options = crate::synth::SynthOptions {
         persons: args.persons,
         seed: args.seed,
+        world: crate::synth::WorldKind::parse(&args.world)?,
         effects: crate::synth::Effects::parse(&args.effect)?,
         wellbeing_change: args.wellbeing_change,
         defects: args.defects,

@@ -66,7 +66,8 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  sp-impact synth --persons 20000 --out synthetic\n  \
         sp-impact synth --persons 1000000 --seed 7 --effect gp_demand=0.8,ae_attendances=0.9 --out big\n  \
-        sp-impact synth --persons 50000 --effect none --defects 0.01 --out messy\n\n\
+        sp-impact synth --persons 50000 --effect none --defects 0.01 --out messy\n  \
+        sp-impact synth --persons 60000 --world observed-history --effect none --out world-b\n\n\
         The same --seed and --persons give byte-identical files on any number of threads."
     )]
     Synth(SynthArgs),
@@ -228,6 +229,10 @@ pub struct SynthArgs {
     /// Seed of the ChaCha8 random streams.
     #[arg(long, value_name = "S", default_value_t = 20240401)]
     pub seed: u64,
+    /// How people come to be referred: latent-crisis, observed-history, persistent-need,
+    /// referral-visit or secular-trend (README "Synthetic worlds").
+    #[arg(long, value_name = "NAME", default_value = "latent-crisis")]
+    pub world: String,
     /// True rate ratios after the index date: `none`, or measure=ratio pairs
     /// (gp_demand, ae_attendances, emergency_admissions, outpatient_attendances,
     /// elective_admissions); unlisted measures keep the default.

@@ -27,8 +27,11 @@ pub struct StudyConfig {
     pub caliper_sd: f64,
     pub exact: Vec<String>,
     /// Months before the index (-washout_months..-1) left out of the baseline of the
-    /// difference-in-differences and of the matching covariates (0 = none).
+    /// difference-in-differences and the savings (0 = none). What the matching uses is
+    /// `match_on_prior_use`, decided separately.
     pub washout_months: i32,
+    /// Which prior service use the propensity model matches on, besides demographics.
+    pub match_on_prior_use: PriorUse,
     pub baseline_window_days: (i32, i32),
     pub followup_window_days: (i32, i32),
     /// The unit-cost set as configured (a bundled name or a path).
@@ -53,6 +56,38 @@ pub enum Comparison {
     None,
 }
 
+/// Prior service use in the propensity model (GP demand, A&E attendances and emergency
+/// admissions; windows in `queries/panel/matching_covariates.sql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorUse {
+    /// Demographics only: prior use is a balance diagnostic.
+    None,
+    /// Use in months -12..-4, before the referral peak.
+    Baseline,
+    /// Use in months -12..-4 and in the three months before the index (-3..-1).
+    BaselineAndPeak,
+}
+
+impl PriorUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriorUse::None => "none",
+            PriorUse::Baseline => "baseline",
+            PriorUse::BaselineAndPeak => "baseline_and_peak",
+        }
+    }
+
+    /// Whether the propensity model uses the months -12..-4 and the months -3..-1.
+    pub fn windows(self) -> (bool, bool) {
+        match self {
+            PriorUse::None => (false, false),
+            PriorUse::Baseline => (true, false),
+            PriorUse::BaselineAndPeak => (true, true),
+        }
+    }
+}
+
 impl Comparison {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,6 +106,9 @@ const EXACT_KEYS: [&str; 5] = [
     "practice_code",
 ];
 const DEFAULT_WASHOUT_MONTHS: i32 = 3;
+/// The default prior use matched on: chosen by coverage across every simulated world
+/// (docs/validation.md), never by one.
+const DEFAULT_PRIOR_USE: PriorUse = PriorUse::None;
 const FORMATS: [&str; 7] = ["html", "md", "json", "csv", "parquet", "png", "svg"];
 
 #[derive(Debug, Deserialize)]
@@ -123,6 +161,7 @@ struct RawCohort {
     caliper_sd: f64,
     exact: Vec<String>,
     washout_months: Option<i32>,
+    match_on_prior_use: PriorUse,
 }
 
 impl Default for RawCohort {
@@ -134,6 +173,7 @@ impl Default for RawCohort {
             caliper_sd: 0.2,
             exact: vec!["index_quarter".into()],
             washout_months: None,
+            match_on_prior_use: DEFAULT_PRIOR_USE,
         }
     }
 }
@@ -482,6 +522,7 @@ impl StudyConfig {
             caliper_sd: raw.cohort.caliper_sd,
             exact: raw.cohort.exact,
             washout_months,
+            match_on_prior_use: raw.cohort.match_on_prior_use,
             baseline_window_days,
             followup_window_days,
             unit_costs: raw.costs.unit_costs,

@@ -27,6 +27,7 @@ pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod costs;
+pub mod design;
 pub mod econ;
 pub mod engine;
 pub mod error;

@@ -98,6 +98,7 @@ fn analyse(
             results["wellbeing"] = estimates.wellbeing;
             results["economics"] = estimates.economics;
             results["equity"] = estimates.equity;
+            results["design_sensitivity"] = estimates.design_sensitivity;
             results["methods"] = estimates.methods;
             stage_parts = estimates.timings;
         }
@@ -152,7 +153,20 @@ pub fn run(options: &RunOptions, progress: &Progress) -> Result<PathBuf> {
     let out = staged.commit()?;
     progress.log(&format!("run: results in {}", out.display()));
     fail_on_tests(&analysis.models)?;
+    fail_without_service_use(&analysis.results)?;
     Ok(out)
+}
+
+/// The outputs are written (the wellbeing analysis and data quality still stand), but a run
+/// whose service-use analysis could not be estimated at all exits 1 with the reason: a
+/// report without its main estimate must not pass for a finished evaluation.
+fn fail_without_service_use(results: &Value) -> Result<()> {
+    match results["service_use"]["not_estimated"].as_str() {
+        Some(reason) => Err(Error::DataTest(format!(
+            "the service-use analysis could not be estimated: {reason} (outputs were written; the report says so)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// `sp-impact check`: config, contracts and model tests, with no outputs kept.
@@ -213,6 +227,8 @@ fn manifest(options: &RunOptions, config: &StudyConfig, analysis: &Analysis) -> 
             "post_months": config.post_months, "seed": config.seed, "min_age": config.min_age,
             "comparison": config.comparison.as_str(), "match_ratio": config.match_ratio,
             "caliper_sd": config.caliper_sd, "exact": config.exact,
+            "washout_months": config.washout_months,
+            "match_on_prior_use": config.match_on_prior_use.as_str(),
             "baseline_window_days": [config.baseline_window_days.0, config.baseline_window_days.1],
             "followup_window_days": [config.followup_window_days.0, config.followup_window_days.1],
             "unit_costs": config.unit_costs, "price_year": config.price_year,

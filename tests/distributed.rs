@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sp_impact::synth::{Effects, SynthOptions};
+use sp_impact::synth::{Effects, SynthOptions, WorldKind};
 
 use crate::util::{read_json, snapshot, synth_and_run};
 
@@ -64,6 +64,7 @@ fn the_sql_stage_on_a_ballista_cluster_matches_the_local_engine_byte_for_byte() 
     let options = SynthOptions {
         persons: 6_000,
         seed: 13,
+        world: WorldKind::LatentCrisis,
         effects: Effects::default_effect(),
         wellbeing_change: 3.0,
         defects: 0.001,

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use serde_json::Value;
-use sp_impact::synth::{Effects, SynthOptions, Truth};
+use sp_impact::synth::{Effects, SynthOptions, Truth, WorldKind};
 
 use crate::util::synth_and_run;
 
@@ -13,6 +13,7 @@ fn generate_and_run(effects: Effects, dir: &Path) -> (Truth, Value) {
     let options = SynthOptions {
         persons: 20_000,
         seed: 20240401,
+        world: WorldKind::LatentCrisis,
         effects,
         wellbeing_change: 3.0,
         defects: 0.0,

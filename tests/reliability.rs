@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sp_impact::synth::{Effects, SynthOptions};
+use sp_impact::synth::{Effects, SynthOptions, WorldKind};
 
 use crate::util::{fixtures, snapshot, sp_impact, synth_and_run};
 
@@ -15,6 +15,7 @@ fn every_output_is_byte_identical_across_thread_counts() {
     let options = SynthOptions {
         persons: 6_000,
         seed: 11,
+        world: WorldKind::LatentCrisis,
         effects: Effects::default_effect(),
         wellbeing_change: 3.0,
         defects: 0.001,

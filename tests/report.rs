@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sp_impact::synth::{Effects, SynthOptions};
+use sp_impact::synth::{Effects, SynthOptions, WorldKind};
 
 use crate::util::{read_json, synth_and_run};
 
@@ -15,6 +15,7 @@ fn small_run(dir: &Path) -> serde_json::Value {
     let options = SynthOptions {
         persons: 6_000,
         seed: 7,
+        world: WorldKind::LatentCrisis,
         effects: Effects::default_effect(),
         wellbeing_change: 3.0,
         defects: 0.002,

@@ -525,3 +525,28 @@ fn balance_uses_the_treated_sd_from_the_unmatched_sample() {
     );
     assert_eq!(binary.variance_ratio_before, None);
 }
+
+#[test]
+fn firth_logistic_matches_firthmodels_including_under_separation() {
+    let fixture = stats_fixture("glm_firth.json");
+    for case in fixture["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        // The fixture's x has no intercept column.
+        let slopes = design(case);
+        let mut x = DMatrix::from_element(slopes.nrows(), slopes.ncols() + 1, 1.0);
+        x.columns_mut(1, slopes.ncols()).copy_from(&slopes);
+        let y = numbers(&case["y"]);
+        if name == "complete_separation" {
+            // Maximum likelihood has no finite estimate here: refused, not a huge number.
+            assert_eq!(
+                glm::fit(&x, &y, None, glm::Family::Binomial).unwrap_err(),
+                sp_impact::stats::StatsError::Separation,
+                "{name}"
+            );
+        }
+        let fit = glm::fit_firth_logistic(&x, &y).unwrap();
+        for (actual, expected) in fit.coef.iter().zip(numbers(&case["coef"])) {
+            close(*actual, expected, 1e-7, &format!("Firth {name} coef"));
+        }
+    }
+}

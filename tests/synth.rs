@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use sp_impact::calendar::add_months;
 use sp_impact::ingest::ingest;
 use sp_impact::progress::Progress;
-use sp_impact::synth::{Effects, SynthOptions, Truth, synth};
+use sp_impact::synth::{Effects, SynthOptions, Truth, WorldKind, synth};
 
 use crate::util::read_json;
 
@@ -16,6 +16,7 @@ fn options(persons: u64, effects: Effects, threads: usize) -> SynthOptions {
     SynthOptions {
         persons,
         seed: 20240401,
+        world: WorldKind::LatentCrisis,
         effects,
         wellbeing_change: 3.0,
         defects: 0.0,

@@ -19,6 +19,8 @@ mod run_cli;
 mod stats_oracles;
 // Issue 5: estimates on synthetic data with a known answer.
 mod estimate;
+// The default design in every simulated world; index-day events; not-estimable DiDs.
+mod worlds;
 // Issue 7: the published report, in headless Chromium, and disclosure control.
 mod report;
 // Issue 9: determinism across thread counts, crash safety, owner-only restricted outputs.

@@ -1,6 +1,6 @@
-//! The matched comparison cohort (design section 5): a logistic propensity score on age, sex,
-//! IMD quintile, ethnicity group, LTC count and prior use (GP demand in months -3..-1 and
-//! -12..-4, A&E and emergency admissions in -12..-1), greedy 1:k matching on its logit within
+//! The matched comparison cohort: a logistic propensity score on age, sex, IMD quintile,
+//! ethnicity group, LTC count and, as `match_on_prior_use` says, prior use (GP demand, A&E
+//! attendances and emergency admissions in months -12..-4 and -3..-1), greedy 1:k matching on its logit within
 //! the exact strata of the config, and the balance table. Writes and registers
 //! `matched_sets` (restricted: person-level).
 
@@ -14,9 +14,10 @@ use nalgebra::DMatrix;
 use serde_json::{Value, json};
 
 use super::{Columns, number};
-use crate::config::StudyConfig;
+use crate::config::{PriorUse, StudyConfig};
 use crate::engine::engine_error;
 use crate::error::{Error, Result};
+use crate::stats::StatsError;
 use crate::stats::glm::{self, Family};
 use crate::stats::matching::{CaliperScale, MatchOptions, Unit, balance, greedy_match};
 
@@ -51,7 +52,7 @@ fn indicator(name: &str, values: &[Option<String>], level: &str) -> Covariate {
 
 /// The propensity model's covariates (design section 5), with indicator columns for the
 /// categories and "unknown" flags for missing IMD and LTC.
-fn covariates(columns: &Columns, washout_months: i32) -> Result<Vec<Covariate>> {
+fn covariates(columns: &Columns, prior_use: PriorUse) -> Result<Vec<Covariate>> {
     let mut covariates = vec![Covariate {
         name: "age".into(),
         values: columns.floats_or_zero("age_at_index")?,
@@ -100,28 +101,23 @@ fn covariates(columns: &Columns, washout_months: i32) -> Result<Vec<Covariate>> 
             .collect(),
         in_model: true,
     });
-    for column in [
-        "gp_demand_baseline",
-        "ae_attendances_baseline",
-        "emergency_admissions_baseline",
+    // Prior use: matched on as `match_on_prior_use` says, otherwise a balance diagnostic.
+    // Which is right depends on how people come to be referred (docs/validation.md).
+    let (baseline, peak) = prior_use.windows();
+    for (column, in_model) in [
+        ("gp_demand_baseline", baseline),
+        ("ae_attendances_baseline", baseline),
+        ("emergency_admissions_baseline", baseline),
+        ("gp_demand_m3_m1", peak),
+        ("ae_attendances_m3_m1", peak),
+        ("emergency_admissions_m3_m1", peak),
     ] {
-        // Prior use is the DiD's own baseline outcome: matching on its noisy counts selects
-        // comparison people whose underlying rate differs from the treated group's, and that
-        // regression to the mean biases the DiD (Daw & Hatfield 2018). With a wash-out the
-        // DiD removes level differences itself, so prior use is a balance diagnostic only.
         covariates.push(Covariate {
             name: column.into(),
             values: columns.floats_or_zero(column)?,
-            in_model: washout_months == 0,
+            in_model,
         });
     }
-    // The referral peak: matched on only without a wash-out; otherwise a balance diagnostic
-    // (the treated group's peak is expected to stay unmatched).
-    covariates.push(Covariate {
-        name: "gp_demand_m3_m1".into(),
-        values: columns.floats_or_zero("gp_demand_m3_m1")?,
-        in_model: washout_months == 0,
-    });
     Ok(covariates)
 }
 
@@ -142,7 +138,7 @@ pub async fn match_cohort(
         .iter()
         .map(|group| group.as_deref() == Some("treated"))
         .collect();
-    let all = covariates(&columns, config.washout_months)?;
+    let all = covariates(&columns, config.match_on_prior_use)?;
     // A covariate that cannot be estimated is left out and reported: constant overall (e.g. no
     // unknown IMD), or an indicator constant within one group (a rare category with no treated
     // member), which separates the groups and would send its coefficient to infinity.
@@ -181,7 +177,18 @@ pub async fn match_cohort(
     }
     let outcome: Vec<f64> = treated.iter().map(|t| f64::from(u8::from(*t))).collect();
     let clock = std::time::Instant::now();
-    let model = glm::fit(&design, &outcome, None, Family::Binomial).map_err(|error| {
+    // Fitted probabilities of 0 or 1 for some people are not a failure (as R's glm); only
+    // true separation, where no finite maximum-likelihood estimate exists, falls back to
+    // Firth's penalised likelihood, and the methods say which fit was used.
+    let (model, propensity_fit) = match glm::fit(&design, &outcome, None, Family::Binomial) {
+        Ok(model) => (Ok(model), "maximum likelihood (IRLS)"),
+        Err(StatsError::Separation | StatsError::NotConverged(_)) => (
+            glm::fit_firth_logistic(&design, &outcome),
+            "Firth penalised likelihood: maximum likelihood has no finite estimate here (the covariates separate the groups)",
+        ),
+        Err(error) => (Err(error), ""),
+    };
+    let model = model.map_err(|error| {
         Error::DataTest(format!(
             "the propensity score model could not be fitted: {error}"
         ))
@@ -247,11 +254,16 @@ pub async fn match_cohort(
         unmatched_treated: matching.unmatched_treated,
         balance: Value::Array(table),
         methods: json!({
-            "propensity_model": "logistic regression (IRLS) of treated on the covariates below; covariates constant overall, or indicators constant within a group (separation), are omitted",
+            "propensity_model": "logistic regression of treated on the covariates below; covariates constant overall, or indicators constant within a group (separation), are omitted",
+            "propensity_fit": propensity_fit,
             "covariates": used.iter().map(|covariate| covariate.name.clone()).collect::<Vec<_>>(),
             "omitted_covariates": all.iter().filter(|c| c.in_model && !used.iter().any(|u| u.name == c.name)).map(|c| c.name.clone()).collect::<Vec<_>>(),
-            "washout_months": config.washout_months,
-            "service_use_covariates": "with a wash-out (washout_months > 0) none: prior use is the DiD's baseline outcome and is reported as balance diagnostics only; with washout_months = 0, GP demand in months -3..-1 and -12..-4, A&E attendances and emergency admissions in -12..-1",
+            "match_on_prior_use": config.match_on_prior_use.as_str(),
+            "service_use_covariates": match config.match_on_prior_use {
+                PriorUse::None => "none: prior use is reported as balance diagnostics only",
+                PriorUse::Baseline => "GP demand, A&E attendances and emergency admissions in months -12..-4",
+                PriorUse::BaselineAndPeak => "GP demand, A&E attendances and emergency admissions in months -12..-4 and in months -3..-1",
+            },
             "algorithm": "greedy nearest neighbour on the logit propensity score, without replacement",
             "order": "largest score first; ties by SHA-256 of person_id",
             "ratio": options.ratio,

@@ -22,6 +22,7 @@ use datafusion::prelude::SessionContext;
 use serde_json::{Value, json};
 
 use crate::config::StudyConfig;
+use crate::design::{CANDIDATES, DISAGREEMENT_RATIO, Design, e_value, e_value_of_interval};
 use crate::engine::engine_error;
 use crate::error::{Error, Result};
 
@@ -67,6 +68,9 @@ pub struct Estimates {
     pub economics: Value,
     /// Subgroup estimates for the equity breakdowns.
     pub equity: Value,
+    /// Every candidate design's rate ratios and saving beside the headline's, the verdict
+    /// and the headline's E-values (`design.rs`).
+    pub design_sensitivity: Value,
     pub methods: Value,
     /// Wall times of parts of the stage, for the manifest (never results.json).
     pub timings: Vec<(&'static str, f64)>,
@@ -82,10 +86,25 @@ pub async fn estimate(
 ) -> Result<Estimates> {
     let wellbeing = wellbeing::estimate(ctx).await?;
     let mut methods = json!({ "wellbeing": wellbeing.methods });
+    // The other candidate designs first: each rematches and overwrites `matched_sets`, and
+    // the headline design runs last, so the tables left behind are the headline's.
+    let headline = Design::of(config);
+    let mut rows = Vec::new();
+    for design in CANDIDATES
+        .iter()
+        .filter(|design| design.name != headline.name)
+    {
+        rows.push(design_row(ctx, &design.apply(config), design, tables_dir).await?);
+    }
     match comparison::match_cohort(ctx, config, tables_dir).await {
         Ok(comparison) => {
             let service_use = service_use::estimate(ctx, config).await?;
             let economics = economics::estimate(ctx, config, tables_dir).await?;
+            rows.insert(
+                0,
+                headline_row(&headline, &comparison, &service_use.results, &economics),
+            );
+            let design_sensitivity = design_sensitivity(&headline, rows, &service_use.results);
             methods["matching"] = comparison.methods;
             methods["service_use"] = service_use.methods;
             Ok(Estimates {
@@ -99,6 +118,7 @@ pub async fn estimate(
                 wellbeing: wellbeing.results,
                 economics,
                 equity: json!({ "service_use": service_use.subgroups, "wellbeing": wellbeing.subgroups }),
+                design_sensitivity,
                 methods,
                 timings: comparison.timings.to_vec(),
             })
@@ -111,13 +131,139 @@ pub async fn estimate(
                 service_use: reason.clone(),
                 wellbeing: wellbeing.results,
                 economics: reason.clone(),
-                equity: json!({ "service_use": reason, "wellbeing": wellbeing.subgroups }),
+                equity: json!({ "service_use": reason.clone(), "wellbeing": wellbeing.subgroups }),
+                design_sensitivity: reason,
                 methods,
                 timings: Vec::new(),
             })
         }
         Err(other) => Err(other),
     }
+}
+
+/// The measures whose rate ratios the design sensitivity compares.
+const COMPARED_MEASURES: [&str; 4] = [
+    "gp_demand",
+    "ae_attendances",
+    "emergency_admissions",
+    "total_cost",
+];
+
+/// One candidate design's matching, rate ratios and saving (no subgroups, placebo or tables).
+async fn design_row(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+    design: &Design,
+    tables_dir: &Path,
+) -> Result<Value> {
+    let mut row = json!({"design": design, "headline": false});
+    match comparison::match_cohort(ctx, config, tables_dir).await {
+        Ok(comparison) => {
+            row["matched_treated"] = json!(comparison.matched_treated);
+            let ratios = service_use::rate_ratios(ctx, config).await?;
+            row["rate_ratios"] = ratios
+                .into_iter()
+                .filter(|(name, _)| COMPARED_MEASURES.contains(name))
+                .map(|(name, estimate)| (name.to_string(), estimate))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            row["saving"] = economics::saving(ctx, config).await?;
+        }
+        Err(Error::DataTest(reason)) => row["not_estimated"] = json!(reason),
+        Err(other) => return Err(other),
+    }
+    Ok(row)
+}
+
+/// The headline design's row, from the headline estimates themselves.
+fn headline_row(
+    design: &Design,
+    comparison: &comparison::Comparison,
+    service_use: &Value,
+    economics: &Value,
+) -> Value {
+    let rate_ratios: serde_json::Map<String, Value> = COMPARED_MEASURES
+        .iter()
+        .filter_map(|name| {
+            let row = service_use
+                .as_array()?
+                .iter()
+                .find(|row| row["measure"] == *name)?;
+            let did = &row["did"];
+            let estimate = if did["not_estimated"].is_string() {
+                json!({"not_estimated": did["not_estimated"]})
+            } else {
+                json!({"rate_ratio": did["rate_ratio"], "ci95": did["ci95"]})
+            };
+            Some((name.to_string(), estimate))
+        })
+        .collect();
+    json!({
+        "design": design,
+        "headline": true,
+        "matched_treated": comparison.matched_treated,
+        "rate_ratios": rate_ratios,
+        "saving": {
+            "horizon_months": economics["horizon_months"],
+            "savings_per_person": economics["savings_per_person_24m"],
+            "ci95": economics["savings_ci95"],
+        },
+    })
+}
+
+/// Whether the designs agree, by the stated rule, and the headline's E-values.
+fn design_sensitivity(headline: &Design, rows: Vec<Value>, service_use: &Value) -> Value {
+    let mut disagreements = Vec::new();
+    for measure in COMPARED_MEASURES {
+        let estimates: Vec<(&str, f64, f64, f64)> = rows
+            .iter()
+            .filter_map(|row| {
+                let estimate = &row["rate_ratios"][measure];
+                Some((
+                    row["design"]["name"].as_str()?,
+                    estimate["rate_ratio"].as_f64()?,
+                    estimate["ci95"][0].as_f64()?,
+                    estimate["ci95"][1].as_f64()?,
+                ))
+            })
+            .collect();
+        for (index, a) in estimates.iter().enumerate() {
+            for b in &estimates[index + 1..] {
+                let apart = a.3 < b.2 || b.3 < a.2;
+                let outside_each_other = (a.1 < b.2 || a.1 > b.3) && (b.1 < a.2 || b.1 > a.3);
+                let differ = (a.1 / b.1).ln().abs() > DISAGREEMENT_RATIO.ln();
+                if apart || (differ && outside_each_other) {
+                    disagreements.push(json!({
+                        "measure": measure, "designs": [a.0, b.0], "rate_ratios": [a.1, b.1],
+                        "intervals_overlap": !apart,
+                    }));
+                }
+            }
+        }
+    }
+    let e_values: serde_json::Map<String, Value> = service_use
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| {
+            let did = &row["did"];
+            let ratio = did["rate_ratio"].as_f64()?;
+            let (low, high) = (did["ci95"][0].as_f64()?, did["ci95"][1].as_f64()?);
+            Some((
+                row["measure"].as_str()?.to_string(),
+                json!({"estimate": number(e_value(ratio)), "ci_limit": number(e_value_of_interval(low, high))}),
+            ))
+        })
+        .collect();
+    json!({
+        "headline_design": headline.name,
+        "designs": rows,
+        "verdict": if disagreements.is_empty() { "agree" } else { "disagree" },
+        "disagreements": disagreements,
+        "rule": format!("designs disagree when, for GP demand, A&E attendances, emergency admissions or total cost, two designs' 95% intervals do not overlap, or their rate ratios differ by more than a factor of {DISAGREEMENT_RATIO} and each lies outside the other's interval"),
+        "e_values": e_values,
+        "e_value_method": "VanderWeele & Ding 2017: RR + sqrt(RR (RR - 1)), with 1/RR for ratios below 1; ci_limit is the E-value of the interval limit nearest 1 (1 when the interval includes 1)",
+    })
 }
 
 /// A query's result, by column.

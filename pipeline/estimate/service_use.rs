@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use datafusion::prelude::SessionContext;
 use nalgebra::DMatrix;
 use serde_json::{Value, json};
-use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
+use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 
 use super::{
     BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns, note, number,
@@ -41,6 +41,44 @@ const MEASURES: [(&str, &str); 6] = [
 ];
 
 const DAYS_PER_YEAR: f64 = 365.25;
+
+/// A Poisson DiD needs at least this many events in each of its four cells (group x period):
+/// with fewer, a zero cell sends the interaction to minus infinity with a tight, meaningless
+/// interval, and a handful of events gives a ratio driven by a few people.
+pub const MIN_EVENTS_PER_CELL: usize = 5;
+
+/// Refuses a DiD the data cannot support: no data at all (e.g. no hospital extract), or a
+/// cell with fewer than `MIN_EVENTS_PER_CELL` events (any cell without cost, for cost).
+fn check_cells(people: &[Person], measure: usize) -> StatsResult<()> {
+    let mut cells = [[0.0; 2]; 2];
+    for person in people {
+        for (period, cell) in cells[usize::from(person.treated)].iter_mut().enumerate() {
+            *cell += person.events[measure][period];
+        }
+    }
+    let (name, _) = MEASURES[measure];
+    let cost = name == "total_cost";
+    if cells.iter().flatten().all(|&total| total == 0.0) {
+        return Err(StatsError::NoData(if cost {
+            "costed use".into()
+        } else {
+            format!("{name} events")
+        }));
+    }
+    let needed = if cost { 1 } else { MIN_EVENTS_PER_CELL };
+    for (group, periods) in ["comparison group's", "treated group's"].iter().zip(cells) {
+        for (period, total) in ["baseline", "follow-up"].iter().zip(periods) {
+            if total < needed as f64 {
+                return Err(StatsError::TooFewEvents {
+                    cell: format!("{group} {period}"),
+                    events: total,
+                    needed,
+                });
+            }
+        }
+    }
+    Ok(())
+}
 
 /// DiD per measure within each level of each breakdown (sets defined by their treated member).
 async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
@@ -197,7 +235,11 @@ impl Person {
     }
 }
 
-pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<ServiceUse> {
+/// Event-study cells: (treated?, month) -> (exposure days, events per measure).
+type Monthly = BTreeMap<(bool, i64), (f64, [f64; MEASURES.len()])>;
+
+/// Each matched person's baseline and follow-up totals, and the event-study cells.
+async fn load_people(ctx: &SessionContext, config: &StudyConfig) -> Result<(Vec<Person>, Monthly)> {
     let columns = Columns::query(
         ctx,
         "select p.*, m.set_id from person_months as p inner join matched_sets as m on p.person_id = m.person_id \
@@ -215,8 +257,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
         .collect::<Result<_>>()?;
 
     let mut people: Vec<Person> = Vec::new();
-    // Event study: (treated?, month) -> (exposure days, events per measure).
-    let mut monthly: BTreeMap<(bool, i64), (f64, [f64; MEASURES.len()])> = BTreeMap::new();
+    let mut monthly = Monthly::new();
     for row in 0..ids.len() {
         if row == 0 || ids[row] != ids[row - 1] {
             people.push(Person {
@@ -245,7 +286,31 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             person.events[measure][period] += values[row];
         }
     }
+    Ok((people, monthly))
+}
 
+/// The DiD rate ratio and its interval per measure (no bootstrap): what the design
+/// sensitivity compares across designs.
+pub async fn rate_ratios(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+) -> Result<Vec<(&'static str, Value)>> {
+    let (people, _) = load_people(ctx, config).await?;
+    Ok(MEASURES
+        .iter()
+        .enumerate()
+        .map(|(measure, (name, _))| {
+            let estimate = did_with(&people, measure, None).map_or_else(
+                |error| note(&error),
+                |did| json!({"rate_ratio": did["rate_ratio"], "ci95": did["ci95"]}),
+            );
+            (*name, estimate)
+        })
+        .collect())
+}
+
+pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<ServiceUse> {
+    let (people, monthly) = load_people(ctx, config).await?;
     let subgroups = subgroups(ctx, &people).await?;
     let mut placebo = placebo(ctx).await?;
     let mut results = Vec::new();
@@ -296,7 +361,9 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
         methods: json!({
             "before_after": "treated group only, rate per person-year pre vs post; UNCONTROLLED: subject to regression to the mean",
             "did_model": "Poisson GLM: count ~ treated + post + treated:post, offset log(exposure years); total cost by Poisson pseudo-ML",
-            "did_se": "cluster-robust by matched set, factor G/(G-1) x (N-1)/(N-K) (statsmodels cov_type='cluster')",
+            "did_se": "cluster-robust by matched set, factor G/(G-1) x (N-1)/(N-K) (statsmodels cov_type='cluster'); 95% CI and p from t(G-1) below 50 matched sets, normal otherwise",
+            "not_estimable": format!("a DiD with fewer than {MIN_EVENTS_PER_CELL} events in any group x period cell is not estimated; a measure with no events at all is reported as no data"),
+            "follow_up_start": "the day after the index date for both groups: index-day events are neither group's outcome",
             "change_per_person_year": "(treated post - pre rate) - (comparison post - pre rate), rates = events / person-years",
             "bootstrap": {"unit": "matched set", "replicates": BOOTSTRAP_REPLICATES, "seed": config.seed, "rng": "ChaCha8", "interval": "percentile (type-7 quantiles); BCa (jackknife over matched sets) also reported as change_ci95_bca"},
             "sensitivity": "NB2 GLM (theta by ML), same design and cluster-robust CI",
@@ -309,14 +376,40 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
     })
 }
 
-fn normal_ci(estimate: f64, standard_error: f64) -> (f64, [f64; 2]) {
-    let normal = Normal::new(0.0, 1.0).expect("standard normal");
-    let z = normal.inverse_cdf(0.975);
-    let p = 2.0 * normal.sf((estimate / standard_error).abs());
+/// Below this many clusters a cluster-robust Wald interval uses t(G - 1), not the normal:
+/// with few clusters the normal interval under-covers (Cameron & Miller 2015, J Hum Resour
+/// 50:317, section VI; Stata's default for clustered regressions).
+pub const T_BELOW_CLUSTERS: usize = 50;
+
+/// Two-sided p-value and 95% Wald interval of `estimate`: normal, or t(G - 1) when the
+/// standard error is clustered on fewer than `T_BELOW_CLUSTERS` clusters.
+fn wald_ci(estimate: f64, standard_error: f64, clusters: Option<usize>) -> (f64, [f64; 2]) {
+    let statistic = (estimate / standard_error).abs();
+    let (critical, p) = match clusters {
+        Some(clusters) if (2..T_BELOW_CLUSTERS).contains(&clusters) => {
+            let t = StudentsT::new(0.0, 1.0, (clusters - 1) as f64).expect("df >= 1");
+            (t.inverse_cdf(0.975), 2.0 * t.sf(statistic))
+        }
+        _ => {
+            let normal = Normal::new(0.0, 1.0).expect("standard normal");
+            (normal.inverse_cdf(0.975), 2.0 * normal.sf(statistic))
+        }
+    };
     (
         p,
-        [estimate - z * standard_error, estimate + z * standard_error],
+        [
+            estimate - critical * standard_error,
+            estimate + critical * standard_error,
+        ],
     )
+}
+
+/// Distinct clusters (matched sets) in a design's cluster column.
+fn cluster_count(clusters: &[u64]) -> usize {
+    clusters
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
 }
 
 /// Rows person x period with exposure: (design, outcome, offset, clusters).
@@ -375,11 +468,35 @@ fn rate(people: &[Person], measure: usize, treated: bool, period: usize) -> f64 
 }
 
 fn before_after(people: &[Person], measure: usize, treated: bool) -> StatsResult<Value> {
+    let mut periods = [0.0; 2];
+    for person in people.iter().filter(|person| person.treated == treated) {
+        for (period, total) in periods.iter_mut().enumerate() {
+            *total += person.naive(measure, period).0;
+        }
+    }
+    let (name, _) = MEASURES[measure];
+    if periods == [0.0, 0.0] {
+        return Err(StatsError::NoData(format!("{name} events")));
+    }
+    let needed = if name == "total_cost" {
+        1
+    } else {
+        MIN_EVENTS_PER_CELL
+    };
+    for (period, total) in ["before", "after"].iter().zip(periods) {
+        if total < needed as f64 {
+            return Err(StatsError::TooFewEvents {
+                cell: format!("{period} period"),
+                events: total,
+                needed,
+            });
+        }
+    }
     let (x, y, offset, clusters) =
         design(people, measure, |person| person.treated == treated, false);
     let fit = glm::fit(&x, &y, Some(&offset), Family::Poisson)?;
     let se = fit.standard_errors(&Covariance::Cluster(&clusters))?[1];
-    let (p, [low, high]) = normal_ci(fit.coef[1], se);
+    let (p, [low, high]) = wald_ci(fit.coef[1], se, Some(cluster_count(&clusters)));
     Ok(json!({
         "pre_rate": number(rate(people, measure, treated, 0)),
         "post_rate": number(rate(people, measure, treated, 1)),
@@ -405,10 +522,11 @@ fn did(people: &[Person], measure: usize, seed: u64) -> StatsResult<Value> {
 
 /// The DiD of one measure; the bootstrap CI of the absolute change only when `seed` is given.
 fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult<Value> {
+    check_cells(people, measure)?;
     let (x, y, offset, clusters) = design(people, measure, |_| true, true);
     let fit = glm::fit(&x, &y, Some(&offset), Family::Poisson)?;
     let se = fit.standard_errors(&Covariance::Cluster(&clusters))?[3];
-    let (p, [low, high]) = normal_ci(fit.coef[3], se);
+    let (p, [low, high]) = wald_ci(fit.coef[3], se, Some(cluster_count(&clusters)));
     // Events and exposure days per matched set, [comparison, treated] x [pre, post]: the
     // bootstrap resamples sets and only adds these up (no per-person work per replicate).
     type Cells = [[(f64, f64); 2]; 2];
@@ -448,15 +566,20 @@ fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult
         change_of(&total)
     };
     let estimate = change(&mut sets.iter());
+    // Replicates whose change is undefined (a resample with no exposure in some cell) are
+    // counted and reported, never dropped silently.
+    let mut non_finite = 0;
     let (change_ci, change_ci_bca) = match seed {
         Some(seed) => {
             let replicates = resample(sets.len(), BOOTSTRAP_REPLICATES, seed, |indices| {
                 change(&mut indices.iter().map(|&index| &sets[index]))
             })?;
             let finite: Vec<f64> = replicates
-                .into_iter()
+                .iter()
+                .copied()
                 .filter(|value| value.is_finite())
                 .collect();
+            non_finite = replicates.len() - finite.len();
             let interval = percentile_interval(&finite, 0.95)?;
             // Leave-one-set-out values for the BCa acceleration, by subtracting each set from
             // the total (linear in the number of sets).
@@ -487,7 +610,9 @@ fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult
         "change_per_person_year": number(estimate),
         "change_ci95": change_ci,
         "change_ci95_bca": change_ci_bca,
+        "bootstrap_non_finite_replicates": seed.map(|_| non_finite),
         "clusters": sets.len(),
+        "interval": if (2..T_BELOW_CLUSTERS).contains(&sets.len()) { "t(G-1), G = matched sets" } else { "normal" },
     }))
 }
 
@@ -497,10 +622,11 @@ fn did_nb2(people: &[Person], measure: usize) -> StatsResult<Value> {
             "NB2 is a count model; not applied to cost".into(),
         ));
     }
+    check_cells(people, measure)?;
     let (x, y, offset, clusters) = design(people, measure, |_| true, true);
     let (fit, theta) = glm::fit_nb2(&x, &y, Some(&offset))?;
     let se = fit.standard_errors(&Covariance::Cluster(&clusters))?[3];
-    let (p, [low, high]) = normal_ci(fit.coef[3], se);
+    let (p, [low, high]) = wald_ci(fit.coef[3], se, Some(cluster_count(&clusters)));
     Ok(
         json!({"rate_ratio": number(fit.coef[3].exp()), "ci95": [number(low.exp()), number(high.exp())], "p": number(p), "theta": number(theta)}),
     )
@@ -519,4 +645,87 @@ fn exact_poisson_ci(events: f64, years: f64) -> Value {
         .map(|chi| chi.inverse_cdf(0.975) / 2.0)
         .unwrap_or(f64::NAN);
     json!([number(lower / years), number(upper / years)])
+}
+
+#[cfg(test)]
+mod cell_guard_tests {
+    use super::*;
+
+    /// Matched pairs with the given events per person in [comparison, treated] x [pre, post].
+    fn pairs(sets: i64, events: [[f64; 2]; 2]) -> Vec<Person> {
+        (0..sets)
+            .flat_map(|set| {
+                [false, true].map(|treated| {
+                    let mut person = Person {
+                        set,
+                        treated,
+                        exposure_days: [365.0, 730.0],
+                        ..Person::default()
+                    };
+                    person.events[0] = events[usize::from(treated)];
+                    person
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_zero_cell_is_not_estimable_instead_of_a_ratio_near_zero() {
+        // No treated event after the index: the Poisson interaction would run to -infinity
+        // (rate ratio ~5e-12 with a tight CI, "converged").
+        let people = pairs(40, [[1.0, 2.0], [1.0, 0.0]]);
+        let error = did_with(&people, 0, None).unwrap_err();
+        assert_eq!(
+            error,
+            StatsError::TooFewEvents {
+                cell: "treated group's follow-up".into(),
+                events: 0.0,
+                needed: MIN_EVENTS_PER_CELL,
+            }
+        );
+        assert!(error.to_string().starts_with("not estimable"));
+        assert!(did_nb2(&people, 0).is_err());
+    }
+
+    #[test]
+    fn four_events_in_a_cell_are_too_few_and_five_are_enough() {
+        let mut people = pairs(40, [[1.0, 2.0], [1.0, 2.0]]);
+        let treated_pre: Vec<usize> = (0..people.len()).filter(|&i| people[i].treated).collect();
+        for (rank, &index) in treated_pre.iter().enumerate() {
+            people[index].events[0][0] = f64::from(u8::from(rank < 4));
+        }
+        assert!(matches!(
+            did_with(&people, 0, None),
+            Err(StatsError::TooFewEvents { events, .. }) if events == 4.0
+        ));
+        people[treated_pre[4]].events[0][0] = 1.0;
+        let estimate = did_with(&people, 0, None).unwrap();
+        assert!(estimate["rate_ratio"].as_f64().unwrap() > 1.0);
+    }
+
+    #[test]
+    fn few_clusters_use_t_with_g_minus_1_degrees_of_freedom() {
+        // scipy 1.17.1: stats.t.ppf(0.975, 19) = 2.0930240544083087,
+        // 2 * stats.t.cdf(-1, 19) = 0.329876800921125, stats.norm.ppf(0.975) = 1.959963984540054.
+        let (p, [low, high]) = wald_ci(0.0, 1.0, Some(20));
+        assert!((high - 2.0930240544083087).abs() < 1e-9 && (low + high).abs() < 1e-12);
+        let (p_one, _) = wald_ci(1.0, 1.0, Some(20));
+        assert!((p_one - 0.329876800921125).abs() < 1e-9, "{p_one}");
+        assert!((p - 1.0).abs() < 1e-12);
+        let (_, [_, high]) = wald_ci(0.0, 1.0, Some(T_BELOW_CLUSTERS));
+        assert!((high - 1.959963984540054).abs() < 1e-9);
+    }
+
+    #[test]
+    fn no_events_anywhere_is_no_data() {
+        let people = pairs(40, [[0.0, 0.0], [0.0, 0.0]]);
+        let error = did_with(&people, 1, None).unwrap_err();
+        assert!(error.to_string().starts_with("no data"), "{error}");
+        assert!(
+            before_after(&people, 1, true)
+                .unwrap_err()
+                .to_string()
+                .starts_with("no data")
+        );
+    }
 }

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::charts::{Bar, Bin, Chart, DotRow, Kind, Line};
 use super::disclosure::Disclosure;
 use super::format::{
-    change_words, ci, count, decimals, float, gbp, gbp_ci, interval, measure_label, p_value,
-    percent, ratio,
+    change_words, ci, count, decimals, estimate_ratio, float, gbp, gbp_ci, interval, measure_label,
+    p_value, percent, ratio,
 };
 
 #[derive(Debug, Clone, Serialize)]
@@ -459,9 +459,9 @@ fn service_use_section(
         };
         table.rows.push(vec![
             label.clone(),
-            ratio(float(&row["before_after"]["rate_ratio"])),
+            estimate_ratio(&row["before_after"]),
             ratio(float(&row["comparison_before_after_rate_ratio"])),
-            ratio(float(&did["rate_ratio"])),
+            estimate_ratio(did),
             ci(interval(&did["ci95"]), 2),
             p_value(float(&did["p"])),
             change(float(&did["change_per_person_year"])),
@@ -559,9 +559,123 @@ fn service_use_section(
         },
     });
     content.charts.extend(event_charts);
-    let section = json!({"table": table.clone(), "events": events.clone()});
+    let (designs, verdict) = design_sensitivity(&results["design_sensitivity"], content);
+    let section = json!({"table": table.clone(), "events": events.clone(), "designs": designs, "design_verdict": verdict});
     content.tables.extend([table, events]);
     section
+}
+
+/// The rate ratios and saving under every candidate comparison design, the verdict (do the
+/// designs agree?) and a forest chart of the ratios by design.
+fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, String) {
+    let Some(rows) = sensitivity["designs"].as_array() else {
+        return (Value::Null, String::new());
+    };
+    const MEASURES: [&str; 4] = [
+        "gp_demand",
+        "ae_attendances",
+        "emergency_admissions",
+        "total_cost",
+    ];
+    let mut columns = vec![("design", "Comparison design", "text")];
+    let headers: Vec<(String, String)> = MEASURES
+        .iter()
+        .map(|measure| {
+            (
+                format!("{measure}_rate_ratio"),
+                format!("{} (95% CI)", measure_label(measure)),
+            )
+        })
+        .collect();
+    columns.extend(
+        headers
+            .iter()
+            .map(|(key, header)| (key.as_str(), header.as_str(), "number")),
+    );
+    columns.push((
+        "saving_24m",
+        "Saving per person, 24 months (95% CI)",
+        "number",
+    ));
+    let mut table = Table::new(
+        "design_sensitivity",
+        "The estimates under each comparison design",
+        &columns,
+    );
+    let mut forest = Vec::new();
+    for row in rows {
+        let design = &row["design"];
+        let mut label = design["description"].as_str().unwrap_or("").to_string();
+        if row["headline"] == true {
+            label = format!("{label} (headline)");
+        }
+        let mut cells = vec![label];
+        for measure in MEASURES {
+            let estimate = &row["rate_ratios"][measure];
+            cells.push(
+                match (float(&estimate["rate_ratio"]), interval(&estimate["ci95"])) {
+                    (Some(value), Some((low, high))) => {
+                        format!("{value:.2} ({low:.2} to {high:.2})")
+                    }
+                    _ => estimate_ratio(estimate),
+                },
+            );
+        }
+        let saving = &row["saving"];
+        cells.push(match float(&saving["savings_per_person"]) {
+            Some(value) => format!(
+                "{} ({})",
+                gbp(Some(value)),
+                gbp_ci(interval(&saving["ci95"]))
+            ),
+            None => "not estimated".into(),
+        });
+        table.rows.push(cells);
+        forest.push(DotRow {
+            label: design["name"].as_str().unwrap_or("").to_string(),
+            points: MEASURES[..3]
+                .iter()
+                .map(|measure| {
+                    let estimate = &row["rate_ratios"][measure];
+                    float(&estimate["rate_ratio"]).map(|value| (value, interval(&estimate["ci95"])))
+                })
+                .collect(),
+        });
+    }
+    content.charts.push(Chart {
+        name: "forest_designs".into(),
+        title: "Does the answer depend on the comparison design?".into(),
+        note: format!(
+            "{SOURCE}. Rate ratio with 95% CI under each candidate design; 1 = no change."
+        ),
+        kind: Kind::Dots {
+            rows: forest,
+            series: MEASURES[..3]
+                .iter()
+                .map(|measure| measure_label(measure).to_string())
+                .collect(),
+            x_label: "Rate ratio (after vs before, relative to comparison)".into(),
+            references: vec![1.0],
+        },
+    });
+    let verdict = if sensitivity["verdict"] == "agree" {
+        "The candidate comparison designs agree: no two give rate ratios whose intervals do not overlap or that differ materially beyond their uncertainty.".to_string()
+    } else {
+        let measures: std::collections::BTreeSet<&str> = sensitivity["disagreements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|row| row["measure"].as_str())
+            .map(measure_label)
+            .collect();
+        format!(
+            "The candidate comparison designs disagree on {}: the answer depends on how people came to be referred, which the data cannot tell. Read the headline with the other designs' estimates beside it.",
+            measures.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    };
+    let section = json!(table.clone());
+    content.tables.push(table);
+    (section, verdict)
 }
 
 fn economics_section(results: &Value, content: &mut Content) -> Value {
@@ -1074,11 +1188,15 @@ fn plain(value: &Value) -> String {
 }
 
 fn limitations(results: &Value, rule: Disclosure) -> Vec<String> {
-    let mut lines = vec![
+    let mut lines = Vec::new();
+    if results["design_sensitivity"]["verdict"] == "disagree" {
+        lines.push("The comparison designs disagree (see Service use): which one is right depends on how people came to be referred, and the simulation study in docs/validation.md shows that each design is biased in some plausible worlds.".to_string());
+    }
+    lines.extend([
         "Matching balances the characteristics recorded in the extracts; people referred may differ in ways the records do not show (for example a crisis not yet visible in GP use), so some regression to the mean may remain.".to_string(),
         "Wellbeing change has no comparison group: people are referred when wellbeing is low, so part of any improvement would have happened anyway.".to_string(),
         "Savings are NHS costs avoided at national average unit costs; freed GP time is capacity, not cash released. Benefits outside the NHS are not counted.".to_string(),
-    ];
+    ]);
     if let Some(unmatched) = count(&results["cohort"]["unmatched_treated"]).filter(|n| *n > 0) {
         lines.push(format!(
             "{} eligible referred people had no comparison person within the caliper and are not in the matched estimates.",

@@ -27,6 +27,16 @@ pub fn ratio(value: Option<f64>) -> String {
     decimals(value, 2)
 }
 
+/// An estimate's rate ratio, or why there is none: "no data" (nothing to estimate from) or
+/// "not estimable" (too few events), never a number the data cannot support.
+pub fn estimate_ratio(estimate: &Value) -> String {
+    match estimate["not_estimated"].as_str() {
+        Some(reason) if reason.starts_with("no data") => "no data".into(),
+        Some(_) => "not estimable".into(),
+        None => ratio(float(&estimate["rate_ratio"])),
+    }
+}
+
 pub fn ci(value: Option<(f64, f64)>, places: usize) -> String {
     value.map_or_else(
         || "n/a".into(),

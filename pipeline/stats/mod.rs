@@ -34,12 +34,24 @@ pub enum StatsError {
     NoVariation,
     #[error("the design matrix is singular (collinear covariates or an empty group)")]
     Singular,
-    #[error("perfect separation: fitted probabilities reached 0 or 1")]
+    #[error(
+        "perfect separation: the covariates predict the outcome exactly, so no finite maximum-likelihood estimate exists"
+    )]
     Separation,
     #[error("did not converge in {0} iterations")]
     NotConverged(usize),
     #[error("invalid argument: {0}")]
     Invalid(String),
+    #[error("no data: no {0} in either group or period (is its extract missing?)")]
+    NoData(String),
+    #[error(
+        "not estimable: {events} events in the {cell} (at least {needed} needed in each group and period)"
+    )]
+    TooFewEvents {
+        cell: String,
+        events: f64,
+        needed: usize,
+    },
 }
 
 pub type StatsResult<T> = Result<T, StatsError>;

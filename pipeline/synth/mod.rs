@@ -108,6 +108,63 @@ impl Effects {
     }
 }
 
+/// How people come to be referred, and what else shapes their service use, in one simulated
+/// world. Every design is checked in every world (`benches/validate.py`): a design that is
+/// right only in the world it was tuned to is not right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorldKind {
+    /// Referral follows two months of a latent crisis episode (use x3 GP, x2.5 A&E and
+    /// emergency) that the data show only through noisy counts.
+    LatentCrisis,
+    /// Referral follows a rise in the person's RECORDED GP demand in the three months before
+    /// over their own level in months -12..-4: selection on observed history.
+    ObservedHistory,
+    /// Need follows an AR(1) process on the log rate (persistence 0.9, SD 0.5) on top of the
+    /// crisis episodes, and referral follows high recent need: shocks last for months.
+    PersistentNeed,
+    /// As the latent crisis world, and most GP- and nurse-route referrals are made during an
+    /// attended consultation on the referral day (a visit in both the factual and the
+    /// counterfactual path, which a comparison person's pseudo index date does not have).
+    ReferralVisit,
+    /// As the latent crisis world, with a secular trend that differs by baseline level: use
+    /// drifts down for high users and up for low users (about 6% a year per doubling).
+    SecularTrend,
+}
+
+impl WorldKind {
+    /// Every world, in the order validation reports them.
+    pub const ALL: [WorldKind; 5] = [
+        WorldKind::LatentCrisis,
+        WorldKind::ObservedHistory,
+        WorldKind::PersistentNeed,
+        WorldKind::ReferralVisit,
+        WorldKind::SecularTrend,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WorldKind::LatentCrisis => "latent-crisis",
+            WorldKind::ObservedHistory => "observed-history",
+            WorldKind::PersistentNeed => "persistent-need",
+            WorldKind::ReferralVisit => "referral-visit",
+            WorldKind::SecularTrend => "secular-trend",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        WorldKind::ALL
+            .into_iter()
+            .find(|world| world.name() == text.trim())
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "--world: unknown world '{text}' (one of {})",
+                    WorldKind::ALL.map(WorldKind::name).join(", ")
+                ))
+            })
+    }
+}
+
 /// The study period the synthetic service runs over (it matches `sample-data/study.toml`).
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct StudyDates {
@@ -134,6 +191,8 @@ impl Default for StudyDates {
 pub struct SynthOptions {
     pub persons: u64,
     pub seed: u64,
+    /// How people come to be referred (the data-generating process).
+    pub world: WorldKind,
     pub effects: Effects,
     /// True change in WEMWBS points caused by the service (other instruments move by the
     /// same latent amount).

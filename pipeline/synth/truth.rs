@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::world::Paths;
-use super::{Effects, FILES, MEASURES, StudyDates, SynthOptions};
+use super::{Effects, FILES, MEASURES, StudyDates, SynthOptions, WorldKind};
 use crate::costs::PSSRU_2024;
 use crate::error::{Error, Result};
 use crate::measures::{Instrument, Scoring};
@@ -95,6 +95,8 @@ pub struct Truth {
     pub schema_version: u32,
     pub generator: String,
     pub seed: u64,
+    /// How people came to be referred (the data-generating process).
+    pub world: WorldKind,
     pub persons: u64,
     pub study: StudyDates,
     /// The true rate ratios applied after the index date.
@@ -151,6 +153,7 @@ impl Truth {
             schema_version: 1,
             generator: format!("sp-impact synth {}", env!("CARGO_PKG_VERSION")),
             seed: options.seed,
+            world: options.world,
             persons: options.persons,
             study,
             effects: options.effects.clone(),

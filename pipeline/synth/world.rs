@@ -27,7 +27,7 @@ use rand_distr::{Distribution, Gamma, StandardNormal};
 
 use super::defects::Defects;
 use super::truth::TruthPart;
-use super::{Effects, FILES, StudyDates, SynthOptions};
+use super::{Effects, FILES, StudyDates, SynthOptions, WorldKind};
 use crate::calendar;
 use crate::costs::PSSRU_2024;
 use crate::ingest::contracts::referrals::{SNOMED_DECLINED, SNOMED_REFERRAL};
@@ -48,6 +48,24 @@ const REFERRAL_BASE_PER_MONTH: f64 = 0.00095;
 const REFERRAL_PEAK_MULTIPLIER: f64 = 15.0;
 /// Share of referrals declined (SNOMED 871711000000103).
 const DECLINE_SHARE: f64 = 0.12;
+/// Persistent-need world: AR(1) on the log rate with this persistence and stationary SD, and
+/// the referral hazard's log-linear slope on last month's state.
+const NEED_PERSISTENCE: f64 = 0.9;
+const NEED_SD: f64 = 0.5;
+const NEED_REFERRAL_SLOPE: f64 = 1.5;
+/// Observed-history world: the referral hazard multiplier is
+/// ((recent + c) / (usual + c))^power, capped, where recent is the mean monthly recorded GP
+/// demand in the three months before and usual the mean over months -12..-4.
+const HISTORY_OFFSET: f64 = 0.25;
+const HISTORY_POWER: f64 = 2.0;
+const HISTORY_CAP: f64 = 25.0;
+/// Referral-visit world: share of GP- and nurse-route referrals made in an attended
+/// consultation on the referral day.
+const REFERRAL_VISIT_SHARE: f64 = 0.8;
+/// Secular-trend world: yearly log-rate drift per doubling of the person's GP rate over the
+/// population's typical rate (negative: high users drift down).
+const TREND_PER_DOUBLING: f64 = -0.06;
+const TYPICAL_GP_RATE: f64 = 7.0;
 /// Latent wellbeing drop during an episode (SD units).
 const EPISODE_WELLBEING_DROP: f64 = 0.8;
 /// WEMWBS points per SD of latent wellbeing (14 items x 0.75 points per item).
@@ -71,6 +89,7 @@ pub struct ChunkOutput {
 
 pub struct World {
     seed: u64,
+    kind: WorldKind,
     effects: Effects,
     /// Latent shift (SD units) of wellbeing at follow-up caused by the service.
     wellbeing_shift: f64,
@@ -92,6 +111,7 @@ impl World {
             .collect();
         World {
             seed: options.seed,
+            kind: options.world,
             effects: options.effects.clone(),
             wellbeing_shift: options.wellbeing_change / WEMWBS_POINTS_PER_SD,
             defect_rate: options.defects,
@@ -126,7 +146,18 @@ impl World {
         out.patient(&person);
 
         let episodes = self.draw_episodes(&mut rng);
-        let referrals = self.draw_referrals(&person, &episodes, &mut rng);
+        let need = self.draw_need(&mut rng);
+        // Referral on latent need is decided up front; on observed history it is decided
+        // month by month as the recorded events are drawn.
+        let mut referrals = if self.kind == WorldKind::ObservedHistory {
+            Vec::new()
+        } else {
+            self.draw_referrals(&person, &episodes, &need, &mut rng)
+        };
+        let mut events = self.draw_events(&person, &episodes, &need, &mut referrals, &mut rng, out);
+        if self.kind == WorldKind::ReferralVisit {
+            self.draw_referral_visits(&person, &referrals, &mut rng, out, &mut events);
+        }
         let index_date = referrals
             .iter()
             .find(|referral| !referral.declined)
@@ -135,18 +166,12 @@ impl World {
             truth.referred_persons += 1;
         }
         let eligible = index_date.is_some_and(|index| self.is_eligible(&person, index));
-        if eligible {
-            truth.eligible_treated += 1;
-        }
         for referral in &referrals {
             out.referral(&person, referral);
         }
-        let mut paths = Paths::default();
-        self.draw_events(
-            &person, &episodes, index_date, eligible, &mut rng, out, &mut paths,
-        );
-        if eligible {
-            truth.add_paths(&paths);
+        if let (true, Some(index)) = (eligible, index_date) {
+            truth.eligible_treated += 1;
+            truth.add_paths(&Paths::follow_up(&events, index));
         }
         if let Some(accepted) = referrals.iter().find(|referral| !referral.declined) {
             self.draw_link_worker_contacts(&person, accepted, &mut rng, out);
@@ -183,42 +208,112 @@ impl World {
         in_episode
     }
 
+    /// The persistent-need world's AR(1) state of the log rate per month (stationary, SD
+    /// `NEED_SD`); all zeros (no draws) in the other worlds.
+    fn draw_need(&self, rng: &mut ChaCha8Rng) -> Vec<f64> {
+        let months = self.months as usize;
+        if self.kind != WorldKind::PersistentNeed {
+            return vec![0.0; months];
+        }
+        let innovation_sd = NEED_SD * (1.0 - NEED_PERSISTENCE * NEED_PERSISTENCE).sqrt();
+        let start: f64 = StandardNormal.sample(rng);
+        let mut state = NEED_SD * start;
+        let mut need = Vec::with_capacity(months);
+        for _ in 0..months {
+            need.push(state);
+            let shock: f64 = StandardNormal.sample(rng);
+            state = NEED_PERSISTENCE * state + innovation_sd * shock;
+        }
+        need
+    }
+
+    /// Multiplier of every demand rate in `month` beyond episodes and season: the need
+    /// state (mean-one lognormal) and the secular trend.
+    fn rate_multiplier(&self, person: &Person, need: &[f64], month: i32) -> f64 {
+        let need_factor = (need[month as usize] - NEED_SD * NEED_SD / 2.0).exp();
+        let need_factor = if self.kind == WorldKind::PersistentNeed {
+            need_factor
+        } else {
+            1.0
+        };
+        let trend = if self.kind == WorldKind::SecularTrend {
+            let doublings = (person.annual_rate[GP] / TYPICAL_GP_RATE).log2();
+            (TREND_PER_DOUBLING * doublings * f64::from(month) / 12.0).exp()
+        } else {
+            1.0
+        };
+        need_factor * trend
+    }
+
     fn month_index(&self, date: NaiveDate) -> usize {
         relative_month(self.data_start, date).max(0) as usize
     }
 
-    /// Referrals: a monthly hazard that is far higher when the two preceding months were
-    /// in a crisis episode (the GP refers after a run of high use) and when wellbeing is low.
+    /// Referrals on latent need: a monthly hazard that is far higher when the two preceding
+    /// months were in a crisis episode (the GP refers after a run of high use), when last
+    /// month's need state is high (persistent-need world) and when wellbeing is low.
     /// A decliner is sometimes referred again and accepts; an accepted person is sometimes
     /// referred a second time.
     fn draw_referrals(
         &self,
         person: &Person,
         episodes: &[bool],
+        need: &[f64],
         rng: &mut ChaCha8Rng,
     ) -> Vec<Referral> {
-        let first_month = self.month_index(self.dates.start);
-        let last_month = self.month_index(self.dates.end);
-        let mut month = first_month;
-        while month <= last_month {
-            let date = self.random_day_in_month(month, rng);
-            let u: f64 = rng.random();
+        for month in self.month_index(self.dates.start)..=self.month_index(self.dates.end) {
             let recent_peak = month >= 2 && episodes[month - 1] && episodes[month - 2];
-            let adult = date.year() - person.year_of_birth >= 18;
-            let hazard = REFERRAL_BASE_PER_MONTH
-                * if recent_peak {
-                    REFERRAL_PEAK_MULTIPLIER
-                } else {
-                    1.0
-                }
-                * (-0.5 * person.wellbeing).exp()
-                * if adult { 1.0 } else { 0.05 };
-            if person.registered_at(date) && u < hazard {
-                return self.referral_history(person, date, rng);
+            let mut multiplier = if recent_peak {
+                REFERRAL_PEAK_MULTIPLIER
+            } else {
+                1.0
+            };
+            if self.kind == WorldKind::PersistentNeed && month >= 1 {
+                let slope = NEED_REFERRAL_SLOPE;
+                multiplier *= (slope * need[month - 1] - (slope * NEED_SD).powi(2) / 2.0).exp();
             }
-            month += 1;
+            if let Some(referrals) = self.referral_step(person, month, multiplier, rng) {
+                return referrals;
+            }
         }
         Vec::new()
+    }
+
+    /// One month's chance of a first referral at the base hazard times `multiplier`: draws
+    /// the day and the uniform, and the referral history when it happens.
+    fn referral_step(
+        &self,
+        person: &Person,
+        month: usize,
+        multiplier: f64,
+        rng: &mut ChaCha8Rng,
+    ) -> Option<Vec<Referral>> {
+        let date = self.random_day_in_month(month, rng);
+        let u: f64 = rng.random();
+        let adult = date.year() - person.year_of_birth >= 18;
+        let hazard = REFERRAL_BASE_PER_MONTH
+            * multiplier
+            * (-0.5 * person.wellbeing).exp()
+            * if adult { 1.0 } else { 0.05 };
+        (person.registered_at(date) && u < hazard).then(|| self.referral_history(person, date, rng))
+    }
+
+    /// The observed-history world's referral multiplier in `month`: recorded GP demand in the
+    /// three months before over the person's own level in months -12..-4.
+    fn history_multiplier(gp_by_month: &[u32], month: usize) -> f64 {
+        let mean = |range: std::ops::Range<usize>| {
+            let months = range.len() as f64;
+            gp_by_month[range]
+                .iter()
+                .map(|&n| f64::from(n))
+                .sum::<f64>()
+                / months
+        };
+        let recent = mean(month.saturating_sub(3)..month);
+        let usual = mean(month.saturating_sub(12)..month.saturating_sub(3));
+        ((recent + HISTORY_OFFSET) / (usual + HISTORY_OFFSET))
+            .powf(HISTORY_POWER)
+            .min(HISTORY_CAP)
     }
 
     /// The first referral and any later ones it leads to.
@@ -251,19 +346,35 @@ impl World {
     }
 
     /// Monthly event counts for every measure, split at the index date, with the coupled
-    /// counterfactual. Writes the factual events and accumulates both paths for the truth.
-    #[allow(clippy::too_many_arguments)]
+    /// counterfactual. Writes the factual events and returns every demand event of both
+    /// paths (for the truth). In the observed-history world the referral is decided here, at
+    /// the start of each study month, from the GP demand recorded so far.
     fn draw_events(
         &self,
         person: &Person,
         episodes: &[bool],
-        index_date: Option<NaiveDate>,
-        eligible: bool,
+        need: &[f64],
+        referrals: &mut Vec<Referral>,
         rng: &mut ChaCha8Rng,
         out: &mut Emitter,
-        paths: &mut Paths,
-    ) {
+    ) -> Vec<DemandEvent> {
+        let mut events = Vec::new();
+        let mut gp_by_month = vec![0u32; self.months as usize];
+        let study_months = self.month_index(self.dates.start)..=self.month_index(self.dates.end);
         for month in 0..self.months {
+            if self.kind == WorldKind::ObservedHistory
+                && referrals.is_empty()
+                && study_months.contains(&(month as usize))
+            {
+                let multiplier = Self::history_multiplier(&gp_by_month, month as usize);
+                if let Some(drawn) = self.referral_step(person, month as usize, multiplier, rng) {
+                    *referrals = drawn;
+                }
+            }
+            let index_date = referrals
+                .iter()
+                .find(|referral| !referral.declined)
+                .map(|referral| referral.date);
             let month_start = add_months(self.data_start, month);
             let month_end = add_months(month_start, 1).min(self.dates.data_end + Duration::days(1));
             let from = month_start.max(person.registered_from);
@@ -274,6 +385,7 @@ impl World {
             let days_in_month = (add_months(month_start, 1) - month_start).num_days() as f64;
             let season = 1.0
                 + 0.15 * (2.0 * std::f64::consts::PI * (month_start.month0() as f64) / 12.0).cos();
+            let multiplier = self.rate_multiplier(person, need, month);
             let segments: Vec<(NaiveDate, NaiveDate, bool)> = match index_date {
                 Some(index) if index > from && index < to => {
                     vec![(from, index, false), (index, to, true)]
@@ -286,7 +398,7 @@ impl World {
                 for (measure, episode_multiplier) in EPISODE_MULTIPLIER.iter().enumerate() {
                     let mut rate = person.annual_rate[measure] / 12.0 * fraction;
                     if measure <= EMERGENCY {
-                        rate *= season;
+                        rate *= season * multiplier;
                     }
                     if episodes[month as usize] {
                         rate *= episode_multiplier;
@@ -306,11 +418,17 @@ impl World {
                     for event in 0..counterfactual {
                         let date =
                             start + Duration::days(rng.random_range(0..(end - start).num_days()));
-                        let cost = self.event(person, measure, date, event < factual, rng, out);
-                        if eligible && let Some(index) = index_date {
-                            let k = relative_month(index, date);
-                            paths.add(measure, k, cost, event < factual);
+                        let factual = event < factual;
+                        let cost = self.event(person, measure, date, factual, rng, out);
+                        if measure == GP && factual {
+                            gp_by_month[month as usize] += 1;
                         }
+                        events.push(DemandEvent {
+                            measure,
+                            date,
+                            cost,
+                            factual,
+                        });
                     }
                 }
                 // Rows that are not demand: DNAs, cancellations, admin, outpatient DNAs,
@@ -323,6 +441,41 @@ impl World {
                     rng,
                     out,
                 );
+            }
+        }
+        events
+    }
+
+    /// The referral-visit world: an attended GP or nurse consultation on the day of most
+    /// GP- and nurse-route referrals. It happens whether or not the service works, so it is
+    /// in both paths.
+    fn draw_referral_visits(
+        &self,
+        person: &Person,
+        referrals: &[Referral],
+        rng: &mut ChaCha8Rng,
+        out: &mut Emitter,
+        events: &mut Vec<DemandEvent>,
+    ) {
+        for referral in referrals {
+            let route = matches!(referral.source, "gp" | "nurse");
+            if route && rng.random::<f64>() < REFERRAL_VISIT_SHARE && referral.date < person.exit {
+                let hcp = referral.source;
+                let duration = rng.random_range(8..=20);
+                out.gp(
+                    person,
+                    referral.date,
+                    "attended",
+                    hcp,
+                    "face_to_face",
+                    Some(duration),
+                );
+                events.push(DemandEvent {
+                    measure: GP,
+                    date: referral.date,
+                    cost: PSSRU_2024.gp_appointment(hcp, Some(duration)),
+                    factual: true,
+                });
             }
         }
     }
@@ -993,6 +1146,14 @@ impl Questionnaire {
     }
 }
 
+/// One demand event of the counterfactual path (`factual`: it happened with the service too).
+pub struct DemandEvent {
+    measure: usize,
+    date: NaiveDate,
+    cost: f64,
+    factual: bool,
+}
+
 /// Factual and counterfactual costs and counts of an eligible treated person, by measure and
 /// relative month.
 #[derive(Default)]
@@ -1002,8 +1163,19 @@ pub struct Paths {
 }
 
 impl Paths {
-    fn add(&mut self, measure: usize, month: i32, cost: f64, factual: bool) {
-        self.events.push((measure, month, cost, factual));
+    /// The follow-up events of a person indexed on `index`: follow-up starts the day after
+    /// the index date, as in the analysis (an index-day event is neither group's outcome).
+    fn follow_up(events: &[DemandEvent], index: NaiveDate) -> Paths {
+        Paths {
+            events: events
+                .iter()
+                .filter(|event| event.date > index)
+                .map(|event| {
+                    let month = relative_month(index, event.date);
+                    (event.measure, month, event.cost, event.factual)
+                })
+                .collect(),
+        }
     }
 }
 

@@ -1,30 +1,29 @@
 -- model: matching_covariates
 -- grain: one row per analysis person
--- depends_on: person_months, analysis_cohort, study_params
+-- depends_on: person_months, analysis_cohort
 -- key: person_id
 -- test: relationships(person_id -> analysis_cohort.person_id)
--- The propensity model's service-use covariates (design section 5), with the demographics
--- from analysis_cohort: GP demand in months -3..-1 (the referral peak) and in the baseline
--- before it (months before -max(washout_months, 3)), and A&E attendances and emergency
--- admissions in the baseline (months before -washout_months; with no wash-out, all 12).
--- With a wash-out all of them are balance diagnostics only, not matched on (estimate/comparison.rs).
+-- The propensity model's service-use covariates, with the demographics from analysis_cohort:
+-- GP demand, A&E attendances and emergency admissions in the three months before the index
+-- (-3..-1, where a referral peak shows) and in the months before that (-pre_months..-4).
+-- Which of them the propensity model uses is `match_on_prior_use` (estimate/comparison.rs);
+-- the others are balance diagnostics.
 
 with
-
-params as (select washout_months from study_params),
 
 months as (select * from person_months where relative_month < 0),
 
 use as (
     select
-        months.person_id,
-        sum(case when months.relative_month >= -3 then months.gp_demand else 0 end) as gp_demand_m3_m1,
-        sum(case when months.relative_month < -greatest(params.washout_months, 3) then months.gp_demand else 0 end) as gp_demand_baseline,
-        sum(case when months.relative_month < -params.washout_months then months.ae_attendances else 0 end) as ae_attendances_baseline,
-        sum(case when months.relative_month < -params.washout_months then months.emergency_admissions else 0 end) as emergency_admissions_baseline
+        person_id,
+        sum(case when relative_month >= -3 then gp_demand else 0 end) as gp_demand_m3_m1,
+        sum(case when relative_month >= -3 then ae_attendances else 0 end) as ae_attendances_m3_m1,
+        sum(case when relative_month >= -3 then emergency_admissions else 0 end) as emergency_admissions_m3_m1,
+        sum(case when relative_month < -3 then gp_demand else 0 end) as gp_demand_baseline,
+        sum(case when relative_month < -3 then ae_attendances else 0 end) as ae_attendances_baseline,
+        sum(case when relative_month < -3 then emergency_admissions else 0 end) as emergency_admissions_baseline
     from months
-    cross join params
-    group by months.person_id
+    group by person_id
 ),
 
 final as (
@@ -40,6 +39,8 @@ final as (
         cohort.ethnic_group,
         cohort.ltc_count,
         coalesce(use.gp_demand_m3_m1, 0) as gp_demand_m3_m1,
+        coalesce(use.ae_attendances_m3_m1, 0) as ae_attendances_m3_m1,
+        coalesce(use.emergency_admissions_m3_m1, 0) as emergency_admissions_m3_m1,
         coalesce(use.gp_demand_baseline, 0) as gp_demand_baseline,
         coalesce(use.ae_attendances_baseline, 0) as ae_attendances_baseline,
         coalesce(use.emergency_admissions_baseline, 0) as emergency_admissions_baseline

@@ -9,7 +9,10 @@
 -- set: datafusion.optimizer.prefer_hash_join = false
 -- Relative month k is [index + k months, index + (k+1) months) (design section 5, day
 -- clamped to the month's end). Exposure is the days of that interval before exit, as a
--- fraction of the interval (person-months) and in days / 365.25 (person-years). Events are
+-- fraction of the interval (person-months) and in days / 365.25 (person-years). Follow-up
+-- starts the day after the index date, for both groups: a referral is usually made in an
+-- attended GP consultation that a comparison person's pseudo index date does not have, so an
+-- index-day event is neither group's outcome (index_day_events counts them). Events are
 -- aggregated to person x month x measure first and then joined to the exposure rows, so the
 -- panel never multiplies people by events; events on or after exit are not counted. Costs
 -- are summed as whole micro-pounds (integers), so the total does not depend on the order the
@@ -54,6 +57,7 @@ windowed_events as (
     where events.event_date >= add_months(cohort.index_date, -params.pre_months)
         and events.event_date < add_months(cohort.index_date, params.post_months)
         and events.event_date < cohort.exit_date
+        and events.event_date <> cohort.index_date
 ),
 
 monthly_counts as (

@@ -4,8 +4,9 @@
 -- test: not_null(exit_date)
 -- test: accepted_values(ethnic_group: 'White', 'Mixed', 'Asian', 'Black', 'Other', 'Unknown')
 -- test: expression(exit_date > registered_from)
--- Exit (design section 5) is the earliest of registered_to, date_of_death and data_end + 1
--- day; events on or after exit are never counted. Ethnic groups are the NHS Data Dictionary
+-- Exit is the earliest of registered_to, the day after date_of_death and data_end + 1 day;
+-- events on or after exit are never counted. Events on the day of death count (an emergency
+-- admission on the day a person dies is NHS use, and often the costliest). Ethnic groups are the NHS Data Dictionary
 -- 2001 census high-level groups (domain.md section 7); Z not stated and 99 not known are Unknown.
 
 with
@@ -37,7 +38,7 @@ final as (
         patients.date_of_death,
         least(
             coalesce(patients.registered_to, params.data_end + interval '1 day'),
-            coalesce(patients.date_of_death, params.data_end + interval '1 day'),
+            coalesce(patients.date_of_death + interval '1 day', params.data_end + interval '1 day'),
             params.data_end + interval '1 day'
         ) as exit_date
     from patients

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""Validation harness: does each comparison design recover the truth in every simulated world?
+
+    python3 benches/validate.py [--persons 20000] [--reps 10] [--worlds all] [--designs all]
+                                [--binary PATH] [--work DIR] [--out docs/validation.md]
+
+For each world (`sp-impact synth --world NAME`) and replicate r, one dataset is generated with
+seed BASE + r and the default true effect (GP demand 0.90, A&E 0.85, emergency admissions 0.85,
+outpatients and electives 1.0) and evaluated once with sample-data/study.toml. Every run
+estimates the rate ratios and the saving with every candidate design (pipeline/design.rs,
+results.json `design_sensitivity`), so each design is scored on the same datasets from the
+rows the tool itself reports. Every number is compared with the dataset's truth.json:
+  - rate ratios of GP demand, A&E attendances and emergency admissions against the true ratio;
+  - the discounted 24-month saving per treated person against truth.json's.
+Per world x design it prints and writes: mean estimate, bias, RMSE and the empirical coverage of
+the 95% CI with its Monte Carlo standard error sqrt(c (1 - c) / R). Not part of CI: it runs the
+release binary hundreds of times. The command line that made the file is written into it.
+"""
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORLDS = ["latent-crisis", "observed-history", "persistent-need", "referral-visit", "secular-trend"]
+RATIOS = ["gp_demand", "ae_attendances", "emergency_admissions"]
+SEED_BASE = 9100
+
+
+def run(command):
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {result.returncode}:\n{result.stderr[-2000:]}")
+
+
+def estimates(row):
+    """One design's estimates, by target name: (estimate, low, high) or None."""
+    out = {}
+    for name in RATIOS:
+        estimate = (row.get("rate_ratios") or {}).get(name) or {}
+        ci = estimate.get("ci95") or [None, None]
+        out[name] = (estimate["rate_ratio"], ci[0], ci[1]) if estimate.get("rate_ratio") and ci[0] else None
+    saving = row.get("saving") or {}
+    ci = saving.get("ci95") or [None, None]
+    value = saving.get("savings_per_person")
+    out["saving_24m"] = (value, ci[0], ci[1]) if value is not None and ci[0] is not None else None
+    return out
+
+
+def truths(truth):
+    out = {name: truth["effects"][name] for name in RATIOS}
+    out["saving_24m"] = truth["treated"]["discounted_saving_per_person_24m"]
+    return out
+
+
+def summarise(rows):
+    """rows: list of (estimate, low, high, true) -> dict of summary statistics."""
+    done = [row for row in rows if row is not None]
+    if not done:
+        return None
+    n = len(done)
+    errors = [estimate - true for estimate, _, _, true in done]
+    covered = sum(1 for _, low, high, true in done if low <= true <= high)
+    coverage = covered / n
+    return {
+        "n": n,
+        "mean": sum(row[0] for row in done) / n,
+        "true": sum(row[3] for row in done) / n,
+        "bias": sum(errors) / n,
+        "rmse": math.sqrt(sum(error * error for error in errors) / n),
+        "coverage": coverage,
+        "coverage_mcse": math.sqrt(coverage * (1 - coverage) / n),
+        "failed": len(rows) - n,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=20000)
+    parser.add_argument("--reps", type=int, default=10)
+    parser.add_argument("--worlds", default="all")
+    parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "sp-impact"))
+    parser.add_argument("--work", default="/tmp/sp-impact-validate")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "validation.md"))
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    worlds = WORLDS if args.worlds == "all" else args.worlds.split(",")
+    binary = args.binary
+    if not Path(binary).exists():
+        sys.exit(f"{binary} not found: build it with `cargo build --release` or pass --binary")
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    config = ROOT / "sample-data" / "study.toml"
+    designs = {}  # name -> description, in the order the tool reports them
+
+    # (world, design, target) -> list of (estimate, low, high, true) or None per replicate.
+    collected = {}
+    raw = []
+    started = time.time()
+    for world in worlds:
+        for rep in range(args.reps):
+            seed = SEED_BASE + rep
+            data = work / f"{world}-{rep}"
+            shutil.rmtree(data, ignore_errors=True)
+            run([binary, "synth", "-q", "--persons", str(args.persons), "--seed", str(seed),
+                 "--world", world, "--threads", str(args.threads), "--out", str(data / "csv")])
+            truth = truths(json.loads((data / "csv" / "truth.json").read_text()))
+            out = data / "out"
+            try:
+                run([binary, "run", "-q", "--config", str(config), "--data", str(data / "csv"),
+                     "--out", str(out), "--threads", str(args.threads)])
+                rows = json.loads((out / "results.json").read_text())["design_sensitivity"]["designs"]
+            except (RuntimeError, KeyError, TypeError) as error:
+                print(f"  {world} rep {rep}: {error}", file=sys.stderr)
+                rows = []
+            for row in rows:
+                design = row["design"]["name"]
+                designs.setdefault(design, row["design"])
+                found = estimates(row)
+                for target, true in truth.items():
+                    value = found.get(target)
+                    collected.setdefault((world, design, target), []).append(
+                        None if value is None else (*value, true))
+                    raw.append({"world": world, "rep": rep, "seed": seed, "design": design,
+                                "target": target, "true": true, "estimate": None if value is None else value[0],
+                                "ci95": None if value is None else [value[1], value[2]]})
+            shutil.rmtree(data, ignore_errors=True)
+            elapsed = time.time() - started
+            print(f"{world} replicate {rep + 1}/{args.reps} done ({elapsed:.0f} s)", flush=True)
+
+    lines = report(args, worlds, designs, collected)
+    print("\n".join(lines))
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    (work / "validation-raw.json").write_text(json.dumps(raw, indent=1))
+    print(f"\nwritten {args.out}; replicate-level rows in {work / 'validation-raw.json'}")
+
+
+def report(args, worlds, designs, collected):
+    runs = len(worlds) * args.reps
+    lines = [
+        "# Validation: each design in every simulated world",
+        "",
+        "Generated by `benches/validate.py`; do not edit by hand. Reproduce with:",
+        "",
+        "```",
+        f"python3 benches/validate.py --persons {args.persons} --reps {args.reps} "
+        f"--worlds {','.join(worlds)}",
+        "```",
+        "",
+        f"{len(worlds)} worlds x {args.reps} replicates = {runs} datasets of {args.persons:,} people "
+        f"(seeds {SEED_BASE}..{SEED_BASE + args.reps - 1}), each evaluated by all {len(designs)} designs "
+        f"({runs * len(designs)} design-replicates). "
+        "True effect in every world: GP demand 0.90, A&E attendances 0.85, emergency admissions 0.85 "
+        "(rate ratios); the saving is truth.json's discounted 24-month saving per eligible treated person. "
+        "Coverage is the share of replicates whose 95% CI contains the truth, with its Monte Carlo SE; "
+        "a design is acceptable in a world when coverage is 90-98% for every target.",
+        "",
+        "Worlds (README \"Synthetic worlds\"): " + ", ".join(f"`{world}`" for world in worlds) + ".",
+        "",
+        "Designs:",
+        "",
+    ]
+    for design, spec in designs.items():
+        lines.append(f"- `{design}`: {spec['description']} (`washout_months = {spec['washout_months']}`, "
+                     f"`match_on_prior_use = \"{spec['match_on_prior_use']}\"`)")
+    lines.append("")
+    targets = RATIOS + ["saving_24m"]
+    # Summary: coverage per world x design x target.
+    lines += ["## Coverage of the 95% CI (Monte Carlo SE)", ""]
+    header = "| world | design | " + " | ".join(targets) + " |"
+    lines += [header, "|" + "---|" * (len(targets) + 2)]
+    for world in worlds:
+        for design in designs:
+            cells = []
+            for target in targets:
+                summary = summarise(collected.get((world, design, target), []))
+                cells.append("n/a" if summary is None else f"{summary['coverage']:.0%} ({summary['coverage_mcse']:.0%})")
+            lines.append(f"| {world} | {design} | " + " | ".join(cells) + " |")
+    lines += ["", "## Mean estimate, bias and RMSE", ""]
+    lines += ["| world | design | target | true | mean | bias | RMSE | coverage | not estimated |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for world in worlds:
+        for design in designs:
+            for target in targets:
+                summary = summarise(collected.get((world, design, target), []))
+                if summary is None:
+                    lines.append(f"| {world} | {design} | {target} | | | | | | all |")
+                    continue
+                places = 0 if target == "saving_24m" else 3
+                lines.append(
+                    f"| {world} | {design} | {target} | {summary['true']:.{places}f} | {summary['mean']:.{places}f} | "
+                    f"{summary['bias']:+.{places}f} | {summary['rmse']:.{places}f} | {summary['coverage']:.0%} | {summary['failed']} |")
+    lines += ["", "## Worst coverage per design across all worlds and targets", ""]
+    lines += ["| design | worst coverage | where | acceptable worlds |", "|---|---|---|---|"]
+    for design in designs:
+        worst = (2.0, "")
+        acceptable = []
+        for world in worlds:
+            ok = True
+            for target in targets:
+                summary = summarise(collected.get((world, design, target), []))
+                coverage = -1.0 if summary is None else summary["coverage"]
+                if coverage < worst[0]:
+                    worst = (coverage, f"{world} / {target}")
+                if not 0.90 <= coverage <= 0.98:
+                    ok = False
+            if ok:
+                acceptable.append(world)
+        lines.append(f"| {design} | {max(worst[0], 0):.0%} | {worst[1]} | {', '.join(acceptable) or 'none'} |")
+    return lines
+
+
+if __name__ == "__main__":
+    main()
