@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,63 +86,78 @@ def main():
     parser.add_argument("--persons", type=int, default=20000)
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--worlds", default="all")
-    parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "sp-impact"))
+    parser.add_argument("--binary", help="a built sp-impact (default: `cargo build --release`, "
+                                          "then $CARGO_TARGET_DIR or ./target)")
     parser.add_argument("--work", default="/tmp/sp-impact-validate")
+    parser.add_argument("--config", default=str(ROOT / "sample-data" / "study.toml"),
+                        help="the study configuration every dataset is evaluated with")
     parser.add_argument("--out", default=str(ROOT / "docs" / "validation.md"))
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="threads per run")
+    parser.add_argument("--jobs", type=int, default=2, help="datasets evaluated at once")
     args = parser.parse_args()
+    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
     worlds = WORLDS if args.worlds == "all" else args.worlds.split(",")
     binary = args.binary
-    if not Path(binary).exists():
-        sys.exit(f"{binary} not found: build it with `cargo build --release` or pass --binary")
+    if binary is None:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], check=True, cwd=ROOT)
+        binary = str(target / "release" / "sp-impact")
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    config = ROOT / "sample-data" / "study.toml"
+    config = Path(args.config)
     designs = {}  # name -> description, in the order the tool reports them
+
+    def evaluate(world, rep):
+        """Generates one dataset and evaluates it: (truth, design rows, error or None)."""
+        seed = SEED_BASE + rep
+        data = work / f"{world}-{rep}"
+        shutil.rmtree(data, ignore_errors=True)
+        try:
+            run([binary, "synth", "-q", "--persons", str(args.persons), "--seed", str(seed),
+                 "--world", world, "--threads", str(args.threads), "--out", str(data / "csv")])
+            truth = truths(json.loads((data / "csv" / "truth.json").read_text()))
+            run([binary, "run", "-q", "--config", str(config), "--data", str(data / "csv"),
+                 "--out", str(data / "out"), "--threads", str(args.threads)])
+            results = json.loads((data / "out" / "results.json").read_text())
+            return truth, results["design_sensitivity"]["designs"], None
+        except (RuntimeError, KeyError, TypeError, OSError) as error:
+            return None, [], f"{world} replicate {rep}: {error}"
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
 
     # (world, design, target) -> list of (estimate, low, high, true) or None per replicate.
     collected = {}
     raw = []
+    failures = []
     started = time.time()
-    for world in worlds:
-        for rep in range(args.reps):
-            seed = SEED_BASE + rep
-            data = work / f"{world}-{rep}"
-            shutil.rmtree(data, ignore_errors=True)
-            run([binary, "synth", "-q", "--persons", str(args.persons), "--seed", str(seed),
-                 "--world", world, "--threads", str(args.threads), "--out", str(data / "csv")])
-            truth = truths(json.loads((data / "csv" / "truth.json").read_text()))
-            out = data / "out"
-            try:
-                run([binary, "run", "-q", "--config", str(config), "--data", str(data / "csv"),
-                     "--out", str(out), "--threads", str(args.threads)])
-                rows = json.loads((out / "results.json").read_text())["design_sensitivity"]["designs"]
-            except (RuntimeError, KeyError, TypeError) as error:
-                print(f"  {world} rep {rep}: {error}", file=sys.stderr)
-                rows = []
-            for row in rows:
-                design = row["design"]["name"]
-                designs.setdefault(design, row["design"])
-                found = estimates(row)
-                for target, true in truth.items():
-                    value = found.get(target)
-                    collected.setdefault((world, design, target), []).append(
-                        None if value is None else (*value, true))
-                    raw.append({"world": world, "rep": rep, "seed": seed, "design": design,
-                                "target": target, "true": true, "estimate": None if value is None else value[0],
-                                "ci95": None if value is None else [value[1], value[2]]})
-            shutil.rmtree(data, ignore_errors=True)
-            elapsed = time.time() - started
-            print(f"{world} replicate {rep + 1}/{args.reps} done ({elapsed:.0f} s)", flush=True)
+    tasks = [(world, rep) for world in worlds for rep in range(args.reps)]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        outcomes = list(pool.map(lambda task: (task, evaluate(*task)), tasks))
+    for (world, rep), (truth, rows, error) in outcomes:
+        if error:
+            print(f"  failed: {error}", file=sys.stderr)
+            failures.append(error)
+            continue
+        for row in rows:
+            design = row["design"]["name"]
+            designs.setdefault(design, row["design"])
+            found = estimates(row)
+            for target, true in truth.items():
+                value = found.get(target)
+                collected.setdefault((world, design, target), []).append(
+                    None if value is None else (*value, true))
+                raw.append({"world": world, "rep": rep, "seed": SEED_BASE + rep, "design": design,
+                            "target": target, "true": true, "estimate": None if value is None else value[0],
+                            "ci95": None if value is None else [value[1], value[2]]})
+    print(f"{len(tasks)} datasets in {time.time() - started:.0f} s, {len(failures)} failed", flush=True)
 
-    lines = report(args, worlds, designs, collected)
+    lines = report(args, worlds, designs, collected, failures)
     print("\n".join(lines))
     Path(args.out).write_text("\n".join(lines) + "\n")
     (work / "validation-raw.json").write_text(json.dumps(raw, indent=1))
     print(f"\nwritten {args.out}; replicate-level rows in {work / 'validation-raw.json'}")
 
 
-def report(args, worlds, designs, collected):
+def report(args, worlds, designs, collected, failures):
     runs = len(worlds) * args.reps
     lines = [
         "# Validation: each design in every simulated world",
@@ -150,12 +166,13 @@ def report(args, worlds, designs, collected):
         "",
         "```",
         f"python3 benches/validate.py --persons {args.persons} --reps {args.reps} "
-        f"--worlds {','.join(worlds)}",
+        f"--worlds {','.join(worlds)} --jobs {args.jobs} --threads {args.threads}",
         "```",
         "",
         f"{len(worlds)} worlds x {args.reps} replicates = {runs} datasets of {args.persons:,} people "
         f"(seeds {SEED_BASE}..{SEED_BASE + args.reps - 1}), each evaluated by all {len(designs)} designs "
-        f"({runs * len(designs)} design-replicates). "
+        f"({runs * len(designs)} design-replicates; {len(failures)} datasets failed to run"
+        + (": " + "; ".join(failures) if failures else "") + "). "
         "True effect in every world: GP demand 0.90, A&E attendances 0.85, emergency admissions 0.85 "
         "(rate ratios); the saving is truth.json's discounted 24-month saving per eligible treated person. "
         "Coverage is the share of replicates whose 95% CI contains the truth, with its Monte Carlo SE; "

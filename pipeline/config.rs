@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::costs::{InflationIndex, UnitCosts};
+use crate::design::Design;
 use crate::econ::programme::{self, ProgrammeCost, Staffing};
 use crate::error::{Error, Location, Result};
 
@@ -30,6 +31,8 @@ pub struct StudyConfig {
     /// difference-in-differences and the savings (0 = none). What the matching uses is
     /// `match_on_prior_use`, decided separately.
     pub washout_months: i32,
+    /// Months in the DiD and savings baseline, just before the wash-out.
+    pub baseline_months: i32,
     /// Which prior service use the propensity model matches on, besides demographics.
     pub match_on_prior_use: PriorUse,
     pub baseline_window_days: (i32, i32),
@@ -105,10 +108,6 @@ const EXACT_KEYS: [&str; 5] = [
     "imd_quintile",
     "practice_code",
 ];
-const DEFAULT_WASHOUT_MONTHS: i32 = 3;
-/// The default prior use matched on: chosen by coverage across every simulated world
-/// (docs/validation.md), never by one.
-const DEFAULT_PRIOR_USE: PriorUse = PriorUse::None;
 const FORMATS: [&str; 7] = ["html", "md", "json", "csv", "parquet", "png", "svg"];
 
 #[derive(Debug, Deserialize)]
@@ -142,8 +141,10 @@ struct RawStudy {
     seed: u64,
 }
 
+/// Two years: the default design matches on the year before referral and takes the year
+/// before that as its baseline (`design::CANDIDATES`).
 fn default_pre_months() -> i32 {
-    12
+    24
 }
 fn default_post_months() -> i32 {
     24
@@ -161,7 +162,8 @@ struct RawCohort {
     caliper_sd: f64,
     exact: Vec<String>,
     washout_months: Option<i32>,
-    match_on_prior_use: PriorUse,
+    baseline_months: Option<i32>,
+    match_on_prior_use: Option<PriorUse>,
 }
 
 impl Default for RawCohort {
@@ -173,7 +175,8 @@ impl Default for RawCohort {
             caliper_sd: 0.2,
             exact: vec!["index_quarter".into()],
             washout_months: None,
-            match_on_prior_use: DEFAULT_PRIOR_USE,
+            baseline_months: None,
+            match_on_prior_use: None,
         }
     }
 }
@@ -420,20 +423,42 @@ impl StudyConfig {
                 ),
             ));
         }
-        // The referral peak (months -3..-1) is a transient crisis that noisy counts cannot
-        // match; leaving it out of the baseline removes the regression to the mean that
-        // matching on it leaves behind (methods.md section 3, "wash-out"). Default 3 months,
-        // fewer when the look-back is shorter than 4 months.
-        let washout_months = raw
-            .cohort
-            .washout_months
-            .unwrap_or_else(|| DEFAULT_WASHOUT_MONTHS.min(raw.study.pre_months - 1));
-        if !(0..=6).contains(&washout_months) || washout_months >= raw.study.pre_months {
+        // The comparison design: each key absent takes the default design's value for this
+        // look-back (design::CANDIDATES, ordered by the validation study across every
+        // simulated world).
+        // A look-back shorter than every candidate's: demographics only, a wash-out of up to
+        // three months and the rest as baseline.
+        let short_washout = 3.min(raw.study.pre_months - 1).max(0);
+        let default = Design::default_for(raw.study.pre_months).unwrap_or(Design {
+            name: "short look-back",
+            washout_months: short_washout,
+            baseline_months: raw.study.pre_months - short_washout,
+            match_on_prior_use: PriorUse::None,
+            description: "",
+            known_bias: "",
+        });
+        let washout_months = raw.cohort.washout_months.unwrap_or(default.washout_months);
+        if !(0..=12).contains(&washout_months) || washout_months >= raw.study.pre_months {
             return Err(invalid(
                 "washout_months",
-                "washout_months must be 0..6 and shorter than pre_months".into(),
+                "washout_months must be 0..12 and shorter than pre_months".into(),
             ));
         }
+        let baseline_months = match (raw.cohort.baseline_months, raw.cohort.washout_months) {
+            (Some(months), _) => months,
+            (None, Some(_)) => raw.study.pre_months - washout_months,
+            (None, None) => default.baseline_months,
+        };
+        if baseline_months < 1 || washout_months + baseline_months > raw.study.pre_months {
+            return Err(invalid(
+                "baseline_months",
+                "baseline_months must be at least 1, and washout_months + baseline_months at most pre_months".into(),
+            ));
+        }
+        let match_on_prior_use = raw
+            .cohort
+            .match_on_prior_use
+            .unwrap_or(default.match_on_prior_use);
         if !(0..=120).contains(&raw.cohort.min_age) {
             return Err(invalid("min_age", "min_age must be 0..120".into()));
         }
@@ -522,7 +547,8 @@ impl StudyConfig {
             caliper_sd: raw.cohort.caliper_sd,
             exact: raw.cohort.exact,
             washout_months,
-            match_on_prior_use: raw.cohort.match_on_prior_use,
+            baseline_months,
+            match_on_prior_use,
             baseline_window_days,
             followup_window_days,
             unit_costs: raw.costs.unit_costs,
@@ -569,7 +595,36 @@ mod tests {
         let config = StudyConfig::parse(MINIMAL, Path::new("study.toml")).unwrap();
         assert_eq!(
             (config.pre_months, config.post_months, config.min_age),
-            (12, 24, 18)
+            (24, 24, 18)
+        );
+        // The default comparison design (design::CANDIDATES[0]).
+        assert_eq!(
+            (
+                config.washout_months,
+                config.baseline_months,
+                config.match_on_prior_use
+            ),
+            (12, 12, PriorUse::BaselineAndPeak)
+        );
+        // A one-year look-back gets the best design that fits it; a washout alone keeps the
+        // rest of the look-back as baseline.
+        let short = |extra: &str| {
+            let text = MINIMAL.to_string() + "pre_months = 12\n" + extra;
+            StudyConfig::parse(&text, Path::new("study.toml")).unwrap()
+        };
+        let one_year = short("");
+        assert_eq!((one_year.washout_months, one_year.baseline_months), (3, 9));
+        let washout_only = short("[cohort]\nwashout_months = 0\n");
+        assert_eq!(
+            (washout_only.washout_months, washout_only.baseline_months),
+            (0, 12)
+        );
+        assert!(
+            StudyConfig::parse(
+                &(MINIMAL.to_string() + "[cohort]\nwashout_months = 12\nbaseline_months = 13\n"),
+                Path::new("study.toml")
+            )
+            .is_err()
         );
         assert_eq!(config.comparison, Comparison::Matched);
         assert_eq!(config.caliper_sd, 0.2);

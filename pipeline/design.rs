@@ -21,37 +21,60 @@ pub struct Design {
     pub name: &'static str,
     /// Months -washout_months..-1 left out of the DiD and savings baseline.
     pub washout_months: i32,
+    /// Months in the DiD and savings baseline, just before the wash-out:
+    /// -(washout_months + baseline_months)..-(washout_months + 1).
+    pub baseline_months: i32,
     /// Prior use in the propensity model besides demographics.
     pub match_on_prior_use: PriorUse,
     /// One sentence for the report.
     pub description: &'static str,
+    /// Where the validation study found this design biased, for the report's limitations.
+    pub known_bias: &'static str,
 }
 
-/// The candidate designs, in the order the report lists them.
-pub const CANDIDATES: [Design; 4] = [
+/// The candidate designs, in order of preference: the first is the default, chosen by the
+/// validation study (docs/validation.md) as the one whose coverage is closest to 95% in its
+/// worst world; when a study's look-back is too short for it, the first that fits.
+pub const CANDIDATES: [Design; 5] = [
     Design {
-        name: "demographics-washout3",
-        washout_months: 3,
-        match_on_prior_use: PriorUse::None,
-        description: "matched on demographics only; the three months before referral left out of the baseline",
-    },
-    Design {
-        name: "history",
-        washout_months: 0,
+        name: "history-older-baseline",
+        washout_months: 12,
+        baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
-        description: "matched on demographics and prior GP, A&E and emergency use (months -12..-4 and -3..-1); the whole year before referral as baseline",
+        description: "matched on demographics and prior GP, A&E and emergency use in the year before referral (months -12..-4 and -3..-1); the year before that (-24..-13) as baseline",
+        known_bias: "Its baseline is two years before referral: where use drifts differently for people with higher and lower use, or need persists for months, it overstated GP demand by up to 3% in the validation study (docs/validation.md).",
     },
     Design {
         name: "history-washout3",
         washout_months: 3,
+        baseline_months: 9,
         match_on_prior_use: PriorUse::BaselineAndPeak,
-        description: "matched on demographics and prior use (months -12..-4 and -3..-1); the three months before referral left out of the baseline",
+        description: "matched on demographics and prior use (months -12..-4 and -3..-1); months -12..-4 as baseline",
+        known_bias: "Matching on the months it also uses as baseline re-creates regression to the mean: it understated GP demand by 5% to 11% where referral followed a latent crisis or persistent need in the validation study (docs/validation.md).",
+    },
+    Design {
+        name: "history",
+        washout_months: 0,
+        baseline_months: 12,
+        match_on_prior_use: PriorUse::BaselineAndPeak,
+        description: "matched on demographics and prior use (months -12..-4 and -3..-1); the whole year before referral as baseline",
+        known_bias: "Matching on the months it also uses as baseline re-creates regression to the mean: it understated GP demand by 6% to 11% where referral followed a latent crisis or persistent need in the validation study (docs/validation.md).",
     },
     Design {
         name: "baseline-washout3",
         washout_months: 3,
+        baseline_months: 9,
         match_on_prior_use: PriorUse::Baseline,
-        description: "matched on demographics and prior use in months -12..-4; the three months before referral left out of the baseline",
+        description: "matched on demographics and prior use in months -12..-4; months -12..-4 as baseline",
+        known_bias: "It does not match on the three months before referral: where referral follows a rise in recorded use it overstated GP demand by 13% to 15% in the validation study (docs/validation.md).",
+    },
+    Design {
+        name: "demographics-washout3",
+        washout_months: 3,
+        baseline_months: 9,
+        match_on_prior_use: PriorUse::None,
+        description: "matched on demographics only; months -12..-4 as baseline (the design before validation)",
+        known_bias: "It does not match on prior use: where referral follows a rise in recorded use it overstated GP demand by 17% to 19% in the validation study (docs/validation.md).",
     },
 ];
 
@@ -68,23 +91,40 @@ impl Design {
             .into_iter()
             .find(|design| {
                 design.washout_months == config.washout_months
+                    && design.baseline_months == config.baseline_months
                     && design.match_on_prior_use == config.match_on_prior_use
             })
             .unwrap_or(Design {
                 name: "configured",
                 washout_months: config.washout_months,
+                baseline_months: config.baseline_months,
                 match_on_prior_use: config.match_on_prior_use,
                 description: "as configured in study.toml",
+                known_bias: "This design was not among the candidates of the validation study (docs/validation.md).",
             })
     }
 
-    /// The configuration with this design's keys.
-    pub fn apply(&self, config: &StudyConfig) -> StudyConfig {
-        StudyConfig {
-            washout_months: self.washout_months.min(config.pre_months - 1),
+    /// The default design for a look-back of `pre_months`: the first candidate that fits.
+    pub fn default_for(pre_months: i32) -> Option<Design> {
+        CANDIDATES
+            .into_iter()
+            .find(|design| design.fits(pre_months))
+    }
+
+    /// Whether a look-back of `pre_months` holds the design's wash-out and baseline.
+    pub fn fits(&self, pre_months: i32) -> bool {
+        self.washout_months + self.baseline_months <= pre_months
+    }
+
+    /// The configuration with this design's keys, or None when the study's look-back is too
+    /// short for it.
+    pub fn apply(&self, config: &StudyConfig) -> Option<StudyConfig> {
+        self.fits(config.pre_months).then(|| StudyConfig {
+            washout_months: self.washout_months,
+            baseline_months: self.baseline_months,
             match_on_prior_use: self.match_on_prior_use,
             ..config.clone()
-        }
+        })
     }
 }
 
@@ -125,20 +165,30 @@ mod tests {
     }
 
     #[test]
-    fn candidate_names_are_unique_and_each_design_is_found_from_its_keys() {
+    fn candidate_names_and_keys_are_unique_and_the_default_depends_on_the_look_back() {
         for (index, design) in CANDIDATES.iter().enumerate() {
             assert!(
                 CANDIDATES[..index]
                     .iter()
                     .all(|other| other.name != design.name)
             );
-            assert!(CANDIDATES[..index].iter().all(|other| (
-                other.washout_months,
-                other.match_on_prior_use
-            ) != (
-                design.washout_months,
-                design.match_on_prior_use
-            )));
+            let keys = |d: &Design| (d.washout_months, d.baseline_months, d.match_on_prior_use);
+            assert!(
+                CANDIDATES[..index]
+                    .iter()
+                    .all(|other| keys(other) != keys(design))
+            );
+            assert!(
+                design.known_bias.contains("docs/validation.md"),
+                "{}",
+                design.name
+            );
         }
+        assert_eq!(
+            Design::default_for(24).unwrap().name,
+            "history-older-baseline"
+        );
+        assert_eq!(Design::default_for(12).unwrap().name, "history-washout3");
+        assert!(Design::default_for(3).is_none());
     }
 }

@@ -228,6 +228,7 @@ fn manifest(options: &RunOptions, config: &StudyConfig, analysis: &Analysis) -> 
             "comparison": config.comparison.as_str(), "match_ratio": config.match_ratio,
             "caliper_sd": config.caliper_sd, "exact": config.exact,
             "washout_months": config.washout_months,
+            "baseline_months": config.baseline_months,
             "match_on_prior_use": config.match_on_prior_use.as_str(),
             "baseline_window_days": [config.baseline_window_days.0, config.baseline_window_days.1],
             "followup_window_days": [config.followup_window_days.0, config.followup_window_days.1],

@@ -143,15 +143,17 @@ fn no_effect_means_no_true_saving() {
 fn injected_defects_are_exactly_what_ingest_quarantines() {
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
+    // 6,000 people: enough questionnaire rows (about 3% of them defective) for every
+    // wellbeing defect class to appear.
     let truth = generate(
         &SynthOptions {
             defects: 0.03,
-            ..options(3_000, Effects::default_effect(), 2)
+            ..options(6_000, Effects::default_effect(), 2)
         },
         &data,
     );
     let clean = work.path().join("clean");
-    let clean_truth = generate(&options(3_000, Effects::default_effect(), 2), &clean);
+    let clean_truth = generate(&options(6_000, Effects::default_effect(), 2), &clean);
     assert_eq!(
         truth.rows, clean_truth.rows,
         "defects must not change the clean rows"

@@ -215,6 +215,7 @@ pub async fn register_study_params(
         ("pre_months", int(i64::from(config.pre_months))),
         ("post_months", int(i64::from(config.post_months))),
         ("washout_months", int(i64::from(config.washout_months))),
+        ("baseline_months", int(i64::from(config.baseline_months))),
         ("seed", int(config.seed as i64)),
         ("min_age", int(i64::from(config.min_age))),
         (

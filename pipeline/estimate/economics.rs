@@ -131,7 +131,9 @@ fn savings<'a>(
         .collect()
 }
 
-async fn load_sets(ctx: &SessionContext, horizon: usize, washout_months: i64) -> Result<Vec<Set>> {
+async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -> Result<Vec<Set>> {
+    let washout_months = i64::from(config.washout_months);
+    let baseline_start = -i64::from(config.washout_months + config.baseline_months);
     let cost_columns: Vec<String> = CATEGORIES
         .iter()
         .map(|(measure, _)| format!("p.{measure}_cost_gbp"))
@@ -166,7 +168,9 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, washout_months: i64) ->
             &mut set.comparison
         };
         let month = months[row] as i64;
-        let cell = if month < -washout_months {
+        let cell = if month < baseline_start {
+            continue; // before the baseline window
+        } else if month < -washout_months {
             &mut sums.pre
         } else if month < 0 {
             continue; // the wash-out months are in no baseline
@@ -188,7 +192,7 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, washout_months: i64) ->
 /// compares across designs.
 pub async fn saving(ctx: &SessionContext, config: &StudyConfig) -> Result<Value> {
     let horizon = (config.post_months as usize).min(HORIZON_MONTHS);
-    let sets = load_sets(ctx, horizon, i64::from(config.washout_months)).await?;
+    let sets = load_sets(ctx, horizon, config).await?;
     let discounted = |chosen: &mut dyn Iterator<Item = &Set>| {
         let monthly = savings(chosen, horizon, &NO_CHANGE);
         payback(&monthly, 0.0, config.discount_rate, &RETURN_MONTHS).discounted_savings_per_person
@@ -220,7 +224,7 @@ pub async fn estimate(
     tables_dir: &Path,
 ) -> Result<Value> {
     let horizon = (config.post_months as usize).min(HORIZON_MONTHS);
-    let sets = load_sets(ctx, horizon, i64::from(config.washout_months)).await?;
+    let sets = load_sets(ctx, horizon, config).await?;
     let cost_per_person = config.programme.per_person_gbp();
     let curve =
         |monthly: &[f64], cost: f64, rate: f64| payback(monthly, cost, rate, &RETURN_MONTHS);

@@ -94,7 +94,13 @@ pub async fn estimate(
         .iter()
         .filter(|design| design.name != headline.name)
     {
-        rows.push(design_row(ctx, &design.apply(config), design, tables_dir).await?);
+        rows.push(match design.apply(config) {
+            Some(config) => design_row(ctx, &config, design, tables_dir).await?,
+            None => json!({
+                "design": design, "headline": false,
+                "not_estimated": format!("needs {} months of history before the index (pre_months is {})", design.washout_months + design.baseline_months, config.pre_months),
+            }),
+        });
     }
     match comparison::match_cohort(ctx, config, tables_dir).await {
         Ok(comparison) => {

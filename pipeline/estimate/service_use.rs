@@ -141,9 +141,9 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
     Ok(Value::Array(rows))
 }
 
-/// The placebo DiD (index 12 months earlier, design section 5) per count measure, on the
-/// matched sets whose members all have the data for it (`placebo_periods`). A rate ratio
-/// away from 1 here is bias the design did not remove, since nobody was referred then.
+/// The placebo DiD inside the baseline window (its second half against its first) per count
+/// measure, on the matched sets whose members all have the data for it (`placebo_periods`).
+/// Nobody was referred then, so a rate ratio away from 1 is a pre-existing trend difference.
 async fn placebo(ctx: &SessionContext) -> Result<BTreeMap<usize, Value>> {
     let columns = Columns::query(
         ctx,
@@ -189,7 +189,7 @@ async fn placebo(ctx: &SessionContext) -> Result<BTreeMap<usize, Value>> {
         let value = if *name == "total_cost" {
             json!({"not_estimated": "the placebo is for event counts"})
         } else if set_count < MIN_SUBGROUP_SETS {
-            json!({"not_estimated": format!("{set_count} matched sets have data 24 months before the index (fewer than {MIN_SUBGROUP_SETS})")})
+            json!({"not_estimated": format!("{set_count} matched sets have data over the whole baseline window (fewer than {MIN_SUBGROUP_SETS})")})
         } else {
             let mut estimate =
                 did_with(&people, measure, None).unwrap_or_else(|error| note(&error));
@@ -208,27 +208,28 @@ pub struct ServiceUse {
     pub methods: Value,
 }
 
-/// Totals of one matched person: [baseline, post] for the difference-in-differences, and
-/// the wash-out months (-washout_months..-1) apart.
+/// The uncontrolled before/after compares the follow-up with the 12 months before referral,
+/// as published uncontrolled evaluations do, whatever the DiD's baseline.
+const NAIVE_BEFORE_MONTHS: i64 = 12;
+
+/// Totals of one matched person: [baseline, post] for the difference-in-differences (months
+/// outside the baseline window and the follow-up are in neither), and the 12 months before
+/// referral for the uncontrolled before/after.
 #[derive(Debug, Clone, Default)]
 struct Person {
     set: i64,
     treated: bool,
     exposure_days: [f64; 2],
     events: [[f64; 2]; MEASURES.len()],
-    washout_days: f64,
-    washout_events: [f64; MEASURES.len()],
+    naive_before_days: f64,
+    naive_before_events: [f64; MEASURES.len()],
 }
 
 impl Person {
-    /// Events and exposure days of a period for the uncontrolled before/after, whose
-    /// "before" is every pre-index month, wash-out included, as a naive evaluation counts it.
+    /// Events and exposure days of a period of the uncontrolled before/after.
     fn naive(&self, measure: usize, period: usize) -> (f64, f64) {
         if period == 0 {
-            (
-                self.events[measure][0] + self.washout_events[measure],
-                self.exposure_days[0] + self.washout_days,
-            )
+            (self.naive_before_events[measure], self.naive_before_days)
         } else {
             (self.events[measure][1], self.exposure_days[1])
         }
@@ -273,12 +274,15 @@ async fn load_people(ctx: &SessionContext, config: &StudyConfig) -> Result<(Vec<
         for (measure, values) in counts.iter().enumerate() {
             cell.1[measure] += values[row];
         }
-        if month < 0 && month >= -i64::from(config.washout_months) {
-            person.washout_days += exposure[row];
+        if (-NAIVE_BEFORE_MONTHS..0).contains(&month) {
+            person.naive_before_days += exposure[row];
             for (measure, values) in counts.iter().enumerate() {
-                person.washout_events[measure] += values[row];
+                person.naive_before_events[measure] += values[row];
             }
-            continue;
+        }
+        let baseline_start = -i64::from(config.washout_months + config.baseline_months);
+        if month < 0 && (month >= -i64::from(config.washout_months) || month < baseline_start) {
+            continue; // the wash-out, or before the baseline window: in no DiD period
         }
         let period = usize::from(month >= 0);
         person.exposure_days[period] += exposure[row];
@@ -359,7 +363,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
         results: Value::Array(results),
         subgroups,
         methods: json!({
-            "before_after": "treated group only, rate per person-year pre vs post; UNCONTROLLED: subject to regression to the mean",
+            "before_after": "treated group only, rate per person-year in the 12 months before referral vs the follow-up; UNCONTROLLED: subject to regression to the mean",
             "did_model": "Poisson GLM: count ~ treated + post + treated:post, offset log(exposure years); total cost by Poisson pseudo-ML",
             "did_se": "cluster-robust by matched set, factor G/(G-1) x (N-1)/(N-K) (statsmodels cov_type='cluster'); 95% CI and p from t(G-1) below 50 matched sets, normal otherwise",
             "not_estimable": format!("a DiD with fewer than {MIN_EVENTS_PER_CELL} events in any group x period cell is not estimated; a measure with no events at all is reported as no data"),
@@ -368,9 +372,9 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             "bootstrap": {"unit": "matched set", "replicates": BOOTSTRAP_REPLICATES, "seed": config.seed, "rng": "ChaCha8", "interval": "percentile (type-7 quantiles); BCa (jackknife over matched sets) also reported as change_ci95_bca"},
             "sensitivity": "NB2 GLM (theta by ML), same design and cluster-robust CI",
             "event_study_ci": "exact Poisson (Garwood) 95% interval for counts; none for cost",
-            "periods": {"pre_months": config.pre_months, "post_months": config.post_months, "washout_months": config.washout_months},
-            "washout": format!("months -{}..-1 (the referral peak) are left out of the DiD baseline; the uncontrolled before/after keeps them", config.washout_months),
-            "placebo": "index moved 12 months earlier with the same wash-out: the DiD of real months -12..-(washout+1) against -24..-(13+washout), on matched sets whose members were registered and in the data 24 months before the index; a rate ratio away from 1 is residual bias (regression to the mean the design did not remove)",
+            "periods": {"pre_months": config.pre_months, "post_months": config.post_months, "washout_months": config.washout_months, "baseline_months": config.baseline_months},
+            "baseline": format!("the DiD baseline is months -{}..-{}; the uncontrolled before/after uses the 12 months before referral", config.washout_months + config.baseline_months, config.washout_months + 1),
+            "placebo": "the DiD repeated inside the baseline window: its second half against its first (default design: months -18..-13 against -24..-19), on matched sets whose members have data over the whole window; nobody was referred then, so a rate ratio away from 1 is a difference in pre-existing trends (it cannot see regression to the mean from the referral peak itself)",
             "subgroups": format!("DiD rate ratio with cluster-robust CI by the treated person's IMD quintile, age band, sex, ethnicity group, referral route and each referral reason; not estimated below {MIN_SUBGROUP_SETS} matched sets; no bootstrap"),
         }),
     })

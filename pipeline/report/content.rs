@@ -431,7 +431,7 @@ fn service_use_section(
             ("nb2_rate_ratio", "NB2 sensitivity", "number"),
             (
                 "placebo_rate_ratio",
-                "Placebo, index 12 months earlier (95% CI)",
+                "Placebo within the baseline (95% CI)",
                 "number",
             ),
         ],
@@ -669,7 +669,7 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
             .map(measure_label)
             .collect();
         format!(
-            "The candidate comparison designs disagree on {}: the answer depends on how people came to be referred, which the data cannot tell. Read the headline with the other designs' estimates beside it.",
+            "The candidate comparison designs disagree on {}: which one is right depends on how people came to be referred, which the data cannot tell. The headline design is the one that recovered the truth best across the simulated referral processes of the validation study; read it with the other designs' estimates beside it.",
             measures.into_iter().collect::<Vec<_>>().join(", ")
         )
     };
@@ -1189,6 +1189,12 @@ fn plain(value: &Value) -> String {
 
 fn limitations(results: &Value, rule: Disclosure) -> Vec<String> {
     let mut lines = Vec::new();
+    let headline = results["design_sensitivity"]["designs"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["headline"] == true));
+    if let Some(bias) = headline.and_then(|row| row["design"]["known_bias"].as_str()) {
+        lines.push(format!("The comparison design: {bias}"));
+    }
     if results["design_sensitivity"]["verdict"] == "disagree" {
         lines.push("The comparison designs disagree (see Service use): which one is right depends on how people came to be referred, and the simulation study in docs/validation.md shows that each design is biased in some plausible worlds.".to_string());
     }

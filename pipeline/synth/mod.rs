@@ -181,7 +181,7 @@ impl Default for StudyDates {
             start: NaiveDate::from_ymd_opt(2022, 4, 1).expect("valid date"),
             end: NaiveDate::from_ymd_opt(2024, 3, 31).expect("valid date"),
             data_end: NaiveDate::from_ymd_opt(2026, 3, 31).expect("valid date"),
-            pre_months: 12,
+            pre_months: 24,
             post_months: 24,
         }
     }
