@@ -42,7 +42,7 @@ pub const CANDIDATES: [Design; 5] = [
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
         description: "matched on demographics and prior GP, A&E and emergency use in the year before referral (months -12..-4 and -3..-1); the year before that (-24..-13) as baseline",
-        known_bias: "Its baseline is two years before referral: where use drifts differently for people with higher and lower use, or need persists for months, it overstated GP demand by up to 3% in the validation study (docs/validation.md).",
+        known_bias: "Its baseline is two years before referral: where use drifts differently for people with higher and lower use, or need persists for months, it overstated GP demand by up to 4% in the validation study (docs/validation.md).",
     },
     Design {
         name: "history-washout3",
