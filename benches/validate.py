@@ -46,7 +46,8 @@ def estimates(row):
     for name in RATIOS:
         estimate = (row.get("rate_ratios") or {}).get(name) or {}
         ci = estimate.get("ci95") or [None, None]
-        out[name] = (estimate["rate_ratio"], ci[0], ci[1]) if estimate.get("rate_ratio") and ci[0] else None
+        found = estimate.get("rate_ratio") is not None and ci[0] is not None
+        out[name] = (estimate["rate_ratio"], ci[0], ci[1]) if found else None
     saving = row.get("saving") or {}
     ci = saving.get("ci95") or [None, None]
     value = saving.get("savings_per_person")

@@ -22,7 +22,9 @@ use datafusion::prelude::SessionContext;
 use serde_json::{Value, json};
 
 use crate::config::StudyConfig;
-use crate::design::{CANDIDATES, DISAGREEMENT_RATIO, Design, e_value, e_value_of_interval};
+use crate::design::{
+    CANDIDATES, COMPARED_MEASURES, DISAGREEMENT_RATIO, Design, e_value, e_value_of_interval,
+};
 use crate::engine::engine_error;
 use crate::error::{Error, Result};
 
@@ -146,14 +148,6 @@ pub async fn estimate(
         Err(other) => Err(other),
     }
 }
-
-/// The measures whose rate ratios the design sensitivity compares.
-const COMPARED_MEASURES: [&str; 4] = [
-    "gp_demand",
-    "ae_attendances",
-    "emergency_admissions",
-    "total_cost",
-];
 
 /// One candidate design's matching, rate ratios and saving (no subgroups, placebo or tables).
 async fn design_row(

@@ -15,6 +15,7 @@ use super::format::{
     change_words, ci, count, decimals, estimate_ratio, float, gbp, gbp_ci, interval, measure_label,
     p_value, percent, ratio,
 };
+use crate::design::COMPARED_MEASURES;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Column {
@@ -571,14 +572,8 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
     let Some(rows) = sensitivity["designs"].as_array() else {
         return (Value::Null, String::new());
     };
-    const MEASURES: [&str; 4] = [
-        "gp_demand",
-        "ae_attendances",
-        "emergency_admissions",
-        "total_cost",
-    ];
     let mut columns = vec![("design", "Comparison design", "text")];
-    let headers: Vec<(String, String)> = MEASURES
+    let headers: Vec<(String, String)> = COMPARED_MEASURES
         .iter()
         .map(|measure| {
             (
@@ -610,7 +605,7 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
             label = format!("{label} (headline)");
         }
         let mut cells = vec![label];
-        for measure in MEASURES {
+        for measure in COMPARED_MEASURES {
             let estimate = &row["rate_ratios"][measure];
             cells.push(
                 match (float(&estimate["rate_ratio"]), interval(&estimate["ci95"])) {
@@ -633,7 +628,7 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
         table.rows.push(cells);
         forest.push(DotRow {
             label: design["name"].as_str().unwrap_or("").to_string(),
-            points: MEASURES[..3]
+            points: COMPARED_MEASURES[..3]
                 .iter()
                 .map(|measure| {
                     let estimate = &row["rate_ratios"][measure];
@@ -650,7 +645,7 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
         ),
         kind: Kind::Dots {
             rows: forest,
-            series: MEASURES[..3]
+            series: COMPARED_MEASURES[..3]
                 .iter()
                 .map(|measure| measure_label(measure).to_string())
                 .collect(),
