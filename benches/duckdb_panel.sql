@@ -1,5 +1,6 @@
 -- DuckDB's side of the benchmark (benches/run.py): the same work as sp-impact's SQL stage
--- for the cohort and the person-month panel (queries/cohort/*, queries/panel/person_months),
+-- for the cohort and the person-month panel (queries/cohort/*, queries/panel/person_months and
+-- person_month_use),
 -- over the same typed Parquet that `sp-impact ingest` wrote. {data} and the dates are filled
 -- in by run.py from sample-data/study.toml. Relative months use DuckDB's month arithmetic,
 -- which clamps the day to the month's end like sp-impact's add_months.
@@ -66,42 +67,31 @@ create or replace table cohort as
     select person_id, 'comparison', index_date, exit_date from candidates
     where exit_date > index_date;
 
+-- The panel in sp-impact's shape: exposure per person-month, and use per person-month-measure
+-- only where there are events (queries/panel/person_months.sql, person_month_use.sql).
 create or replace table person_months as
-    with months as (select unnest(range(-{pre}, {post})) as k),
-    exposure as (
-        select c.person_id, c.group_name, m.k,
-            c.index_date + to_months(m.k) as month_start,
-            c.index_date + to_months(m.k + 1) as month_end,
-            c.exit_date, c.index_date
-        from cohort c cross join months m
-    ),
-    windowed as (
-        select e.person_id, e.measure, e.cost_gbp,
+    with months as (select unnest(range(-{pre}, {post})) as k)
+    select c.person_id, c.group_name, m.k as relative_month,
+        c.index_date + to_months(m.k) as month_start,
+        c.index_date + to_months(m.k + 1) as month_end,
+        greatest(0, datediff('day', c.index_date + to_months(m.k),
+                             least(c.index_date + to_months(m.k + 1), c.exit_date))) as exposure_days
+    from cohort c cross join months m;
+
+create or replace table person_month_use as
+    with windowed as (
+        select e.person_id, e.measure, cast(round(e.cost_gbp * 1000000.0) as bigint) as cost_micro_gbp,
             datediff('month', c.index_date, e.event_date)
               - case when e.event_date < c.index_date + to_months(datediff('month', c.index_date, e.event_date)) then 1 else 0 end as k
         from events e join cohort c using (person_id)
         where e.event_date >= c.index_date - to_months({pre})
             and e.event_date < c.index_date + to_months({post})
             and e.event_date < c.exit_date
-    ),
-    counts as (
-        select person_id, k,
-            count(*) filter (where measure = 'gp_demand') as gp_demand,
-            count(*) filter (where measure = 'ae_attendances') as ae_attendances,
-            count(*) filter (where measure = 'emergency_admissions') as emergency_admissions,
-            count(*) filter (where measure = 'outpatient_attendances') as outpatient_attendances,
-            count(*) filter (where measure = 'elective_admissions') as elective_admissions,
-            sum(cost_gbp) as total_cost_gbp
-        from windowed group by person_id, k
+            and e.event_date <> c.index_date
     )
-    select x.person_id, x.group_name, x.k as relative_month, x.month_start, x.month_end,
-        greatest(0, datediff('day', x.month_start, least(x.month_end, x.exit_date))) as exposure_days,
-        coalesce(c.gp_demand, 0) as gp_demand, coalesce(c.ae_attendances, 0) as ae_attendances,
-        coalesce(c.emergency_admissions, 0) as emergency_admissions,
-        coalesce(c.outpatient_attendances, 0) as outpatient_attendances,
-        coalesce(c.elective_admissions, 0) as elective_admissions,
-        coalesce(c.total_cost_gbp, 0) as total_cost_gbp
-    from exposure x left join counts c on x.person_id = c.person_id and x.k = c.k;
+    select person_id, k as relative_month, measure, count(*) as events, sum(cost_micro_gbp) as cost_micro_gbp
+    from windowed group by person_id, k, measure;
 
 copy (select * from person_months order by person_id, relative_month) to '{out}/person_months.parquet' (format parquet, compression zstd);
+copy (select * from person_month_use order by person_id, relative_month, measure) to '{out}/person_month_use.parquet' (format parquet, compression zstd);
 select count(*) as person_months_rows from person_months;

@@ -49,7 +49,7 @@ pub enum Command {
     /// Run ad-hoc SQL over a finished run's extracts and tables.
     #[command(
         after_help = "Examples:\n  sp-impact query --out reports/output/sample \"select * from funnel\"\n  \
-        sp-impact query --out reports/output/sample --format csv \"select relative_month, sum(gp_demand) from person_months group by 1 order by 1\""
+        sp-impact query --out reports/output/sample --format csv \"select relative_month, sum(events) from person_month_use where measure = 'gp_demand' group by 1 order by 1\""
     )]
     Query(QueryArgs),
 

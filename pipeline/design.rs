@@ -78,14 +78,6 @@ pub const CANDIDATES: [Design; 5] = [
     },
 ];
 
-/// The measures whose rate ratios every design is estimated and compared on, in report order.
-pub const COMPARED_MEASURES: [&str; 4] = [
-    "gp_demand",
-    "ae_attendances",
-    "emergency_admissions",
-    "total_cost",
-];
-
 /// Two designs disagree when, for some measure, their 95% intervals do not overlap, or their
 /// rate ratios differ by more than this factor and each lies outside the other's interval
 /// (a difference that is both material and larger than the noise of either).

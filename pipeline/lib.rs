@@ -17,6 +17,7 @@
 //! Test and demo data: [`synth`] generates the six extracts with known ground truth.
 //!
 //! Supporting modules: [`measures`] (the wellbeing instruments and their scoring),
+//! [`outcomes`] (the service-use measures: the registry every layer iterates),
 //! [`pseudonymise`] (keyed hashing of identifiers), [`output`] (crash-safe output folders), [`calendar`] (month
 //! arithmetic), [`costs`] (unit costs and costing rules),
 //! [`progress`] (bars and log lines), [`error`] (the one error type and exit codes).
@@ -34,6 +35,7 @@ pub mod error;
 pub mod estimate;
 pub mod ingest;
 pub mod measures;
+pub mod outcomes;
 pub mod output;
 pub mod progress;
 pub mod pseudonymise;

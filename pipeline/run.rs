@@ -28,7 +28,7 @@ pub fn source_tables() -> Vec<&'static str> {
         .iter()
         .map(|contract| contract.name)
         .collect();
-    sources.extend(["study_params", "unit_costs"]);
+    sources.extend(["study_params", "unit_costs", "service_measures"]);
     sources
 }
 
@@ -128,6 +128,7 @@ async fn prepared_session(
     let tables = dir.join("tables");
     engine::register_study_params(&ctx, config, &tables).await?;
     engine::register_unit_costs(&ctx, &config.unit_cost_table, &tables).await?;
+    engine::register_service_measures(&ctx, &tables).await?;
     Ok(ctx)
 }
 

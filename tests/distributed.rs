@@ -151,6 +151,7 @@ fn the_sql_stage_on_a_ballista_cluster_matches_the_local_engine_byte_for_byte() 
     assert_eq!(names(&local_files), names(&cluster_files));
     for table in [
         "person_months",
+        "person_month_use",
         "matched_sets",
         "cohort_flow",
         "participation",

@@ -3,8 +3,9 @@
 //!
 //! Sources: each ingested extract (`data/<extract>.parquet`; ingest writes an empty file for
 //! an absent optional extract), `study_params` (a one-row table of the study configuration:
-//! parameters reach SQL only through it) and `unit_costs` (a one-row table of the unit-cost
-//! set), the two written to `tables/` like any model. Every source is a Parquet file opened
+//! parameters reach SQL only through it), `unit_costs` (a one-row table of the unit-cost
+//! set) and `service_measures` (the registry of service-use measures, `outcomes::MEASURES`),
+//! the three written to `tables/` like any model. Every source is a Parquet file opened
 //! by absolute path, so a Ballista executor reading the same shared storage sees the same
 //! tables (`cluster.rs`, feature `distributed`). `models.rs` runs the SQL models in
 //! `queries/`.
@@ -17,7 +18,9 @@ pub mod udfs;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{Field, Schema};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -240,7 +243,7 @@ pub async fn register_study_params(
         ),
         ("discount_rate", float(config.discount_rate)),
     ];
-    register_one_row(ctx, "study_params", columns, tables_dir).await
+    register_small_table(ctx, "study_params", columns, tables_dir).await
 }
 
 /// Writes `tables/unit_costs.parquet` (one row with the unit-cost set's values) and
@@ -285,10 +288,38 @@ pub async fn register_unit_costs(
             Arc::new(Int64Array::from(vec![crate::costs::LONG_STAY_FROM_DAYS])) as ArrayRef,
         ),
     ];
-    register_one_row(ctx, "unit_costs", columns, tables_dir).await
+    register_small_table(ctx, "unit_costs", columns, tables_dir).await
 }
 
-async fn register_one_row(
+/// Writes `tables/service_measures.parquet` (the registry of service-use measures,
+/// `outcomes::MEASURES`, one row each) and registers it, so model tests can check every
+/// measure code against it.
+pub async fn register_service_measures(ctx: &SessionContext, tables_dir: &Path) -> Result<()> {
+    let measures = crate::outcomes::MEASURES;
+    let text = |value: fn(&crate::outcomes::Measure) -> &'static str| {
+        Arc::new(StringArray::from(
+            measures.iter().map(value).collect::<Vec<_>>(),
+        )) as ArrayRef
+    };
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("measure", text(|measure| measure.code)),
+        ("label", text(|measure| measure.label)),
+        ("unit", text(|measure| measure.rate_unit())),
+        (
+            "compared_across_designs",
+            Arc::new(BooleanArray::from(
+                measures
+                    .iter()
+                    .map(|measure| measure.compared_across_designs)
+                    .collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+    ];
+    register_small_table(ctx, "service_measures", columns, tables_dir).await
+}
+
+/// Writes a small table built in Rust to `tables/<name>.parquet` and registers it.
+async fn register_small_table(
     ctx: &SessionContext,
     name: &str,
     columns: Vec<(&str, ArrayRef)>,

@@ -29,20 +29,14 @@ use super::{BOOTSTRAP_REPLICATES, Columns, number};
 use crate::config::StudyConfig;
 use crate::econ::{Payback, payback};
 use crate::error::Result;
+use crate::outcomes::{self, COUNTED};
 use crate::stats::bootstrap::{percentile_interval, resample};
 
 /// The return-per-£1 months of results.json.
 const RETURN_MONTHS: [u32; 3] = [12, 18, 24];
 const HORIZON_MONTHS: usize = 24;
-/// Cost categories: person_months' per-measure cost columns.
-const CATEGORIES: [(&str, &str); 5] = [
-    ("gp_demand", "GP demand unit costs"),
-    ("ae_attendances", "A&E attendance unit cost"),
-    ("emergency_admissions", "Emergency admission unit costs"),
-    ("outpatient_attendances", "Outpatient attendance unit cost"),
-    ("elective_admissions", "Elective admission unit cost"),
-];
-const NO_CHANGE: [f64; 5] = [1.0; 5];
+/// Cost categories: the counted measures (`outcomes::counted`), each its own unit costs.
+const NO_CHANGE: [f64; COUNTED] = [1.0; COUNTED];
 /// One-way sensitivity: ±20% where no uncertainty data (methods.md section 4.13).
 const SENSITIVITY: (f64, f64) = (0.8, 1.2);
 /// Projection scenarios run to this month.
@@ -62,7 +56,7 @@ struct Sums {
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Cell {
-    cost: [f64; 5],
+    cost: [f64; COUNTED],
     exposure: f64,
 }
 
@@ -75,7 +69,7 @@ impl Cell {
     }
 
     /// Cost per person-month, with each category scaled by `multipliers`.
-    fn rate(&self, multipliers: &[f64; 5]) -> f64 {
+    fn rate(&self, multipliers: &[f64; COUNTED]) -> f64 {
         self.cost
             .iter()
             .zip(multipliers)
@@ -104,7 +98,7 @@ struct Set {
 fn savings<'a>(
     chosen: impl Iterator<Item = &'a Set>,
     horizon: usize,
-    multipliers: &[f64; 5],
+    multipliers: &[f64; COUNTED],
 ) -> Vec<f64> {
     let (mut treated, mut comparison) = (Sums::new(horizon), Sums::new(horizon));
     for set in chosen {
@@ -134,17 +128,12 @@ fn savings<'a>(
 async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -> Result<Vec<Set>> {
     let washout_months = i64::from(config.washout_months);
     let baseline_start = -i64::from(config.washout_months + config.baseline_months);
-    let cost_columns: Vec<String> = CATEGORIES
-        .iter()
-        .map(|(measure, _)| format!("p.{measure}_cost_gbp"))
-        .collect();
     let columns = Columns::query(
         ctx,
-        &format!(
-            "select m.set_id, m.group_name, p.relative_month, p.exposure_months, {} \
-             from person_months as p inner join matched_sets as m on p.person_id = m.person_id \
-             order by m.set_id, p.person_id, p.relative_month",
-            cost_columns.join(", ")
+        &outcomes::wide_panel_sql(
+            "m.set_id, m.group_name, p.relative_month, p.exposure_months",
+            "inner join matched_sets as m on p.person_id = m.person_id",
+            "m.set_id, p.person_id, p.relative_month",
         ),
     )
     .await?;
@@ -152,9 +141,8 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
     let groups = columns.texts("group_name")?;
     let months = columns.floats_or_zero("relative_month")?;
     let exposure = columns.floats_or_zero("exposure_months")?;
-    let costs = CATEGORIES
-        .iter()
-        .map(|(measure, _)| columns.floats_or_zero(&format!("{measure}_cost_gbp")))
+    let costs = outcomes::counted()
+        .map(|measure| columns.floats_or_zero(&format!("{}_cost_gbp", measure.code)))
         .collect::<Result<Vec<_>>>()?;
     let mut by_set: BTreeMap<i64, Set> = BTreeMap::new();
     for row in 0..set_ids.len() {
@@ -333,7 +321,8 @@ fn tornado(
     let net = |payback: &Payback| payback.discounted_savings_per_person;
     let base = net(point) - cost;
     let mut bars: Vec<(String, String, f64, f64, f64, f64)> = Vec::new();
-    for (category, (_, label)) in CATEGORIES.iter().enumerate() {
+    for (category, measure) in outcomes::counted().enumerate() {
+        let label = measure.unit_cost_label;
         let at = |factor: f64| {
             let mut multipliers = NO_CHANGE;
             multipliers[category] = factor;

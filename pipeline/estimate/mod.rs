@@ -22,11 +22,10 @@ use datafusion::prelude::SessionContext;
 use serde_json::{Value, json};
 
 use crate::config::StudyConfig;
-use crate::design::{
-    CANDIDATES, COMPARED_MEASURES, DISAGREEMENT_RATIO, Design, e_value, e_value_of_interval,
-};
+use crate::design::{CANDIDATES, DISAGREEMENT_RATIO, Design, e_value, e_value_of_interval};
 use crate::engine::engine_error;
 use crate::error::{Error, Result};
+use crate::outcomes;
 
 /// Fewest matched sets (service use) or pairs (wellbeing) for a subgroup estimate (equity
 /// breakdowns, design section 5).
@@ -163,7 +162,9 @@ async fn design_row(
             let ratios = service_use::rate_ratios(ctx, config).await?;
             row["rate_ratios"] = ratios
                 .into_iter()
-                .filter(|(name, _)| COMPARED_MEASURES.contains(name))
+                .filter(|(name, _)| {
+                    outcomes::by_code(name).is_some_and(|measure| measure.compared_across_designs)
+                })
                 .map(|(name, estimate)| (name.to_string(), estimate))
                 .collect::<serde_json::Map<_, _>>()
                 .into();
@@ -182,8 +183,8 @@ fn headline_row(
     service_use: &Value,
     economics: &Value,
 ) -> Value {
-    let rate_ratios: serde_json::Map<String, Value> = COMPARED_MEASURES
-        .iter()
+    let rate_ratios: serde_json::Map<String, Value> = outcomes::compared_across_designs()
+        .map(|measure| measure.code)
         .filter_map(|name| {
             let row = service_use
                 .as_array()?
@@ -214,7 +215,7 @@ fn headline_row(
 /// Whether the designs agree, by the stated rule, and the headline's E-values.
 fn design_sensitivity(headline: &Design, rows: Vec<Value>, service_use: &Value) -> Value {
     let mut disagreements = Vec::new();
-    for measure in COMPARED_MEASURES {
+    for measure in outcomes::compared_across_designs().map(|measure| measure.code) {
         let estimates: Vec<(&str, f64, f64, f64)> = rows
             .iter()
             .filter_map(|row| {

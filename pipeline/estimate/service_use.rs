@@ -26,19 +26,10 @@ use super::{
 };
 use crate::config::StudyConfig;
 use crate::error::Result;
+use crate::outcomes::{self, MEASURES};
 use crate::stats::bootstrap::{bca_interval, percentile_interval, resample};
 use crate::stats::glm::{self, Covariance, Family};
 use crate::stats::{StatsError, StatsResult};
-
-/// Measures in results order: (results name, person_months column).
-const MEASURES: [(&str, &str); 6] = [
-    ("gp_demand", "gp_demand"),
-    ("ae_attendances", "ae_attendances"),
-    ("emergency_admissions", "emergency_admissions"),
-    ("outpatient_attendances", "outpatient_attendances"),
-    ("elective_admissions", "elective_admissions"),
-    ("total_cost", "total_cost_gbp"),
-];
 
 const DAYS_PER_YEAR: f64 = 365.25;
 
@@ -56,8 +47,8 @@ fn check_cells(people: &[Person], measure: usize) -> StatsResult<()> {
             *cell += person.events[measure][period];
         }
     }
-    let (name, _) = MEASURES[measure];
-    let cost = name == "total_cost";
+    let name = MEASURES[measure].code;
+    let cost = MEASURES[measure].is_cost();
     if cells.iter().flatten().all(|&total| total == 0.0) {
         return Err(StatsError::NoData(if cost {
             "costed use".into()
@@ -126,10 +117,10 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
                 let measures: Vec<Value> = MEASURES
                     .iter()
                     .enumerate()
-                    .map(|(measure, (name, _))| {
+                    .map(|(index, measure)| {
                         let mut estimate =
-                            did_with(&chosen, measure, None).unwrap_or_else(|error| note(&error));
-                        estimate["measure"] = json!(name);
+                            did_with(&chosen, index, None).unwrap_or_else(|error| note(&error));
+                        estimate["measure"] = json!(measure.code);
                         estimate
                     })
                     .collect();
@@ -145,12 +136,7 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
 /// measure, on the matched sets whose members all have the data for it (`placebo_periods`).
 /// Nobody was referred then, so a rate ratio away from 1 is a pre-existing trend difference.
 async fn placebo(ctx: &SessionContext) -> Result<BTreeMap<usize, Value>> {
-    let columns = Columns::query(
-        ctx,
-        "select p.*, m.set_id, m.group_name from placebo_periods as p \
-         inner join matched_sets as m on p.person_id = m.person_id order by m.set_id, p.person_id",
-    )
-    .await?;
+    let columns = Columns::query(ctx, &placebo_sql()).await?;
     let sets = columns.floats_or_zero("set_id")?;
     let groups = columns.texts("group_name")?;
     let pre_days = columns.floats_or_zero("placebo_pre_days")?;
@@ -163,13 +149,13 @@ async fn placebo(ctx: &SessionContext) -> Result<BTreeMap<usize, Value>> {
             ..Person::default()
         })
         .collect();
-    for (measure, (name, _)) in MEASURES
+    for (measure, counted) in MEASURES
         .iter()
         .enumerate()
-        .filter(|(_, (name, _))| *name != "total_cost")
+        .filter(|(_, measure)| !measure.is_cost())
     {
-        let pre = columns.floats_or_zero(&format!("{name}_pre"))?;
-        let post = columns.floats_or_zero(&format!("{name}_post"))?;
+        let pre = columns.floats_or_zero(&format!("{}_pre", counted.code))?;
+        let post = columns.floats_or_zero(&format!("{}_post", counted.code))?;
         for (row, person) in people.iter_mut().enumerate() {
             person.events[measure] = [pre[row], post[row]];
         }
@@ -185,8 +171,8 @@ async fn placebo(ctx: &SessionContext) -> Result<BTreeMap<usize, Value>> {
         .filter(|groups| **groups == [true, true])
         .count();
     let mut results = BTreeMap::new();
-    for (measure, (name, _)) in MEASURES.iter().enumerate() {
-        let value = if *name == "total_cost" {
+    for (measure, entry) in MEASURES.iter().enumerate() {
+        let value = if entry.is_cost() {
             json!({"not_estimated": "the placebo is for event counts"})
         } else if set_count < MIN_SUBGROUP_SETS {
             json!({"not_estimated": format!("{set_count} matched sets have data over the whole baseline window (fewer than {MIN_SUBGROUP_SETS})")})
@@ -199,6 +185,30 @@ async fn placebo(ctx: &SessionContext) -> Result<BTreeMap<usize, Value>> {
         results.insert(measure, value);
     }
     Ok(results)
+}
+
+/// The matched people with placebo periods, one row each with their two halves' days and `<measure>_pre` / `<measure>_post` events per counted measure (from the long
+/// `placebo_use`), ordered by set and person.
+fn placebo_sql() -> String {
+    let mut pivot = Vec::new();
+    let mut coalesced = Vec::new();
+    for measure in outcomes::counted() {
+        for period in ["pre", "post"] {
+            let (code, column) = (measure.code, format!("{}_{period}", measure.code));
+            pivot.push(format!(
+                "sum(case when measure = '{code}' then {period}_events else 0 end) as {column}"
+            ));
+            coalesced.push(format!("coalesce(use_wide.{column}, 0) as {column}"));
+        }
+    }
+    format!(
+        "with use_wide as (select person_id, {} from placebo_use group by person_id) \
+         select p.person_id, p.placebo_pre_days, p.placebo_post_days, m.set_id, m.group_name, {} \
+         from placebo_periods as p inner join matched_sets as m on p.person_id = m.person_id \
+         left join use_wide on p.person_id = use_wide.person_id order by m.set_id, p.person_id",
+        pivot.join(", "),
+        coalesced.join(", ")
+    )
 }
 
 pub struct ServiceUse {
@@ -243,8 +253,11 @@ type Monthly = BTreeMap<(bool, i64), (f64, [f64; MEASURES.len()])>;
 async fn load_people(ctx: &SessionContext, config: &StudyConfig) -> Result<(Vec<Person>, Monthly)> {
     let columns = Columns::query(
         ctx,
-        "select p.*, m.set_id from person_months as p inner join matched_sets as m on p.person_id = m.person_id \
-         order by p.person_id, p.relative_month",
+        &outcomes::wide_panel_sql(
+            "p.*, m.set_id",
+            "inner join matched_sets as m on p.person_id = m.person_id",
+            "p.person_id, p.relative_month",
+        ),
     )
     .await?;
     let ids = columns.texts("person_id")?;
@@ -254,7 +267,7 @@ async fn load_people(ctx: &SessionContext, config: &StudyConfig) -> Result<(Vec<
     let exposure = columns.floats_or_zero("exposure_days")?;
     let counts: Vec<Vec<f64>> = MEASURES
         .iter()
-        .map(|(_, column)| columns.floats_or_zero(column))
+        .map(|measure| columns.floats_or_zero(&measure.panel_column()))
         .collect::<Result<_>>()?;
 
     let mut people: Vec<Person> = Vec::new();
@@ -303,12 +316,12 @@ pub async fn rate_ratios(
     Ok(MEASURES
         .iter()
         .enumerate()
-        .map(|(measure, (name, _))| {
-            let estimate = did_with(&people, measure, None).map_or_else(
+        .map(|(index, measure)| {
+            let estimate = did_with(&people, index, None).map_or_else(
                 |error| note(&error),
                 |did| json!({"rate_ratio": did["rate_ratio"], "ci95": did["ci95"]}),
             );
-            (*name, estimate)
+            (measure.code, estimate)
         })
         .collect())
 }
@@ -318,7 +331,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
     let subgroups = subgroups(ctx, &people).await?;
     let mut placebo = placebo(ctx).await?;
     let mut results = Vec::new();
-    for (measure, (name, _)) in MEASURES.iter().enumerate() {
+    for (measure, entry) in MEASURES.iter().enumerate() {
         let before_after = before_after(&people, measure, true);
         let comparison = before_after_ratio(&people, measure, false);
         let did = did(&people, measure, config.seed);
@@ -334,7 +347,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
                 let entry = |cell: Option<(f64, f64)>| match cell {
                     Some((events, years)) if years > 0.0 => (
                         number(events / years),
-                        if *name == "total_cost" {
+                        if entry.is_cost() {
                             Value::Null
                         } else {
                             exact_poisson_ci(events, years)
@@ -349,8 +362,8 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             })
             .collect();
         results.push(json!({
-            "measure": name,
-            "unit": if *name == "total_cost" { "GBP per person-year" } else { "events per person-year" },
+            "measure": entry.code,
+            "unit": entry.rate_unit(),
             "before_after": before_after.unwrap_or_else(|error| note(&error)),
             "did": did.unwrap_or_else(|error| note(&error)),
             "did_nb2_sensitivity": nb2.unwrap_or_else(|error| note(&error)),
@@ -478,11 +491,11 @@ fn before_after(people: &[Person], measure: usize, treated: bool) -> StatsResult
             *total += person.naive(measure, period).0;
         }
     }
-    let (name, _) = MEASURES[measure];
+    let name = MEASURES[measure].code;
     if periods == [0.0, 0.0] {
         return Err(StatsError::NoData(format!("{name} events")));
     }
-    let needed = if name == "total_cost" {
+    let needed = if MEASURES[measure].is_cost() {
         1
     } else {
         MIN_EVENTS_PER_CELL
@@ -621,7 +634,7 @@ fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult
 }
 
 fn did_nb2(people: &[Person], measure: usize) -> StatsResult<Value> {
-    if MEASURES[measure].0 == "total_cost" {
+    if MEASURES[measure].is_cost() {
         return Err(StatsError::Invalid(
             "NB2 is a count model; not applied to cost".into(),
         ));

@@ -15,7 +15,7 @@ use super::format::{
     change_words, ci, count, decimals, estimate_ratio, float, gbp, gbp_ci, interval, measure_label,
     p_value, percent, ratio,
 };
-use crate::design::COMPARED_MEASURES;
+use crate::outcomes;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Column {
@@ -454,7 +454,7 @@ fn service_use_section(
         let measure = row["measure"].as_str().unwrap_or("");
         let label = measure_label(measure).to_string();
         let did = &row["did"];
-        let cost = measure == "total_cost";
+        let cost = crate::outcomes::by_code(measure).is_some_and(|measure| measure.is_cost());
         let change = |value: Option<f64>| {
             if cost { gbp(value) } else { decimals(value, 2) }
         };
@@ -573,12 +573,11 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
         return (Value::Null, String::new());
     };
     let mut columns = vec![("design", "Comparison design", "text")];
-    let headers: Vec<(String, String)> = COMPARED_MEASURES
-        .iter()
+    let headers: Vec<(String, String)> = outcomes::compared_across_designs()
         .map(|measure| {
             (
-                format!("{measure}_rate_ratio"),
-                format!("{} (95% CI)", measure_label(measure)),
+                format!("{}_rate_ratio", measure.code),
+                format!("{} (95% CI)", measure.label),
             )
         })
         .collect();
@@ -605,8 +604,8 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
             label = format!("{label} (headline)");
         }
         let mut cells = vec![label];
-        for measure in COMPARED_MEASURES {
-            let estimate = &row["rate_ratios"][measure];
+        for measure in outcomes::compared_across_designs() {
+            let estimate = &row["rate_ratios"][measure.code];
             cells.push(
                 match (float(&estimate["rate_ratio"]), interval(&estimate["ci95"])) {
                     (Some(value), Some((low, high))) => {
@@ -628,10 +627,10 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
         table.rows.push(cells);
         forest.push(DotRow {
             label: design["name"].as_str().unwrap_or("").to_string(),
-            points: COMPARED_MEASURES[..3]
-                .iter()
+            points: outcomes::compared_across_designs()
+                .filter(|measure| !measure.is_cost())
                 .map(|measure| {
-                    let estimate = &row["rate_ratios"][measure];
+                    let estimate = &row["rate_ratios"][measure.code];
                     float(&estimate["rate_ratio"]).map(|value| (value, interval(&estimate["ci95"])))
                 })
                 .collect(),
@@ -645,9 +644,9 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
         ),
         kind: Kind::Dots {
             rows: forest,
-            series: COMPARED_MEASURES[..3]
-                .iter()
-                .map(|measure| measure_label(measure).to_string())
+            series: outcomes::compared_across_designs()
+                .filter(|measure| !measure.is_cost())
+                .map(|measure| measure.label.to_string())
                 .collect(),
             x_label: "Rate ratio (after vs before, relative to comparison)".into(),
             references: vec![1.0],

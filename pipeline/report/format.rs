@@ -89,17 +89,9 @@ pub fn percent(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".into(), |value| format!("{value:.0}%"))
 }
 
-/// A label for a measure name.
+/// A label for a measure name (the registry's, `outcomes::label`).
 pub fn measure_label(measure: &str) -> &str {
-    match measure {
-        "gp_demand" => "GP demand",
-        "ae_attendances" => "A&E attendances",
-        "emergency_admissions" => "Emergency admissions",
-        "outpatient_attendances" => "Outpatient attendances",
-        "elective_admissions" => "Elective admissions",
-        "total_cost" => "Total NHS cost",
-        other => other,
-    }
+    crate::outcomes::label(measure)
 }
 
 #[cfg(test)]

@@ -1,27 +1,28 @@
 -- model: matching_covariates
 -- grain: one row per analysis person
--- depends_on: person_months, analysis_cohort
+-- depends_on: person_month_use, analysis_cohort
 -- key: person_id
 -- test: relationships(person_id -> analysis_cohort.person_id)
 -- The propensity model's service-use covariates, with the demographics from analysis_cohort:
 -- GP demand, A&E attendances and emergency admissions in the three months before the index
 -- (-3..-1, where a referral peak shows) and in the nine months before that (-12..-4).
 -- Which of them the propensity model uses is `match_on_prior_use` (estimate/comparison.rs);
--- the others are balance diagnostics.
+-- the others are balance diagnostics. These three are the design's choice of covariates,
+-- not every measure of the registry.
 
 with
 
-months as (select * from person_months where relative_month < 0),
+months as (select * from person_month_use where relative_month < 0),
 
 use as (
     select
         person_id,
-        sum(case when relative_month >= -3 then gp_demand else 0 end) as gp_demand_m3_m1,
-        sum(case when relative_month >= -3 then ae_attendances else 0 end) as ae_attendances_m3_m1,
-        sum(case when relative_month >= -3 then emergency_admissions else 0 end) as emergency_admissions_m3_m1,
-        sum(case when relative_month >= -12 and relative_month < -3 then gp_demand else 0 end) as gp_demand_baseline,
-        sum(case when relative_month >= -12 and relative_month < -3 then ae_attendances else 0 end) as ae_attendances_baseline,
-        sum(case when relative_month >= -12 and relative_month < -3 then emergency_admissions else 0 end) as emergency_admissions_baseline
+        sum(case when relative_month >= -3 and measure = 'gp_demand' then events else 0 end) as gp_demand_m3_m1,
+        sum(case when relative_month >= -3 and measure = 'ae_attendances' then events else 0 end) as ae_attendances_m3_m1,
+        sum(case when relative_month >= -3 and measure = 'emergency_admissions' then events else 0 end) as emergency_admissions_m3_m1,
+        sum(case when relative_month >= -12 and relative_month < -3 and measure = 'gp_demand' then events else 0 end) as gp_demand_baseline,
+        sum(case when relative_month >= -12 and relative_month < -3 and measure = 'ae_attendances' then events else 0 end) as ae_attendances_baseline,
+        sum(case when relative_month >= -12 and relative_month < -3 and measure = 'emergency_admissions' then events else 0 end) as emergency_admissions_baseline
     from months
     group by person_id
 ),

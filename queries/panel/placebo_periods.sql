@@ -11,6 +11,7 @@
 -- assumes away; it cannot see regression to the mean from the referral peak itself. Data
 -- allow it when the baseline has at least two months, and the person was registered and the
 -- extracts had begun by the window's start (the earliest event stands for the extracts' start).
+-- The events in each half are in `placebo_use`, one row per person and measure with any.
 
 with
 
@@ -41,43 +42,16 @@ cohort as (
         and data_start.first_event_date <= add_months(analysis_cohort.index_date, -(params.washout_months + params.baseline_months))
 ),
 
-events as (
-    select
-        cohort.person_id,
-        sum(case when stg_events.event_date < cohort.pre_end and stg_events.measure = 'gp_demand' then 1 else 0 end) as gp_demand_pre,
-        sum(case when stg_events.event_date >= cohort.post_start and stg_events.measure = 'gp_demand' then 1 else 0 end) as gp_demand_post,
-        sum(case when stg_events.event_date < cohort.pre_end and stg_events.measure = 'ae_attendances' then 1 else 0 end) as ae_attendances_pre,
-        sum(case when stg_events.event_date >= cohort.post_start and stg_events.measure = 'ae_attendances' then 1 else 0 end) as ae_attendances_post,
-        sum(case when stg_events.event_date < cohort.pre_end and stg_events.measure = 'emergency_admissions' then 1 else 0 end) as emergency_admissions_pre,
-        sum(case when stg_events.event_date >= cohort.post_start and stg_events.measure = 'emergency_admissions' then 1 else 0 end) as emergency_admissions_post,
-        sum(case when stg_events.event_date < cohort.pre_end and stg_events.measure = 'outpatient_attendances' then 1 else 0 end) as outpatient_attendances_pre,
-        sum(case when stg_events.event_date >= cohort.post_start and stg_events.measure = 'outpatient_attendances' then 1 else 0 end) as outpatient_attendances_post,
-        sum(case when stg_events.event_date < cohort.pre_end and stg_events.measure = 'elective_admissions' then 1 else 0 end) as elective_admissions_pre,
-        sum(case when stg_events.event_date >= cohort.post_start and stg_events.measure = 'elective_admissions' then 1 else 0 end) as elective_admissions_post
-    from cohort
-    inner join stg_events on cohort.person_id = stg_events.person_id
-    where (stg_events.event_date >= cohort.pre_start and stg_events.event_date < cohort.pre_end)
-        or (stg_events.event_date >= cohort.post_start and stg_events.event_date < cohort.post_end)
-    group by cohort.person_id
-),
-
 final as (
     select
         cohort.person_id,
+        cohort.pre_start,
+        cohort.pre_end,
+        cohort.post_start,
+        cohort.post_end,
         cast(cohort.pre_end as int) - cast(cohort.pre_start as int) as placebo_pre_days,
-        cast(cohort.post_end as int) - cast(cohort.post_start as int) as placebo_post_days,
-        coalesce(events.gp_demand_pre, 0) as gp_demand_pre,
-        coalesce(events.gp_demand_post, 0) as gp_demand_post,
-        coalesce(events.ae_attendances_pre, 0) as ae_attendances_pre,
-        coalesce(events.ae_attendances_post, 0) as ae_attendances_post,
-        coalesce(events.emergency_admissions_pre, 0) as emergency_admissions_pre,
-        coalesce(events.emergency_admissions_post, 0) as emergency_admissions_post,
-        coalesce(events.outpatient_attendances_pre, 0) as outpatient_attendances_pre,
-        coalesce(events.outpatient_attendances_post, 0) as outpatient_attendances_post,
-        coalesce(events.elective_admissions_pre, 0) as elective_admissions_pre,
-        coalesce(events.elective_admissions_post, 0) as elective_admissions_post
+        cast(cohort.post_end as int) - cast(cohort.post_start as int) as placebo_post_days
     from cohort
-    left join events on cohort.person_id = events.person_id
 )
 
 select * from final

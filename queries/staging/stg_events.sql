@@ -1,7 +1,7 @@
 -- model: stg_events
 -- grain: one row per counted service-use event (GP demand or hospital activity)
--- depends_on: stg_gp_appointments, stg_hospital_activity, unit_costs
--- test: accepted_values(measure: 'gp_demand', 'ae_attendances', 'emergency_admissions', 'outpatient_attendances', 'elective_admissions')
+-- depends_on: stg_gp_appointments, stg_hospital_activity, unit_costs, service_measures
+-- test: relationships(measure -> service_measures.measure)
 -- test: expression(cost_gbp >= 0)
 -- GP demand = attended appointments with a GP, nurse or other clinician; the link worker's
 -- own (social_prescriber) appointments, admin, DNAs and cancellations are never demand.
@@ -10,7 +10,8 @@
 -- 15 minutes when missing; emergency admissions by length of stay (short stay < 2 days, also
 -- when the stay is unknown); outpatients unless marked not attended (a blank attended flag
 -- counts as attended). Ambulance conveyances are not an
--- analysed measure.
+-- analysed measure. Every measure code must be one of `service_measures` (the registry in
+-- pipeline/outcomes.rs), where its label, unit and analyses are declared.
 
 with
 
