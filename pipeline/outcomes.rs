@@ -163,10 +163,12 @@ pub fn wide_use_columns() -> String {
     columns.join(",\n    ")
 }
 
-/// The person-month panel joined to its use, one row per person and month with a column per
-/// counted measure (0 where the month has none), `<measure>_cost_gbp` and `total_cost_gbp`;
-/// `select`, `joins` and `order` complete the query over `p` (person_months).
-pub fn wide_panel_sql(select: &str, joins: &str, order: &str) -> String {
+/// The person-month panel of the people in `people` (a table with `person_id`, joined as `m`)
+/// with their use, one row per person and month with a column per counted measure (0 where
+/// the month has none), `<measure>_cost_gbp` and `total_cost_gbp`; `select` and `order`
+/// complete the query over `p` (person_months) and `m`. The use is restricted to those people
+/// before it is pivoted, so the pivot reads their rows only, not the whole panel's.
+pub fn wide_panel_sql(select: &str, people: &str, order: &str) -> String {
     let coalesced: Vec<String> = counted()
         .flat_map(|measure| {
             let code = measure.code;
@@ -178,8 +180,12 @@ pub fn wide_panel_sql(select: &str, joins: &str, order: &str) -> String {
         .chain(["coalesce(use_wide.total_cost_gbp, 0.0) as total_cost_gbp".to_string()])
         .collect();
     format!(
-        "with use_wide as (\n    select use_rows.person_id, use_rows.relative_month,\n    {}\n    from person_month_use as use_rows\n    group by use_rows.person_id, use_rows.relative_month\n)\n\
-         select {select}, {} from person_months as p {joins} \
+        "with use_wide as (\n    select use_rows.person_id, use_rows.relative_month,\n    {}\n    \
+         from person_month_use as use_rows\n    \
+         where use_rows.person_id in (select person_id from {people})\n    \
+         group by use_rows.person_id, use_rows.relative_month\n)\n\
+         select {select}, {} from person_months as p \
+         inner join {people} as m on p.person_id = m.person_id \
          left join use_wide on p.person_id = use_wide.person_id and p.relative_month = use_wide.relative_month \
          order by {order}",
         wide_use_columns(),

@@ -132,7 +132,7 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
         ctx,
         &outcomes::wide_panel_sql(
             "m.set_id, m.group_name, p.relative_month, p.exposure_months",
-            "inner join matched_sets as m on p.person_id = m.person_id",
+            "matched_sets",
             "m.set_id, p.person_id, p.relative_month",
         ),
     )

@@ -202,7 +202,8 @@ fn placebo_sql() -> String {
         }
     }
     format!(
-        "with use_wide as (select person_id, {} from placebo_use group by person_id) \
+        "with use_wide as (select person_id, {} from placebo_use \
+         where person_id in (select person_id from matched_sets) group by person_id) \
          select p.person_id, p.placebo_pre_days, p.placebo_post_days, m.set_id, m.group_name, {} \
          from placebo_periods as p inner join matched_sets as m on p.person_id = m.person_id \
          left join use_wide on p.person_id = use_wide.person_id order by m.set_id, p.person_id",
@@ -255,7 +256,7 @@ async fn load_people(ctx: &SessionContext, config: &StudyConfig) -> Result<(Vec<
         ctx,
         &outcomes::wide_panel_sql(
             "p.*, m.set_id",
-            "inner join matched_sets as m on p.person_id = m.person_id",
+            "matched_sets",
             "p.person_id, p.relative_month",
         ),
     )
