@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark harness (issue 8): sp-impact against DuckDB on the same synthetic data.
 
-    python3 benches/run.py [--persons 1000000] [--reps 3] [--threads 2] [--work DIR]
+    python3 benches/run.py [--persons 1000000] [--reps 3] [--threads 2] [--work DIR] [--binary BIN]
 
 Steps: build the release binary; generate N people with `sp-impact synth`; then, each
 repeated --reps times, time (wall seconds and peak RSS, via /usr/bin/time):
@@ -112,11 +112,15 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--binary", default=None,
+                        help="an sp-impact binary to measure (default: build this tree's release binary)")
     args = parser.parse_args()
 
-    subprocess.run(["cargo", "build", "--release", "--quiet"], check=True, cwd=ROOT)
-    target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    binary = str(target / "release" / "sp-impact")
+    binary = args.binary
+    if binary is None:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], check=True, cwd=ROOT)
+        target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+        binary = str(target / "release" / "sp-impact")
     python = duckdb_python()
     work = args.work or Path(tempfile.mkdtemp(prefix="sp-impact-bench-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -27,11 +27,6 @@ pub fn relative_month(index: NaiveDate, date: NaiveDate) -> Option<i32> {
     Some(k)
 }
 
-/// First day of the month containing `date`.
-pub fn month_start(date: NaiveDate) -> NaiveDate {
-    date.with_day(1).expect("day 1 exists in every month")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

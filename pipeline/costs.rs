@@ -325,14 +325,6 @@ impl UnitCosts {
             _ => 0.0,
         }
     }
-
-    /// The distinct sources of the table's rows, for the methods text.
-    pub fn sources(&self) -> String {
-        let mut sources: Vec<&str> = self.items.iter().map(|item| item.source.as_str()).collect();
-        sources.sort_unstable();
-        sources.dedup();
-        sources.join("; ")
-    }
 }
 
 fn bundled_names() -> String {

@@ -81,6 +81,12 @@ pub enum Error {
     /// The data loaded, but a data test failed (e.g. reconciliation). Exit code 1.
     #[error("data test failed: {0}")]
     DataTest(String),
+
+    /// The SQL engine failed while running a valid query (out of memory, an I/O, Arrow or
+    /// Parquet failure, a function's error). Exit code 1: the input and configuration were
+    /// accepted and the analysis started.
+    #[error("{0}")]
+    Engine(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -116,7 +122,7 @@ impl Error {
     /// The process exit code for this error (design section 5a).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::DataTest(_) => 1,
+            Error::DataTest(_) | Error::Engine(_) => 1,
             Error::Input { .. } | Error::Usage(_) | Error::Io { .. } | Error::Parquet { .. } => 2,
         }
     }

@@ -92,10 +92,10 @@ pub fn serve_scheduler(args: &SchedulerArgs, progress: &Progress) -> Result<()> 
     runtime()?.block_on(async move {
         let cluster = BallistaCluster::new_from_config(&config)
             .await
-            .map_err(|error| engine_error("starting the Ballista scheduler", error))?;
+            .map_err(|error| cluster_error("starting the Ballista scheduler", error))?;
         start_server(cluster, address, Arc::new(config))
             .await
-            .map_err(|error| engine_error("running the Ballista scheduler", error))
+            .map_err(|error| cluster_error("running the Ballista scheduler", error))
     })
 }
 
@@ -135,7 +135,7 @@ pub fn serve_executor(args: &ExecutorArgs, progress: &Progress) -> Result<()> {
     runtime()?.block_on(async move {
         start_executor_process(Arc::new(config))
             .await
-            .map_err(|error| engine_error("running the Ballista executor", error))
+            .map_err(|error| cluster_error("running the Ballista executor", error))
     })
 }
 
@@ -224,6 +224,12 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .thread_stack_size(32 * 1024 * 1024)
         .build()
         .map_err(|error| Error::Usage(format!("starting the async runtime: {error}")))
+}
+
+/// A scheduler or executor that cannot start or stops (a port in use, a scheduler not
+/// reachable): the environment, exit 2.
+fn cluster_error(context: &str, error: impl std::fmt::Display) -> Error {
+    Error::Usage(format!("{context}: {error}"))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
 };
 use arrow::datatypes::{Field, Schema};
+use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
@@ -111,8 +112,21 @@ pub fn parse_memory_size(text: &str) -> Result<usize> {
     Ok(bytes as usize)
 }
 
-pub fn engine_error(context: &str, error: impl std::fmt::Display) -> Error {
-    Error::Usage(format!("{context}: {error}"))
+/// An engine error with its context. SQL that does not parse, a plan that does not resolve
+/// (an unknown table or column, a type mismatch) or a bad setting is what an edited model or
+/// a configuration causes: a usage error, exit 2. A failure while running a valid plan (out of
+/// memory, I/O, Arrow or Parquet, a function's error) is an engine failure, exit 1.
+pub fn engine_error(context: &str, error: impl Into<DataFusionError>) -> Error {
+    let error = error.into();
+    let message = format!("{context}: {error}");
+    match error.find_root() {
+        DataFusionError::SQL(..)
+        | DataFusionError::Plan(_)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::Configuration(_)
+        | DataFusionError::NotImplemented(_) => Error::Usage(message),
+        _ => Error::Engine(message),
+    }
 }
 
 /// Runs a query and collects its result batches.
@@ -348,6 +362,23 @@ async fn register_small_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bad_sql_is_a_usage_error_and_a_run_time_failure_an_engine_error() {
+        let plan = engine_error("model x", DataFusionError::Plan("no table y".into()));
+        assert_eq!(
+            (plan.exit_code(), plan.to_string().as_str()),
+            (2, "model x: Error during planning: no table y")
+        );
+        let memory = engine_error(
+            "model x",
+            DataFusionError::Context(
+                "sorting".into(),
+                Box::new(DataFusionError::ResourcesExhausted("2 GiB".into())),
+            ),
+        );
+        assert_eq!(memory.exit_code(), 1);
+    }
 
     #[test]
     fn memory_sizes() {

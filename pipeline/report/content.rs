@@ -232,8 +232,8 @@ fn cohort_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
         name: "cohort_flow".into(),
         title: "Cohort flow: from referral to the matched sample".into(),
         note: format!(
-            "{SOURCE}. Counts rounded to 5; * = 1 to {}.",
-            rule.suppress_at_or_below
+            "{SOURCE}. Counts rounded to {}; * = 1 to {}.",
+            rule.round_to, rule.suppress_at_or_below
         ),
         kind: Kind::Bars {
             rows: bars,
@@ -384,7 +384,8 @@ fn wellbeing_section(results: &Value, rule: Disclosure, content: &mut Content) -
             name: format!("wellbeing_change_{}", name.to_lowercase().replace(' ', "_")),
             title: format!("{name}: change from baseline to follow-up"),
             note: format!(
-                "{SOURCE}. People with both scores; counts rounded to 5, * = 1 to {} (drawn at zero). Red lines: meaningful change.",
+                "{SOURCE}. People with both scores; counts rounded to {}, * = 1 to {} (drawn at zero). Red lines: meaningful change.",
+                rule.round_to,
                 rule.suppress_at_or_below
             ),
             kind: Kind::Histogram {
@@ -399,6 +400,20 @@ fn wellbeing_section(results: &Value, rule: Disclosure, content: &mut Content) -
     content.tables.push(table);
     section
 }
+
+/// The service-use section's opening paragraph, in parts (text, shown strong), so the HTML and
+/// Markdown reports say the same words.
+const SERVICE_USE_INTRO: [(&str, bool); 3] = [
+    (
+        "The matched difference-in-differences compares the change in the referred group with the change in similar people who were not referred. The before/after ratio of the referred group alone is shown for contrast: it is ",
+        false,
+    ),
+    ("uncontrolled and subject to regression to the mean", true),
+    (
+        ". The placebo repeats the analysis inside the baseline, the second half against the first, before anyone was referred: a ratio near 1 there means the two groups' use was on parallel paths before referral (it cannot show regression to the mean from the referral peak itself).",
+        false,
+    ),
+];
 
 fn service_use_section(
     results: &Value,
@@ -561,7 +576,10 @@ fn service_use_section(
     });
     content.charts.extend(event_charts);
     let (designs, verdict) = design_sensitivity(&results["design_sensitivity"], content);
-    let section = json!({"table": table.clone(), "events": events.clone(), "designs": designs, "design_verdict": verdict});
+    let section = json!({
+        "intro": SERVICE_USE_INTRO.iter().map(|(text, strong)| json!({"text": text, "strong": strong})).collect::<Vec<_>>(),
+        "table": table.clone(), "events": events.clone(), "designs": designs, "design_verdict": verdict,
+    });
     content.tables.extend([table, events]);
     section
 }
@@ -1031,8 +1049,8 @@ fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
         name: "referral_funnel".into(),
         title: "Referral funnel".into(),
         note: format!(
-            "{SOURCE}. People; counts rounded to 5, * = 1 to {}.",
-            rule.suppress_at_or_below
+            "{SOURCE}. People; counts rounded to {}, * = 1 to {}.",
+            rule.round_to, rule.suppress_at_or_below
         ),
         kind: Kind::Bars {
             rows: stages

@@ -27,10 +27,6 @@ pub fn variance(values: &[f64]) -> StatsResult<f64> {
         / (values.len() - 1) as f64)
 }
 
-pub fn std_dev(values: &[f64]) -> StatsResult<f64> {
-    variance(values).map(f64::sqrt)
-}
-
 /// Type-7 quantile of already sorted values: h = (n - 1) p, linear interpolation.
 pub fn quantile_sorted(sorted: &[f64], probability: f64) -> StatsResult<f64> {
     if sorted.is_empty() {

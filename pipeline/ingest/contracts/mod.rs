@@ -23,11 +23,6 @@ pub const ALL: [&Contract; 6] = [
     &activities::CONTRACT,
 ];
 
-/// Looks a contract up by extract name.
-pub fn by_name(name: &str) -> Option<&'static Contract> {
-    ALL.iter().copied().find(|contract| contract.name == name)
-}
-
 /// Rules for contracts with no cross-column rules.
 pub(crate) fn no_rules(
     _: &mut super::contract::Row<'_>,
