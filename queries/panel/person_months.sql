@@ -8,7 +8,9 @@
 -- person, month and measure with use), so the panel does not grow a column per measure.
 -- Relative month k is [index + k months, index + (k+1) months) (day clamped to the month's
 -- end). Exposure is the days of that interval before exit, as a fraction of the interval
--- (person-months) and in days / 365.25 (person-years).
+-- (person-months) and in days / 365.25 (person-years). The 48 months are the cross join's
+-- build side and the people stream past them: the other way round, each output batch is a
+-- whole cohort (645,000 rows at 1M people) and sorting them took 107 s instead of 18 s.
 
 with
 
@@ -29,8 +31,8 @@ exposure as (
         add_months(cohort.index_date, months.relative_month) as month_start,
         add_months(cohort.index_date, months.relative_month + 1) as month_end,
         cohort.exit_date
-    from cohort
-    cross join months
+    from months
+    cross join cohort
 ),
 
 final as (
