@@ -73,6 +73,13 @@ pub const MEASURES: &[Measure] = &[
         compared_across_designs: false,
     },
     Measure {
+        code: "ambulance_conveyances",
+        label: "Ambulance conveyances",
+        unit: Unit::Events,
+        unit_cost_label: "Ambulance see-and-convey unit cost",
+        compared_across_designs: false,
+    },
+    Measure {
         code: "total_cost",
         label: "Total NHS cost",
         unit: Unit::Pounds,

@@ -188,6 +188,7 @@ fn a_measure_with_no_data_is_reported_as_no_data_not_as_a_ratio() {
         "emergency_admissions",
         "outpatient_attendances",
         "elective_admissions",
+        "ambulance_conveyances",
     ] {
         let estimate = did(&results, name);
         let reason = estimate["not_estimated"].as_str().unwrap_or_default();

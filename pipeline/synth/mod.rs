@@ -29,7 +29,7 @@ use crate::progress::Progress;
 
 pub use truth::Truth;
 
-/// The service-use measures an effect can act on (design section 6 names).
+/// The service-use measures an effect can act on (`outcomes::MEASURES` codes).
 pub const MEASURES: [&str; 5] = [
     "gp_demand",
     "ae_attendances",
@@ -37,6 +37,20 @@ pub const MEASURES: [&str; 5] = [
     "outpatient_attendances",
     "elective_admissions",
 ];
+
+/// Measures the synthetic world draws unaffected by the service (with the rows that are not
+/// demand, at a rate rising with long-term conditions): their events are in the truth, but
+/// an effect on them is refused.
+pub const UNAFFECTED_MEASURES: [&str; 1] = ["ambulance_conveyances"];
+
+/// Every measure whose follow-up events truth.json counts, by index: the affected measures,
+/// then the unaffected ones.
+pub fn truth_measures() -> impl Iterator<Item = &'static str> {
+    MEASURES.into_iter().chain(UNAFFECTED_MEASURES)
+}
+
+/// How many measures truth.json counts.
+pub const TRUTH_MEASURES: usize = MEASURES.len() + UNAFFECTED_MEASURES.len();
 
 /// True rate ratios applied to events after the index date, by measure.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -78,6 +92,12 @@ impl Effects {
             let (name, value) = pair
                 .split_once('=')
                 .ok_or_else(|| Error::Usage(format!("--effect: '{pair}' is not measure=ratio")))?;
+            if UNAFFECTED_MEASURES.contains(&name.trim()) {
+                return Err(Error::Usage(format!(
+                    "--effect: the synthetic world draws {} unaffected by the service",
+                    name.trim()
+                )));
+            }
             let measure = MEASURES
                 .iter()
                 .find(|measure| **measure == name.trim())
@@ -427,5 +447,27 @@ impl ExtractWriter {
             Sink::Gzip(encoder) => encoder.finish().and_then(|mut writer| writer.flush()),
         };
         finished.map_err(|source| Error::io("writing", &self.path, source))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_truth_counts_every_counted_measure_of_the_registry() {
+        let registry: Vec<&str> = crate::outcomes::counted().map(|m| m.code).collect();
+        let mut truth: Vec<&str> = truth_measures().collect();
+        let mut expected = registry.clone();
+        truth.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(truth, expected);
+    }
+
+    #[test]
+    fn an_effect_on_an_unaffected_measure_is_refused() {
+        let error = Effects::parse("ambulance_conveyances=0.8").unwrap_err();
+        assert!(error.to_string().contains("unaffected"), "{error}");
+        assert!(Effects::parse("gp_demand=0.8").is_ok());
     }
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::world::Paths;
-use super::{Effects, FILES, MEASURES, StudyDates, SynthOptions, WorldKind};
+use super::{Effects, FILES, StudyDates, SynthOptions, TRUTH_MEASURES, WorldKind, truth_measures};
 use crate::costs::PSSRU_2024;
 use crate::error::{Error, Result};
 use crate::measures::{Instrument, Scoring};
@@ -26,8 +26,8 @@ pub const DISCOUNT_RATE: f64 = 0.035;
 pub struct TruthPart {
     pub referred_persons: u64,
     pub eligible_treated: u64,
-    pub events_factual: [u64; 5],
-    pub events_counterfactual: [u64; 5],
+    pub events_factual: [u64; TRUTH_MEASURES],
+    pub events_counterfactual: [u64; TRUTH_MEASURES],
     /// Counterfactual minus factual cost by follow-up month (index = relative month k).
     pub saving_by_month: Vec<f64>,
     /// (instrument, item) -> (pairs, summed factual - counterfactual change).
@@ -176,7 +176,7 @@ impl Truth {
         let treated = &mut self.treated;
         treated.referred_persons += part.referred_persons;
         treated.eligible_treated += part.eligible_treated;
-        for (measure, name) in MEASURES.iter().enumerate() {
+        for (measure, name) in truth_measures().enumerate() {
             let events = treated.follow_up_events.entry(name).or_default();
             events.factual += part.events_factual[measure];
             events.counterfactual += part.events_counterfactual[measure];

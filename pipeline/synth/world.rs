@@ -33,11 +33,12 @@ use crate::costs::PSSRU_2024;
 use crate::ingest::contracts::referrals::{SNOMED_DECLINED, SNOMED_REFERRAL};
 use crate::measures::{self, Instrument, Scoring};
 
-// Indices into MEASURES.
+// Indices into MEASURES, then UNAFFECTED_MEASURES (`synth::truth_measures`).
 const GP: usize = 0;
 const AE: usize = 1;
 const EMERGENCY: usize = 2;
 const OUTPATIENT: usize = 3;
+const AMBULANCE: usize = 5;
 
 /// Chance per month of a crisis episode starting, and its multipliers per measure.
 const EPISODE_START_PER_MONTH: f64 = 0.012;
@@ -431,16 +432,16 @@ impl World {
                         });
                     }
                 }
-                // Rows that are not demand: DNAs, cancellations, admin, outpatient DNAs,
-                // ambulance conveyances. Not affected by the service.
-                self.draw_other_rows(
+                // Rows not affected by the service: DNAs, cancellations, admin and
+                // outpatient DNAs (never demand) and ambulance conveyances (a measure).
+                events.extend(self.draw_other_rows(
                     person,
                     start,
                     end,
                     fraction * if episodes[month as usize] { 2.0 } else { 1.0 },
                     rng,
                     out,
-                );
+                ));
             }
         }
         events
@@ -547,6 +548,8 @@ impl World {
         }
     }
 
+    /// Writes the rows the service does not affect; returns the ambulance conveyances among
+    /// them (the same event on both paths) for the truth.
     fn draw_other_rows(
         &self,
         person: &Person,
@@ -555,7 +558,8 @@ impl World {
         scale: f64,
         rng: &mut ChaCha8Rng,
         out: &mut Emitter,
-    ) {
+    ) -> Vec<DemandEvent> {
+        let mut conveyances = Vec::new();
         let span = (end - start).num_days();
         let gp_monthly = person.annual_rate[GP] / 12.0 * scale;
         let kinds: [(f64, &str); 5] = [
@@ -582,10 +586,19 @@ impl World {
                     }
                     "admin" => out.gp(person, date, "attended", "admin", "online", Some(5)),
                     "outpatient_dna" => out.hospital(person, date, "outpatient", None, Some(false)),
-                    _ => out.hospital(person, date, "ambulance", None, None),
+                    _ => {
+                        out.hospital(person, date, "ambulance", None, None);
+                        conveyances.push(DemandEvent {
+                            measure: AMBULANCE,
+                            date,
+                            cost: PSSRU_2024.hospital_event("ambulance", None, true),
+                            factual: true,
+                        });
+                    }
                 }
             }
         }
+        conveyances
     }
 
     fn draw_link_worker_contacts(

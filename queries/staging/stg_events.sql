@@ -9,9 +9,9 @@
 -- recorded duration, a consultation when missing; nurse and other clinical staff per hour,
 -- 15 minutes when missing; emergency admissions by length of stay (short stay < 2 days, also
 -- when the stay is unknown); outpatients unless marked not attended (a blank attended flag
--- counts as attended). Ambulance conveyances are not an
--- analysed measure. Every measure code must be one of `service_measures` (the registry in
--- pipeline/outcomes.rs), where its label, unit and analyses are declared.
+-- counts as attended); ambulance conveyances at the see-and-convey cost. Every measure code
+-- must be one of `service_measures` (the registry in pipeline/outcomes.rs), where its label,
+-- unit and analyses are declared.
 
 with
 
@@ -45,6 +45,7 @@ hospital_events as (
             when 'emergency_admission' then 'emergency_admissions'
             when 'outpatient' then 'outpatient_attendances'
             when 'elective_admission' then 'elective_admissions'
+            when 'ambulance' then 'ambulance_conveyances'
         end as measure,
         case hospital.setting
             when 'ae' then costs.ae_attendance_gbp
@@ -56,10 +57,11 @@ hospital_events as (
                 end
             when 'outpatient' then costs.outpatient_attendance_gbp
             when 'elective_admission' then costs.elective_admission_gbp
+            when 'ambulance' then costs.ambulance_see_and_convey_gbp
         end as cost_gbp
     from hospital
     cross join costs
-    where hospital.setting in ('ae', 'emergency_admission', 'elective_admission')
+    where hospital.setting in ('ae', 'emergency_admission', 'elective_admission', 'ambulance')
         or (hospital.setting = 'outpatient' and coalesce(hospital.attended, true))
 ),
 
