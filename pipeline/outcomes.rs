@@ -150,7 +150,7 @@ pub fn label(code: &str) -> &str {
 /// one column per counted measure and its cost, plus `total_cost_gbp`: for queries grouped
 /// by person and month. Costs are summed as whole micro-pounds, as the panel stores them,
 /// so the totals do not depend on the order rows are added in.
-pub fn wide_use_columns() -> String {
+fn wide_use_columns() -> String {
     let mut columns = Vec::new();
     for measure in counted() {
         let code = measure.code;

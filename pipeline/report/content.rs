@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::charts::{Bar, Bin, Chart, DotRow, Kind, Line};
 use super::disclosure::Disclosure;
 use super::format::{
-    change_words, ci, count, decimals, estimate_ratio, float, gbp, gbp_ci, interval, measure_label,
-    p_value, percent, ratio,
+    change_words, ci, count, decimals, estimate_ratio, float, gbp, gbp_ci, interval, p_value,
+    percent, ratio,
 };
 use crate::outcomes;
 
@@ -467,7 +467,7 @@ fn service_use_section(
     let mut event_charts = Vec::new();
     for row in rows {
         let measure = row["measure"].as_str().unwrap_or("");
-        let label = measure_label(measure).to_string();
+        let label = outcomes::label(measure).to_string();
         let did = &row["did"];
         let cost = crate::outcomes::by_code(measure).is_some_and(|measure| measure.is_cost());
         let change = |value: Option<f64>| {
@@ -678,7 +678,7 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
             .into_iter()
             .flatten()
             .filter_map(|row| row["measure"].as_str())
-            .map(measure_label)
+            .map(outcomes::label)
             .collect();
         format!(
             "The candidate comparison designs disagree on {}: which one is right depends on how people came to be referred, which the data cannot tell. The headline design is the one that recovered the truth best across the simulated referral processes of the validation study; read it with the other designs' estimates beside it.",

@@ -89,11 +89,6 @@ pub fn percent(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".into(), |value| format!("{value:.0}%"))
 }
 
-/// A label for a measure name (the registry's, `outcomes::label`).
-pub fn measure_label(measure: &str) -> &str {
-    crate::outcomes::label(measure)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
