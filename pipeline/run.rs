@@ -295,6 +295,7 @@ async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Valu
             "eligible_treated": step("eligible_treated"),
             "comparison_pool": step("comparison_pool"),
             "eligible_comparison_candidates": step("eligible_comparison_candidates"),
+            "comparison_censored_at_referral": step("comparison_censored_at_referral"),
             "flow": flow,
         },
         "funnel": {

@@ -17,9 +17,12 @@
 //!   07-15 does not; the outpatient DNA is not counted, the attended one is.
 //! - D: index 29 February 2024, registered exactly index - 3 months (2023-11-29): eligible.
 //! - E: referred twice: indexed at the first referral. F: declined, then accepted: indexed at
-//!   the accepted one. G: declined only: no index, not a comparison candidate.
-//! - H: registered too recently; I: under 18; L: referred before the window.
-//! - J, K: never referred: the comparison pool, with seeded pseudo index dates.
+//!   the accepted one. G: declined only (2023-08-01): no index; a comparison candidate until
+//!   that referral.
+//! - H: registered too recently; I: under 18; L: referred before the window and again in it:
+//!   not a new starter.
+//! - J, K: never referred: the comparison pool, with seeded pseudo index dates. M: declined
+//!   before the window, so referred before any pseudo index date: not a comparison candidate.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -122,6 +125,7 @@ fn cohort_index_dates_and_eligibility() {
         ("F", "2023-06-15", "RF2", "NULL"),
         ("H", "2023-02-01", "RH1", "registered_too_recently"),
         ("I", "2023-05-01", "RI1", "under_min_age"),
+        ("L", "2023-07-01", "RL2", "referred_before_start"),
     ];
     assert_eq!(treated.len(), expected.len(), "{treated:?}");
     for (person, index, referral, exclusion) in expected {
@@ -132,8 +136,8 @@ fn cohort_index_dates_and_eligibility() {
         );
     }
 
-    // Comparison pool: only J and K were never referred. Their pseudo index dates are the
-    // seeded draw over the six eligible index dates ordered by (date, person):
+    // Comparison pool: everyone without an index date (G, J, K, M). Their pseudo index dates
+    // are the seeded draw over the six eligible index dates ordered by (date, person):
     // A 2023-01-31, B 2023-03-15, E 2023-05-01, C 2023-06-01, F 2023-06-15, D 2024-02-29.
     let dates = [
         "2023-01-31",
@@ -148,11 +152,30 @@ fn cohort_index_dates_and_eligibility() {
         .iter()
         .map(|row| value(row, "person_id"))
         .collect();
-    assert_eq!(ids, ["J", "K"]);
+    assert_eq!(ids, ["G", "J", "K", "M"]);
     for row in &candidates {
-        let draw = seeded_draw_value(value(row, "person_id"), 42, 6).unwrap();
-        assert_eq!(value(row, "index_date"), dates[draw as usize - 1]);
-        assert_eq!(value(row, "exclusion_reason"), "NULL");
+        let person = value(row, "person_id");
+        let draw = seeded_draw_value(person, 42, 6).unwrap();
+        let index = dates[draw as usize - 1];
+        assert_eq!(value(row, "index_date"), index, "person {person}");
+        // (exclusion, exit, censored): J and K are followed to the end of the data; G until
+        // the referral they declined if it came after their pseudo index date; M's referral
+        // (2022-12-01) came before any index date.
+        let expected = match person {
+            "G" if index < "2023-08-01" => ("NULL", "2023-08-01", "true"),
+            "G" => ("referred_before_index", "2025-01-01", "false"),
+            "M" => ("referred_before_index", "2025-01-01", "false"),
+            _ => ("NULL", "2025-01-01", "false"),
+        };
+        assert_eq!(
+            (
+                value(row, "exclusion_reason"),
+                value(row, "exit_date"),
+                value(row, "censored_at_referral")
+            ),
+            expected,
+            "person {person}"
+        );
     }
 
     // G declined and was never referred again: the only decliner. F declined, then accepted.
@@ -172,18 +195,31 @@ fn cohort_index_dates_and_eligibility() {
             &cohort["eligible_treated"]
         ),
         (
-            &serde_json::json!(11),
+            &serde_json::json!(12),
+            &serde_json::json!(10),
             &serde_json::json!(9),
-            &serde_json::json!(8),
             &serde_json::json!(6)
         )
     );
+    let eligible = candidates
+        .iter()
+        .filter(|row| value(row, "exclusion_reason") == "NULL")
+        .count();
+    let censored = candidates
+        .iter()
+        .filter(|row| value(row, "censored_at_referral") == "true")
+        .count();
     assert_eq!(
         (
             &cohort["comparison_pool"],
-            &cohort["eligible_comparison_candidates"]
+            &cohort["eligible_comparison_candidates"],
+            &cohort["comparison_censored_at_referral"]
         ),
-        (&serde_json::json!(2), &serde_json::json!(2))
+        (
+            &serde_json::json!(4),
+            &serde_json::json!(eligible),
+            &serde_json::json!(censored)
+        )
     );
 }
 
@@ -206,9 +242,27 @@ fn person_month_exposure_counts_and_costs() {
         .collect();
     assert_eq!(
         panel.len(),
-        8 * 6,
-        "six months for each of 6 treated and 2 comparison people"
+        9 * 6,
+        "six months for each of 6 treated and 3 comparison people (G censored at referral)"
     );
+    // G's exposure stops at the referral they declined (2023-08-01, after their pseudo index
+    // date): their panel covers [index - 3 months, min(index + 3 months, 2023-08-01)).
+    let date = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+    let g_index = date(value(&panel[&("G".to_string(), 0)], "month_start"));
+    let g_start = sp_impact::calendar::add_months(g_index, -3).unwrap();
+    let g_end = sp_impact::calendar::add_months(g_index, 3)
+        .unwrap()
+        .min(date("2023-08-01"));
+    let g_exposure: i64 = (-3..3)
+        .map(|month| {
+            value(&panel[&("G".to_string(), month)], "exposure_days")
+                .parse::<i64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(g_exposure, (g_end - g_start).num_days(), "G from {g_index}");
+    assert!(g_end < sp_impact::calendar::add_months(g_index, 3).unwrap());
+
     // Use is long and sparse: (person, month, measure) -> (events, cost in micro-pounds),
     // only for cells with events.
     let use_rows: BTreeMap<(String, i64, String), (i64, i64)> = table(&out, "person_month_use")
@@ -357,8 +411,8 @@ fn wellbeing_pairs_funnel_and_participation() {
 
     let results = read_json(&out.join("results.json"));
     let funnel = &results["funnel"];
-    // Referred in window: A-I (9). Declined: F, G. Accepted: all but G. First contact on the
-    // index referral: A, B, D, E, F, H. Completed index referral: A, E, F.
+    // Referred in window: A-I and L (10). Declined: F, G. Accepted: all but G. First contact
+    // on the index referral: A, B, D, E, F, H. Completed index referral: A, E, F.
     assert_eq!(
         [
             &funnel["referred"],
@@ -367,7 +421,7 @@ fn wellbeing_pairs_funnel_and_participation() {
             &funnel["first_contact"],
             &funnel["completed"]
         ],
-        [9, 2, 8, 6, 3].map(serde_json::Value::from).each_ref()
+        [10, 2, 9, 6, 3].map(serde_json::Value::from).each_ref()
     );
     let participation = &results["participation"];
     // Of the indexed people, A (1 of 2 sessions attended) and E (2 attended) took part; G's

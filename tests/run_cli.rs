@@ -243,7 +243,7 @@ fn query_prints_tables_csv_and_writes_parquet() {
     ]);
     assert_eq!(
         csv.stdout,
-        "referral_route,referred\nall,9\nmedical,5\nnon_medical,4\n"
+        "referral_route,referred\nall,10\nmedical,6\nnon_medical,4\n"
     );
     let table = sp_impact(&[
         "query",
@@ -252,7 +252,7 @@ fn query_prints_tables_csv_and_writes_parquet() {
         "select count(*) as people from stg_patients",
     ]);
     assert!(
-        table.stdout.contains("| people |") && table.stdout.contains("| 12 "),
+        table.stdout.contains("| people |") && table.stdout.contains("| 13 "),
         "{}",
         table.stdout
     );
@@ -268,7 +268,7 @@ fn query_prints_tables_csv_and_writes_parquet() {
         "select * from cohort_flow",
     ]);
     assert_eq!(written.code, 0, "{}", written.stderr);
-    assert_eq!(crate::util::parquet_column(&parquet, "step").len(), 11);
+    assert_eq!(crate::util::parquet_column(&parquet, "step").len(), 14);
     let bad = sp_impact(&["query", "--out", out_arg, "select * from no_such_table"]);
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("no_such_table"), "{}", bad.stderr);

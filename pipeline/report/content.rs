@@ -113,7 +113,7 @@ fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
         count(&cohort["matched_treated"]),
     ) {
         lines.push(format!(
-            "{} people referred between {} and {} were eligible for the evaluation; {} of them were matched to {} similar people who were not referred (the comparison group).",
+            "{} people referred between {} and {} were eligible for the evaluation; {} of them were matched to {} similar people not yet referred on that date (the comparison group; anyone referred later counts only until their referral).",
             rule.count(eligible),
             study["start"].as_str().unwrap_or("?"),
             study["end"].as_str().unwrap_or("?"),
@@ -223,7 +223,7 @@ fn cohort_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
         .into_iter()
         .filter(|bar| {
             !bar.label.starts_with("registered")
-                && !bar.label.contains("comparison pool")
+                && !bar.label.starts_with("comparison")
                 && !bar.label.contains("candidates")
                 && bar.label != "matched comparison"
         })
@@ -405,7 +405,7 @@ fn wellbeing_section(results: &Value, rule: Disclosure, content: &mut Content) -
 /// Markdown reports say the same words.
 const SERVICE_USE_INTRO: [(&str, bool); 3] = [
     (
-        "The matched difference-in-differences compares the change in the referred group with the change in similar people who were not referred. The before/after ratio of the referred group alone is shown for contrast: it is ",
+        "The matched difference-in-differences compares the change in the referred group with the change in similar people not yet referred. The before/after ratio of the referred group alone is shown for contrast: it is ",
         false,
     ),
     ("uncontrolled and subject to regression to the mean", true),

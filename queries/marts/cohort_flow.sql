@@ -32,13 +32,19 @@ steps as (
     union all
     select 7, 'excluded_exited_before_index', count(*) from treated where exclusion_reason = 'exited_before_index'
     union all
-    select 8, 'eligible_treated', count(*) from treated where exclusion_reason is null
+    select 8, 'excluded_referred_before_start', count(*) from treated where exclusion_reason = 'referred_before_start'
     union all
-    select 9, 'comparison_pool', count(*) from comparison_candidates
+    select 9, 'eligible_treated', count(*) from treated where exclusion_reason is null
     union all
-    select 11, 'decliners_never_accepted', count(*) from decliners
+    select 10, 'comparison_pool', count(*) from comparison_candidates
     union all
-    select 10, 'eligible_comparison_candidates', count(*) from comparison_candidates where exclusion_reason is null
+    select 11, 'comparison_referred_before_index', count(*) from comparison_candidates where exclusion_reason = 'referred_before_index'
+    union all
+    select 12, 'eligible_comparison_candidates', count(*) from comparison_candidates where exclusion_reason is null
+    union all
+    select 13, 'comparison_censored_at_referral', count(*) from comparison_candidates where exclusion_reason is null and censored_at_referral
+    union all
+    select 14, 'decliners_never_accepted', count(*) from decliners
 ),
 
 final as (select step_order, step, cast(persons as bigint) as persons from steps)
