@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Validation harness: does each comparison design recover the truth in every simulated world?
 
-    python3 benches/validate.py [--persons 20000] [--reps 10] [--worlds all] [--designs all]
+    python3 benches/validate.py [--persons 20000] [--reps 10] [--worlds all] [--effect LIST]
                                 [--binary PATH] [--work DIR] [--out docs/validation.md]
 
 For each world (`sp-impact synth --world NAME`) and replicate r, one dataset is generated with
-seed BASE + r and the default true effect (GP demand 0.90, A&E 0.85, emergency admissions 0.85,
-outpatients and electives 1.0) and evaluated once with sample-data/study.toml. Every run
+seed BASE + r and the true effect `--effect` (synth's syntax; default synth's default: GP demand
+0.90, A&E 0.85, emergency admissions 0.85, outpatients and electives 1.0; `none` for a world
+with no effect anywhere) and evaluated once with sample-data/study.toml. Every run
 estimates the rate ratios and the saving with every candidate design (pipeline/design.rs,
 results.json `design_sensitivity`), so each design is scored on the same datasets from the
 rows the tool itself reports. Every number is compared with the dataset's truth.json:
@@ -29,7 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORLDS = ["latent-crisis", "observed-history", "persistent-need", "referral-visit", "secular-trend"]
+WORLDS = ["latent-crisis", "observed-history", "persistent-need", "referral-visit", "secular-trend",
+          "informative-death", "later-referrals"]
 RATIOS = ["gp_demand", "ae_attendances", "emergency_admissions"]
 SEED_BASE = 9100
 
@@ -87,6 +89,8 @@ def main():
     parser.add_argument("--persons", type=int, default=20000)
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--worlds", default="all")
+    parser.add_argument("--effect", help="true rate ratios passed to `synth --effect` "
+                                         "(`none`, or measure=ratio pairs; default synth's)")
     parser.add_argument("--binary", help="a built sp-impact (default: `cargo build --release`, "
                                           "then $CARGO_TARGET_DIR or ./target)")
     parser.add_argument("--work", default="/tmp/sp-impact-validate")
@@ -113,8 +117,9 @@ def main():
         data = work / f"{world}-{rep}"
         shutil.rmtree(data, ignore_errors=True)
         try:
+            effect = ["--effect", args.effect] if args.effect else []
             run([binary, "synth", "-q", "--persons", str(args.persons), "--seed", str(seed),
-                 "--world", world, "--threads", str(args.threads), "--out", str(data / "csv")])
+                 "--world", world, "--threads", str(args.threads), "--out", str(data / "csv"), *effect])
             truth = truths(json.loads((data / "csv" / "truth.json").read_text()))
             run([binary, "run", "-q", "--config", str(config), "--data", str(data / "csv"),
                  "--out", str(data / "out"), "--threads", str(args.threads)])
@@ -151,14 +156,15 @@ def main():
                             "ci95": None if value is None else [value[1], value[2]]})
     print(f"{len(tasks)} datasets in {time.time() - started:.0f} s, {len(failures)} failed", flush=True)
 
-    lines = report(args, worlds, designs, collected, failures)
+    true_effects = next((truth for _, (truth, _, error) in outcomes if not error), {})
+    lines = report(args, worlds, designs, collected, failures, true_effects)
     print("\n".join(lines))
     Path(args.out).write_text("\n".join(lines) + "\n")
     (work / "validation-raw.json").write_text(json.dumps(raw, indent=1))
     print(f"\nwritten {args.out}; replicate-level rows in {work / 'validation-raw.json'}")
 
 
-def report(args, worlds, designs, collected, failures):
+def report(args, worlds, designs, collected, failures, true_effects):
     runs = len(worlds) * args.reps
     lines = [
         "# Validation: each design in every simulated world",
@@ -167,15 +173,17 @@ def report(args, worlds, designs, collected, failures):
         "",
         "```",
         f"python3 benches/validate.py --persons {args.persons} --reps {args.reps} "
-        f"--worlds {','.join(worlds)} --jobs {args.jobs} --threads {args.threads}",
+        f"--worlds {','.join(worlds)} --jobs {args.jobs} --threads {args.threads}"
+        + (f" --effect {args.effect}" if args.effect else ""),
         "```",
         "",
         f"{len(worlds)} worlds x {args.reps} replicates = {runs} datasets of {args.persons:,} people "
         f"(seeds {SEED_BASE}..{SEED_BASE + args.reps - 1}), each evaluated by all {len(designs)} designs "
         f"({runs * len(designs)} design-replicates; {len(failures)} datasets failed to run"
         + (": " + "; ".join(failures) if failures else "") + "). "
-        "True effect in every world: GP demand 0.90, A&E attendances 0.85, emergency admissions 0.85 "
-        "(rate ratios); the saving is truth.json's discounted 24-month saving per eligible treated person. "
+        "True effect in every world (rate ratios): "
+        + ", ".join(f"{name} {true_effects.get(name, float('nan')):.2f}" for name in RATIOS)
+        + "; the saving is truth.json's discounted 24-month saving per eligible treated person. "
         "Coverage is the share of replicates whose 95% CI contains the truth, with its Monte Carlo SE; "
         "a design is acceptable in a world when coverage is 90-98% for every target.",
         "",

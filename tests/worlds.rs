@@ -65,6 +65,7 @@ fn the_default_design_has_no_gross_gp_bias_in_any_world() {
                 .unwrap()
                 >= 1.0
         );
+        check_world_mechanism(world, &work.path().join("out"), &results);
         let error = (estimate / true_ratio - 1.0).abs();
         eprintln!(
             "{}: GP demand {estimate:.3} (true {true_ratio})",
@@ -78,6 +79,47 @@ fn the_default_design_has_no_gross_gp_bias_in_any_world() {
         }
     }
     assert!(failures.is_empty(), "gross bias: {failures:?}");
+}
+
+/// What makes a world itself shows in the evaluated data: referred people die more in
+/// `informative-death`; comparison people are censored at a later referral in
+/// `later-referrals`.
+fn check_world_mechanism(world: WorldKind, out: &Path, results: &Value) {
+    match world {
+        WorldKind::InformativeDeath => {
+            let query = crate::util::sp_impact(&[
+                "query",
+                "--out",
+                out.to_str().unwrap(),
+                "--format",
+                "csv",
+                "select c.group_name, avg(case when p.date_of_death < add_months(c.index_date, 24) \
+                 then 1.0 else 0.0 end) as died from analysis_cohort as c inner join stg_patients \
+                 as p on c.person_id = p.person_id group by c.group_name order by c.group_name",
+            ]);
+            let died: Vec<f64> = query
+                .stdout
+                .lines()
+                .skip(1)
+                .map(|line| line.split(',').nth(1).unwrap().parse().unwrap())
+                .collect();
+            let (comparison, treated) = (died[0], died[1]);
+            assert!(
+                treated > 2.0 * comparison,
+                "deaths within 24 months: treated {treated}, comparison {comparison}"
+            );
+        }
+        WorldKind::LaterReferrals => {
+            let cohort = &results["cohort"];
+            let censored = cohort["comparison_censored_at_referral"].as_f64().unwrap();
+            let eligible = cohort["eligible_comparison_candidates"].as_f64().unwrap();
+            assert!(
+                censored > 0.01 * eligible,
+                "{censored} of {eligible} comparison candidates censored at a later referral"
+            );
+        }
+        _ => {}
+    }
 }
 
 #[test]

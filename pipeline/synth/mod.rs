@@ -150,16 +150,26 @@ pub enum WorldKind {
     /// As the latent crisis world, with a secular trend that differs by baseline level: use
     /// drifts down for high users and up for low users (about 6% a year per doubling).
     SecularTrend,
+    /// As the latent crisis world, and a crisis reveals frailty: from a person's first
+    /// episode on, a death hazard of 0.4% a month is added, so referred people (caught in a
+    /// crisis) die more; death ends use in both paths.
+    InformativeDeath,
+    /// As the latent crisis world, and referral goes on after the study window to the end of
+    /// the data, so some comparison people are referred during their follow-up
+    /// (not-yet-treated).
+    LaterReferrals,
 }
 
 impl WorldKind {
     /// Every world, in the order validation reports them.
-    pub const ALL: [WorldKind; 5] = [
+    pub const ALL: [WorldKind; 7] = [
         WorldKind::LatentCrisis,
         WorldKind::ObservedHistory,
         WorldKind::PersistentNeed,
         WorldKind::ReferralVisit,
         WorldKind::SecularTrend,
+        WorldKind::InformativeDeath,
+        WorldKind::LaterReferrals,
     ];
 
     pub fn name(self) -> &'static str {
@@ -169,6 +179,8 @@ impl WorldKind {
             WorldKind::PersistentNeed => "persistent-need",
             WorldKind::ReferralVisit => "referral-visit",
             WorldKind::SecularTrend => "secular-trend",
+            WorldKind::InformativeDeath => "informative-death",
+            WorldKind::LaterReferrals => "later-referrals",
         }
     }
 

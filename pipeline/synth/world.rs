@@ -67,6 +67,9 @@ const REFERRAL_VISIT_SHARE: f64 = 0.8;
 /// population's typical rate (negative: high users drift down).
 const TREND_PER_DOUBLING: f64 = -0.06;
 const TYPICAL_GP_RATE: f64 = 7.0;
+/// Informative-death world: death hazard per month added from a person's first crisis
+/// episode on (about 5% a year, several times the Gompertz hazard below 75).
+const CRISIS_DEATH_PER_MONTH: f64 = 0.004;
 /// Latent wellbeing drop during an episode (SD units).
 const EPISODE_WELLBEING_DROP: f64 = 0.8;
 /// WEMWBS points per SD of latent wellbeing (14 items x 0.75 points per item).
@@ -143,10 +146,13 @@ impl World {
     fn generate_person(&self, index: u64, out: &mut Emitter, truth: &mut TruthPart) {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(index);
-        let person = Person::draw(self, index, &mut rng);
+        let mut person = Person::draw(self, index, &mut rng);
+        let episodes = self.draw_episodes(&mut rng);
+        if self.kind == WorldKind::InformativeDeath {
+            self.draw_crisis_death(&mut person, &episodes, &mut rng);
+        }
         out.patient(&person);
 
-        let episodes = self.draw_episodes(&mut rng);
         let need = self.draw_need(&mut rng);
         // Referral on latent need is decided up front; on observed history it is decided
         // month by month as the recorded events are drawn.
@@ -209,6 +215,42 @@ impl World {
         in_episode
     }
 
+    /// The informative-death world: from the month of the first episode, a monthly death
+    /// hazard of `CRISIS_DEATH_PER_MONTH` on top of the Gompertz one drawn with the person.
+    fn draw_crisis_death(&self, person: &mut Person, episodes: &[bool], rng: &mut ChaCha8Rng) {
+        let Some(first) = episodes.iter().position(|&in_episode| in_episode) else {
+            return;
+        };
+        for month in first..episodes.len() {
+            let month_start = add_months(self.data_start, month as i32);
+            if month_start >= person.exit {
+                return;
+            }
+            let u: f64 = rng.random();
+            let date = month_start + Duration::days(rng.random_range(0..28));
+            if u < CRISIS_DEATH_PER_MONTH && person.registered_at(date) {
+                person.date_of_death = Some(date);
+                person.exit = date;
+                return;
+            }
+        }
+    }
+
+    /// The months in which a first referral can happen: the study window, or in the
+    /// later-referrals world the study window and everything after it.
+    fn referral_months(&self) -> std::ops::RangeInclusive<usize> {
+        self.month_index(self.dates.start)..=self.month_index(self.referral_end())
+    }
+
+    /// The last day a referral (a first one, or a repeat) can be made.
+    fn referral_end(&self) -> NaiveDate {
+        if self.kind == WorldKind::LaterReferrals {
+            self.dates.data_end
+        } else {
+            self.dates.end
+        }
+    }
+
     /// The persistent-need world's AR(1) state of the log rate per month (stationary, SD
     /// `NEED_SD`); all zeros (no draws) in the other worlds.
     fn draw_need(&self, rng: &mut ChaCha8Rng) -> Vec<f64> {
@@ -262,7 +304,7 @@ impl World {
         need: &[f64],
         rng: &mut ChaCha8Rng,
     ) -> Vec<Referral> {
-        for month in self.month_index(self.dates.start)..=self.month_index(self.dates.end) {
+        for month in self.referral_months() {
             let recent_peak = month >= 2 && episodes[month - 1] && episodes[month - 2];
             let mut multiplier = if recent_peak {
                 REFERRAL_PEAK_MULTIPLIER
@@ -333,7 +375,7 @@ impl World {
         let again = rng.random::<f64>() < again_share;
         let later = add_months(first_date, rng.random_range(gap_months));
         let mut referrals = vec![first];
-        if again && later <= self.dates.end && person.registered_at(later) {
+        if again && later <= self.referral_end() && person.registered_at(later) {
             // Never declined: a decliner who is referred again accepts.
             referrals.push(Referral::draw(self, person, later, 1, true, rng));
         }
@@ -361,7 +403,7 @@ impl World {
     ) -> Vec<DemandEvent> {
         let mut events = Vec::new();
         let mut gp_by_month = vec![0u32; self.months as usize];
-        let study_months = self.month_index(self.dates.start)..=self.month_index(self.dates.end);
+        let study_months = self.referral_months();
         for month in 0..self.months {
             if self.kind == WorldKind::ObservedHistory
                 && referrals.is_empty()
