@@ -3,10 +3,14 @@
 //!
 //! Monthly saving per treated person in follow-up month m (m = k + 1), summed over the cost
 //! categories c (one per service-use measure):
-//! saving_m = -Σ_c [(T_c,k - T_c,pre) - (C_c,k - C_c,pre)], with T_c,k, C_c,k the treated and
-//! comparison cost per person-month of exposure in relative month k and T_c,pre, C_c,pre their
+//! saving_m = -S_k Σ_c [(T_c,k - T_c,pre) - (C_c,k - C_c,pre)], with T_c,k, C_c,k the treated
+//! and comparison cost per person-month of exposure in relative month k, T_c,pre, C_c,pre their
 //! means over the baseline (the pre-period less the wash-out months, as in the DiD; NHS cost
-//! perspective; unit costs from `unit_costs`). Then
+//! perspective; unit costs from `unit_costs`) and S_k the treated group's person-months at
+//! risk in month k per treated person. The bracket is a saving per person-month *at risk*;
+//! S_k makes it a saving per person *referred*: after death (or leaving the practice) no NHS
+//! cost is counted in either path, so summing the bracket alone over 24 months would inflate
+//! the saving by 1/S_k, most where referred people die more. Then
 //! `econ::payback` discounts, nets off the programme cost per person and finds the
 //! break-even month.
 //!
@@ -47,11 +51,12 @@ const PROJECTION_BASE_MONTHS: usize = 6;
 const ANNUAL_DECAY: f64 = 0.33;
 
 /// Cost per category and exposure (person-months) of one group of one matched set:
-/// pre-period, then each follow-up month.
+/// pre-period, then each follow-up month; and the group's people.
 #[derive(Debug, Clone)]
 struct Sums {
     pre: Cell,
     months: Vec<Cell>,
+    persons: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -84,6 +89,7 @@ impl Sums {
         Sums {
             pre: Cell::default(),
             months: vec![Cell::default(); horizon],
+            persons: 0.0,
         }
     }
 }
@@ -110,6 +116,7 @@ fn savings<'a>(
             for (sum, month) in total.months.iter_mut().zip(&part.months) {
                 sum.add(month);
             }
+            total.persons += part.persons;
         }
     }
     let (t_pre, c_pre) = (
@@ -120,7 +127,8 @@ fn savings<'a>(
         .map(|k| {
             let t = treated.months[k].rate(multipliers);
             let c = comparison.months[k].rate(multipliers);
-            -((t - t_pre) - (c - c_pre))
+            let at_risk = treated.months[k].exposure / treated.persons;
+            -((t - t_pre) - (c - c_pre)) * at_risk
         })
         .collect()
 }
@@ -156,6 +164,10 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
             &mut set.comparison
         };
         let month = months[row] as i64;
+        if month == 0 {
+            // Every person has a row for every relative month (person_months).
+            sums.persons += 1.0;
+        }
         let cell = if month < baseline_start {
             continue; // before the baseline window
         } else if month < -washout_months {
@@ -276,7 +288,7 @@ pub async fn estimate(
     let tornado = tornado(&sets, horizon, config, &point, savings_ci);
     let projections = projections(&monthly, cost_per_person, config.discount_rate);
     Ok(json!({
-        "perspective": "NHS, comparison-adjusted (matched difference in cost per person-month)",
+        "perspective": "NHS, comparison-adjusted (matched difference in cost per person-month at risk, times the treated group's share still at risk: per person referred)",
         "unit_costs": config.unit_costs,
         "price_year": config.price_year,
         "unit_cost_table": config.unit_cost_table,
@@ -503,6 +515,37 @@ fn write_monthly_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cell(cost: f64, exposure: f64) -> Cell {
+        let mut costs = [0.0; COUNTED];
+        costs[0] = cost;
+        Cell {
+            cost: costs,
+            exposure,
+        }
+    }
+
+    #[test]
+    fn savings_are_per_person_referred_not_per_surviving_person_month() {
+        // Two treated people: one dies before follow-up month 0, so the treated group has one
+        // person-month at risk out of two people. Per person-month at risk the treated cost
+        // fell by 20 against the comparison's change (80 - 100 vs 100 - 100); per person
+        // referred that is 10, since no cost follows a death in either path.
+        let set = Set {
+            treated: Sums {
+                pre: cell(200.0, 2.0),
+                months: vec![cell(80.0, 1.0)],
+                persons: 2.0,
+            },
+            comparison: Sums {
+                pre: cell(200.0, 2.0),
+                months: vec![cell(200.0, 2.0)],
+                persons: 2.0,
+            },
+        };
+        let monthly = savings(std::iter::once(&set), 1, &NO_CHANGE);
+        assert_eq!(monthly, vec![10.0]);
+    }
 
     #[test]
     fn projections_are_labelled_and_decay_as_stated() {
