@@ -1,7 +1,10 @@
 //! Runs one parsed command: the bridge between the command-line types and the library.
 
+use std::path::{Path, PathBuf};
+
 use crate::cli::{
-    Cli, Command, EngineArgs, EngineChoice, IngestArgs, PseudonymiseArgs, StudyArgs, SynthArgs,
+    Cli, Command, EngineArgs, EngineChoice, IngestArgs, PseudonymiseArgs, SampleArgs, StudyArgs,
+    SynthArgs,
 };
 use crate::engine::models::QuerySource;
 use crate::engine::{EngineKind, EngineOptions, parse_memory_size};
@@ -16,10 +19,15 @@ pub fn run(cli: Cli) -> Result<()> {
     let progress = Progress::new(cli.common.quiet);
     match cli.command {
         Command::Run(args) => {
-            let options = run_options(&args.study, args.out.clone())?;
-            crate::run::run(&options, &progress).map(|_| ())
+            let inputs = StudyInputs::resolve(&args.study, &progress)?;
+            let out = args.out.clone().or_else(|| inputs.default_out());
+            crate::run::run(&inputs.run_options(&args.study, out)?, &progress).map(|_| ())
         }
-        Command::Check(args) => crate::run::check(&run_options(&args, None)?, &progress),
+        Command::Check(args) => {
+            let inputs = StudyInputs::resolve(&args, &progress)?;
+            crate::run::check(&inputs.run_options(&args, None)?, &progress)
+        }
+        Command::Sample(args) => sample(&args, &progress),
         Command::Query(args) => crate::run::query(
             &args.out,
             &args.sql,
@@ -59,17 +67,83 @@ fn engine_options(args: &EngineArgs) -> Result<EngineOptions> {
     Ok(options)
 }
 
-fn run_options(args: &StudyArgs, out: Option<std::path::PathBuf>) -> Result<RunOptions> {
-    Ok(RunOptions {
-        config: args.config.clone(),
-        data: args.data.clone(),
-        out,
-        queries: args
-            .queries
-            .clone()
-            .map_or(QuerySource::Embedded, QuerySource::Folder),
-        engine: engine_options(&args.engine)?,
-    })
+/// Where `run` and `check` read the configuration and extracts: as given; by default
+/// `sample-data/` in the current directory; and when neither is given and there is no
+/// `sample-data/study.toml` here, the bundled sample written to a temporary folder that lives
+/// as long as this value.
+struct StudyInputs {
+    config: PathBuf,
+    data: PathBuf,
+    bundled: Option<tempfile::TempDir>,
+}
+
+impl StudyInputs {
+    const LOCAL_CONFIG: &str = "sample-data/study.toml";
+    const LOCAL_DATA: &str = "sample-data";
+    /// Where a run of the bundled sample writes without `--out`.
+    const BUNDLED_OUT: &str = "sp-impact-output";
+
+    fn resolve(args: &StudyArgs, progress: &Progress) -> Result<StudyInputs> {
+        if args.config.is_none() && args.data.is_none() && !Path::new(Self::LOCAL_CONFIG).exists() {
+            let dir = tempfile::tempdir().map_err(|source| {
+                Error::io(
+                    "creating a temporary folder in",
+                    &std::env::temp_dir(),
+                    source,
+                )
+            })?;
+            crate::sample::write(dir.path())?;
+            progress.log(
+                "sample: no --config or --data and no sample-data/ here: running the bundled \
+                 sample (20,000 synthetic people; `sp-impact sample --out DIR` writes it out)",
+            );
+            return Ok(StudyInputs {
+                config: dir.path().join(crate::sample::CONFIG),
+                data: dir.path().to_path_buf(),
+                bundled: Some(dir),
+            });
+        }
+        Ok(StudyInputs {
+            config: args
+                .config
+                .clone()
+                .unwrap_or_else(|| Self::LOCAL_CONFIG.into()),
+            data: args.data.clone().unwrap_or_else(|| Self::LOCAL_DATA.into()),
+            bundled: None,
+        })
+    }
+
+    /// `sp-impact-output/` for the bundled sample; otherwise the run's own default.
+    fn default_out(&self) -> Option<PathBuf> {
+        self.bundled
+            .as_ref()
+            .map(|_| PathBuf::from(Self::BUNDLED_OUT))
+    }
+
+    fn run_options(&self, args: &StudyArgs, out: Option<PathBuf>) -> Result<RunOptions> {
+        Ok(RunOptions {
+            config: self.config.clone(),
+            data: self.data.clone(),
+            out,
+            queries: args
+                .queries
+                .clone()
+                .map_or(QuerySource::Embedded, QuerySource::Folder),
+            engine: engine_options(&args.engine)?,
+        })
+    }
+}
+
+fn sample(args: &SampleArgs, progress: &Progress) -> Result<()> {
+    let written = crate::sample::write(&args.out)?;
+    progress.log(&format!(
+        "sample: wrote {} files to {}; run them with `sp-impact run --config {} --data {}`",
+        written.len(),
+        args.out.display(),
+        args.out.join(crate::sample::CONFIG).display(),
+        args.out.display()
+    ));
+    Ok(())
 }
 
 fn ingest(args: &IngestArgs, progress: &Progress) -> Result<()> {

@@ -32,12 +32,19 @@ pub struct CommonArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The whole evaluation: ingest, SQL models, results. With no arguments it runs on the
-    /// bundled sample (sample-data/study.toml and sample-data/).
+    /// sample: sample-data/ in this directory if there is one, otherwise the bundled sample
+    /// (20,000 synthetic people, built into the binary).
     #[command(after_help = "Examples:\n  sp-impact run\n  \
         sp-impact run --config study.toml --data extracts/ --out results/\n\n\
         Writes OUT/results.json, OUT/manifest.json, OUT/tables/*.parquet and OUT/quality/; \
-        OUT defaults to reports/output/<study name>.")]
+        OUT defaults to reports/output/<study name>, or sp-impact-output/ for the bundled sample.")]
     Run(RunArgs),
+
+    /// Write the bundled sample (20,000 synthetic people: six extracts, study.toml and the
+    /// truth the generator knows) into a folder, to inspect and copy.
+    #[command(after_help = "Example:\n  sp-impact sample --out my-study\n  \
+        sp-impact run --config my-study/study.toml --data my-study --out results/")]
+    Sample(SampleArgs),
 
     /// Check the config, the extracts' contracts and every SQL model's tests; write nothing.
     #[command(
@@ -100,17 +107,27 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct StudyArgs {
-    /// The study configuration.
-    #[arg(long, value_name = "FILE", default_value = "sample-data/study.toml")]
-    pub config: PathBuf,
-    /// Folder holding the extracts.
-    #[arg(long, value_name = "DIR", default_value = "sample-data")]
-    pub data: PathBuf,
+    /// The study configuration (default: sample-data/study.toml; with neither --config nor
+    /// --data and no sample-data/ here, the bundled sample's).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder holding the extracts (default: sample-data; with neither --config nor --data
+    /// and no sample-data/ here, the bundled sample).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Run SQL models from this folder instead of the ones built in (layout as queries/).
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// Folder to write the bundled sample into (created if missing; existing files are not
+    /// overwritten).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -41,6 +41,7 @@ pub mod progress;
 pub mod pseudonymise;
 pub mod report;
 pub mod run;
+pub mod sample;
 pub mod stats;
 pub mod synth;
 

@@ -3,7 +3,7 @@
 
 use sp_impact::synth::{Effects, SynthOptions, WorldKind};
 
-use crate::util::{copy_files, fixtures, sp_impact};
+use crate::util::{copy_files, fixtures, read_json, sp_impact};
 
 #[test]
 fn sql_panels_agree_exactly_with_the_generators_truth() {
@@ -287,4 +287,48 @@ fn query_prints_tables_csv_and_writes_parquet() {
         "{}",
         huge.stderr
     );
+}
+
+#[test]
+fn run_with_no_arguments_works_from_an_empty_directory_on_the_bundled_sample() {
+    // A new user outside the repository: no sample-data/ here, so the bundled sample runs and
+    // writes to ./sp-impact-output/.
+    let work = tempfile::tempdir().unwrap();
+    let run = crate::util::sp_impact_in(work.path(), &["run", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let results = read_json(&work.path().join("sp-impact-output/results.json"));
+    let truth = read_json(&fixtures().join("../../sample-data/truth.json"));
+    assert_eq!(
+        results["cohort"]["eligible_treated"],
+        truth["treated"]["eligible_treated"]
+    );
+    assert!(
+        work.path()
+            .join("sp-impact-output/published/report.html")
+            .is_file()
+    );
+
+    // `sample --out` writes the same files as the repository's sample-data/, and never
+    // overwrites them.
+    let copy = work.path().join("copy");
+    let written = crate::util::sp_impact_in(
+        work.path(),
+        &["sample", "-q", "--out", copy.to_str().unwrap()],
+    );
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    for (name, _) in sp_impact::sample::FILES {
+        let bundled = std::fs::read(copy.join(name)).unwrap();
+        let repository = std::fs::read(fixtures().join("../../sample-data").join(name)).unwrap();
+        assert!(bundled == repository, "{name} differs from sample-data/");
+    }
+    let files_in_repository = std::fs::read_dir(fixtures().join("../../sample-data"))
+        .unwrap()
+        .count();
+    assert_eq!(files_in_repository, sp_impact::sample::FILES.len());
+    let again = crate::util::sp_impact_in(
+        work.path(),
+        &["sample", "-q", "--out", copy.to_str().unwrap()],
+    );
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
 }

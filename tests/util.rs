@@ -20,8 +20,14 @@ pub struct Run {
 
 /// Runs `sp-impact` with `args`; a panic (exit 101) fails the calling test at once.
 pub fn sp_impact(args: &[&str]) -> Run {
+    sp_impact_in(Path::new("."), args)
+}
+
+/// Runs `sp-impact` with `args` in the working directory `dir`.
+pub fn sp_impact_in(dir: &Path, args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_sp-impact"))
         .args(args)
+        .current_dir(dir)
         .output()
         .expect("the sp-impact binary runs");
     let run = Run {
