@@ -198,21 +198,17 @@ pub async fn saving(ctx: &SessionContext, config: &StudyConfig) -> Result<Value>
         payback(&monthly, 0.0, config.discount_rate, &RETURN_MONTHS).discounted_savings_per_person
     };
     let point = discounted(&mut sets.iter());
-    let interval = resample(sets.len(), BOOTSTRAP_REPLICATES, config.seed, |indices| {
+    let totals = resample(sets.len(), BOOTSTRAP_REPLICATES, config.seed, |indices| {
         discounted(&mut indices.iter().map(|&index| &sets[index]))
     })
-    .ok()
-    .and_then(|totals| {
-        let finite: Vec<f64> = totals
-            .into_iter()
-            .filter(|value| value.is_finite())
-            .collect();
-        percentile_interval(&finite, 0.95).ok()
-    });
+    .ok();
+    let (finite, non_finite) = finite_replicates(totals.as_deref().unwrap_or_default());
+    let interval = totals.and_then(|_| percentile_interval(&finite, 0.95).ok());
     Ok(json!({
         "horizon_months": horizon,
         "savings_per_person": number(point),
         "ci95": interval.map_or(Value::Null, |[low, high]| json!([number(low), number(high)])),
+        "bootstrap_non_finite_replicates": non_finite,
     }))
 }
 
@@ -259,14 +255,10 @@ pub async fn estimate(
         );
         replicate.discounted_savings_per_person
     });
-    let interval = |values: &[f64]| {
-        let finite: Vec<f64> = values
-            .iter()
-            .copied()
-            .filter(|value| value.is_finite())
-            .collect();
-        percentile_interval(&finite, 0.95).ok()
-    };
+    let interval = |values: &[f64]| percentile_interval(&finite_replicates(values).0, 0.95).ok();
+    let non_finite = totals
+        .as_deref()
+        .map_or(0, |totals| finite_replicates(totals).1);
     let json_interval = |ci: Option<[f64; 2]>| {
         ci.map_or(Value::Null, |[low, high]| {
             json!([number(low), number(high)])
@@ -313,11 +305,24 @@ pub async fn estimate(
             Ok(_) => number(break_even_by_24 as f64 / BOOTSTRAP_REPLICATES as f64),
             Err(error) => super::note(error),
         },
-        "bootstrap": {"unit": "matched set", "replicates": BOOTSTRAP_REPLICATES, "seed": config.seed, "interval": "percentile"},
+        "bootstrap": {"unit": "matched set", "replicates": BOOTSTRAP_REPLICATES, "seed": config.seed, "interval": "percentile",
+                      "non_finite_replicates": non_finite},
         "tornado": tornado,
         "projections": projections,
         "note": "savings are discounted gross NHS cost reductions per treated person over the horizon; net = savings - programme cost. Freed GP time is capacity, not cash released.",
     }))
+}
+
+/// The finite bootstrap replicates, and how many were not finite (a resample with no
+/// exposure in some month): counted and reported, never dropped silently.
+fn finite_replicates(values: &[f64]) -> (Vec<f64>, usize) {
+    let finite: Vec<f64> = values
+        .iter()
+        .copied()
+        .filter(|value| value.is_finite())
+        .collect();
+    let non_finite = values.len() - finite.len();
+    (finite, non_finite)
 }
 
 /// One-way sensitivity of the net saving per person at the horizon, bars sorted by range.
@@ -523,6 +528,12 @@ mod tests {
             cost: costs,
             exposure,
         }
+    }
+
+    #[test]
+    fn non_finite_bootstrap_replicates_are_counted_not_dropped_silently() {
+        let (finite, non_finite) = finite_replicates(&[1.0, f64::NAN, f64::INFINITY, 2.0]);
+        assert_eq!((finite, non_finite), (vec![1.0, 2.0], 2));
     }
 
     #[test]

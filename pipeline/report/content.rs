@@ -1221,6 +1221,13 @@ fn limitations(results: &Value, rule: Disclosure) -> Vec<String> {
             rule.count(unmatched)
         ));
     }
+    let undefined = undefined_bootstrap_replicates(results);
+    if !undefined.is_empty() {
+        lines.push(format!(
+            "Some bootstrap replicates were undefined (a resample of matched sets with no exposure in some month or period) and are left out of their intervals: {}.",
+            undefined.join(", ")
+        ));
+    }
     if let Some(rows) = results["wellbeing"].as_array() {
         let attrition: Vec<String> = rows
             .iter()
@@ -1248,6 +1255,31 @@ fn limitations(results: &Value, rule: Disclosure) -> Vec<String> {
     lines
 }
 
+/// "<what>: n of N" for every bootstrap with undefined replicates (results.json counts them).
+fn undefined_bootstrap_replicates(results: &Value) -> Vec<String> {
+    let replicates = &results["economics"]["bootstrap"]["replicates"];
+    let of = |n: u64| format!("{n} of {}", count(replicates).unwrap_or(0));
+    let mut found: Vec<String> = results["service_use"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| {
+            let n = count(&row["did"]["bootstrap_non_finite_replicates"]).filter(|n| *n > 0)?;
+            Some(format!(
+                "change per person-year of {} {}",
+                outcomes::label(row["measure"].as_str().unwrap_or("")),
+                of(n)
+            ))
+        })
+        .collect();
+    if let Some(n) =
+        count(&results["economics"]["bootstrap"]["non_finite_replicates"]).filter(|n| *n > 0)
+    {
+        found.push(format!("savings {}", of(n)));
+    }
+    found
+}
+
 fn reproducibility(manifest: &Value, rule: Disclosure) -> Value {
     let inputs: Vec<Value> = manifest["inputs"]
         .as_array()
@@ -1268,4 +1300,29 @@ fn reproducibility(manifest: &Value, rule: Disclosure) -> Value {
         "config": serde_json::to_string_pretty(&manifest["config"]).unwrap_or_default(),
         "inputs": inputs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undefined_bootstrap_replicates_are_named_in_the_limitations() {
+        let results = json!({
+            "service_use": [
+                {"measure": "gp_demand", "did": {"bootstrap_non_finite_replicates": 0}},
+                {"measure": "emergency_admissions", "did": {"bootstrap_non_finite_replicates": 3}},
+            ],
+            "economics": {"bootstrap": {"replicates": 2000, "non_finite_replicates": 1}},
+        });
+        assert_eq!(
+            undefined_bootstrap_replicates(&results),
+            [
+                "change per person-year of Emergency admissions 3 of 2000",
+                "savings 1 of 2000"
+            ]
+        );
+        let clean = json!({"service_use": [], "economics": {"bootstrap": {"replicates": 2000, "non_finite_replicates": 0}}});
+        assert!(undefined_bootstrap_replicates(&clean).is_empty());
+    }
 }
