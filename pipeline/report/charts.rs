@@ -200,7 +200,10 @@ impl Chart {
     pub fn write_png(&self, dir: &Path) -> Result<()> {
         register_fonts()?;
         let path = dir.join(format!("{}.png", self.name));
-        let root = BitMapBackend::new(&path, (WIDTH, self.height())).into_drawing_area();
+        let bitmap = BitMapBackend::new(&path, (WIDTH, self.height()));
+        let backend = super::png_text::PngBackend::new(bitmap)
+            .ok_or_else(|| Error::Usage("the embedded DejaVu font could not be loaded".into()))?;
+        let root = backend.into_drawing_area();
         self.draw(&root).map_err(|reason| self.failed(&reason))?;
         root.present()
             .map_err(|error| self.failed(&error.to_string()))

@@ -11,6 +11,7 @@ pub mod charts;
 mod content;
 pub mod disclosure;
 mod format;
+mod png_text;
 
 use std::path::Path;
 
