@@ -174,7 +174,8 @@ def report(args, worlds, designs, collected, failures, true_effects):
         "```",
         f"python3 benches/validate.py --persons {args.persons} --reps {args.reps} "
         f"--worlds {','.join(worlds)} --jobs {args.jobs} --threads {args.threads}"
-        + (f" --effect {args.effect}" if args.effect else ""),
+        + (f" --effect {args.effect}" if args.effect else "")
+        + (f" --config {args.config}" if Path(args.config) != ROOT / "sample-data" / "study.toml" else ""),
         "```",
         "",
         f"{len(worlds)} worlds x {args.reps} replicates = {runs} datasets of {args.persons:,} people "
@@ -225,6 +226,10 @@ def report(args, worlds, designs, collected, failures, true_effects):
     lines += ["", "## Worst coverage per design across all worlds and targets", ""]
     lines += ["| design | worst coverage | where | acceptable worlds |", "|---|---|---|---|"]
     for design in designs:
+        if all(summarise(collected.get((world, design, target), [])) is None
+               for world in worlds for target in targets):
+            lines.append(f"| {design} | not estimated | the study's look-back is too short for it | |")
+            continue
         worst = (2.0, "")
         acceptable = []
         for world in worlds:
