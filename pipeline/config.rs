@@ -613,7 +613,7 @@ mod tests {
             StudyConfig::parse(&text, Path::new("study.toml")).unwrap()
         };
         let one_year = short("");
-        assert_eq!((one_year.washout_months, one_year.baseline_months), (3, 9));
+        assert_eq!((one_year.washout_months, one_year.baseline_months), (6, 6));
         let washout_only = short("[cohort]\nwashout_months = 0\n");
         assert_eq!(
             (washout_only.washout_months, washout_only.baseline_months),
