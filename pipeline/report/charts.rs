@@ -175,11 +175,11 @@ fn register_fonts() -> Result<()> {
 impl Chart {
     fn height(&self) -> u32 {
         let rows = match &self.kind {
-            Kind::Bars { rows, .. } => rows.len(),
-            Kind::Dots { rows, .. } => rows.len(),
+            Kind::Bars { rows, .. } => rows.len() as f64,
+            Kind::Dots { rows, series, .. } => rows.len() as f64 + legend_rows(series.len()),
             _ => return 460,
         };
-        (160 + 30 * rows as u32).max(260) + FOOTER_PX
+        (160 + (30.0 * rows).round() as u32).max(260) + FOOTER_PX
     }
 
     /// Draws the chart as SVG text (inlined in report.html, and written as a file when asked).
@@ -297,13 +297,25 @@ fn label_width(labels: impl Iterator<Item = usize>) -> u32 {
 
 type RowChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-/// A chart with one row per label (row 0 at the top) over x in `x_range`: axes, x label and
-/// the row labels are drawn; the caller adds bars or dots at y = rows - 1 - index.
+/// Rows of empty space kept above the data for a legend of `series` entries (none for one
+/// series), so the legend never covers an estimate or its interval.
+fn legend_rows(series: usize) -> f64 {
+    if series > 1 {
+        0.65 * series as f64
+    } else {
+        0.0
+    }
+}
+
+/// A chart with one row per label (row 0 at the top) over x in `x_range`, with `headroom`
+/// empty rows above them: axes, x label and the row labels are drawn; the caller adds bars or
+/// dots at y = rows - 1 - index.
 fn row_chart<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     labels: &[&str],
     (x_low, x_high): (f64, f64),
     x_label: &str,
+    headroom: f64,
 ) -> std::result::Result<RowChart<'a, DB>, String> {
     let text = |error: DrawingAreaErrorKind<DB::ErrorType>| error.to_string();
     let n = labels.len().max(1) as f64;
@@ -311,7 +323,7 @@ fn row_chart<'a, DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(44)
         .y_label_area_size(label_width(labels.iter().map(|label| label.len())))
-        .build_cartesian_2d(x_low..x_high, -0.6..n - 0.4)
+        .build_cartesian_2d(x_low..x_high, -0.6..n - 0.4 + headroom)
         .map_err(text)?;
     let x_tick = tick(x_high - x_low);
     chart
@@ -363,7 +375,7 @@ fn draw_bars<DB: DrawingBackend>(
     let (x_low, mut x_high) = padded_range(values, &reference.into_iter().collect::<Vec<_>>());
     x_high += (x_high - x_low) * 0.12; // room for the value text
     let labels: Vec<&str> = rows.iter().map(|row| row.label.as_str()).collect();
-    let mut chart = row_chart(area, &labels, (x_low, x_high), x_label)?;
+    let mut chart = row_chart(area, &labels, (x_low, x_high), x_label, 0.0)?;
     let position = |index: usize| n - 1.0 - index as f64;
     chart
         .draw_series(rows.iter().enumerate().map(|(index, row)| {
@@ -415,7 +427,8 @@ fn draw_dots<DB: DrawingBackend>(
     });
     let x_range = padded_range(values, references);
     let labels: Vec<&str> = rows.iter().map(|row| row.label.as_str()).collect();
-    let mut chart = row_chart(area, &labels, x_range, x_label)?;
+    let headroom = legend_rows(series.len());
+    let mut chart = row_chart(area, &labels, x_range, x_label, headroom)?;
     for reference in references {
         chart
             .draw_series(std::iter::once(PathElement::new(
