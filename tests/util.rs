@@ -39,6 +39,26 @@ pub fn sp_impact_in(dir: &Path, args: &[&str]) -> Run {
     run
 }
 
+/// Runs `sp-impact query --format csv` over the finished run in `out`: the data rows (header
+/// dropped), each split at commas.
+pub fn query_csv(out: &Path, sql: &str) -> Vec<Vec<String>> {
+    let query = sp_impact(&[
+        "query",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "csv",
+        sql,
+    ]);
+    assert_eq!(query.code, 0, "{}", query.stderr);
+    query
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').map(str::to_string).collect())
+        .collect()
+}
+
 /// Generates a synthetic dataset into `dir/data` and runs the evaluation on it with the sample
 /// study configuration into `dir/out`; returns the truth and results.json.
 pub fn synth_and_run(

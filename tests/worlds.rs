@@ -87,22 +87,15 @@ fn the_default_design_has_no_gross_gp_bias_in_any_world() {
 fn check_world_mechanism(world: WorldKind, out: &Path, results: &Value) {
     match world {
         WorldKind::InformativeDeath => {
-            let query = crate::util::sp_impact(&[
-                "query",
-                "--out",
-                out.to_str().unwrap(),
-                "--format",
-                "csv",
+            let died: Vec<f64> = crate::util::query_csv(
+                out,
                 "select c.group_name, avg(case when p.date_of_death < add_months(c.index_date, 24) \
                  then 1.0 else 0.0 end) as died from analysis_cohort as c inner join stg_patients \
                  as p on c.person_id = p.person_id group by c.group_name order by c.group_name",
-            ]);
-            let died: Vec<f64> = query
-                .stdout
-                .lines()
-                .skip(1)
-                .map(|line| line.split(',').nth(1).unwrap().parse().unwrap())
-                .collect();
+            )
+            .iter()
+            .map(|row| row[1].parse().unwrap())
+            .collect();
             // About 1.3 times as often at this seed (8.0% against 6.1%): most referrals
             // are not made at a crisis, so the selection is real but modest.
             let (comparison, treated) = (died[0], died[1]);
@@ -181,17 +174,14 @@ fn index_day_visits_do_not_bias_the_gp_estimate() {
         "GP {estimate} vs {true_ratio}"
     );
     let out = work.path().join("out");
-    let query = crate::util::sp_impact(&[
-        "query",
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "csv",
+    let visits: u64 = crate::util::query_csv(
+        &out,
         "select count(*) as visits from stg_events as e inner join analysis_cohort as c \
          on e.person_id = c.person_id where c.group_name = 'treated' \
          and e.event_date = c.index_date and e.measure = 'gp_demand'",
-    ]);
-    let visits: u64 = query.stdout.lines().nth(1).unwrap().trim().parse().unwrap();
+    )[0][0]
+        .parse()
+        .unwrap();
     assert!(visits > 100, "index-day GP visits of the treated: {visits}");
 }
 

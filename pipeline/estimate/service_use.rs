@@ -27,7 +27,7 @@ use super::{
 use crate::config::StudyConfig;
 use crate::error::Result;
 use crate::outcomes::{self, MEASURES};
-use crate::stats::bootstrap::{bca_interval, percentile_interval, resample};
+use crate::stats::bootstrap::{bca_interval, finite_replicates, percentile_interval, resample};
 use crate::stats::glm::{self, Covariance, Family};
 use crate::stats::{StatsError, StatsResult};
 
@@ -592,12 +592,8 @@ fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult
             let replicates = resample(sets.len(), BOOTSTRAP_REPLICATES, seed, |indices| {
                 change(&mut indices.iter().map(|&index| &sets[index]))
             })?;
-            let finite: Vec<f64> = replicates
-                .iter()
-                .copied()
-                .filter(|value| value.is_finite())
-                .collect();
-            non_finite = replicates.len() - finite.len();
+            let finite;
+            (finite, non_finite) = finite_replicates(&replicates);
             let interval = percentile_interval(&finite, 0.95)?;
             // Leave-one-set-out values for the BCa acceleration, by subtracting each set from
             // the total (linear in the number of sets).

@@ -46,6 +46,18 @@ pub fn jackknife(units: usize, mut statistic: impl FnMut(&[usize]) -> f64) -> Ve
 }
 
 /// Percentile interval: type-7 quantiles of the replicates at alpha/2 and 1 - alpha/2.
+/// The finite replicates, and how many were not finite (a resample with no exposure in some
+/// cell): callers report the count, so none is dropped silently.
+pub fn finite_replicates(values: &[f64]) -> (Vec<f64>, usize) {
+    let finite: Vec<f64> = values
+        .iter()
+        .copied()
+        .filter(|value| value.is_finite())
+        .collect();
+    let non_finite = values.len() - finite.len();
+    (finite, non_finite)
+}
+
 pub fn percentile_interval(replicates: &[f64], level: f64) -> StatsResult<[f64; 2]> {
     check_finite(replicates)?;
     let mut sorted = replicates.to_vec();
@@ -106,4 +118,15 @@ pub fn bca_interval(
         quantile_sorted(&sorted, adjusted(normal.inverse_cdf(alpha)))?,
         quantile_sorted(&sorted, adjusted(normal.inverse_cdf(1.0 - alpha)))?,
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_bootstrap_replicates_are_counted_not_dropped_silently() {
+        let (finite, non_finite) = finite_replicates(&[1.0, f64::NAN, f64::INFINITY, 2.0]);
+        assert_eq!((finite, non_finite), (vec![1.0, 2.0], 2));
+    }
 }
