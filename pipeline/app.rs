@@ -28,6 +28,14 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::run::check(&inputs.run_options(&args, None)?, &progress)
         }
         Command::Sample(args) => sample(&args, &progress),
+        Command::Inspect(args) => {
+            print!("{}", crate::ingest::inspect::inspect(&args.data)?);
+            Ok(())
+        }
+        Command::Profiles => {
+            print!("{}", crate::ingest::profile::listing());
+            Ok(())
+        }
         Command::Query(args) => crate::run::query(
             &args.out,
             &args.sql,
@@ -151,10 +159,12 @@ fn ingest(args: &IngestArgs, progress: &Progress) -> Result<()> {
     let report = crate::ingest::ingest(&args.data, staged.path(), progress)?;
     let out = staged.commit()?;
     progress.log(&format!(
-        "ingest: {} rows read, {} loaded, {} quarantined; reconciled; report in {}",
+        "ingest: {} rows read, {} loaded, {} quarantined, {} not counted by layout rules, {} added; reconciled; report in {}",
         report.rows_read,
         report.rows_loaded,
         report.rows_quarantined,
+        report.rows_excluded,
+        report.rows_added,
         out.join("quality/ingest.json").display()
     ));
     Ok(())

@@ -46,6 +46,19 @@ pub enum Command {
         sp-impact run --config my-study/study.toml --data my-study --out results/")]
     Sample(SampleArgs),
 
+    /// List the input layouts (profiles) a data file may be in besides the contract shape:
+    /// SUS+/NCDR, SUS Unified and HES hospital extracts. A file in the data folder not named
+    /// after an extract is read through the one layout whose signature columns its header has.
+    #[command(after_help = "Example:\n  sp-impact profiles")]
+    Profiles,
+
+    /// Show what ingest would make of each file in a data folder, loading nothing: the
+    /// extract and layout chosen and why, the column mapping, every code value seen with its
+    /// count and what it maps to (unmapped values flagged), the date format, how many rows
+    /// would load or not be counted, and the share of person ids found in patients.
+    #[command(after_help = "Example:\n  sp-impact inspect --data extracts/")]
+    Inspect(InspectArgs),
+
     /// Check the config, the extracts' contracts and every SQL model's tests; write nothing.
     #[command(
         after_help = "Example:\n  sp-impact check --config sample-data/study.toml --data sample-data\n\n\
@@ -120,6 +133,13 @@ pub struct StudyArgs {
     pub queries: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Folder holding the data files to inspect.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -227,7 +247,8 @@ pub struct QueryArgs {
 pub struct IngestArgs {
     /// Folder holding the extracts (patients.csv, referrals.csv, wellbeing.csv,
     /// gp_appointments.csv, and optionally hospital_activity.csv and activities.csv;
-    /// .csv.gz and .parquet accepted too).
+    /// .csv.gz and .parquet accepted too). Hospital data may instead come as SUS+/NCDR, SUS
+    /// Unified or HES files under any name, recognised by their headers (`sp-impact profiles`).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
     /// Output folder (replaced atomically when ingest finishes).

@@ -12,8 +12,10 @@
 //! Costing rules (design section 5): a GP appointment costs the per-minute rate × recorded
 //! duration, the per-consultation cost when duration is missing; nurse and other clinical
 //! staff the hourly rate × recorded duration, 15 minutes when missing; an emergency admission
-//! the short-stay cost when length of stay is under 2 days, else the long-stay cost;
-//! outpatient attendances only when attended. The link worker's own appointments are
+//! the short-stay cost when length of stay is under 2 days, else the long-stay cost; an
+//! elective admission classified as a day case the day-case cost; an A&E attendance at a type
+//! 3 or 4 department (urgent treatment centre, minor injury unit, walk-in centre) its own
+//! cost; outpatient attendances only when attended. The link worker's own appointments are
 //! programme cost, never demand.
 
 use std::path::Path;
@@ -53,6 +55,15 @@ pub const ITEMS: [&str; 9] = [
     "ambulance_see_and_convey",
 ];
 
+/// Items a table may give, each with the item whose value it takes when absent (so a table
+/// written before they existed still runs; the fallback is listed in `fallbacks`). A day case
+/// is an elective admission classified as a day case; a type 3 or 4 attendance is at an
+/// urgent treatment centre, minor injury unit or walk-in centre.
+pub const OPTIONAL_ITEMS: [(&str, &str); 2] = [
+    ("day_case", "elective_admission"),
+    ("ae_attendance_type_3_4", "ae_attendance"),
+];
+
 /// The bundled PSSRU 2024 set at its own price year (used by `synth` for truth.json).
 /// The table is part of the binary and parsed by a unit test, so this cannot fail at run time.
 pub static PSSRU_2024: LazyLock<UnitCosts> = LazyLock::new(|| {
@@ -90,6 +101,10 @@ pub struct UnitCosts {
     pub elective_admission_gbp: f64,
     pub outpatient_attendance_gbp: f64,
     pub ambulance_see_and_convey_gbp: f64,
+    pub day_case_gbp: f64,
+    pub ae_attendance_type_3_4_gbp: f64,
+    /// Optional items the table lacks, each as "item = fallback item".
+    pub fallbacks: Vec<String>,
 }
 
 impl UnitCosts {
@@ -171,12 +186,18 @@ impl UnitCosts {
                     .to_string()
             };
             let item = field(Some(item_at));
-            if !ITEMS.contains(&item.as_str()) {
+            let optional = OPTIONAL_ITEMS.iter().any(|(known, _)| *known == item);
+            if !ITEMS.contains(&item.as_str()) && !optional {
+                let known: Vec<&str> = ITEMS
+                    .iter()
+                    .copied()
+                    .chain(OPTIONAL_ITEMS.iter().map(|(known, _)| *known))
+                    .collect();
                 return Err(Error::input(
                     at(line, "item"),
                     format!(
                         "'{item}' is not a unit-cost item; expected one of {}",
-                        ITEMS.join(", ")
+                        known.join(", ")
                     ),
                 ));
             }
@@ -238,6 +259,22 @@ impl UnitCosts {
                     )
                 })
         };
+        let mut fallbacks = Vec::new();
+        let mut optional = |wanted: &str| {
+            let (_, fallback) = OPTIONAL_ITEMS
+                .iter()
+                .find(|(item, _)| *item == wanted)
+                .expect("an optional item");
+            match items.iter().find(|item| item.item == wanted) {
+                Some(item) => Ok(item.value_gbp),
+                None => {
+                    fallbacks.push(format!("{wanted} = {fallback}"));
+                    value(fallback)
+                }
+            }
+        };
+        let day_case_gbp = optional("day_case")?;
+        let ae_attendance_type_3_4_gbp = optional("ae_attendance_type_3_4")?;
         Ok(UnitCosts {
             name: name.to_string(),
             price_year: price_year.unwrap_or_default(),
@@ -253,6 +290,9 @@ impl UnitCosts {
             elective_admission_gbp: value("elective_admission")?,
             outpatient_attendance_gbp: value("outpatient_attendance")?,
             ambulance_see_and_convey_gbp: value("ambulance_see_and_convey")?,
+            day_case_gbp,
+            ae_attendance_type_3_4_gbp,
+            fallbacks,
             items,
         })
     }
@@ -287,6 +327,9 @@ impl UnitCosts {
             elective_admission_gbp: scale(self.elective_admission_gbp),
             outpatient_attendance_gbp: scale(self.outpatient_attendance_gbp),
             ambulance_see_and_convey_gbp: scale(self.ambulance_see_and_convey_gbp),
+            day_case_gbp: scale(self.day_case_gbp),
+            ae_attendance_type_3_4_gbp: scale(self.ae_attendance_type_3_4_gbp),
+            fallbacks: self.fallbacks.clone(),
         })
     }
 
@@ -456,9 +499,16 @@ mod tests {
                 .iter()
                 .all(|item| !item.table_reference.is_empty())
         );
+        assert_eq!(costs.day_case_gbp, 1031.0);
+        assert_eq!(costs.ae_attendance_type_3_4_gbp, 123.75);
+        assert!(costs.fallbacks.is_empty());
         let older = UnitCosts::bundled("pssru-2023").unwrap();
         assert_eq!(older.price_year, "2022/23");
         assert_eq!(older.gp_consultation_gbp, 49.0);
+        assert_eq!(older.day_case_gbp, 1111.0);
+        // The 2023 manual gives no type 3/4 cost: such attendances take the all-types rate.
+        assert_eq!(older.ae_attendance_type_3_4_gbp, older.ae_attendance_gbp);
+        assert_eq!(older.fallbacks, ["ae_attendance_type_3_4 = ae_attendance"]);
         assert_eq!(&*PSSRU_2024, &costs);
     }
 

@@ -9,6 +9,7 @@
 //!   ([2022-10-31, 2022-11-30) ... [2023-01-31, 2023-02-28) ...). Link worker, DNA, cancelled
 //!   and admin appointments are not demand; 2022-10-30 is before the window and 2023-04-30
 //!   (= index + 3 months) after it. The GP visit on the index day itself is not follow-up.
+//!   An A&E attendance at a type 3 department and a day case are costed at their own rates.
 //! - B: died 2023-05-20 (mid-month): exit is the day after death, so month 2 [05-15, 06-15)
 //!   has 6 days of exposure and the A&E attendances on 05-19 and on 05-20 (the day of death)
 //!   both count. Emergency admissions: 3-day stay (long,
@@ -327,8 +328,12 @@ fn person_month_exposure_counts_and_costs() {
     // The GP consultation on the index day (where the referral is made) is neither group's
     // follow-up: follow-up starts the day after the index.
     check("A", 0, "2023-01-31", "2023-02-28", 28, 0, 0.0);
-    check("A", 1, "2023-02-28", "2023-03-31", 31, 1, 23.50);
-    check("A", 2, "2023-03-31", "2023-04-30", 30, 1, 44.70);
+    // A type 3 A&E attendance (urgent treatment centre) at its own rate, £123.75 (NCC 2023/24
+    // VB11Z), and a day case at the day-case rate, £1,031, not the elective £6,215.
+    check("A", 1, "2023-02-28", "2023-03-31", 31, 1, 23.50 + 123.75);
+    check("A", 2, "2023-03-31", "2023-04-30", 30, 1, 44.70 + 1031.0);
+    assert_eq!(events("A", 1, "ae_attendances"), 1);
+    assert_eq!(events("A", 2, "elective_admissions"), 1);
     // B: long stay £5,134 in month -3, short stay £792 in month -2, death on 05-20.
     check("B", -3, "2022-12-15", "2023-01-15", 31, 0, 5134.0);
     check("B", -2, "2023-01-15", "2023-02-15", 31, 0, 792.0);

@@ -7,6 +7,8 @@ mod util;
 mod ingest_corpus;
 // Issue 2: Parquet and gzip inputs, determinism, and a seeded mutation sweep for panics.
 mod ingest_behaviour;
+// Hospital extracts in SUS+/NCDR, SUS Unified and HES layouts, read through input profiles.
+mod ingest_profiles;
 // Issue 2: keyed pseudonymisation of identifiers.
 mod pseudonymise;
 // Issue 3: synthetic extracts with known ground truth.

@@ -297,6 +297,11 @@ pub async fn register_unit_costs(
             "ambulance_see_and_convey_gbp",
             float(costs.ambulance_see_and_convey_gbp),
         ),
+        ("day_case_gbp", float(costs.day_case_gbp)),
+        (
+            "ae_attendance_type_3_4_gbp",
+            float(costs.ae_attendance_type_3_4_gbp),
+        ),
         (
             "long_stay_from_days",
             Arc::new(Int64Array::from(vec![crate::costs::LONG_STAY_FROM_DAYS])) as ArrayRef,

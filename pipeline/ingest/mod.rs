@@ -14,17 +14,21 @@
 pub mod contract;
 pub mod contracts;
 pub mod fields;
+pub mod inspect;
 pub mod parquet_out;
+pub mod profile;
 pub mod quarantine;
 pub mod report;
 pub mod source;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use contract::{Contract, Kind, Row, RowProblem, TableBuilder, Value};
 use fields::{DateFormat, Problem};
 use parquet_out::ParquetSink;
+use profile::{Mapped, Mapper, Profile};
 use quarantine::{QuarantineWriter, QuarantinedRow, Reason};
 use report::{FileReport, IngestReport};
 use source::{BytesRead, Container, RawRecord, Source};
@@ -43,10 +47,16 @@ pub struct InputFile {
     pub contract: &'static Contract,
     pub path: PathBuf,
     pub container: Container,
+    /// The layout the file is in when it is not contract-shaped (found by its header).
+    pub profile: Option<&'static Profile>,
 }
 
-/// Finds each contract's file in `data_dir` (`<name>.csv`, `.csv.gz` or `.parquet`).
-/// A missing required extract, or two files for one extract, is an error.
+/// Finds the extracts in `data_dir`. A file named after a contract (`<name>.csv`, `.csv.gz`
+/// or `.parquet`) is that extract; any other data file is matched by its header to the one
+/// input profile whose signature it carries (several files may feed one extract, e.g. SUS+
+/// spells, outpatient appointments and emergency care into hospital activity). A data file
+/// no profile fits, or more than one does, is an error naming the candidates; so is a
+/// missing required extract, or two contract-named files for one extract.
 pub fn find_inputs(data_dir: &Path) -> Result<(Vec<InputFile>, Vec<&'static str>)> {
     if !data_dir.is_dir() {
         return Err(Error::Usage(format!(
@@ -54,20 +64,62 @@ pub fn find_inputs(data_dir: &Path) -> Result<(Vec<InputFile>, Vec<&'static str>
             data_dir.display()
         )));
     }
+    let mut found = Vec::new();
+    for (path, container) in data_files(data_dir)? {
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned());
+        let stem = file_name
+            .as_deref()
+            .and_then(|name| name.strip_suffix(&format!(".{}", container.extension())))
+            .unwrap_or_default();
+        let input = match contracts::by_name(stem) {
+            Some(contract) => InputFile {
+                contract,
+                path,
+                container,
+                profile: None,
+            },
+            None => {
+                let profile = profile_for(&path, container)?;
+                InputFile {
+                    contract: profile.contract(),
+                    path,
+                    container,
+                    profile: Some(profile),
+                }
+            }
+        };
+        found.push(input);
+    }
+
     let mut inputs = Vec::new();
     let mut missing_optional = Vec::new();
     for contract in contracts::ALL {
-        let found: Vec<InputFile> = Container::ALL
+        let for_contract: Vec<&InputFile> = found
             .iter()
-            .map(|container| InputFile {
-                contract,
-                path: data_dir.join(format!("{}.{}", contract.name, container.extension())),
-                container: *container,
-            })
-            .filter(|input| input.path.is_file())
+            .filter(|input| std::ptr::eq(input.contract, contract))
             .collect();
-        match found.len() {
-            0 if contract.required => {
+        let named: Vec<&&InputFile> = for_contract
+            .iter()
+            .filter(|input| input.profile.is_none())
+            .collect();
+        if named.len() > 1 {
+            let names: Vec<String> = named
+                .iter()
+                .map(|input| input.path.display().to_string())
+                .collect();
+            return Err(Error::input(
+                Location::file(&named[0].path),
+                format!(
+                    "more than one file for extract '{}' ({}): keep one",
+                    contract.name,
+                    names.join(", ")
+                ),
+            ));
+        }
+        if for_contract.is_empty() {
+            if contract.required {
                 return Err(Error::input(
                     Location::file(&data_dir.join(format!("{}.csv", contract.name))),
                     format!(
@@ -77,25 +129,95 @@ pub fn find_inputs(data_dir: &Path) -> Result<(Vec<InputFile>, Vec<&'static str>
                     ),
                 ));
             }
-            0 => missing_optional.push(contract.name),
-            1 => inputs.extend(found),
-            _ => {
-                let names: Vec<String> = found
-                    .iter()
-                    .map(|input| input.path.display().to_string())
-                    .collect();
-                return Err(Error::input(
-                    Location::file(&found[0].path),
-                    format!(
-                        "more than one file for extract '{}' ({}): keep one",
-                        contract.name,
-                        names.join(", ")
-                    ),
-                ));
-            }
+            missing_optional.push(contract.name);
         }
+        inputs.extend(for_contract.into_iter().cloned());
     }
     Ok((inputs, missing_optional))
+}
+
+/// The data files in a folder (by extension), in file-name order; other files (a README,
+/// the study configuration) are not data and are left alone.
+fn data_files(data_dir: &Path) -> Result<Vec<(PathBuf, Container)>> {
+    let entries =
+        std::fs::read_dir(data_dir).map_err(|source| Error::io("reading", data_dir, source))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|source| Error::io("reading", data_dir, source))?
+            .path();
+        let Some(name) = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+        else {
+            continue;
+        };
+        let container = Container::ALL
+            .into_iter()
+            .find(|container| name.ends_with(&format!(".{}", container.extension())));
+        if let Some(container) = container
+            && path.is_file()
+            && !name.starts_with('.')
+        {
+            files.push((path, container));
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
+}
+
+/// The one built-in profile a file's header fits, or an error listing the near misses.
+fn profile_for(path: &Path, container: Container) -> Result<&'static Profile> {
+    let source = Source::open(path, container, BytesRead::default())?;
+    let (fits, near) = profile::fitting(&profile::BUILT_IN, source.header());
+    match fits.as_slice() {
+        [profile] => Ok(profile),
+        [] => {
+            let closest: Vec<String> = near
+                .iter()
+                .take(3)
+                .map(|(profile, missing)| {
+                    format!(
+                        "{} ({}) lacks {}",
+                        profile.name,
+                        profile.title,
+                        missing.join(", ")
+                    )
+                })
+                .collect();
+            let closest = if closest.is_empty() {
+                String::new()
+            } else {
+                format!(" Closest layouts: {}.", closest.join("; "))
+            };
+            let extracts: Vec<&str> = contracts::ALL
+                .iter()
+                .map(|contract| contract.name)
+                .collect();
+            Err(Error::input(
+                Location::file(path).line(1),
+                format!(
+                    "sp-impact does not know this file: its name is not an extract ({}) and its \
+                     header fits none of the input layouts (`sp-impact profiles` lists them).{closest} \
+                     Rename it after the extract it holds, or move it out of the data folder",
+                    extracts.join(", ")
+                ),
+            ))
+        }
+        many => {
+            let names: Vec<String> = many
+                .iter()
+                .map(|profile| format!("{} ({})", profile.name, profile.signature.join(", ")))
+                .collect();
+            Err(Error::input(
+                Location::file(path).line(1),
+                format!(
+                    "the header fits more than one input layout: {}; rename the file after its extract",
+                    names.join("; ")
+                ),
+            ))
+        }
+    }
 }
 
 /// Ingests every extract in `data_dir` into `out_dir` (which must exist and be empty of
@@ -106,25 +228,36 @@ pub fn ingest(data_dir: &Path, out_dir: &Path, progress: &Progress) -> Result<In
         let dir = out_dir.join(dir);
         std::fs::create_dir_all(&dir).map_err(|source| Error::io("creating", &dir, source))?;
     }
-    let input_for = |name: &str| inputs.iter().find(|input| input.contract.name == name);
+    let files_of = |contract: &Contract| -> Vec<&InputFile> {
+        inputs
+            .iter()
+            .filter(|input| std::ptr::eq(input.contract, contract))
+            .collect()
+    };
 
     let mut keys = Keys::default();
     let mut files = Vec::new();
-    for name in ["patients", "referrals"] {
-        let input = input_for(name).expect("required extracts were found");
-        let loaded = load_extract(input, &keys, out_dir, progress)?;
-        keys.absorb(name, loaded.keys);
-        files.push(loaded.report);
+    for contract in [
+        &contracts::patients::CONTRACT,
+        &contracts::referrals::CONTRACT,
+    ] {
+        let loaded = load_extract(contract, &files_of(contract), &keys, out_dir, progress)?;
+        keys.absorb(contract.name, loaded.keys);
+        files.extend(loaded.reports);
     }
 
-    let rest: Vec<&InputFile> = inputs
-        .iter()
-        .filter(|input| !matches!(input.contract.name, "patients" | "referrals"))
+    let rest: Vec<(&'static Contract, Vec<&InputFile>)> = contracts::ALL
+        .into_iter()
+        .filter(|contract| !matches!(contract.name, "patients" | "referrals"))
+        .map(|contract| (contract, files_of(contract)))
+        .filter(|(_, files)| !files.is_empty())
         .collect();
     let results: Vec<Result<Loaded>> = std::thread::scope(|scope| {
         let handles: Vec<_> = rest
             .iter()
-            .map(|input| scope.spawn(|| load_extract(input, &keys, out_dir, progress)))
+            .map(|(contract, files)| {
+                scope.spawn(|| load_extract(contract, files, &keys, out_dir, progress))
+            })
             .collect();
         handles
             .into_iter()
@@ -132,7 +265,7 @@ pub fn ingest(data_dir: &Path, out_dir: &Path, progress: &Progress) -> Result<In
             .collect()
     });
     for result in results {
-        files.push(result?.report);
+        files.extend(result?.reports);
     }
     for name in &missing_optional {
         write_empty_extract(name, out_dir)?;
@@ -142,8 +275,13 @@ pub fn ingest(data_dir: &Path, out_dir: &Path, progress: &Progress) -> Result<In
     report.write(&out_dir.join(QUALITY_DIR).join("ingest.json"))?;
     if let Some(file) = report.files.iter().find(|file| !file.reconciled) {
         return Err(Error::DataTest(format!(
-            "{}: rows read ({}) != loaded ({}) + quarantined ({})",
-            file.file, file.rows_read, file.rows_loaded, file.rows_quarantined
+            "{}: rows read ({}) + added ({}) != loaded ({}) + quarantined ({}) + excluded ({})",
+            file.file,
+            file.rows_read,
+            file.rows_added,
+            file.rows_loaded,
+            file.rows_quarantined,
+            file.rows_excluded
         )));
     }
     Ok(report)
@@ -187,7 +325,7 @@ struct ExtractKeys {
 }
 
 struct Loaded {
-    report: FileReport,
+    reports: Vec<FileReport>,
     keys: ExtractKeys,
 }
 
@@ -240,12 +378,62 @@ pub fn check_file(extract: &str, path: &Path, container: Container) -> Result<(u
     Ok((read, loaded))
 }
 
+/// Loads every file of one extract, in order, into its one table and quarantine file.
 fn load_extract(
-    input: &InputFile,
+    contract: &'static Contract,
+    inputs: &[&InputFile],
     keys: &Keys,
     out_dir: &Path,
     progress: &Progress,
 ) -> Result<Loaded> {
+    let mut sink = ParquetSink::create(
+        out_dir
+            .join(DATA_DIR)
+            .join(format!("{}.parquet", contract.name)),
+        contract.schema(),
+    )?;
+    let mut quarantine = QuarantineWriter::create(
+        out_dir
+            .join("quality/quarantine")
+            .join(format!("{}.parquet", contract.name)),
+    )?;
+    let mut table = TableBuilder::new(contract);
+    let mut extract_keys = ExtractKeys::default();
+    let mut reports = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let report = load_file(
+            input,
+            keys,
+            &mut extract_keys,
+            &mut table,
+            &mut sink,
+            &mut quarantine,
+            progress,
+        )?;
+        reports.push(report);
+    }
+    if !table.is_empty() {
+        sink.write(&table.finish_batch())?;
+    }
+    sink.finish()?;
+    quarantine.finish()?;
+    Ok(Loaded {
+        reports,
+        keys: extract_keys,
+    })
+}
+
+/// Reads one file of an extract: each record is mapped by the file's profile (if it has
+/// one), checked by the contract, and loaded, quarantined or excluded.
+fn load_file(
+    input: &InputFile,
+    keys: &Keys,
+    extract_keys: &mut ExtractKeys,
+    table: &mut TableBuilder,
+    sink: &mut ParquetSink,
+    quarantine: &mut QuarantineWriter,
+    progress: &Progress,
+) -> Result<FileReport> {
     let contract = input.contract;
     let file_label = input.path.file_name().map_or_else(
         || input.path.display().to_string(),
@@ -255,9 +443,17 @@ fn load_extract(
     let bytes_read = BytesRead::default();
     let bar = progress.file_bar(&file_label, file_bytes);
     let mut source = Source::open(&input.path, input.container, bytes_read.clone())?;
-    let layout = Layout::from_header(contract, &source)?;
+    let mapper = match input.profile {
+        Some(profile) => Some(Mapper::new(profile, source.header(), &input.path)?),
+        None => None,
+    };
+    let layout = match &mapper {
+        Some(_) => Layout::contract_shaped(contract),
+        None => Layout::from_header(contract, &source)?,
+    };
 
     let mut report = FileReport::new(contract.name, &file_label, input.container, file_bytes);
+    report.profile = input.profile.map(|profile| profile.name.clone());
     report.ignored_columns = layout.ignored.clone();
     for column in &layout.ignored {
         report.warn(format!(
@@ -269,24 +465,16 @@ fn load_extract(
             "optional column '{column}' is absent; treated as blank"
         ));
     }
-
-    let mut sink = ParquetSink::create(
-        out_dir
-            .join(DATA_DIR)
-            .join(format!("{}.parquet", contract.name)),
-        contract.schema(),
-    )?;
-    let mut quarantine = QuarantineWriter::create(
-        out_dir
-            .join("quality/quarantine")
-            .join(format!("{}.parquet", contract.name)),
-        &file_label,
-    )?;
-    let mut table = TableBuilder::new(contract);
-    let mut extract_keys = ExtractKeys::default();
+    if let Some(mapper) = &mapper {
+        for skipped in &mapper.skipped_rules {
+            report.warn(skipped.clone());
+        }
+    }
+    quarantine.set_file(&file_label)?;
     let mut date_format: Option<DateFormat> = None;
     let mut nhs_hits = vec![0u64; source.header().len()];
     let mut record = RawRecord::default();
+    let source_width = source.header().len();
 
     while source.next_record(&mut record)? {
         report.rows_read += 1;
@@ -298,24 +486,53 @@ fn load_extract(
         if let Some(column) = nhs_number_column(&nhs_hits, report.rows_read, false) {
             return Err(nhs_number_error(&source, column, record.line));
         }
-        match check_record(
-            contract,
-            &layout,
-            &record,
-            keys,
-            &mut extract_keys,
-            &mut date_format,
-        ) {
-            Ok(values) => {
-                table.append(&values, record.line);
-                report.rows_loaded += 1;
-                if table.len() >= BATCH_ROWS {
-                    sink.write(&table.finish_batch())?;
+        let rows = match &mapper {
+            None => vec![(None, Cow::Borrowed(&record))],
+            Some(mapper) => match map_record(mapper, &record, source_width) {
+                Ok(Mapped::Rows(rows)) => rows
+                    .into_iter()
+                    .map(|(fields, added)| {
+                        let line = record.line;
+                        (added, Cow::Owned(RawRecord { line, fields }))
+                    })
+                    .collect(),
+                Ok(Mapped::Excluded(reason)) => {
+                    report.count_excluded(reason);
+                    continue;
                 }
+                Err(rejection) => {
+                    report.count_quarantined(rejection.reason);
+                    quarantine.push(rejection.into_row(record.line))?;
+                    continue;
+                }
+            },
+        };
+        for (added, row) in rows {
+            if let Some(reason) = added {
+                report.count_added(reason);
             }
-            Err(rejection) => {
-                report.count_quarantined(rejection.reason);
-                quarantine.push(rejection.into_row(record.line))?;
+            match check_record(
+                contract,
+                &layout,
+                &row,
+                keys,
+                extract_keys,
+                &mut date_format,
+            ) {
+                Ok(values) => {
+                    table.append(&values, record.line);
+                    report.rows_loaded += 1;
+                    if table.len() >= BATCH_ROWS {
+                        sink.write(&table.finish_batch())?;
+                    }
+                }
+                Err(mut rejection) => {
+                    if let Some(mapper) = &mapper {
+                        rejection.name_source_column(mapper, &record, &source);
+                    }
+                    report.count_quarantined(rejection.reason);
+                    quarantine.push(rejection.into_row(record.line))?;
+                }
             }
         }
         if report.rows_read.is_multiple_of(4096) {
@@ -325,11 +542,6 @@ fn load_extract(
     if let Some(column) = nhs_number_column(&nhs_hits, report.rows_read, true) {
         return Err(nhs_number_error(&source, column, 1));
     }
-    if !table.is_empty() {
-        sink.write(&table.finish_batch())?;
-    }
-    sink.finish()?;
-    quarantine.finish()?;
     if report.rows_read == 0 {
         report.warn("the file has a header but no data rows".to_string());
     }
@@ -339,10 +551,36 @@ fn load_extract(
     report.finish();
     bar.finish();
     progress.log(&report.summary_line());
-    Ok(Loaded {
-        report,
-        keys: extract_keys,
+    Ok(report)
+}
+
+/// Maps one record of a profiled file, or says why it cannot be.
+fn map_record(
+    mapper: &Mapper<'_>,
+    record: &RawRecord,
+    source_width: usize,
+) -> std::result::Result<Mapped, Rejection> {
+    if record.fields.len() != source_width {
+        return Err(wrong_field_count(record.fields.len(), source_width));
+    }
+    mapper.map(&record.fields).map_err(|problem| {
+        Rejection::new(
+            Some(&problem.column),
+            Some(&problem.raw_value),
+            problem.problem,
+        )
     })
+}
+
+fn wrong_field_count(fields: usize, header: usize) -> Rejection {
+    Rejection::new(
+        None,
+        None,
+        Problem::new(
+            Reason::WrongFieldCount,
+            format!("the row has {fields} fields but the header has {header}"),
+        ),
+    )
 }
 
 /// The column (by header position) that holds NHS numbers, if any. At the end of the file
@@ -436,6 +674,16 @@ impl Layout {
         })
     }
 
+    /// The layout of records a profile has already put in contract column order.
+    fn contract_shaped(contract: &Contract) -> Layout {
+        Layout {
+            positions: (0..contract.columns.len()).map(Some).collect(),
+            header_len: contract.columns.len(),
+            ignored: Vec::new(),
+            absent_optional: Vec::new(),
+        }
+    }
+
     fn raw<'r>(&self, contract: &Contract, record: &'r RawRecord, column: &str) -> Option<&'r str> {
         let index = contract
             .columns
@@ -474,6 +722,27 @@ impl Rejection {
         }
     }
 
+    /// Names the source column (and its value) that fed the contract column blamed, so a
+    /// user of a profiled file finds the problem in their own file.
+    fn name_source_column(&mut self, mapper: &Mapper<'_>, record: &RawRecord, source: &Source) {
+        let Some(column) = self.column.clone() else {
+            return;
+        };
+        let Some(source_column) = mapper.source_of(&column) else {
+            return;
+        };
+        let wanted = normalise_name(source_column);
+        if let Some(position) = source
+            .header()
+            .iter()
+            .position(|name| normalise_name(name) == wanted)
+        {
+            self.raw_value = record.fields.get(position).cloned();
+        }
+        self.detail = format!("{} (read into {column})", self.detail);
+        self.column = Some(source_column.to_string());
+    }
+
     /// The quarantine row, with any value that looks like an NHS number redacted (from the
     /// raw value and from the detail, which may quote it).
     fn into_row(self, line: u64) -> QuarantinedRow {
@@ -509,18 +778,7 @@ fn check_record(
     date_format: &mut Option<DateFormat>,
 ) -> Result<Vec<Value>, Rejection> {
     if record.fields.len() != layout.header_len {
-        return Err(Rejection::new(
-            None,
-            None,
-            Problem::new(
-                Reason::WrongFieldCount,
-                format!(
-                    "the row has {} fields but the header has {}",
-                    record.fields.len(),
-                    layout.header_len
-                ),
-            ),
-        ));
+        return Err(wrong_field_count(record.fields.len(), layout.header_len));
     }
     let mut values = Vec::with_capacity(contract.columns.len() + contract.derived.len());
     for (spec, position) in contract.columns.iter().zip(&layout.positions) {

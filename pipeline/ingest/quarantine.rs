@@ -63,7 +63,7 @@ pub struct QuarantinedRow {
 
 const BATCH_ROWS: usize = 8192;
 
-/// Streams quarantined rows of one input file to Parquet.
+/// Streams quarantined rows of one extract's input files to Parquet.
 pub struct QuarantineWriter {
     file_label: String,
     pending: Vec<QuarantinedRow>,
@@ -72,7 +72,8 @@ pub struct QuarantineWriter {
 }
 
 impl QuarantineWriter {
-    pub fn create(path: PathBuf, file_label: &str) -> Result<Self> {
+    /// A writer whose rows are labelled with the file set by [`QuarantineWriter::set_file`].
+    pub fn create(path: PathBuf) -> Result<Self> {
         let schema = Arc::new(Schema::new(vec![
             Field::new("file", DataType::Utf8, false),
             Field::new("line", DataType::UInt64, false),
@@ -82,11 +83,18 @@ impl QuarantineWriter {
             Field::new("detail", DataType::Utf8, false),
         ]));
         Ok(QuarantineWriter {
-            file_label: file_label.to_string(),
+            file_label: String::new(),
             pending: Vec::with_capacity(BATCH_ROWS),
             sink: ParquetSink::create(path, schema.clone())?,
             schema,
         })
+    }
+
+    /// Rows pushed from now on came from this file.
+    pub fn set_file(&mut self, file_label: &str) -> Result<()> {
+        self.flush()?;
+        self.file_label = file_label.to_string();
+        Ok(())
     }
 
     pub fn push(&mut self, row: QuarantinedRow) -> Result<()> {

@@ -14,15 +14,20 @@ use super::quarantine::{Reason, reason_name};
 use super::source::Container;
 use crate::error::{Error, Result};
 
+/// Below this share of rows linked to patients, a file's report carries a warning.
+pub const MIN_LINKAGE_RATE: f64 = 0.95;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestReport {
     pub schema_version: u32,
     pub tool_version: &'static str,
-    /// True when every file reconciles (read = loaded + quarantined).
+    /// True when every file reconciles (read + added = loaded + quarantined + excluded).
     pub reconciled: bool,
     pub rows_read: u64,
     pub rows_loaded: u64,
     pub rows_quarantined: u64,
+    pub rows_excluded: u64,
+    pub rows_added: u64,
     pub files: Vec<FileReport>,
     /// Optional extracts that were not supplied.
     pub missing_optional: Vec<&'static str>,
@@ -33,6 +38,8 @@ pub struct FileReport {
     pub extract: &'static str,
     pub file: String,
     pub container: Container,
+    /// The input profile (layout) the file was read through; null for a contract-shaped file.
+    pub profile: Option<String>,
     pub bytes: u64,
     pub sha256: String,
     pub encoding: String,
@@ -43,6 +50,18 @@ pub struct FileReport {
     pub rows_quarantined: u64,
     pub reconciled: bool,
     pub quarantined_by_reason: BTreeMap<&'static str, u64>,
+    /// Rows the profile's rules leave out (the layout holds them, the contract does not count
+    /// them), by the rule's reason.
+    pub rows_excluded: u64,
+    pub excluded_by_reason: BTreeMap<String, u64>,
+    /// Rows a profile adds for a second event in one record (e.g. an ambulance conveyance for
+    /// an A&E arrival by ambulance), by reason.
+    pub rows_added: u64,
+    pub added_by_reason: BTreeMap<String, u64>,
+    /// Of the rows whose person_id was looked up in patients, the share found there (null for
+    /// patients itself, or when no row got that far). A low rate usually means the file's
+    /// person identifier is not the one patients holds (another pseudonymisation key).
+    pub linkage_rate: Option<f64>,
     pub ignored_columns: Vec<String>,
     pub warnings: Vec<String>,
     /// Paths of the outputs, relative to the output folder.
@@ -56,6 +75,7 @@ impl FileReport {
             extract,
             file: file.to_string(),
             container,
+            profile: None,
             bytes,
             sha256: String::new(),
             encoding: String::new(),
@@ -65,6 +85,11 @@ impl FileReport {
             rows_quarantined: 0,
             reconciled: false,
             quarantined_by_reason: BTreeMap::new(),
+            rows_excluded: 0,
+            excluded_by_reason: BTreeMap::new(),
+            rows_added: 0,
+            added_by_reason: BTreeMap::new(),
+            linkage_rate: None,
             ignored_columns: Vec::new(),
             warnings: Vec::new(),
             output: format!("data/{extract}.parquet"),
@@ -80,22 +105,73 @@ impl FileReport {
             .or_default() += 1;
     }
 
+    pub fn count_excluded(&mut self, reason: String) {
+        self.rows_excluded += 1;
+        *self.excluded_by_reason.entry(reason).or_default() += 1;
+    }
+
+    pub fn count_added(&mut self, reason: String) {
+        self.rows_added += 1;
+        *self.added_by_reason.entry(reason).or_default() += 1;
+    }
+
     pub fn warn(&mut self, warning: String) {
         self.warnings.push(warning);
     }
 
-    /// Checks the counts reconcile, both overall and by reason.
+    /// Checks the counts reconcile, both overall and by reason, and works out the linkage
+    /// rate (warning below [`MIN_LINKAGE_RATE`]).
     pub fn finish(&mut self) {
+        self.linkage_rate = self.linkage();
+        if let Some(rate) = self.linkage_rate
+            && rate < MIN_LINKAGE_RATE
+        {
+            self.warn(format!(
+                "only {:.1}% of rows have a person_id found in patients (expected at least {:.0}%): \
+                 check that this file and patients were pseudonymised with the same key",
+                100.0 * rate,
+                100.0 * MIN_LINKAGE_RATE
+            ));
+        }
         let by_reason: u64 = self.quarantined_by_reason.values().sum();
-        self.reconciled = self.rows_read == self.rows_loaded + self.rows_quarantined
-            && by_reason == self.rows_quarantined;
+        let excluded: u64 = self.excluded_by_reason.values().sum();
+        let added: u64 = self.added_by_reason.values().sum();
+        self.reconciled = self.rows_read + self.rows_added
+            == self.rows_loaded + self.rows_quarantined + self.rows_excluded
+            && by_reason == self.rows_quarantined
+            && excluded == self.rows_excluded
+            && added == self.rows_added;
+    }
+
+    /// Rows are checked in a fixed order: contract rules, then person_id against patients,
+    /// then referral_id and the unique key. So the rows that reached the person check are
+    /// those loaded or quarantined at or after it.
+    fn linkage(&self) -> Option<f64> {
+        if self.extract == "patients" {
+            return None;
+        }
+        let reason = |name: &str| self.quarantined_by_reason.get(name).copied().unwrap_or(0);
+        let orphans = reason("orphan_person_id");
+        let linked = self.rows_loaded
+            + reason("unknown_referral_id")
+            + reason("referral_person_mismatch")
+            + reason("duplicate_key");
+        let checked = linked + orphans;
+        (checked > 0).then(|| linked as f64 / checked as f64)
     }
 
     pub fn summary_line(&self) -> String {
-        format!(
+        let mut line = format!(
             "ingest {}: {} rows read, {} loaded, {} quarantined",
             self.file, self.rows_read, self.rows_loaded, self.rows_quarantined
-        )
+        );
+        if let Some(profile) = &self.profile {
+            line = format!(
+                "{line}, {} excluded, {} added (read as {profile})",
+                self.rows_excluded, self.rows_added
+            );
+        }
+        line
     }
 }
 
@@ -108,6 +184,8 @@ impl IngestReport {
             rows_read: files.iter().map(|file| file.rows_read).sum(),
             rows_loaded: files.iter().map(|file| file.rows_loaded).sum(),
             rows_quarantined: files.iter().map(|file| file.rows_quarantined).sum(),
+            rows_excluded: files.iter().map(|file| file.rows_excluded).sum(),
+            rows_added: files.iter().map(|file| file.rows_added).sum(),
             files,
             missing_optional,
         }

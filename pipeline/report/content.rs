@@ -1114,32 +1114,53 @@ fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
 fn quality_section(ingest: &Value, rule: Disclosure, content: &mut Content) -> Value {
     let mut table = Table::new(
         "data_quality",
-        "Data quality: rows read, loaded and set aside (quarantined) per extract",
+        "Data quality: rows read, loaded, set aside (quarantined) and not counted per file",
         &[
             ("extract", "Extract", "text"),
+            ("file", "File (layout)", "text"),
             ("rows_read_count", "Rows read", "count"),
             ("rows_loaded_count", "Loaded", "count"),
             ("rows_quarantined_count", "Quarantined", "count"),
-            ("reasons", "Quarantine reasons", "text"),
+            ("rows_excluded_count", "Not counted (layout rules)", "count"),
+            ("linked_to_patients", "Linked to patients", "text"),
+            ("reasons", "Reasons", "text"),
         ],
     );
     for file in ingest["files"].as_array().into_iter().flatten() {
-        let reasons = file["quarantined_by_reason"]
-            .as_object()
-            .map(|reasons| {
-                reasons
-                    .iter()
-                    .map(|(reason, n)| format!("{reason}: {}", rule.count(n.as_u64().unwrap_or(0))))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .unwrap_or_default();
+        let listed = |key: &str, prefix: &str| -> Vec<String> {
+            file[key]
+                .as_object()
+                .map(|reasons| {
+                    reasons
+                        .iter()
+                        .map(|(reason, n)| {
+                            format!("{prefix}{reason}: {}", rule.count(n.as_u64().unwrap_or(0)))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut reasons = listed("quarantined_by_reason", "");
+        reasons.extend(listed("excluded_by_reason", "not counted, "));
+        reasons.extend(listed("added_by_reason", "added, "));
+        let name = file["file"].as_str().unwrap_or("");
+        let source = match file["profile"].as_str() {
+            Some(profile) => format!("{name} ({profile})"),
+            None => name.to_string(),
+        };
         table.rows.push(vec![
             file["extract"].as_str().unwrap_or("").into(),
+            source,
             rule.count(count(&file["rows_read"]).unwrap_or(0)),
             rule.count(count(&file["rows_loaded"]).unwrap_or(0)),
             rule.count(count(&file["rows_quarantined"]).unwrap_or(0)),
-            reasons,
+            rule.count(count(&file["rows_excluded"]).unwrap_or(0)),
+            rule.statistic(
+                count(&file["rows_loaded"]).unwrap_or(0),
+                file["linkage_rate"].as_f64(),
+                |rate| format!("{:.1}%", 100.0 * rate),
+            ),
+            reasons.join("; "),
         ]);
     }
     let section = json!({"table": table.clone(), "reconciled": ingest["reconciled"]});

@@ -8,8 +8,10 @@
 -- Costs (design section 5, PSSRU 2024 / NCC 2023/24 via unit_costs): GP per minute of
 -- recorded duration, a consultation when missing; nurse and other clinical staff per hour,
 -- 15 minutes when missing; emergency admissions by length of stay (short stay < 2 days, also
--- when the stay is unknown); outpatients unless marked not attended (a blank attended flag
--- counts as attended); ambulance conveyances at the see-and-convey cost. Every measure code
+-- when the stay is unknown); elective admissions classified as day cases at the day-case
+-- cost; A&E attendances at type 3 or 4 departments (urgent treatment centre, minor injury
+-- unit, walk-in centre) at their own cost; outpatients unless marked not attended (a blank
+-- attended flag counts as attended); ambulance conveyances at the see-and-convey cost. Every measure code
 -- must be one of `service_measures` (the registry in pipeline/outcomes.rs), where its label,
 -- unit and analyses are declared.
 
@@ -48,7 +50,11 @@ hospital_events as (
             when 'ambulance' then 'ambulance_conveyances'
         end as measure,
         case hospital.setting
-            when 'ae' then costs.ae_attendance_gbp
+            when 'ae' then
+                case
+                    when hospital.department_type in ('03', '04') then costs.ae_attendance_type_3_4_gbp
+                    else costs.ae_attendance_gbp
+                end
             when 'emergency_admission' then
                 case
                     when hospital.length_of_stay_days >= costs.long_stay_from_days
@@ -56,7 +62,11 @@ hospital_events as (
                     else costs.emergency_short_stay_gbp
                 end
             when 'outpatient' then costs.outpatient_attendance_gbp
-            when 'elective_admission' then costs.elective_admission_gbp
+            when 'elective_admission' then
+                case
+                    when hospital.patient_classification = 'day_case' then costs.day_case_gbp
+                    else costs.elective_admission_gbp
+                end
             when 'ambulance' then costs.ambulance_see_and_convey_gbp
         end as cost_gbp
     from hospital

@@ -16,6 +16,36 @@ pub static SETTING: CodeSet = CodeSet {
     ],
 };
 
+/// Patient classification of an admission (NHS Data Dictionary, PATIENT CLASSIFICATION):
+/// ordinary admission or day case. Regular day and night attenders are not admissions and
+/// have no code here (profiles exclude them). Blank means an ordinary admission.
+pub static PATIENT_CLASSIFICATION: CodeSet = CodeSet {
+    name: "patient classification",
+    spellings: &[
+        ("ordinary", "ordinary"),
+        ("day_case", "day_case"),
+        ("day case", "day_case"),
+    ],
+};
+
+/// Emergency care department type (NHS Data Dictionary, EMERGENCY CARE DEPARTMENT TYPE):
+/// 01 consultant-led 24-hour major emergency department, 02 consultant-led single-specialty
+/// department, 03 other department (urgent treatment centre, minor injury unit), 04 NHS
+/// walk-in centre (retired in 2019, still seen in older data). Blank means not recorded.
+pub static DEPARTMENT_TYPE: CodeSet = CodeSet {
+    name: "emergency care department type",
+    spellings: &[
+        ("01", "01"),
+        ("1", "01"),
+        ("02", "02"),
+        ("2", "02"),
+        ("03", "03"),
+        ("3", "03"),
+        ("04", "04"),
+        ("4", "04"),
+    ],
+};
+
 pub static CONTRACT: Contract = Contract {
     name: "hospital_activity",
     required: false,
@@ -25,6 +55,11 @@ pub static CONTRACT: Contract = Contract {
         ColumnSpec::required("setting", Kind::Code(&SETTING)),
         ColumnSpec::optional("discharge_date", Kind::Date),
         ColumnSpec::optional("attended", Kind::Bool),
+        ColumnSpec::optional(
+            "patient_classification",
+            Kind::Code(&PATIENT_CLASSIFICATION),
+        ),
+        ColumnSpec::optional("department_type", Kind::Code(&DEPARTMENT_TYPE)),
     ],
     derived: &[],
     unique_key: None,

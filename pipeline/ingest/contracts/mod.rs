@@ -23,6 +23,11 @@ pub const ALL: [&Contract; 6] = [
     &activities::CONTRACT,
 ];
 
+/// A contract by its extract name.
+pub fn by_name(name: &str) -> Option<&'static Contract> {
+    ALL.into_iter().find(|contract| contract.name == name)
+}
+
 /// Rules for contracts with no cross-column rules.
 pub(crate) fn no_rules(
     _: &mut super::contract::Row<'_>,

@@ -1,0 +1,709 @@
+//! Input profiles: how a file in a layout the pipeline did not define (SUS+/NCDR, SUS Unified,
+//! HES, a GP system's export) maps onto one of its contracts.
+//!
+//! A profile is data, one TOML file per layout in `profiles/`, built into the binary and
+//! citing its sources. It names the contract it feeds, the header columns that identify the
+//! layout (its signature), and for each contract column the source column (with a code map or
+//! a unit) or a constant. Rows the layout holds but the contract does not count (a cancelled
+//! appointment, a maternity admission, a duplicate record) are excluded by a stated rule and
+//! counted by reason in the quality report; a row may also add one (an A&E arrival by
+//! ambulance is also an ambulance conveyance). The mapped row is then checked by the contract
+//! exactly as a contract-shaped file is, so a layout adds no validation of its own.
+//!
+//! Code maps of NHS Data Dictionary values that several layouts share (admission method,
+//! patient classification, attendance status, department type) live once in
+//! `profiles/codes.toml`.
+//!
+//! To add a layout: write `profiles/<name>.toml` (copy the nearest one) and list it in
+//! [`FILES`]; the unit tests check that every built-in profile parses and maps onto its
+//! contract's columns and codes.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+use super::contract::{Contract, Kind};
+use super::contracts;
+use super::fields::Problem;
+use super::quarantine::Reason;
+use crate::error::{Error, Location, Result};
+
+/// The built-in profiles, by file name.
+const FILES: [(&str, &str); 9] = [
+    (
+        "ncdr-apcs.toml",
+        include_str!("../../profiles/ncdr-apcs.toml"),
+    ),
+    (
+        "ncdr-opa.toml",
+        include_str!("../../profiles/ncdr-opa.toml"),
+    ),
+    ("ncdr-ec.toml", include_str!("../../profiles/ncdr-ec.toml")),
+    (
+        "sus-unified-apc.toml",
+        include_str!("../../profiles/sus-unified-apc.toml"),
+    ),
+    (
+        "sus-unified-op.toml",
+        include_str!("../../profiles/sus-unified-op.toml"),
+    ),
+    (
+        "sus-unified-ec.toml",
+        include_str!("../../profiles/sus-unified-ec.toml"),
+    ),
+    ("hes-apc.toml", include_str!("../../profiles/hes-apc.toml")),
+    ("hes-op.toml", include_str!("../../profiles/hes-op.toml")),
+    ("hes-ae.toml", include_str!("../../profiles/hes-ae.toml")),
+];
+
+/// Code maps shared by the profiles (NHS Data Dictionary values), by name.
+const SHARED_CODES: &str = include_str!("../../profiles/codes.toml");
+
+type CodeMap = BTreeMap<String, String>;
+
+/// The shared code maps, keys normalised. The file is part of the binary and parsed by a
+/// unit test (through every built-in profile), so this cannot fail at run time.
+static SHARED: LazyLock<BTreeMap<String, CodeMap>> = LazyLock::new(|| {
+    let maps: BTreeMap<String, CodeMap> =
+        toml::from_str(SHARED_CODES).expect("profiles/codes.toml parses");
+    maps.into_iter()
+        .map(|(name, map)| (name, normalised(map)))
+        .collect()
+});
+
+fn normalised(map: CodeMap) -> CodeMap {
+    map.into_iter()
+        .map(|(value, code)| (key(&value), code))
+        .collect()
+}
+
+/// Every built-in profile, parsed. The files are part of the binary and parsed by a unit
+/// test, so this cannot fail at run time.
+pub static BUILT_IN: LazyLock<Vec<Profile>> = LazyLock::new(|| {
+    FILES
+        .iter()
+        .map(|(file, text)| {
+            Profile::parse(text, &format!("profiles/{file}")).expect("built-in profiles parse")
+        })
+        .collect()
+});
+
+/// One layout's mapping onto a contract, as written in its TOML file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Short name, e.g. `ncdr-apcs`.
+    pub name: String,
+    /// What the layout is, for people.
+    pub title: String,
+    /// The contract (extract) it feeds.
+    pub extract: String,
+    /// Where the column names and code values come from.
+    pub sources: Vec<String>,
+    /// Header columns that together identify the layout (matched as header names are).
+    pub signature: Vec<String>,
+    /// Values read as blank in every column (e.g. HES's 1800-01-01 "null date").
+    #[serde(default)]
+    pub null_values: Vec<String>,
+    /// How each contract column is filled; contract columns not listed are blank.
+    pub columns: Vec<ColumnMap>,
+    /// Rows the contract does not count, dropped and counted by reason.
+    #[serde(default)]
+    pub exclude: Vec<Exclusion>,
+    /// Rows that stand for a second event, added with some columns replaced.
+    #[serde(default)]
+    pub also: Vec<AlsoRow>,
+    /// Code maps of its own by name (source value -> contract code); a map named by a column
+    /// but not given here comes from `profiles/codes.toml`.
+    #[serde(default)]
+    pub codes: BTreeMap<String, CodeMap>,
+    /// Where the profile was read from (file name), for messages.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnMap {
+    /// The contract column filled.
+    pub to: String,
+    /// The source column read.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// A constant written instead of reading a column.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// The code map (in `[codes]`) the source value goes through.
+    #[serde(default)]
+    pub codes: Option<String>,
+    /// The source's unit, converted to the contract's (only `seconds` -> minutes).
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exclusion {
+    /// The source column tested.
+    pub column: String,
+    /// Exclude rows whose value is one of these ("" for blank) ...
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// ... or whose value is not one of these.
+    #[serde(default)]
+    pub not_in: Vec<String>,
+    /// Why, as counted in the quality report.
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlsoRow {
+    /// The source column tested.
+    pub column: String,
+    /// Add the row when the value is one of these.
+    pub values: Vec<String>,
+    /// Contract columns replaced in the added row (constants; "" for blank).
+    pub set: BTreeMap<String, String>,
+    /// What the added row is, for the quality report.
+    pub reason: String,
+}
+
+/// A value as profiles compare it: trimmed, lower case.
+fn key(value: &str) -> String {
+    value.trim().to_lowercase()
+}
+
+impl Profile {
+    /// Parses and checks a profile against its contract; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Profile> {
+        let location = || Location::file(std::path::Path::new(origin));
+        let mut profile: Profile = toml::from_str(text).map_err(|error| {
+            let line = error
+                .span()
+                .map(|span| text[..span.start].matches('\n').count() as u64 + 1);
+            let mut at = location();
+            if let Some(line) = line {
+                at = at.line(line);
+            }
+            Error::input(
+                at,
+                format!("not a valid input profile: {}", error.message()),
+            )
+        })?;
+        profile.origin = origin.to_string();
+        profile.codes = std::mem::take(&mut profile.codes)
+            .into_iter()
+            .map(|(name, map)| (name, normalised(map)))
+            .collect();
+        for name in profile.columns.iter().filter_map(|map| map.codes.clone()) {
+            if !profile.codes.contains_key(&name)
+                && let Some(shared) = SHARED.get(&name)
+            {
+                profile.codes.insert(name, shared.clone());
+            }
+        }
+        profile
+            .check()
+            .map_err(|reason| Error::input(location(), reason))?;
+        Ok(profile)
+    }
+
+    /// The contract this profile feeds.
+    pub fn contract(&self) -> &'static Contract {
+        contracts::by_name(&self.extract).expect("checked when the profile was parsed")
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        let contract = contracts::by_name(&self.extract).ok_or_else(|| {
+            format!(
+                "profile '{}': extract '{}' is not one of the contracts",
+                self.name, self.extract
+            )
+        })?;
+        if self.signature.is_empty() {
+            return Err(format!("profile '{}': signature is empty", self.name));
+        }
+        for map in &self.columns {
+            let spec = contract
+                .columns
+                .iter()
+                .find(|spec| spec.name == map.to)
+                .ok_or_else(|| {
+                    format!(
+                        "profile '{}': '{}' is not a column of {}",
+                        self.name, map.to, contract.name
+                    )
+                })?;
+            if map.from.is_some() == map.value.is_some() {
+                return Err(format!(
+                    "profile '{}': column '{}' needs exactly one of `from` and `value`",
+                    self.name, map.to
+                ));
+            }
+            if let Some(unit) = &map.unit
+                && unit != "seconds"
+            {
+                return Err(format!(
+                    "profile '{}': column '{}': unit '{unit}' is not known (only \"seconds\")",
+                    self.name, map.to
+                ));
+            }
+            if let Some(name) = &map.codes {
+                let codes = self.codes.get(name).ok_or_else(|| {
+                    format!(
+                        "profile '{}': column '{}' names code map '{name}', which neither [codes] nor profiles/codes.toml has",
+                        self.name, map.to
+                    )
+                })?;
+                for target in codes.values().filter(|target| !target.is_empty()) {
+                    check_code(contract, &map.to, target)
+                        .map_err(|reason| format!("profile '{}': {reason}", self.name))?;
+                }
+            }
+            if let Some(value) = &map.value
+                && let Kind::Code(set) = spec.kind
+                && set.normalise(value).is_err()
+            {
+                return Err(format!(
+                    "profile '{}': '{value}' is not a {} code",
+                    self.name, set.name
+                ));
+            }
+        }
+        for also in &self.also {
+            for (column, value) in &also.set {
+                if !contract.columns.iter().any(|spec| spec.name == column) {
+                    return Err(format!(
+                        "profile '{}': also-row sets '{column}', which is not a column of {}",
+                        self.name, contract.name
+                    ));
+                }
+                if !value.is_empty() {
+                    check_code(contract, column, value)
+                        .map_err(|reason| format!("profile '{}': {reason}", self.name))?;
+                }
+            }
+        }
+        for exclusion in &self.exclude {
+            if exclusion.values.is_empty() == exclusion.not_in.is_empty() {
+                return Err(format!(
+                    "profile '{}': exclusion on '{}' needs exactly one of `values` and `not_in`",
+                    self.name, exclusion.column
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The signature columns missing from a (normalised) header; empty when the layout fits.
+    pub fn missing_from(&self, header: &[String]) -> Vec<&str> {
+        self.signature
+            .iter()
+            .filter(|column| !header.contains(&super::normalise_name(column)))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// Checks a constant or mapped code is valid for a code column (other kinds pass).
+fn check_code(contract: &Contract, column: &str, code: &str) -> std::result::Result<(), String> {
+    let spec = contract
+        .columns
+        .iter()
+        .find(|spec| spec.name == column)
+        .ok_or_else(|| format!("'{column}' is not a column of {}", contract.name))?;
+    if let Kind::Code(set) = spec.kind
+        && set.normalise(code).is_err()
+    {
+        return Err(format!("'{code}' is not a {} code ({column})", set.name));
+    }
+    Ok(())
+}
+
+/// How one contract column is filled from a source record.
+#[derive(Debug)]
+enum Fill {
+    Blank,
+    Constant(String),
+    Column {
+        position: usize,
+        source: String,
+        codes: Option<String>,
+        seconds: bool,
+    },
+}
+
+/// A test on one source column (an exclusion or an also-row), resolved to a position.
+#[derive(Debug)]
+struct Test<'p> {
+    position: usize,
+    values: Vec<String>,
+    negate: bool,
+    reason: &'p str,
+}
+
+impl Test<'_> {
+    fn matches(&self, raw: &str) -> bool {
+        self.values.contains(&key(raw)) != self.negate
+    }
+}
+
+/// What a source record becomes.
+#[derive(Debug, PartialEq)]
+pub enum Mapped {
+    /// Contract-shaped records (raw text in contract column order): one, or more when an
+    /// also-row applies (the extra ones carry the also-row's reason).
+    Rows(Vec<(Vec<String>, Option<String>)>),
+    /// Dropped by an exclusion, with its reason.
+    Excluded(String),
+}
+
+/// A source column and value a mapping could not read.
+#[derive(Debug)]
+pub struct MapProblem {
+    pub column: String,
+    pub raw_value: String,
+    pub problem: Problem,
+}
+
+/// A profile resolved against one file's header.
+#[derive(Debug)]
+pub struct Mapper<'p> {
+    profile: &'p Profile,
+    fills: Vec<Fill>,
+    exclusions: Vec<Test<'p>>,
+    also: Vec<(Test<'p>, &'p AlsoRow)>,
+    null_values: Vec<String>,
+    /// Exclusion rules whose column the file lacks (so they cannot apply), for the report.
+    pub skipped_rules: Vec<String>,
+}
+
+impl<'p> Mapper<'p> {
+    /// Resolves `profile` against a file's header (as written); a source column the contract
+    /// requires but the header lacks is an error naming the file.
+    pub fn new(profile: &'p Profile, header: &[String], path: &std::path::Path) -> Result<Self> {
+        let normalised: Vec<String> = header
+            .iter()
+            .map(|name| super::normalise_name(name))
+            .collect();
+        let position = |column: &str| {
+            let wanted = super::normalise_name(column);
+            normalised.iter().position(|name| *name == wanted)
+        };
+        let contract = profile.contract();
+        let mut fills = Vec::with_capacity(contract.columns.len());
+        for spec in contract.columns {
+            let fill = match profile.columns.iter().find(|map| map.to == spec.name) {
+                None => Fill::Blank,
+                Some(ColumnMap {
+                    value: Some(value), ..
+                }) => Fill::Constant(value.clone()),
+                Some(map) => {
+                    let source = map.from.clone().expect("checked when parsed");
+                    match position(&source) {
+                        Some(position) => Fill::Column {
+                            position,
+                            source,
+                            codes: map.codes.clone(),
+                            seconds: map.unit.is_some(),
+                        },
+                        None if spec.required => {
+                            return Err(Error::input(
+                                Location::file(path).line(1).column(source.clone()),
+                                format!(
+                                    "the file looks like {} (profile '{}') but lacks column '{source}', \
+                                     which fills the required '{}'; the header has: {}",
+                                    profile.title,
+                                    profile.name,
+                                    spec.name,
+                                    header.join(", ")
+                                ),
+                            ));
+                        }
+                        None => Fill::Blank,
+                    }
+                }
+            };
+            fills.push(fill);
+        }
+        let mut skipped_rules = Vec::new();
+        let mut exclusions = Vec::new();
+        for rule in &profile.exclude {
+            match position(&rule.column) {
+                Some(position) => exclusions.push(Test {
+                    position,
+                    values: rule
+                        .values
+                        .iter()
+                        .chain(&rule.not_in)
+                        .map(|v| key(v))
+                        .collect(),
+                    negate: !rule.not_in.is_empty(),
+                    reason: &rule.reason,
+                }),
+                None => skipped_rules.push(format!(
+                    "column '{}' is absent, so rows were not excluded by it ({})",
+                    rule.column, rule.reason
+                )),
+            }
+        }
+        let mut also = Vec::new();
+        for rule in &profile.also {
+            match position(&rule.column) {
+                Some(position) => also.push((
+                    Test {
+                        position,
+                        values: rule.values.iter().map(|v| key(v)).collect(),
+                        negate: false,
+                        reason: &rule.reason,
+                    },
+                    rule,
+                )),
+                None => skipped_rules.push(format!(
+                    "column '{}' is absent, so no rows were added by it ({})",
+                    rule.column, rule.reason
+                )),
+            }
+        }
+        Ok(Mapper {
+            profile,
+            fills,
+            exclusions,
+            also,
+            null_values: profile.null_values.iter().map(|v| key(v)).collect(),
+            skipped_rules,
+        })
+    }
+
+    pub fn profile(&self) -> &Profile {
+        self.profile
+    }
+
+    /// The source column that fills a contract column, if one does.
+    pub fn source_of(&self, contract_column: &str) -> Option<&str> {
+        let index = self
+            .profile
+            .contract()
+            .columns
+            .iter()
+            .position(|spec| spec.name == contract_column)?;
+        match &self.fills[index] {
+            Fill::Column { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// The source field at a position, blank when it is one of the profile's null values.
+    fn field<'r>(&self, fields: &'r [String], position: usize) -> &'r str {
+        let raw = fields.get(position).map_or("", String::as_str);
+        if !self.null_values.is_empty() && self.null_values.contains(&key(raw)) {
+            ""
+        } else {
+            raw
+        }
+    }
+
+    /// Maps one source record (whose field count matches the header) onto the contract.
+    pub fn map(&self, fields: &[String]) -> std::result::Result<Mapped, MapProblem> {
+        for rule in &self.exclusions {
+            if rule.matches(self.field(fields, rule.position)) {
+                return Ok(Mapped::Excluded(rule.reason.to_string()));
+            }
+        }
+        let mut row = Vec::with_capacity(self.fills.len());
+        for fill in &self.fills {
+            row.push(match fill {
+                Fill::Blank => String::new(),
+                Fill::Constant(value) => value.clone(),
+                Fill::Column {
+                    position,
+                    source,
+                    codes,
+                    seconds,
+                } => {
+                    let raw = self.field(fields, *position);
+                    let value = match codes {
+                        Some(name) => self.code(name, source, raw)?,
+                        None => raw.trim().to_string(),
+                    };
+                    if *seconds {
+                        seconds_to_minutes(&value)
+                    } else {
+                        value
+                    }
+                }
+            });
+        }
+        let mut rows = Vec::with_capacity(1);
+        for (rule, also) in &self.also {
+            if rule.matches(self.field(fields, rule.position)) {
+                let mut extra = row.clone();
+                for (column, value) in &also.set {
+                    let index = self
+                        .profile
+                        .contract()
+                        .columns
+                        .iter()
+                        .position(|spec| spec.name == column)
+                        .expect("checked when parsed");
+                    extra[index] = value.clone();
+                }
+                rows.push((extra, Some(also.reason.clone())));
+            }
+        }
+        rows.insert(0, (row, None));
+        Ok(Mapped::Rows(rows))
+    }
+
+    /// A source value through a code map; a blank value with no entry for "" stays blank (the
+    /// contract then decides whether blank is allowed).
+    fn code(&self, map: &str, source: &str, raw: &str) -> std::result::Result<String, MapProblem> {
+        let codes = &self.profile.codes[map];
+        match codes.get(&key(raw)) {
+            Some(code) => Ok(code.clone()),
+            None if raw.trim().is_empty() => Ok(String::new()),
+            None => Err(MapProblem {
+                column: source.to_string(),
+                raw_value: raw.to_string(),
+                problem: Problem::new(
+                    Reason::UnknownCode,
+                    format!(
+                        "'{}' is not a value of {source} that profile '{}' knows ({})",
+                        raw.trim(),
+                        self.profile.name,
+                        known_values(codes)
+                    ),
+                ),
+            }),
+        }
+    }
+}
+
+fn known_values(codes: &BTreeMap<String, String>) -> String {
+    let values: Vec<&str> = codes.keys().map(String::as_str).collect();
+    values.join(", ")
+}
+
+/// Whole minutes from a duration in seconds (rounded half up); text that is not a number is
+/// passed on for the contract to reject with its own reason.
+fn seconds_to_minutes(value: &str) -> String {
+    match value.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() => format!("{}", (seconds / 60.0).round() as i64),
+        _ => value.to_string(),
+    }
+}
+
+/// The built-in profiles as text for people: name, extract, title, signature and sources.
+pub fn listing() -> String {
+    let mut text = String::new();
+    for profile in BUILT_IN.iter() {
+        text.push_str(&format!(
+            "{}  ->  {}\n  {}\n  recognised by the columns: {}\n",
+            profile.name,
+            profile.extract,
+            profile.title,
+            profile.signature.join(", ")
+        ));
+        for source in &profile.sources {
+            text.push_str(&format!("  source: {source}\n"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// The profiles that fit a header, and for the rest how close each came (signature columns
+/// present of those needed), best first.
+pub fn fitting<'a>(
+    profiles: &'a [Profile],
+    header: &[String],
+) -> (Vec<&'a Profile>, Vec<(&'a Profile, Vec<&'a str>)>) {
+    let normalised: Vec<String> = header
+        .iter()
+        .map(|name| super::normalise_name(name))
+        .collect();
+    let mut fits = Vec::new();
+    let mut near = Vec::new();
+    for profile in profiles {
+        let missing = profile.missing_from(&normalised);
+        if missing.is_empty() {
+            fits.push(profile);
+        } else if missing.len() < profile.signature.len() {
+            near.push((profile, missing));
+        }
+    }
+    near.sort_by_key(|(profile, missing)| (missing.len(), profile.name.clone()));
+    (fits, near)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_profile_parses_and_maps_onto_its_contract() {
+        assert_eq!(BUILT_IN.len(), FILES.len());
+        for profile in BUILT_IN.iter() {
+            assert!(
+                !profile.sources.is_empty(),
+                "{} cites no source",
+                profile.name
+            );
+            let header: Vec<String> = profile.signature.clone();
+            let mapper = Mapper::new(profile, &header, std::path::Path::new("x.csv"))
+                .unwrap_or_else(|error| panic!("{}: {error}", profile.name));
+            assert_eq!(mapper.fills.len(), profile.contract().columns.len());
+        }
+        let names: std::collections::BTreeSet<&str> = BUILT_IN
+            .iter()
+            .map(|profile| profile.name.as_str())
+            .collect();
+        assert_eq!(names.len(), BUILT_IN.len(), "profile names are unique");
+    }
+
+    #[test]
+    fn no_header_fits_two_built_in_profiles() {
+        for profile in BUILT_IN.iter() {
+            let (fits, _) = fitting(&BUILT_IN, &profile.signature);
+            let names: Vec<&str> = fits.iter().map(|fit| fit.name.as_str()).collect();
+            assert_eq!(names, [profile.name.as_str()]);
+        }
+    }
+
+    #[test]
+    fn a_profile_naming_a_code_the_contract_lacks_is_an_error_with_its_file() {
+        let text = r#"
+name = "bad"
+title = "bad"
+extract = "hospital_activity"
+sources = ["x"]
+signature = ["a"]
+[[columns]]
+to = "setting"
+value = "hospice"
+"#;
+        let error = Profile::parse(text, "my-profile.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("my-profile.toml"), "{error}");
+        assert!(
+            error.contains("'hospice' is not a hospital setting code"),
+            "{error}"
+        );
+        let typo = text.replace("[[columns]]", "[[column]]");
+        let error = Profile::parse(&typo, "my-profile.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("line"), "{error}");
+    }
+
+    #[test]
+    fn seconds_become_whole_minutes() {
+        assert_eq!(seconds_to_minutes("600"), "10");
+        assert_eq!(seconds_to_minutes("89"), "1");
+        assert_eq!(seconds_to_minutes("90"), "2");
+        assert_eq!(seconds_to_minutes("ten"), "ten");
+    }
+}

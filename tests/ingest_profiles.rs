@@ -1,0 +1,319 @@
+//! Input profiles: hospital extracts in the SUS+/NCDR, SUS Unified and HES layouts, dropped
+//! into a data folder with no configuration, load to exactly the rows of their contract-shaped
+//! twin (`tests/fixtures/profiles/hospital_activity.csv`; the layouts are written from it by
+//! `make_fixtures.py`), with every other row excluded by a stated rule and counted; a file no
+//! layout fits is an exit-2 error that names the nearest layouts.
+
+use std::path::Path;
+
+use crate::util::{copy_files, fixtures, parquet_column, read_json, sp_impact};
+
+const HOSPITAL_COLUMNS: [&str; 7] = [
+    "person_id",
+    "activity_date",
+    "setting",
+    "discharge_date",
+    "attended",
+    "patient_classification",
+    "department_type",
+];
+
+/// A data folder holding the golden fixture's other extracts and `hospital` files.
+fn data_folder(root: &Path, hospital: &Path) -> std::path::PathBuf {
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for entry in std::fs::read_dir(fixtures().join("models")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".csv") && name != "hospital_activity.csv" {
+            std::fs::copy(&path, data.join(&name)).unwrap();
+        }
+    }
+    if hospital.is_dir() {
+        copy_files(hospital, &data);
+    } else {
+        std::fs::copy(hospital, data.join("hospital_activity.csv")).unwrap();
+    }
+    data
+}
+
+fn ingest(root: &Path, hospital: &Path) -> std::path::PathBuf {
+    let data = data_folder(root, hospital);
+    let out = root.join("out");
+    let run = sp_impact(&[
+        "ingest",
+        "-q",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    out
+}
+
+/// The loaded hospital rows (every contract column, not the source line), sorted.
+fn hospital_rows(out: &Path) -> Vec<Vec<Option<String>>> {
+    let path = out.join("data/hospital_activity.parquet");
+    let columns: Vec<Vec<Option<String>>> = HOSPITAL_COLUMNS
+        .iter()
+        .map(|column| parquet_column(&path, column))
+        .collect();
+    let mut rows: Vec<Vec<Option<String>>> = (0..columns[0].len())
+        .map(|row| columns.iter().map(|column| column[row].clone()).collect())
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The quality report's entry for one file.
+fn file_report(out: &Path, file: &str) -> serde_json::Value {
+    let report = read_json(&out.join("quality/ingest.json"));
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["file"] == file)
+        .unwrap_or_else(|| panic!("no report for {file}"))
+        .clone()
+}
+
+#[test]
+fn every_hospital_layout_loads_exactly_the_rows_of_its_contract_shaped_twin() {
+    let profiles = fixtures().join("profiles");
+    let twin_dir = tempfile::tempdir().unwrap();
+    let twin = hospital_rows(&ingest(
+        twin_dir.path(),
+        &profiles.join("hospital_activity.csv"),
+    ));
+    assert_eq!(twin.len(), 12);
+    for dialect in ["ncdr", "sus-unified", "hes"] {
+        let work = tempfile::tempdir().unwrap();
+        let out = ingest(work.path(), &profiles.join(dialect));
+        assert_eq!(hospital_rows(&out), twin, "{dialect}");
+
+        let report = read_json(&out.join("quality/ingest.json"));
+        let files: Vec<&serde_json::Value> = report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|file| file["extract"] == "hospital_activity")
+            .collect();
+        assert_eq!(
+            files.len(),
+            3,
+            "{dialect}: three files feed hospital activity"
+        );
+        for file in &files {
+            assert!(file["profile"].as_str().unwrap().starts_with(dialect));
+            assert_eq!(file["linkage_rate"], 1.0, "{dialect}: {file}");
+            assert_eq!(file["reconciled"], true, "{dialect}: {file}");
+            assert_eq!(file["rows_quarantined"], 0, "{dialect}: {file}");
+        }
+        let total =
+            |key: &str| -> u64 { files.iter().map(|file| file[key].as_u64().unwrap()).sum() };
+        // Two ambulance arrivals are also ambulance conveyances.
+        assert_eq!(total("rows_added"), 2, "{dialect}");
+        assert_eq!(
+            total("rows_read") + total("rows_added"),
+            total("rows_loaded") + total("rows_excluded")
+        );
+        assert_eq!(total("rows_loaded"), 12, "{dialect}");
+    }
+}
+
+#[test]
+fn excluded_rows_are_counted_by_the_rule_that_dropped_them() {
+    let work = tempfile::tempdir().unwrap();
+    let out = ingest(work.path(), &fixtures().join("profiles/hes"));
+    let apc = file_report(&out, "hes_apc_2223.csv");
+    assert_eq!(apc["profile"], "hes-apc");
+    let excluded = &apc["excluded_by_reason"];
+    assert_eq!(
+        excluded["maternity admission or birth (not an elective or emergency admission)"],
+        1
+    );
+    assert_eq!(
+        excluded["regular day or night attender (not an admission)"],
+        1
+    );
+    assert_eq!(excluded["unfinished episode (EPISTAT not 3)"], 1);
+    assert_eq!(
+        excluded["not the discharge episode of its spell (a spell is counted once, at its last episode)"],
+        2,
+        "the first episodes of the two two-episode emergency spells"
+    );
+}
+
+#[test]
+fn a_bad_code_in_a_profiled_file_is_quarantined_naming_the_source_column() {
+    let work = tempfile::tempdir().unwrap();
+    let layouts = work.path().join("layouts");
+    std::fs::create_dir_all(&layouts).unwrap();
+    std::fs::write(
+        layouts.join("opa.csv"),
+        "Der_Pseudo_NHS_Number,Appointment_Date,Attendance_Status\n\
+         A,2023-03-01,5\n\
+         A,2023-03-02,8\n\
+         A,2023-13-02,5\n\
+         Z,2023-03-05,5\n",
+    )
+    .unwrap();
+    let out = ingest(work.path(), &layouts);
+    let quarantine = out.join("quality/quarantine/hospital_activity.parquet");
+    assert_eq!(
+        parquet_column(&quarantine, "column"),
+        [
+            Some("Attendance_Status".to_string()),
+            Some("Appointment_Date".to_string()),
+            Some("Der_Pseudo_NHS_Number".to_string())
+        ]
+    );
+    assert_eq!(
+        parquet_column(&quarantine, "raw_value"),
+        [
+            Some("8".to_string()),
+            Some("2023-13-02".to_string()),
+            Some("Z".to_string())
+        ]
+    );
+    assert_eq!(
+        parquet_column(&quarantine, "file"),
+        vec![Some("opa.csv".to_string()); 3]
+    );
+    // One of the two rows that reached the person check links to patients: a warning.
+    let opa = file_report(&out, "opa.csv");
+    assert_eq!(opa["linkage_rate"], 0.5);
+    assert!(
+        opa["warnings"]
+            .to_string()
+            .contains("only 50.0% of rows have a person_id found in patients"),
+        "{opa}"
+    );
+    let detail = parquet_column(&quarantine, "detail");
+    assert!(
+        detail[0].as_deref().unwrap().contains("ncdr-opa"),
+        "{detail:?}"
+    );
+    assert!(
+        detail[1]
+            .as_deref()
+            .unwrap()
+            .contains("read into activity_date"),
+        "{detail:?}"
+    );
+}
+
+#[test]
+fn a_data_file_no_layout_fits_is_an_error_naming_the_nearest_layouts() {
+    let work = tempfile::tempdir().unwrap();
+    let layouts = work.path().join("layouts");
+    std::fs::create_dir_all(&layouts).unwrap();
+    std::fs::write(
+        layouts.join("apcs.csv"),
+        "Der_Pseudo_NHS_Number,Admission_Date,Discharge_Date\nA,2023-01-01,2023-01-02\n",
+    )
+    .unwrap();
+    let data = data_folder(work.path(), &layouts);
+    let run = sp_impact(&[
+        "ingest",
+        "-q",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        work.path().join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("apcs.csv"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ncdr-apcs")
+            && run
+                .stderr
+                .contains("Admission_Method, Patient_Classification"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn inspect_shows_the_layout_mapping_values_and_linkage_of_each_file() {
+    let work = tempfile::tempdir().unwrap();
+    let layouts = work.path().join("layouts");
+    std::fs::create_dir_all(&layouts).unwrap();
+    copy_files(&fixtures().join("profiles/ncdr"), &layouts);
+    std::fs::write(
+        layouts.join("opa_2023.csv"),
+        "Der_Pseudo_NHS_Number,Appointment_Date,Attendance_Status,Clinic\n\
+         A,2023-03-01,5,X1\n\
+         A,2023-03-02,2,X1\n\
+         Z,2023-03-05,8,X1\n",
+    )
+    .unwrap();
+    std::fs::write(layouts.join("mystery.csv"), "NHSNO,When\n1,2023-01-01\n").unwrap();
+    let data = data_folder(work.path(), &layouts);
+    let run = sp_impact(&["inspect", "--data", data.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = run.stdout;
+    let section = |file: &str| -> String {
+        let start = text
+            .find(&format!("{file}  ->"))
+            .unwrap_or_else(|| panic!("{file}:\n{text}"));
+        let rest = &text[start..];
+        rest[..rest.find("\n\n").unwrap_or(rest.len())].to_string()
+    };
+    let apcs = section("apcs_2023.csv");
+    assert!(
+        apcs.contains("hospital_activity, read as ncdr-apcs"),
+        "{apcs}"
+    );
+    assert!(apcs.contains("why: its header has Der_Pseudo_NHS_Number, Admission_Date, Admission_Method, Patient_Classification"), "{apcs}");
+    assert!(
+        apcs.contains(
+            "setting                 <- Admission_Method (through code map 'admission_method')"
+        ),
+        "{apcs}"
+    );
+    assert!(
+        apcs.contains("not used: APCS_Ident, Der_Provider_Code, Der_Dominant_Treatment_Function"),
+        "{apcs}"
+    );
+    assert!(
+        apcs.contains("11 x2 -> setting elective_admission"),
+        "{apcs}"
+    );
+    assert!(
+        apcs.contains("31 x1 -> not counted (maternity admission or birth"),
+        "{apcs}"
+    );
+    assert!(apcs.contains("outcome: 4 rows would load (0 of them added by the layout's rules), 0 would be quarantined, 3 not counted"), "{apcs}");
+    assert!(
+        apcs.contains("person ids: 3 distinct, 3 found in patients (100.0%)"),
+        "{apcs}"
+    );
+    let ec = section("ec_2023.csv");
+    assert!(
+        ec.contains("1048031000000100 x2 -> also ambulance conveyance (arrival by ambulance)"),
+        "{ec}"
+    );
+    let opa = section("opa_2023.csv");
+    assert!(opa.contains("5 x1 -> attended true"), "{opa}");
+    assert!(
+        opa.contains("2 x1 -> not counted (appointment cancelled"),
+        "{opa}"
+    );
+    assert!(opa.contains("8 x1 -> UNMAPPED (quarantined)"), "{opa}");
+    assert!(opa.contains("outcome: 1 rows would load (0 of them added by the layout's rules), 1 would be quarantined, 1 not counted"), "{opa}");
+    assert!(
+        opa.contains("person ids: 2 distinct, 1 found in patients (50.0%)"),
+        "{opa}"
+    );
+    assert!(
+        opa.contains("note: column 'First_Attendance' is absent"),
+        "{opa}"
+    );
+    let mystery = section("mystery.csv");
+    assert!(mystery.contains("NOT RECOGNISED"), "{mystery}");
+    let gp = section("gp_appointments.csv");
+    assert!(gp.contains("contract-shaped"), "{gp}");
+    assert!(gp.contains("status: attended x"), "{gp}");
+}
