@@ -3,13 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{
-    Cli, Command, EngineArgs, EngineChoice, IngestArgs, PseudonymiseArgs, SampleArgs, StudyArgs,
-    SynthArgs,
+    Cli, Command, EngineArgs, EngineChoice, IngestArgs, InspectArgs, PseudonymiseArgs, SampleArgs,
+    StudyArgs, SynthArgs,
 };
 use crate::engine::models::QuerySource;
 use crate::engine::{EngineKind, EngineOptions, parse_memory_size};
 use crate::error::Error;
 use crate::error::Result;
+use crate::ingest::profile::Layouts;
 use crate::output::StagedOutput;
 use crate::progress::Progress;
 use crate::pseudonymise::{PseudonymiseRequest, pseudonymise};
@@ -28,10 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
             crate::run::check(&inputs.run_options(&args, None)?, &progress)
         }
         Command::Sample(args) => sample(&args, &progress),
-        Command::Inspect(args) => {
-            print!("{}", crate::ingest::inspect::inspect(&args.data)?);
-            Ok(())
-        }
+        Command::Inspect(args) => inspect(&args, &progress),
         Command::Profiles => {
             print!("{}", crate::ingest::profile::listing());
             Ok(())
@@ -142,6 +140,19 @@ impl StudyInputs {
     }
 }
 
+fn inspect(args: &InspectArgs, progress: &Progress) -> Result<()> {
+    let layouts = Layouts::with_user(&args.profiles, Path::new("."), Default::default())?;
+    print!("{}", crate::ingest::inspect::inspect(&args.data, &layouts)?);
+    if let Some(path) = &args.write_profile {
+        let file = crate::ingest::starter::write_starter(&args.data, &layouts, path)?;
+        progress.log(&format!(
+            "inspect: wrote a starter profile for {file} to {}; edit it, then pass it with --profile or list it in study.toml ([inputs] profiles)",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 fn sample(args: &SampleArgs, progress: &Progress) -> Result<()> {
     let written = crate::sample::write(&args.out)?;
     progress.log(&format!(
@@ -155,8 +166,9 @@ fn sample(args: &SampleArgs, progress: &Progress) -> Result<()> {
 }
 
 fn ingest(args: &IngestArgs, progress: &Progress) -> Result<()> {
+    let layouts = Layouts::with_user(&args.profiles, Path::new("."), Default::default())?;
     let staged = StagedOutput::begin(&args.out)?;
-    let report = crate::ingest::ingest(&args.data, staged.path(), progress)?;
+    let report = crate::ingest::ingest(&args.data, &layouts, staged.path(), progress)?;
     let out = staged.commit()?;
     progress.log(&format!(
         "ingest: {} rows read, {} loaded, {} quarantined, {} not counted by layout rules, {} added; reconciled; report in {}",

@@ -140,6 +140,12 @@ pub struct InspectArgs {
     /// Folder holding the data files to inspect.
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
+    /// An input profile of your own for a layout the tool does not know (repeatable).
+    #[arg(long = "profile", value_name = "FILE")]
+    pub profiles: Vec<PathBuf>,
+    /// Write an editable starter profile for the one data file no layout fits.
+    #[arg(long, value_name = "FILE")]
+    pub write_profile: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -254,6 +260,10 @@ pub struct IngestArgs {
     /// Output folder (replaced atomically when ingest finishes).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// An input profile of your own for a layout the tool does not know (repeatable); `run`
+    /// reads them from `[inputs] profiles` in study.toml.
+    #[arg(long = "profile", value_name = "FILE")]
+    pub profiles: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! refused (the error names the key and its line), every key defaulted as documented here,
 //! then validated into a [`StudyConfig`]. Nothing downstream sees raw TOML.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -11,6 +12,7 @@ use crate::costs::{InflationIndex, UnitCosts};
 use crate::design::Design;
 use crate::econ::programme::{self, ProgrammeCost, Staffing};
 use crate::error::{Error, Location, Result};
+use crate::ingest::profile::Layouts;
 
 /// A validated study configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +49,9 @@ pub struct StudyConfig {
     pub suppress_at_or_below: u32,
     pub round_to: u32,
     pub formats: Vec<String>,
+    /// The input layouts: built-in profiles, the study's own (`[inputs] profiles`) and files
+    /// pinned to a layout or extract (`[inputs.files]`).
+    pub layouts: Layouts,
     /// Where the config was read from (for messages and the manifest).
     pub source: PathBuf,
 }
@@ -124,6 +129,17 @@ struct RawConfig {
     disclosure: RawDisclosure,
     #[serde(default)]
     output: RawOutput,
+    #[serde(default)]
+    inputs: RawInputs,
+}
+
+/// `[inputs]`: profile files for layouts the tool does not know (paths relative to
+/// study.toml), and data files pinned to a layout or an extract by file name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawInputs {
+    profiles: Vec<PathBuf>,
+    files: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -505,6 +521,11 @@ impl StudyConfig {
             ));
         }
         let base_dir = path.parent().unwrap_or(Path::new("."));
+        let layouts = Layouts::with_user(&raw.inputs.profiles, base_dir, raw.inputs.files.clone())
+            .map_err(|error| match error {
+                Error::Usage(reason) => invalid("inputs", reason),
+                other => other,
+            })?;
         let unit_cost_table =
             UnitCosts::resolve(&raw.costs.unit_costs, base_dir, &raw.costs.price_year).map_err(
                 |error| match error {
@@ -559,6 +580,7 @@ impl StudyConfig {
             suppress_at_or_below: raw.disclosure.suppress_at_or_below,
             round_to: raw.disclosure.round_to,
             formats: raw.output.formats,
+            layouts,
             source: path.to_path_buf(),
         })
     }
@@ -630,6 +652,26 @@ mod tests {
         assert_eq!(config.caliper_sd, 0.2);
         assert_eq!(config.baseline_window_days, (-60, 30));
         assert_eq!((config.suppress_at_or_below, config.round_to), (7, 5));
+    }
+
+    #[test]
+    fn inputs_pin_files_to_layouts_and_name_a_bad_pin_or_profile_file() {
+        let parse = |inputs: &str| {
+            StudyConfig::parse(&format!("{MINIMAL}\n{inputs}"), Path::new("study.toml"))
+        };
+        let config = parse("[inputs.files]\n\"spells.csv\" = \"hes-apc\"\n").unwrap();
+        assert_eq!(config.layouts.pinned["spells.csv"], "hes-apc");
+        let error = parse("[inputs.files]\n\"spells.csv\" = \"hes-apcs\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("inputs") && error.contains("neither an extract nor a layout"),
+            "{error}"
+        );
+        let error = parse("[inputs]\nprofiles = [\"no-such-profile.toml\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no-such-profile.toml"), "{error}");
     }
 
     #[test]

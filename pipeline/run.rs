@@ -67,7 +67,7 @@ fn analyse(
 ) -> Result<Analysis> {
     let mut timings = BTreeMap::new();
     let clock = Instant::now();
-    let ingest = ingest::ingest(&options.data, dir, progress)?;
+    let ingest = ingest::ingest(&options.data, &config.layouts, dir, progress)?;
     timings.insert("ingest_seconds", clock.elapsed().as_secs_f64());
     if !ingest.reconciled {
         return Err(Error::DataTest("ingest counts did not reconcile".into()));
@@ -237,6 +237,8 @@ fn manifest(options: &RunOptions, config: &StudyConfig, analysis: &Analysis) -> 
             "discount_rate": config.discount_rate,
             "programme": config.programme, "unit_cost_table": config.unit_cost_table,
             "suppress_at_or_below": config.suppress_at_or_below, "round_to": config.round_to,
+            "input_profiles": config.layouts.user_profile_names(),
+            "input_files": config.layouts.pinned,
         },
         "seed": config.seed,
         "inputs": inputs,

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use sp_impact::error::Error;
 use sp_impact::ingest::ingest;
+use sp_impact::ingest::profile::Layouts;
 use sp_impact::progress::Progress;
 
 use crate::util::{copy_files, fixtures, parquet_column, read_json, sp_impact};
@@ -17,7 +18,7 @@ fn base() -> std::path::PathBuf {
 fn parquet_input_loads_like_the_csv_it_came_from() {
     let work = tempfile::tempdir().unwrap();
     let first = work.path().join("first");
-    ingest(&base(), &first, &Progress::silent()).unwrap();
+    ingest(&base(), &Layouts::built_in(), &first, &Progress::silent()).unwrap();
 
     // Feed the typed patients table back in as patients.parquet (with its extra source_line).
     let data = work.path().join("data");
@@ -29,7 +30,7 @@ fn parquet_input_loads_like_the_csv_it_came_from() {
     )
     .unwrap();
     let second = work.path().join("second");
-    let report = ingest(&data, &second, &Progress::silent()).unwrap();
+    let report = ingest(&data, &Layouts::built_in(), &second, &Progress::silent()).unwrap();
 
     let patients = &report.files[0];
     assert_eq!((patients.rows_read, patients.rows_loaded), (6, 6));
@@ -191,7 +192,12 @@ fn mutated_inputs_never_panic_and_always_reconcile() {
         let mut bytes = std::fs::read(data.join(name)).unwrap();
         mutate(&mut bytes, &mut rng);
         std::fs::write(data.join(name), &bytes).unwrap();
-        match ingest(&data, &work.path().join("out"), &Progress::silent()) {
+        match ingest(
+            &data,
+            &Layouts::built_in(),
+            &work.path().join("out"),
+            &Progress::silent(),
+        ) {
             Ok(report) => {
                 assert!(
                     report.reconciled,

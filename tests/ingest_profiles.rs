@@ -317,3 +317,114 @@ fn inspect_shows_the_layout_mapping_values_and_linkage_of_each_file() {
     assert!(gp.contains("contract-shaped"), "{gp}");
     assert!(gp.contains("status: attended x"), "{gp}");
 }
+
+#[test]
+fn a_starter_profile_for_an_unknown_export_reads_it_once_its_codes_are_mapped() {
+    let work = tempfile::tempdir().unwrap();
+    let layouts = work.path().join("layouts");
+    std::fs::create_dir_all(&layouts).unwrap();
+    // A GP system's appointment export in its own words (not a built-in layout).
+    std::fs::write(
+        layouts.join("practice_appts.csv"),
+        "Patient Ref,Appointment Status,Appointment Date,Clinician Role,Mode,Duration\n\
+         A,Finished,2023-02-01,GP,Face to face,10\n\
+         A,Did Not Attend,2023-02-08,Nurse,Face to face,\n\
+         B,Finished,2023-02-09,GP,Telephone,5\n",
+    )
+    .unwrap();
+    let data = data_folder(work.path(), &layouts);
+    std::fs::remove_file(data.join("gp_appointments.csv")).unwrap();
+    let starter = work.path().join("practice.toml");
+    let run = sp_impact(&[
+        "inspect",
+        "--data",
+        data.to_str().unwrap(),
+        "--write-profile",
+        starter.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("practice_appts.csv  ->  NOT RECOGNISED")
+    );
+    let text = std::fs::read_to_string(&starter).unwrap();
+    assert!(text.contains("extract = \"gp_appointments\""), "{text}");
+    for (to, from) in [
+        ("person_id", "Patient Ref"),
+        ("appointment_date", "Appointment Date"),
+        ("status", "Appointment Status"),
+        ("hcp_type", "Clinician Role"),
+        ("mode", "Mode"),
+        ("duration_minutes", "Duration"),
+    ] {
+        assert!(
+            text.contains(&format!("to = \"{to}\"\nfrom = \"{from}\"")),
+            "{to} <- {from}:\n{text}"
+        );
+    }
+    assert!(text.contains("# \"Did Not Attend\" = \"\""), "{text}");
+
+    // The user maps the status and mode words; the file then loads through the profile.
+    let edited =
+        text.replace(
+            "to = \"status\"\nfrom = \"Appointment Status\"",
+            "to = \"status\"\nfrom = \"Appointment Status\"\ncodes = \"status\"",
+        )
+        .replace(
+            "to = \"mode\"\nfrom = \"Mode\"",
+            "to = \"mode\"\nfrom = \"Mode\"\ncodes = \"mode\"",
+        ) + "\n[codes.status]\n\"Finished\" = \"attended\"\n\"Did Not Attend\" = \"dna\"\n\
+           [codes.mode]\n\"Face to face\" = \"face_to_face\"\n\"Telephone\" = \"telephone\"\n";
+    std::fs::write(&starter, edited).unwrap();
+    let out = work.path().join("out");
+    let run = sp_impact(&[
+        "ingest",
+        "-q",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--profile",
+        starter.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let loaded = out.join("data/gp_appointments.parquet");
+    assert_eq!(
+        parquet_column(&loaded, "status"),
+        [
+            Some("attended".into()),
+            Some("dna".into()),
+            Some("attended".into())
+        ]
+    );
+    assert_eq!(
+        parquet_column(&loaded, "hcp_type"),
+        [Some("gp".into()), Some("nurse".into()), Some("gp".into())]
+    );
+    assert_eq!(
+        file_report(&out, "practice_appts.csv")["profile"],
+        "practice-appts"
+    );
+
+    // A profile that reuses a built-in name is refused, naming the file.
+    std::fs::write(
+        &starter,
+        std::fs::read_to_string(&starter)
+            .unwrap()
+            .replace("name = \"practice-appts\"", "name = \"ncdr-apcs\""),
+    )
+    .unwrap();
+    let run = sp_impact(&[
+        "inspect",
+        "--data",
+        data.to_str().unwrap(),
+        "--profile",
+        starter.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("practice.toml") && run.stderr.contains("already a layout"),
+        "{}",
+        run.stderr
+    );
+}

@@ -7,6 +7,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use sp_impact::calendar::add_months;
 use sp_impact::ingest::ingest;
+use sp_impact::ingest::profile::Layouts;
 use sp_impact::progress::Progress;
 use sp_impact::synth::{Effects, SynthOptions, Truth, WorldKind, synth};
 
@@ -159,7 +160,13 @@ fn injected_defects_are_exactly_what_ingest_quarantines() {
         "defects must not change the clean rows"
     );
 
-    let report = ingest(&data, &work.path().join("out"), &Progress::silent()).unwrap();
+    let report = ingest(
+        &data,
+        &Layouts::built_in(),
+        &work.path().join("out"),
+        &Progress::silent(),
+    )
+    .unwrap();
     assert!(report.reconciled);
     let mut classes = HashSet::new();
     for file in &report.files {

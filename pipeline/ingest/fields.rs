@@ -106,23 +106,21 @@ pub fn parse_date(raw: &str, format: &mut Option<DateFormat>) -> Result<NaiveDat
     Ok(date)
 }
 
-/// Database exports often append a midnight time (`2024-04-01 00:00:00.000`); it carries no
+/// Database exports often append a midnight time (`2024-04-01 00:00:00.000`, SQL Server's
+/// `datetime2` writes seven fractional digits, ISO writers a `T` and a `Z`); it carries no
 /// information for a date column, so it is dropped. Any other time is left for the parser to
 /// refuse.
 fn strip_midnight(text: &str) -> &str {
-    for suffix in [
-        " 00:00:00.000",
-        " 00:00:00",
-        " 00:00",
-        "T00:00:00.000",
-        "T00:00:00",
-        "T00:00",
-    ] {
-        if let Some(date) = text.strip_suffix(suffix) {
-            return date;
-        }
-    }
-    text
+    let Some(split) = text.find([' ', 'T']) else {
+        return text;
+    };
+    let (date, time) = (&text[..split], &text[split + 1..]);
+    let time = time.strip_suffix('Z').unwrap_or(time);
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let midnight = matches!(clock, "00:00" | "00:00:00")
+        && fraction.bytes().all(|digit| digit == b'0')
+        && (fraction.is_empty() || clock == "00:00:00");
+    if midnight { date } else { text }
 }
 
 fn date_shape(text: &str) -> Option<DateFormat> {
@@ -286,6 +284,27 @@ pub fn is_nhs_number(raw: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_midnight_time_of_any_database_style_is_dropped_and_other_times_are_kept() {
+        for text in [
+            "2024-04-01 00:00:00.000",
+            "2024-04-01 00:00:00.0000000",
+            "2024-04-01 00:00:00",
+            "2024-04-01 00:00",
+            "2024-04-01T00:00:00Z",
+            "2024-04-01T00:00:00.000",
+        ] {
+            assert_eq!(strip_midnight(text), "2024-04-01", "{text}");
+        }
+        for text in [
+            "2024-04-01 13:45:00",
+            "2024-04-01 00:00:01",
+            "2024-04-01 00:00.5",
+        ] {
+            assert_eq!(strip_midnight(text), text);
+        }
+    }
 
     fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use super::contract::{Contract, Kind};
 use super::fields::DateFormat;
-use super::profile::{self, Mapped, Mapper, Profile};
+use super::profile::{self, Layouts, Mapped, Mapper, Profile};
 use super::source::{BytesRead, Container, RawRecord, Source};
 use super::{ExtractKeys, Keys, Layout, check_record, contracts, data_files, normalise_name};
 use crate::error::{Error, Result};
@@ -27,7 +27,7 @@ const PRIVATE_VALUE: &str = "(any value)";
 const MAX_VALUES_LISTED: usize = 25;
 
 /// The inspection of every data file in `data_dir`, as text for people.
-pub fn inspect(data_dir: &Path) -> Result<String> {
+pub fn inspect(data_dir: &Path, layouts: &Layouts) -> Result<String> {
     if !data_dir.is_dir() {
         return Err(Error::Usage(format!(
             "data folder {} does not exist or is not a folder",
@@ -38,7 +38,7 @@ pub fn inspect(data_dir: &Path) -> Result<String> {
     let patients = patient_ids(&files)?;
     let mut text = String::new();
     for (path, container) in &files {
-        text.push_str(&inspect_file(path, *container, patients.as_ref())?);
+        text.push_str(&inspect_file(path, *container, layouts, patients.as_ref())?);
         text.push('\n');
     }
     if files.is_empty() {
@@ -87,6 +87,7 @@ fn file_stem(path: &Path, container: Container) -> String {
 fn inspect_file(
     path: &Path,
     container: Container,
+    layouts: &Layouts,
     patients: Option<&BTreeSet<String>>,
 ) -> Result<String> {
     let name = path
@@ -97,7 +98,8 @@ fn inspect_file(
     let mut source = Source::open(path, container, BytesRead::default())?;
     let header: Vec<String> = source.header().to_vec();
     let stem = file_stem(path, container);
-    if let Some(contract) = contracts::by_name(&stem) {
+    let pinned = layouts.pinned.get(&name).cloned();
+    if let Some(contract) = contracts::by_name(pinned.as_deref().unwrap_or(&stem)) {
         let _ = writeln!(
             out,
             "{name}  ->  {}, contract-shaped (named after the extract)",
@@ -106,7 +108,12 @@ fn inspect_file(
         out.push_str(&contract_shaped(contract, &mut source, &header, patients)?);
         return Ok(out);
     }
-    let (fits, near) = profile::fitting(&profile::BUILT_IN, &header);
+    let all = layouts.all();
+    let (mut fits, near) = profile::fitting(&all, &header);
+    let pinned_profile = pinned.and_then(|target| layouts.by_name(&target));
+    if let Some(profile) = &pinned_profile {
+        fits = vec![profile];
+    }
     match fits.as_slice() {
         [profile] => {
             let _ = writeln!(

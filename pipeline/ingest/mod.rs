@@ -20,15 +20,17 @@ pub mod profile;
 pub mod quarantine;
 pub mod report;
 pub mod source;
+pub mod starter;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use contract::{Contract, Kind, Row, RowProblem, TableBuilder, Value};
 use fields::{DateFormat, Problem};
 use parquet_out::ParquetSink;
-use profile::{Mapped, Mapper, Profile};
+use profile::{Layouts, Mapped, Mapper, Profile};
 use quarantine::{QuarantineWriter, QuarantinedRow, Reason};
 use report::{FileReport, IngestReport};
 use source::{BytesRead, Container, RawRecord, Source};
@@ -47,8 +49,9 @@ pub struct InputFile {
     pub contract: &'static Contract,
     pub path: PathBuf,
     pub container: Container,
-    /// The layout the file is in when it is not contract-shaped (found by its header).
-    pub profile: Option<&'static Profile>,
+    /// The layout the file is in when it is not contract-shaped (found by its header, or
+    /// pinned in `[inputs.files]`).
+    pub profile: Option<Arc<Profile>>,
 }
 
 /// Finds the extracts in `data_dir`. A file named after a contract (`<name>.csv`, `.csv.gz`
@@ -57,7 +60,10 @@ pub struct InputFile {
 /// spells, outpatient appointments and emergency care into hospital activity). A data file
 /// no profile fits, or more than one does, is an error naming the candidates; so is a
 /// missing required extract, or two contract-named files for one extract.
-pub fn find_inputs(data_dir: &Path) -> Result<(Vec<InputFile>, Vec<&'static str>)> {
+pub fn find_inputs(
+    data_dir: &Path,
+    layouts: &Layouts,
+) -> Result<(Vec<InputFile>, Vec<&'static str>)> {
     if !data_dir.is_dir() {
         return Err(Error::Usage(format!(
             "data folder {} does not exist or is not a folder",
@@ -73,7 +79,11 @@ pub fn find_inputs(data_dir: &Path) -> Result<(Vec<InputFile>, Vec<&'static str>
             .as_deref()
             .and_then(|name| name.strip_suffix(&format!(".{}", container.extension())))
             .unwrap_or_default();
-        let input = match contracts::by_name(stem) {
+        let pinned = file_name
+            .as_deref()
+            .and_then(|name| layouts.pinned.get(name))
+            .map(String::as_str);
+        let input = match contracts::by_name(pinned.unwrap_or(stem)) {
             Some(contract) => InputFile {
                 contract,
                 path,
@@ -81,7 +91,10 @@ pub fn find_inputs(data_dir: &Path) -> Result<(Vec<InputFile>, Vec<&'static str>
                 profile: None,
             },
             None => {
-                let profile = profile_for(&path, container)?;
+                let profile = match pinned.and_then(|name| layouts.by_name(name)) {
+                    Some(profile) => profile,
+                    None => profile_for(&path, container, layouts)?,
+                };
                 InputFile {
                     contract: profile.contract(),
                     path,
@@ -91,6 +104,19 @@ pub fn find_inputs(data_dir: &Path) -> Result<(Vec<InputFile>, Vec<&'static str>
             }
         };
         found.push(input);
+    }
+    for file in layouts.pinned.keys() {
+        if !found.iter().any(|input| {
+            input
+                .path
+                .file_name()
+                .is_some_and(|name| name == file.as_str())
+        }) {
+            return Err(Error::Usage(format!(
+                "[inputs.files] names '{file}', which is not a data file in {}",
+                data_dir.display()
+            )));
+        }
     }
 
     let mut inputs = Vec::new();
@@ -167,11 +193,12 @@ fn data_files(data_dir: &Path) -> Result<Vec<(PathBuf, Container)>> {
 }
 
 /// The one built-in profile a file's header fits, or an error listing the near misses.
-fn profile_for(path: &Path, container: Container) -> Result<&'static Profile> {
+fn profile_for(path: &Path, container: Container, layouts: &Layouts) -> Result<Arc<Profile>> {
     let source = Source::open(path, container, BytesRead::default())?;
-    let (fits, near) = profile::fitting(&profile::BUILT_IN, source.header());
+    let all = layouts.all();
+    let (fits, near) = profile::fitting(&all, source.header());
     match fits.as_slice() {
-        [profile] => Ok(profile),
+        [profile] => Ok(Arc::clone(profile)),
         [] => {
             let closest: Vec<String> = near
                 .iter()
@@ -212,8 +239,11 @@ fn profile_for(path: &Path, container: Container) -> Result<&'static Profile> {
             Err(Error::input(
                 Location::file(path).line(1),
                 format!(
-                    "the header fits more than one input layout: {}; rename the file after its extract",
-                    names.join("; ")
+                    "the header fits more than one input layout: {}; pin the file to one in study.toml ([inputs.files] \"{}\" = \"<layout>\")",
+                    names.join("; "),
+                    path.file_name()
+                        .map(|name| name.to_string_lossy())
+                        .unwrap_or_default()
                 ),
             ))
         }
@@ -222,8 +252,13 @@ fn profile_for(path: &Path, container: Container) -> Result<&'static Profile> {
 
 /// Ingests every extract in `data_dir` into `out_dir` (which must exist and be empty of
 /// earlier results; callers stage it, see [`crate::output`]).
-pub fn ingest(data_dir: &Path, out_dir: &Path, progress: &Progress) -> Result<IngestReport> {
-    let (inputs, missing_optional) = find_inputs(data_dir)?;
+pub fn ingest(
+    data_dir: &Path,
+    layouts: &Layouts,
+    out_dir: &Path,
+    progress: &Progress,
+) -> Result<IngestReport> {
+    let (inputs, missing_optional) = find_inputs(data_dir, layouts)?;
     for dir in [DATA_DIR, "quality/quarantine"] {
         let dir = out_dir.join(dir);
         std::fs::create_dir_all(&dir).map_err(|source| Error::io("creating", &dir, source))?;
@@ -443,7 +478,7 @@ fn load_file(
     let bytes_read = BytesRead::default();
     let bar = progress.file_bar(&file_label, file_bytes);
     let mut source = Source::open(&input.path, input.container, bytes_read.clone())?;
-    let mapper = match input.profile {
+    let mapper = match &input.profile {
         Some(profile) => Some(Mapper::new(profile, source.header(), &input.path)?),
         None => None,
     };
@@ -453,7 +488,7 @@ fn load_file(
     };
 
     let mut report = FileReport::new(contract.name, &file_label, input.container, file_bytes);
-    report.profile = input.profile.map(|profile| profile.name.clone());
+    report.profile = input.profile.as_ref().map(|profile| profile.name.clone());
     report.ignored_columns = layout.ignored.clone();
     for column in &layout.ignored {
         report.warn(format!(

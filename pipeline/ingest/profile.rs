@@ -19,7 +19,8 @@
 //! contract's columns and codes.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
 
 use serde::Deserialize;
 
@@ -80,14 +81,102 @@ fn normalised(map: CodeMap) -> CodeMap {
 
 /// Every built-in profile, parsed. The files are part of the binary and parsed by a unit
 /// test, so this cannot fail at run time.
-pub static BUILT_IN: LazyLock<Vec<Profile>> = LazyLock::new(|| {
+pub static BUILT_IN: LazyLock<Vec<Arc<Profile>>> = LazyLock::new(|| {
     FILES
         .iter()
         .map(|(file, text)| {
-            Profile::parse(text, &format!("profiles/{file}")).expect("built-in profiles parse")
+            Arc::new(
+                Profile::parse(text, &format!("profiles/{file}")).expect("built-in profiles parse"),
+            )
         })
         .collect()
 });
+
+/// The layouts a run may read: the built-in profiles, then a user's own profile files, and
+/// files pinned to a layout (or to an extract) by name, as `[inputs]` in study.toml says.
+#[derive(Debug, Clone, Default)]
+pub struct Layouts {
+    user: Vec<Arc<Profile>>,
+    /// Data file name -> profile name or extract name.
+    pub pinned: BTreeMap<String, String>,
+}
+
+impl PartialEq for Layouts {
+    fn eq(&self, other: &Layouts) -> bool {
+        let names = |layouts: &Layouts| -> Vec<(String, String)> {
+            layouts
+                .user
+                .iter()
+                .map(|profile| (profile.name.clone(), profile.origin.clone()))
+                .collect()
+        };
+        names(self) == names(other) && self.pinned == other.pinned
+    }
+}
+
+impl Layouts {
+    /// The built-in layouts only.
+    pub fn built_in() -> Layouts {
+        Layouts::default()
+    }
+
+    /// The built-in layouts and the user's profile files (relative paths from `base_dir`),
+    /// with `pinned` file names. A user profile may not reuse a built-in name; a pin must
+    /// name a layout or an extract.
+    pub fn with_user(
+        profile_files: &[PathBuf],
+        base_dir: &Path,
+        pinned: BTreeMap<String, String>,
+    ) -> Result<Layouts> {
+        let mut user: Vec<Arc<Profile>> = Vec::new();
+        for file in profile_files {
+            let path = base_dir.join(file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| Error::io("reading input profile", &path, source))?;
+            let profile = Profile::parse(&text, &path.display().to_string())?;
+            let taken = BUILT_IN
+                .iter()
+                .chain(&user)
+                .any(|known| known.name == profile.name);
+            if taken {
+                return Err(Error::input(
+                    Location::file(&path),
+                    format!(
+                        "profile name '{}' is already a layout (`sp-impact profiles` lists them); give yours another name",
+                        profile.name
+                    ),
+                ));
+            }
+            user.push(Arc::new(profile));
+        }
+        let layouts = Layouts { user, pinned };
+        for (file, target) in &layouts.pinned {
+            if contracts::by_name(target).is_none() && layouts.by_name(target).is_none() {
+                return Err(Error::Usage(format!(
+                    "[inputs.files] pins '{file}' to '{target}', which is neither an extract nor a layout"
+                )));
+            }
+        }
+        Ok(layouts)
+    }
+
+    /// The names of the user's own profiles.
+    pub fn user_profile_names(&self) -> Vec<&str> {
+        self.user
+            .iter()
+            .map(|profile| profile.name.as_str())
+            .collect()
+    }
+
+    /// Every layout: built-in first, then the user's.
+    pub fn all(&self) -> Vec<Arc<Profile>> {
+        BUILT_IN.iter().chain(&self.user).cloned().collect()
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<Arc<Profile>> {
+        self.all().into_iter().find(|profile| profile.name == name)
+    }
+}
 
 /// One layout's mapping onto a contract, as written in its TOML file.
 #[derive(Debug, Deserialize)]
@@ -383,7 +472,7 @@ pub struct Mapper<'p> {
 impl<'p> Mapper<'p> {
     /// Resolves `profile` against a file's header (as written); a source column the contract
     /// requires but the header lacks is an error naming the file.
-    pub fn new(profile: &'p Profile, header: &[String], path: &std::path::Path) -> Result<Self> {
+    pub fn new(profile: &'p Profile, header: &[String], path: &Path) -> Result<Self> {
         let normalised: Vec<String> = header
             .iter()
             .map(|name| super::normalise_name(name))
@@ -595,6 +684,9 @@ fn seconds_to_minutes(value: &str) -> String {
     }
 }
 
+/// A layout that does not fit a header, with the signature columns the header lacks.
+pub type NearMiss<'a> = (&'a Arc<Profile>, Vec<&'a str>);
+
 /// The built-in profiles as text for people: name, extract, title, signature and sources.
 pub fn listing() -> String {
     let mut text = String::new();
@@ -617,9 +709,9 @@ pub fn listing() -> String {
 /// The profiles that fit a header, and for the rest how close each came (signature columns
 /// present of those needed), best first.
 pub fn fitting<'a>(
-    profiles: &'a [Profile],
+    profiles: &'a [Arc<Profile>],
     header: &[String],
-) -> (Vec<&'a Profile>, Vec<(&'a Profile, Vec<&'a str>)>) {
+) -> (Vec<&'a Arc<Profile>>, Vec<NearMiss<'a>>) {
     let normalised: Vec<String> = header
         .iter()
         .map(|name| super::normalise_name(name))
@@ -652,7 +744,7 @@ mod tests {
                 profile.name
             );
             let header: Vec<String> = profile.signature.clone();
-            let mapper = Mapper::new(profile, &header, std::path::Path::new("x.csv"))
+            let mapper = Mapper::new(profile, &header, Path::new("x.csv"))
                 .unwrap_or_else(|error| panic!("{}: {error}", profile.name));
             assert_eq!(mapper.fills.len(), profile.contract().columns.len());
         }
