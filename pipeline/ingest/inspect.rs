@@ -274,7 +274,7 @@ fn profiled(
             }
             (Some(map), None) => format!(
                 "blank ({} is not in this file)",
-                map.from.as_deref().unwrap_or("")
+                map.candidates().join(" or ")
             ),
             (None, None) => "blank (this layout has no such column)".to_string(),
         };
@@ -283,7 +283,7 @@ fn profiled(
     let used: BTreeSet<String> = profile
         .columns
         .iter()
-        .filter_map(|map| map.from.as_deref())
+        .flat_map(|map| map.candidates().iter().map(String::as_str))
         .chain(profile.exclude.iter().map(|rule| rule.column.as_str()))
         .chain(profile.also.iter().map(|rule| rule.column.as_str()))
         .map(normalise_name)
@@ -307,7 +307,7 @@ fn profiled(
         .columns
         .iter()
         .filter(|map| map.codes.is_some())
-        .filter_map(|map| map.from.clone())
+        .filter_map(|map| mapper.source_of(&map.to).map(str::to_string))
         .chain(profile.exclude.iter().map(|rule| rule.column.clone()))
         .chain(profile.also.iter().map(|rule| rule.column.clone()));
     for column in tested {
@@ -323,9 +323,9 @@ fn profiled(
         .iter()
         .filter(|(column, _)| {
             profile.columns.iter().any(|map| {
-                map.from
-                    .as_deref()
-                    .is_some_and(|from| normalise_name(from) == normalise_name(column))
+                map.candidates()
+                    .iter()
+                    .any(|from| normalise_name(from) == normalise_name(column))
                     && contract.columns.iter().any(|spec| {
                         spec.name == map.to && matches!(spec.kind, Kind::Text | Kind::Date)
                     })
@@ -452,7 +452,7 @@ fn value_outcome(profile: &Profile, column: &str, value: &str) -> String {
     for map in profile
         .columns
         .iter()
-        .filter(|map| map.from.as_deref().is_some_and(same))
+        .filter(|map| map.candidates().iter().any(|from| same(from)))
     {
         if let Some(codes) = map.codes.as_ref().and_then(|name| profile.codes.get(name)) {
             outcomes.push(match codes.get(&key) {

@@ -217,9 +217,10 @@ pub struct Profile {
 pub struct ColumnMap {
     /// The contract column filled.
     pub to: String,
-    /// The source column read.
+    /// The source column read; a list gives alternative names, the first in the header wins
+    /// (extracts of one layout name the person identifier differently).
     #[serde(default)]
-    pub from: Option<String>,
+    pub from: Option<SourceColumns>,
     /// A constant written instead of reading a column.
     #[serde(default)]
     pub value: Option<String>,
@@ -229,6 +230,25 @@ pub struct ColumnMap {
     /// The source's unit, converted to the contract's (only `seconds` -> minutes).
     #[serde(default)]
     pub unit: Option<String>,
+}
+
+/// One source column name, or alternatives (`from = ["ENCRYPTED_HESID", "TOKEN_PERSON_ID"]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SourceColumns {
+    One(String),
+    Any(Vec<String>),
+}
+
+impl ColumnMap {
+    /// The source column names this column may be read from, in order of preference.
+    pub fn candidates(&self) -> &[String] {
+        match &self.from {
+            None => &[],
+            Some(SourceColumns::One(name)) => std::slice::from_ref(name),
+            Some(SourceColumns::Any(names)) => names,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -325,7 +345,7 @@ impl Profile {
                         self.name, map.to, contract.name
                     )
                 })?;
-            if map.from.is_some() == map.value.is_some() {
+            if map.candidates().is_empty() == map.value.is_none() {
                 return Err(format!(
                     "profile '{}': column '{}' needs exactly one of `from` and `value`",
                     self.name, map.to
@@ -490,19 +510,23 @@ impl<'p> Mapper<'p> {
                     value: Some(value), ..
                 }) => Fill::Constant(value.clone()),
                 Some(map) => {
-                    let source = map.from.clone().expect("checked when parsed");
-                    match position(&source) {
-                        Some(position) => Fill::Column {
+                    let found = map
+                        .candidates()
+                        .iter()
+                        .find_map(|name| position(name).map(|at| (at, name.clone())));
+                    match found {
+                        Some((position, source)) => Fill::Column {
                             position,
                             source,
                             codes: map.codes.clone(),
                             seconds: map.unit.is_some(),
                         },
                         None if spec.required => {
+                            let wanted = map.candidates().join("' or '");
                             return Err(Error::input(
-                                Location::file(path).line(1).column(source.clone()),
+                                Location::file(path).line(1).column(wanted.clone()),
                                 format!(
-                                    "the file looks like {} (profile '{}') but lacks column '{source}', \
+                                    "the file looks like {} (profile '{}') but lacks column '{wanted}', \
                                      which fills the required '{}'; the header has: {}",
                                     profile.title,
                                     profile.name,
@@ -743,7 +767,13 @@ mod tests {
                 "{} cites no source",
                 profile.name
             );
-            let header: Vec<String> = profile.signature.clone();
+            let mut header: Vec<String> = profile.signature.clone();
+            header.extend(
+                profile
+                    .columns
+                    .iter()
+                    .filter_map(|map| map.candidates().first().cloned()),
+            );
             let mapper = Mapper::new(profile, &header, Path::new("x.csv"))
                 .unwrap_or_else(|error| panic!("{}: {error}", profile.name));
             assert_eq!(mapper.fills.len(), profile.contract().columns.len());
