@@ -44,6 +44,8 @@ pub struct StudyConfig {
     pub price_year: String,
     /// The resolved table, at `price_year`.
     pub unit_cost_table: UnitCosts,
+    /// Unit-cost rules, or each hospital record's own cost where it has one.
+    pub hospital_costing: HospitalCosting,
     pub discount_rate: f64,
     pub programme: ProgrammeCost,
     pub suppress_at_or_below: u32,
@@ -92,6 +94,25 @@ impl PriorUse {
             PriorUse::None => (false, false),
             PriorUse::Baseline => (true, false),
             PriorUse::BaselineAndPeak => (true, true),
+        }
+    }
+}
+
+/// How hospital events are costed: the unit-cost table's rules, or the record's own cost
+/// (`cost_gbp`, e.g. the SUS tariff price) where the extract gives one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HospitalCosting {
+    #[default]
+    Unit,
+    Record,
+}
+
+impl HospitalCosting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HospitalCosting::Unit => "unit",
+            HospitalCosting::Record => "record",
         }
     }
 }
@@ -220,6 +241,7 @@ struct RawCosts {
     price_year: String,
     discount_rate: f64,
     programme_cost_per_referral: Option<f64>,
+    hospital: HospitalCosting,
     programme: Option<RawProgramme>,
 }
 
@@ -230,6 +252,7 @@ impl Default for RawCosts {
             price_year: "2023/24".into(),
             discount_rate: 0.035,
             programme_cost_per_referral: None,
+            hospital: HospitalCosting::Unit,
             programme: None,
         }
     }
@@ -575,6 +598,7 @@ impl StudyConfig {
             unit_costs: raw.costs.unit_costs,
             price_year: raw.costs.price_year,
             discount_rate: raw.costs.discount_rate,
+            hospital_costing: raw.costs.hospital,
             unit_cost_table,
             programme,
             suppress_at_or_below: raw.disclosure.suppress_at_or_below,

@@ -235,6 +235,7 @@ fn manifest(options: &RunOptions, config: &StudyConfig, analysis: &Analysis) -> 
             "followup_window_days": [config.followup_window_days.0, config.followup_window_days.1],
             "unit_costs": config.unit_costs, "price_year": config.price_year,
             "discount_rate": config.discount_rate,
+            "hospital_costing": config.hospital_costing.as_str(),
             "programme": config.programme, "unit_cost_table": config.unit_cost_table,
             "suppress_at_or_below": config.suppress_at_or_below, "round_to": config.round_to,
             "input_profiles": config.layouts.user_profile_names(),

@@ -70,9 +70,17 @@ fn value<'a>(row: &'a Row, column: &str) -> &'a str {
 }
 
 fn run_fixture(out: &Path, threads: usize) {
+    run_fixture_with(out, threads, "");
+}
+
+/// Runs the fixture with `extra` appended to its study.toml (in a copy beside `out`).
+fn run_fixture_with(out: &Path, threads: usize, extra: &str) {
     let fixture = fixtures().join("models");
+    let config = out.with_extension("study.toml");
+    let text = std::fs::read_to_string(fixture.join("study.toml")).unwrap();
+    std::fs::write(&config, text + extra).unwrap();
     let options = RunOptions {
-        config: fixture.join("study.toml"),
+        config,
         data: fixture.clone(),
         out: Some(out.to_path_buf()),
         queries: QuerySource::Embedded,
@@ -340,7 +348,8 @@ fn person_month_exposure_counts_and_costs() {
     check("B", 2, "2023-05-15", "2023-06-15", 6, 0, 2.0 * 273.0);
     assert_eq!(events("B", 2, "ae_attendances"), 2);
     assert_eq!(events("B", -3, "emergency_admissions"), 1);
-    // C: elective £6,215 in month 0; deregistered 07-10; GP 07-09 + attended outpatient.
+    // C: elective £6,215 in month 0 (its record's own cost, £5,000, is not used by default);
+    // deregistered 07-10; GP 07-09 + attended outpatient.
     check("C", 0, "2023-06-01", "2023-07-01", 30, 0, 6215.0);
     check("C", 1, "2023-07-01", "2023-08-01", 9, 1, 44.70 + 198.0);
     check("C", 2, "2023-08-01", "2023-09-01", 0, 0, 0.0);
@@ -366,6 +375,29 @@ fn person_month_exposure_counts_and_costs() {
     let row = &panel[&("C".into(), 1)];
     assert!((value(row, "exposure_years").parse::<f64>().unwrap() - 9.0 / 365.25).abs() < 1e-12);
     assert!((value(row, "exposure_months").parse::<f64>().unwrap() - 9.0 / 31.0).abs() < 1e-12);
+}
+
+#[test]
+fn record_costing_uses_a_hospital_records_own_cost_where_it_has_one() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    run_fixture_with(&out, 1, "[costs]\nhospital = \"record\"\n");
+    let cost = |person: &str, month: i64, measure: &str| -> f64 {
+        table(&out, "person_month_use")
+            .iter()
+            .filter(|row| {
+                value(row, "person_id") == person
+                    && value(row, "relative_month") == month.to_string()
+                    && value(row, "measure") == measure
+            })
+            .map(|row| value(row, "cost_micro_gbp").parse::<f64>().unwrap() / 1e6)
+            .sum()
+    };
+    // C's elective admission carries £5,000 (its tariff price): used instead of £6,215.
+    assert_eq!(cost("C", 0, "elective_admissions"), 5000.0);
+    // Records without a cost keep the unit-cost rules: A's day case £1,031, B's long stay.
+    assert_eq!(cost("A", 2, "elective_admissions"), 1031.0);
+    assert_eq!(cost("B", -3, "emergency_admissions"), 5134.0);
 }
 
 #[test]

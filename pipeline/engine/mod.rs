@@ -234,6 +234,10 @@ pub async fn register_study_params(
         ("washout_months", int(i64::from(config.washout_months))),
         ("baseline_months", int(i64::from(config.baseline_months))),
         ("seed", int(config.seed as i64)),
+        (
+            "hospital_costing",
+            Arc::new(StringArray::from(vec![config.hospital_costing.as_str()])),
+        ),
         ("min_age", int(i64::from(config.min_age))),
         (
             "baseline_from_days",

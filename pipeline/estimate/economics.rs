@@ -282,6 +282,7 @@ pub async fn estimate(
     Ok(json!({
         "perspective": "NHS, comparison-adjusted (matched difference in cost per person-month at risk, times the treated group's share still at risk: per person referred)",
         "unit_costs": config.unit_costs,
+        "hospital_costing": config.hospital_costing.as_str(),
         "price_year": config.price_year,
         "unit_cost_table": config.unit_cost_table,
         "discount_rate": config.discount_rate,

@@ -869,6 +869,14 @@ fn economics_section(results: &Value, content: &mut Content) -> Value {
             ),
         ]);
     }
+    if economics["hospital_costing"] == "record" {
+        unit_costs.rows.push(vec![
+            "hospital events with their own cost".into(),
+            "as recorded".into(),
+            "per record".into(),
+            "the extract's cost_gbp (e.g. the SUS tariff final price), not uprated; the rows above cost records without one".into(),
+        ]);
+    }
     let returns = &economics["return_per_pound"];
     let section = json!({
         "savings": gbp(float(&economics["savings_per_person_24m"])),

@@ -60,6 +60,15 @@ pub static CONTRACT: Contract = Contract {
             Kind::Code(&PATIENT_CLASSIFICATION),
         ),
         ColumnSpec::optional("department_type", Kind::Code(&DEPARTMENT_TYPE)),
+        // The record's own cost in pounds (e.g. the SUS tariff final price), used instead of
+        // the unit-cost rules when study.toml says `[costs] hospital = "record"`.
+        ColumnSpec::optional(
+            "cost_gbp",
+            Kind::Number {
+                min: 0.0,
+                max: 10_000_000.0,
+            },
+        ),
     ],
     derived: &[],
     unique_key: None,
