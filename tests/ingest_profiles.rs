@@ -430,3 +430,61 @@ fn a_starter_profile_for_an_unknown_export_reads_it_once_its_codes_are_mapped() 
         run.stderr
     );
 }
+
+/// A data folder with the golden fixture's extracts but `referrals` from `referrals_dir`.
+fn ingest_with_referrals(root: &Path, referrals: &Path) -> std::path::PathBuf {
+    let data = data_folder(root, &fixtures().join("profiles/hospital_activity.csv"));
+    std::fs::remove_file(data.join("referrals.csv")).unwrap();
+    std::fs::copy(referrals, data.join(referrals.file_name().unwrap())).unwrap();
+    let out = root.join("out");
+    let run = sp_impact(&[
+        "ingest",
+        "-q",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    out
+}
+
+#[test]
+fn coded_gp_events_load_as_the_referrals_they_record() {
+    let fixture = fixtures().join("profiles/referrals");
+    let rows = |out: &Path| -> Vec<Vec<Option<String>>> {
+        let path = out.join("data/referrals.parquet");
+        let columns: Vec<Vec<Option<String>>> = [
+            "referral_id",
+            "person_id",
+            "referral_date",
+            "snomed_code",
+            "status",
+        ]
+        .iter()
+        .map(|column| parquet_column(&path, column))
+        .collect();
+        let mut rows: Vec<Vec<Option<String>>> = (0..columns[0].len())
+            .map(|row| columns.iter().map(|column| column[row].clone()).collect())
+            .collect();
+        rows.sort();
+        rows
+    };
+    let twin = tempfile::tempdir().unwrap();
+    let expected = rows(&ingest_with_referrals(
+        twin.path(),
+        &fixture.join("referrals.csv"),
+    ));
+    assert_eq!(expected.len(), 5);
+    let coded = tempfile::tempdir().unwrap();
+    let out = ingest_with_referrals(coded.path(), &fixture.join("coded_events.csv"));
+    assert_eq!(rows(&out), expected);
+    let report = file_report(&out, "coded_events.csv");
+    assert_eq!(report["profile"], "gp-coded-referrals");
+    assert_eq!(
+        report["excluded_by_reason"]["not a social prescribing referral or decline code"],
+        2
+    );
+    // The same code twice on one day is one referral recorded twice.
+    assert_eq!(report["quarantined_by_reason"]["duplicate_key"], 1);
+}

@@ -31,7 +31,7 @@ use super::quarantine::Reason;
 use crate::error::{Error, Location, Result};
 
 /// The built-in profiles, by file name.
-const FILES: [(&str, &str); 9] = [
+const FILES: [(&str, &str); 10] = [
     (
         "ncdr-apcs.toml",
         include_str!("../../profiles/ncdr-apcs.toml"),
@@ -56,6 +56,10 @@ const FILES: [(&str, &str); 9] = [
     ("hes-apc.toml", include_str!("../../profiles/hes-apc.toml")),
     ("hes-op.toml", include_str!("../../profiles/hes-op.toml")),
     ("hes-ae.toml", include_str!("../../profiles/hes-ae.toml")),
+    (
+        "gp-coded-referrals.toml",
+        include_str!("../../profiles/gp-coded-referrals.toml"),
+    ),
 ];
 
 /// Code maps shared by the profiles (NHS Data Dictionary values), by name.
@@ -224,6 +228,10 @@ pub struct ColumnMap {
     /// A constant written instead of reading a column.
     #[serde(default)]
     pub value: Option<String>,
+    /// Source columns whose values, joined with "-", make the value: an identifier for a
+    /// layout that has none (a referral recorded as a coded event: person, date, code).
+    #[serde(default)]
+    pub join: Vec<String>,
     /// The code map (in `[codes]`) the source value goes through.
     #[serde(default)]
     pub codes: Option<String>,
@@ -345,9 +353,14 @@ impl Profile {
                         self.name, map.to, contract.name
                     )
                 })?;
-            if map.candidates().is_empty() == map.value.is_none() {
+            let ways = [
+                !map.candidates().is_empty(),
+                map.value.is_some(),
+                !map.join.is_empty(),
+            ];
+            if ways.iter().filter(|way| **way).count() != 1 {
                 return Err(format!(
-                    "profile '{}': column '{}' needs exactly one of `from` and `value`",
+                    "profile '{}': column '{}' needs exactly one of `from`, `value` and `join`",
                     self.name, map.to
                 ));
             }
@@ -436,6 +449,10 @@ fn check_code(contract: &Contract, column: &str, code: &str) -> std::result::Res
 enum Fill {
     Blank,
     Constant(String),
+    Join {
+        positions: Vec<usize>,
+        source: String,
+    },
     Column {
         position: usize,
         source: String,
@@ -509,6 +526,29 @@ impl<'p> Mapper<'p> {
                 Some(ColumnMap {
                     value: Some(value), ..
                 }) => Fill::Constant(value.clone()),
+                Some(map) if !map.join.is_empty() => {
+                    let mut positions = Vec::with_capacity(map.join.len());
+                    for column in &map.join {
+                        let at = position(column).ok_or_else(|| {
+                            Error::input(
+                                Location::file(path).line(1).column(column.clone()),
+                                format!(
+                                    "the file looks like {} (profile '{}') but lacks column '{column}', \
+                                     which makes '{}'; the header has: {}",
+                                    profile.title,
+                                    profile.name,
+                                    spec.name,
+                                    header.join(", ")
+                                ),
+                            )
+                        })?;
+                        positions.push(at);
+                    }
+                    Fill::Join {
+                        positions,
+                        source: map.join.join(" + "),
+                    }
+                }
                 Some(map) => {
                     let found = map
                         .candidates()
@@ -603,7 +643,7 @@ impl<'p> Mapper<'p> {
             .iter()
             .position(|spec| spec.name == contract_column)?;
         match &self.fills[index] {
-            Fill::Column { source, .. } => Some(source),
+            Fill::Column { source, .. } | Fill::Join { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -630,6 +670,17 @@ impl<'p> Mapper<'p> {
             row.push(match fill {
                 Fill::Blank => String::new(),
                 Fill::Constant(value) => value.clone(),
+                Fill::Join { positions, .. } => {
+                    let parts: Vec<&str> = positions
+                        .iter()
+                        .map(|at| self.field(fields, *at).trim())
+                        .collect();
+                    if parts.iter().any(|part| part.is_empty()) {
+                        String::new()
+                    } else {
+                        parts.join("-")
+                    }
+                }
                 Fill::Column {
                     position,
                     source,
