@@ -43,6 +43,10 @@ pub const SWEMWBS_METRIC: [f64; 29] = [
 /// ONS4 items in questionnaire order; anxiety is reverse-direction (lower is better).
 pub const ONS4_ITEMS: [&str; 4] = ["life_satisfaction", "worthwhile", "happiness", "anxiety"];
 
+/// MYCaW items in questionnaire order: the person's first and second named concern and their
+/// overall wellbeing, each rated 0 (as good as it could be) to 6 (as bad as it could be).
+pub const MYCAW_ITEMS: [&str; 3] = ["concern_1", "concern_2", "wellbeing"];
+
 pub const INSTRUMENTS: &[Instrument] = &[
     // WEMWBS: 14 items 1..5, total = sum 14..70; meaningful change 3 points (Maheswaran 2012).
     Instrument {
@@ -95,6 +99,21 @@ pub const INSTRUMENTS: &[Instrument] = &[
         higher_is_better: false,
         meaningful_change: Some(6.0),
     },
+    // MYCaW (Measure Yourself Concerns and Wellbeing; Paterson et al. 2007, Complementary
+    // Therapies in Medicine 15(1):38-45): up to two concerns the person names and their
+    // wellbeing, each 0..6, higher = worse, analysed item by item (never summed); a second
+    // concern may be left blank, which leaves that item unpaired. No minimal important
+    // difference has been validated (the paper reports mean changes: concern 1 about 2.9,
+    // wellbeing about 1.4 in cancer support), so none is set.
+    Instrument {
+        code: "MYCAW",
+        items: 3,
+        item_min: 0,
+        item_max: 6,
+        scoring: Scoring::SeparateItems(&MYCAW_ITEMS),
+        higher_is_better: false,
+        meaningful_change: None,
+    },
     // GAD-7: 7 items 0..3, sum 0..21; reliable improvement 4 (NHS Talking Therapies).
     Instrument {
         code: "GAD7",
@@ -129,6 +148,22 @@ pub fn population_norm(instrument: &str, item: Option<&str>) -> Option<(f64, &'s
 /// better).
 pub fn higher_is_better(instrument: &Instrument, item: Option<&str>) -> bool {
     instrument.higher_is_better && item != Some("anxiety")
+}
+
+/// Every item analysed on its own (instruments scored `SeparateItems`): instrument code,
+/// 1-based position in the questionnaire, item name.
+pub fn separate_items() -> Vec<(&'static str, i64, &'static str)> {
+    INSTRUMENTS
+        .iter()
+        .flat_map(|instrument| match instrument.scoring {
+            Scoring::SeparateItems(names) => names
+                .iter()
+                .enumerate()
+                .map(|(index, name)| (instrument.code, index as i64 + 1, *name))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 /// The largest item count of any instrument: `wellbeing.csv` has columns item_1..item_MAX.

@@ -28,7 +28,12 @@ pub fn source_tables() -> Vec<&'static str> {
         .iter()
         .map(|contract| contract.name)
         .collect();
-    sources.extend(["study_params", "unit_costs", "service_measures"]);
+    sources.extend([
+        "study_params",
+        "unit_costs",
+        "service_measures",
+        "instrument_items",
+    ]);
     sources
 }
 
@@ -129,6 +134,7 @@ async fn prepared_session(
     engine::register_study_params(&ctx, config, &tables).await?;
     engine::register_unit_costs(&ctx, &config.unit_cost_table, &tables).await?;
     engine::register_service_measures(&ctx, &tables).await?;
+    engine::register_instrument_items(&ctx, &tables).await?;
     Ok(ctx)
 }
 

@@ -441,6 +441,10 @@ fn wellbeing_pairs_funnel_and_participation() {
             pair("B", "ONS4", "happiness", "4.0", "5.0", "2023-05-10"),
             pair("B", "ONS4", "life_satisfaction", "5.0", "6.0", "2023-05-10"),
             pair("B", "ONS4", "worthwhile", "6.0", "7.0", "2023-05-10"),
+            // D: MYCaW items each their own row (as ONS4); the second concern was left blank,
+            // so it has no pair.
+            pair("D", "MYCAW", "concern_1", "5.0", "3.0", "2024-05-01"),
+            pair("D", "MYCAW", "wellbeing", "4.0", "3.0", "2024-05-01"),
             // E: SWEMWBS raw 21 -> 19.25 and raw 28 -> 25.03 (Warwick metric table).
             pair("E", "SWEMWBS", "NULL", "19.25", "25.03", "2023-08-01"),
         ]

@@ -341,6 +341,34 @@ pub async fn register_service_measures(ctx: &SessionContext, tables_dir: &Path) 
     register_small_table(ctx, "service_measures", columns, tables_dir).await
 }
 
+/// Writes `tables/instrument_items.parquet` (every wellbeing item analysed on its own:
+/// instrument, position in the questionnaire, name; from `measures::INSTRUMENTS`) and
+/// registers it, so `wellbeing_pairs` pairs such items without naming any instrument.
+pub async fn register_instrument_items(ctx: &SessionContext, tables_dir: &Path) -> Result<()> {
+    let items = crate::measures::separate_items();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        (
+            "instrument",
+            Arc::new(StringArray::from(
+                items.iter().map(|item| item.0).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+        (
+            "item_index",
+            Arc::new(Int64Array::from(
+                items.iter().map(|item| item.1).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+        (
+            "item",
+            Arc::new(StringArray::from(
+                items.iter().map(|item| item.2).collect::<Vec<_>>(),
+            )) as ArrayRef,
+        ),
+    ];
+    register_small_table(ctx, "instrument_items", columns, tables_dir).await
+}
+
 /// Writes a small table built in Rust to `tables/<name>.parquet` and registers it.
 async fn register_small_table(
     ctx: &SessionContext,

@@ -1,14 +1,16 @@
 -- model: wellbeing_pairs
--- grain: one row per eligible treated person per instrument (per ONS4 item) with a baseline
--- depends_on: stg_wellbeing, treated, study_params
+-- grain: one row per eligible treated person per instrument (per separately analysed item) with a baseline
+-- depends_on: stg_wellbeing, treated, study_params, instrument_items
 -- key: person_id, instrument, item
 -- test: not_null(baseline_value)
 -- test: expression(followup_date is null or followup_date > baseline_date)
 -- Pairing (design section 4 [wellbeing]): the baseline is the scored questionnaire whose date
 -- is within baseline_window_days of the index date and closest to it (earlier, then earlier
 -- line, on ties); the follow-up is the latest within followup_window_days. Scored instruments
--- use the score (SWEMWBS already Rasch-converted at ingest); ONS4 contributes one row per item,
--- never summed. Questionnaires with a missing item have no score and cannot pair.
+-- use the score (SWEMWBS already Rasch-converted at ingest); an instrument whose items are
+-- analysed on their own (ONS4, MYCaW: listed in `instrument_items`, from the measures
+-- registry) contributes one row per answered item, never summed. Questionnaires with a
+-- missing item have no score and cannot pair on it.
 
 with
 
@@ -21,21 +23,48 @@ params as (
 
 cohort as (select person_id, index_date from treated where exclusion_reason is null),
 
-values_long as (
+separate as (select * from instrument_items),
+
+scored as (
     select person_id, survey_date, instrument, cast(null as varchar) as item, score as value, source_line
-    from questionnaires where instrument <> 'ONS4' and score is not null
+    from questionnaires
+    where score is not null
+        and instrument not in (select distinct instrument from separate)
+),
+
+items as (
+    select
+        questionnaires.person_id,
+        questionnaires.survey_date,
+        questionnaires.instrument,
+        separate.item,
+        cast(
+            case separate.item_index
+                when 1 then questionnaires.item_1
+                when 2 then questionnaires.item_2
+                when 3 then questionnaires.item_3
+                when 4 then questionnaires.item_4
+                when 5 then questionnaires.item_5
+                when 6 then questionnaires.item_6
+                when 7 then questionnaires.item_7
+                when 8 then questionnaires.item_8
+                when 9 then questionnaires.item_9
+                when 10 then questionnaires.item_10
+                when 11 then questionnaires.item_11
+                when 12 then questionnaires.item_12
+                when 13 then questionnaires.item_13
+                when 14 then questionnaires.item_14
+            end as double
+        ) as value,
+        questionnaires.source_line
+    from questionnaires
+    inner join separate on questionnaires.instrument = separate.instrument
+),
+
+values_long as (
+    select * from scored
     union all
-    select person_id, survey_date, instrument, 'life_satisfaction', cast(item_1 as double), source_line
-    from questionnaires where instrument = 'ONS4' and item_1 is not null
-    union all
-    select person_id, survey_date, instrument, 'worthwhile', cast(item_2 as double), source_line
-    from questionnaires where instrument = 'ONS4' and item_2 is not null
-    union all
-    select person_id, survey_date, instrument, 'happiness', cast(item_3 as double), source_line
-    from questionnaires where instrument = 'ONS4' and item_3 is not null
-    union all
-    select person_id, survey_date, instrument, 'anxiety', cast(item_4 as double), source_line
-    from questionnaires where instrument = 'ONS4' and item_4 is not null
+    select * from items where value is not null
 ),
 
 relative as (
