@@ -488,3 +488,84 @@ fn coded_gp_events_load_as_the_referrals_they_record() {
     // The same code twice on one day is one referral recorded twice.
     assert_eq!(report["quarantined_by_reason"]["duplicate_key"], 1);
 }
+
+#[test]
+fn questionnaires_exported_one_row_per_item_load_as_the_wide_questionnaires() {
+    let wellbeing_rows = |out: &Path| -> Vec<Vec<Option<String>>> {
+        let path = out.join("data/wellbeing.parquet");
+        let mut columns = vec![
+            "person_id",
+            "referral_id",
+            "survey_date",
+            "instrument",
+            "score",
+            "score_source",
+        ];
+        let items: Vec<String> = (1..=14).map(|k| format!("item_{k}")).collect();
+        columns.extend(items.iter().map(String::as_str));
+        let values: Vec<Vec<Option<String>>> = columns
+            .iter()
+            .map(|column| parquet_column(&path, column))
+            .collect();
+        (0..values[0].len())
+            .map(|row| values.iter().map(|column| column[row].clone()).collect())
+            .collect()
+    };
+    let twin = tempfile::tempdir().unwrap();
+    let expected = wellbeing_rows(&ingest(
+        twin.path(),
+        &fixtures().join("profiles/hospital_activity.csv"),
+    ));
+    assert_eq!(expected.len(), 11);
+
+    let work = tempfile::tempdir().unwrap();
+    let data = data_folder(
+        work.path(),
+        &fixtures().join("profiles/hospital_activity.csv"),
+    );
+    std::fs::remove_file(data.join("wellbeing.csv")).unwrap();
+    std::fs::copy(
+        fixtures().join("profiles/wellbeing/tracker_export.csv"),
+        data.join("tracker_export.csv"),
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    let run = sp_impact(&[
+        "ingest",
+        "-q",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Same questionnaires, same order, same scores (computed from the combined items).
+    assert_eq!(wellbeing_rows(&out), expected);
+    let report = file_report(&out, "tracker_export.csv");
+    assert_eq!(report["profile"], "long-questionnaires");
+    assert_eq!(report["rows_read"], 98);
+    assert_eq!(report["rows_loaded"], 11);
+    assert_eq!(report["rows_combined"], 85);
+    assert_eq!(report["rows_quarantined"], 2);
+    assert_eq!(report["reconciled"], true);
+    let quarantine = out.join("quality/quarantine/wellbeing.parquet");
+    assert_eq!(
+        parquet_column(&quarantine, "column"),
+        [Some("item".to_string()), Some("item".to_string())]
+    );
+    let detail = parquet_column(&quarantine, "detail");
+    assert!(
+        detail[0]
+            .as_deref()
+            .unwrap()
+            .contains("item_1 of this questionnaire was already given on line 2"),
+        "{detail:?}"
+    );
+    assert!(
+        detail[1]
+            .as_deref()
+            .unwrap()
+            .contains("'Q15' is not an item of WEMWBS"),
+        "{detail:?}"
+    );
+}

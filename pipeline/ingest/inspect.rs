@@ -15,7 +15,7 @@ use std::path::Path;
 
 use super::contract::{Contract, Kind};
 use super::fields::DateFormat;
-use super::profile::{self, Layouts, Mapped, Mapper, Profile};
+use super::profile::{self, Layouts, Mapped, Mapper, Profile, Questionnaires};
 use super::source::{BytesRead, Container, RawRecord, Source};
 use super::{ExtractKeys, Keys, Layout, check_record, contracts, data_files, normalise_name};
 use crate::error::{Error, Result};
@@ -256,7 +256,12 @@ fn profiled(
     let contract = profile.contract();
     let mut out = String::new();
     let _ = writeln!(out, "  columns:");
+    let combined_columns =
+        |name: &str| profile.long.is_some() && (name.starts_with("item_") || name == "score");
     for spec in contract.columns {
+        if combined_columns(spec.name) {
+            continue;
+        }
         let map = profile.columns.iter().find(|map| map.to == spec.name);
         let fill = match (map, mapper.source_of(spec.name)) {
             (Some(map), Some(source)) if map.codes.is_some() => {
@@ -280,10 +285,25 @@ fn profiled(
         };
         let _ = writeln!(out, "    {:<24}{fill}", spec.name);
     }
+    if let Some(long) = &profile.long {
+        let _ = writeln!(
+            out,
+            "    {:<24}<- {} (item number or name) and {} (response), one row per item",
+            "item_1..item_14, score",
+            long.item.names().join(" or "),
+            long.value.names().join(" or ")
+        );
+    }
+    let long_columns = profile
+        .long
+        .iter()
+        .flat_map(|long| long.item.names().iter().chain(long.value.names()))
+        .map(String::as_str);
     let used: BTreeSet<String> = profile
         .columns
         .iter()
         .flat_map(|map| map.candidates().iter().map(String::as_str))
+        .chain(long_columns)
         .chain(profile.exclude.iter().map(|rule| rule.column.as_str()))
         .chain(profile.also.iter().map(|rule| rule.column.as_str()))
         .map(normalise_name)
@@ -356,7 +376,9 @@ fn profiled(
     let mut extract_keys = ExtractKeys::default();
     let mut date_format: Option<DateFormat> = None;
     let mut persons = BTreeSet::new();
-    let (mut rows, mut load, mut added, mut problems) = (0u64, 0u64, 0u64, 0u64);
+    let (mut rows, mut load, mut added, mut problems, mut combined) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut questionnaires = Questionnaires::default();
     let mut excluded: BTreeMap<String, u64> = BTreeMap::new();
     let mut record = RawRecord::default();
     while source.next_record(&mut record)? {
@@ -377,6 +399,15 @@ fn profiled(
             continue;
         }
         match mapper.map(&record.fields) {
+            Ok(Mapped::Rows(mapped)) if mapper.is_long() => {
+                for (fields, _) in mapped {
+                    match questionnaires.push(&mapper, fields, &record.fields, record.line) {
+                        Ok(true) => {}
+                        Ok(false) => combined += 1,
+                        Err(_) => problems += 1,
+                    }
+                }
+            }
             Ok(Mapped::Rows(mapped)) => {
                 for (fields, extra) in mapped {
                     if extra.is_some() {
@@ -404,6 +435,26 @@ fn profiled(
             Ok(Mapped::Excluded(reason)) => *excluded.entry(reason).or_default() += 1,
             Err(_) => problems += 1,
         }
+    }
+    for (line, fields) in questionnaires.finish() {
+        let row = RawRecord { line, fields };
+        match check_record(
+            contract,
+            &layout,
+            &row,
+            &keys,
+            &mut extract_keys,
+            &mut date_format,
+        ) {
+            Ok(_) => load += 1,
+            Err(_) => problems += 1,
+        }
+    }
+    if mapper.is_long() {
+        let _ = writeln!(
+            out,
+            "  one row per questionnaire item: {combined} rows combined into the questionnaire begun on an earlier row"
+        );
     }
     let format = date_format.map_or("none seen".to_string(), |format| {
         format.pattern().to_string()

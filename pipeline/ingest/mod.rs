@@ -30,7 +30,7 @@ use std::sync::Arc;
 use contract::{Contract, Kind, Row, RowProblem, TableBuilder, Value};
 use fields::{DateFormat, Problem};
 use parquet_out::ParquetSink;
-use profile::{Layouts, Mapped, Mapper, Profile};
+use profile::{Layouts, Mapped, Mapper, Profile, Questionnaires};
 use quarantine::{QuarantineWriter, QuarantinedRow, Reason};
 use report::{FileReport, IngestReport};
 use source::{BytesRead, Container, RawRecord, Source};
@@ -506,7 +506,16 @@ fn load_file(
         }
     }
     quarantine.set_file(&file_label)?;
-    let mut date_format: Option<DateFormat> = None;
+    let mut checker = Checker {
+        contract,
+        layout: &layout,
+        keys,
+        extract_keys,
+        date_format: None,
+        table,
+        sink,
+    };
+    let mut questionnaires = Questionnaires::default();
     let mut nhs_hits = vec![0u64; source.header().len()];
     let mut record = RawRecord::default();
     let source_width = source.header().len();
@@ -524,6 +533,24 @@ fn load_file(
         let rows = match &mapper {
             None => vec![(None, Cow::Borrowed(&record))],
             Some(mapper) => match map_record(mapper, &record, source_width) {
+                Ok(Mapped::Rows(rows)) if mapper.is_long() => {
+                    for (fields, _) in rows {
+                        match questionnaires.push(mapper, fields, &record.fields, record.line) {
+                            Ok(true) => {}
+                            Ok(false) => report.rows_combined += 1,
+                            Err(problem) => {
+                                let rejection = Rejection::new(
+                                    Some(&problem.column),
+                                    Some(&problem.raw_value),
+                                    problem.problem,
+                                );
+                                report.count_quarantined(rejection.reason);
+                                quarantine.push(rejection.into_row(record.line))?;
+                            }
+                        }
+                    }
+                    continue;
+                }
                 Ok(Mapped::Rows(rows)) => rows
                     .into_iter()
                     .map(|(fields, added)| {
@@ -546,21 +573,8 @@ fn load_file(
             if let Some(reason) = added {
                 report.count_added(reason);
             }
-            match check_record(
-                contract,
-                &layout,
-                &row,
-                keys,
-                extract_keys,
-                &mut date_format,
-            ) {
-                Ok(values) => {
-                    table.append(&values, record.line);
-                    report.rows_loaded += 1;
-                    if table.len() >= BATCH_ROWS {
-                        sink.write(&table.finish_batch())?;
-                    }
-                }
+            match checker.load(&row)? {
+                Ok(()) => report.rows_loaded += 1,
                 Err(mut rejection) => {
                     if let Some(mapper) = &mapper {
                         rejection.name_source_column(mapper, &record, &source);
@@ -574,6 +588,17 @@ fn load_file(
             bar.set_position(bytes_read.get());
         }
     }
+    // A long layout's questionnaires, each at the line of its first item.
+    for (line, fields) in questionnaires.finish() {
+        match checker.load(&RawRecord { line, fields })? {
+            Ok(()) => report.rows_loaded += 1,
+            Err(rejection) => {
+                report.count_quarantined(rejection.reason);
+                quarantine.push(rejection.into_row(line))?;
+            }
+        }
+    }
+    let date_format = checker.date_format;
     if let Some(column) = nhs_number_column(&nhs_hits, report.rows_read, true) {
         return Err(nhs_number_error(&source, column, 1));
     }
@@ -587,6 +612,40 @@ fn load_file(
     bar.finish();
     progress.log(&report.summary_line());
     Ok(report)
+}
+
+/// Checks contract-shaped records of one file and loads those that pass.
+struct Checker<'a> {
+    contract: &'static Contract,
+    layout: &'a Layout,
+    keys: &'a Keys,
+    extract_keys: &'a mut ExtractKeys,
+    date_format: Option<DateFormat>,
+    table: &'a mut TableBuilder,
+    sink: &'a mut ParquetSink,
+}
+
+impl Checker<'_> {
+    /// Loads the record (writing a batch when one is full), or says why not.
+    fn load(&mut self, record: &RawRecord) -> Result<std::result::Result<(), Rejection>> {
+        match check_record(
+            self.contract,
+            self.layout,
+            record,
+            self.keys,
+            self.extract_keys,
+            &mut self.date_format,
+        ) {
+            Ok(values) => {
+                self.table.append(&values, record.line);
+                if self.table.len() >= BATCH_ROWS {
+                    self.sink.write(&self.table.finish_batch())?;
+                }
+                Ok(Ok(()))
+            }
+            Err(rejection) => Ok(Err(rejection)),
+        }
+    }
 }
 
 /// Maps one record of a profiled file, or says why it cannot be.

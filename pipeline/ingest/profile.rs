@@ -31,7 +31,7 @@ use super::quarantine::Reason;
 use crate::error::{Error, Location, Result};
 
 /// The built-in profiles, by file name.
-const FILES: [(&str, &str); 10] = [
+const FILES: [(&str, &str); 11] = [
     (
         "ncdr-apcs.toml",
         include_str!("../../profiles/ncdr-apcs.toml"),
@@ -59,6 +59,10 @@ const FILES: [(&str, &str); 10] = [
     (
         "gp-coded-referrals.toml",
         include_str!("../../profiles/gp-coded-referrals.toml"),
+    ),
+    (
+        "long-questionnaires.toml",
+        include_str!("../../profiles/long-questionnaires.toml"),
     ),
 ];
 
@@ -207,6 +211,10 @@ pub struct Profile {
     /// Rows that stand for a second event, added with some columns replaced.
     #[serde(default)]
     pub also: Vec<AlsoRow>,
+    /// For a long layout (one row per questionnaire item): which source columns hold the
+    /// item and its response; rows of one person, date and instrument become one record.
+    #[serde(default)]
+    pub long: Option<LongItems>,
     /// Code maps of its own by name (source value -> contract code); a map named by a column
     /// but not given here comes from `profiles/codes.toml`.
     #[serde(default)]
@@ -238,6 +246,26 @@ pub struct ColumnMap {
     /// The source's unit, converted to the contract's (only `seconds` -> minutes).
     #[serde(default)]
     pub unit: Option<String>,
+}
+
+/// The item and response columns of a long questionnaire layout.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LongItems {
+    /// The item: its number (1, item_1, Q1), its name for instruments whose items are named
+    /// (concern_1, life_satisfaction), or "score"/"total" for a vendor's total.
+    pub item: SourceColumns,
+    /// The response (or the total).
+    pub value: SourceColumns,
+}
+
+impl SourceColumns {
+    pub fn names(&self) -> &[String] {
+        match self {
+            SourceColumns::One(name) => std::slice::from_ref(name),
+            SourceColumns::Any(names) => names,
+        }
+    }
 }
 
 /// One source column name, or alternatives (`from = ["ENCRYPTED_HESID", "TOKEN_PERSON_ID"]`).
@@ -408,6 +436,12 @@ impl Profile {
                 }
             }
         }
+        if self.long.is_some() && contract.name != "wellbeing" {
+            return Err(format!(
+                "profile '{}': [long] items only make sense for the wellbeing extract",
+                self.name
+            ));
+        }
         for exclusion in &self.exclude {
             if exclusion.values.is_empty() == exclusion.not_in.is_empty() {
                 return Err(format!(
@@ -504,6 +538,8 @@ pub struct Mapper<'p> {
     null_values: Vec<String>,
     /// Exclusion rules whose column the file lacks (so they cannot apply), for the report.
     pub skipped_rules: Vec<String>,
+    /// For a long layout: the positions and names of the item and response columns.
+    long: Option<((usize, String), (usize, String))>,
 }
 
 impl<'p> Mapper<'p> {
@@ -620,6 +656,28 @@ impl<'p> Mapper<'p> {
                 )),
             }
         }
+        let long = match &profile.long {
+            None => None,
+            Some(long) => {
+                let find = |columns: &SourceColumns| -> Result<(usize, String)> {
+                    columns
+                        .names()
+                        .iter()
+                        .find_map(|name| position(name).map(|at| (at, name.clone())))
+                        .ok_or_else(|| {
+                            let wanted = columns.names().join("' or '");
+                            Error::input(
+                                Location::file(path).line(1).column(wanted.clone()),
+                                format!(
+                                    "the file looks like {} (profile '{}') but lacks its item column '{wanted}'",
+                                    profile.title, profile.name
+                                ),
+                            )
+                        })
+                };
+                Some((find(&long.item)?, find(&long.value)?))
+            }
+        };
         Ok(Mapper {
             profile,
             fills,
@@ -627,11 +685,17 @@ impl<'p> Mapper<'p> {
             also,
             null_values: profile.null_values.iter().map(|v| key(v)).collect(),
             skipped_rules,
+            long,
         })
     }
 
     pub fn profile(&self) -> &Profile {
         self.profile
+    }
+
+    /// Whether records are questionnaire items to be combined (a long layout).
+    pub fn is_long(&self) -> bool {
+        self.long.is_some()
     }
 
     /// The source column that fills a contract column, if one does.
@@ -748,6 +812,118 @@ impl<'p> Mapper<'p> {
 fn known_values(codes: &BTreeMap<String, String>) -> String {
     let values: Vec<&str> = codes.keys().map(String::as_str).collect();
     values.join(", ")
+}
+
+/// Combines the item rows of a long questionnaire layout into one contract record per
+/// person, referral, date and instrument, in the order each questionnaire first appears.
+#[derive(Default)]
+pub struct Questionnaires {
+    order: Vec<Vec<String>>,
+    groups: std::collections::HashMap<Vec<String>, (u64, Vec<String>)>,
+}
+
+/// The contract columns that identify one questionnaire.
+const QUESTIONNAIRE_KEY: [&str; 4] = ["person_id", "referral_id", "survey_date", "instrument"];
+
+impl Questionnaires {
+    /// Adds one mapped item row (`fields` in contract order, item columns blank) read from
+    /// `source` at `line`. Returns whether it started a new questionnaire; an item that is
+    /// not the instrument's, or answered twice, is a problem naming the source column.
+    pub fn push(
+        &mut self,
+        mapper: &Mapper<'_>,
+        fields: Vec<String>,
+        source: &[String],
+        line: u64,
+    ) -> std::result::Result<bool, MapProblem> {
+        let ((item_at, item_column), (value_at, _)) = mapper
+            .long
+            .as_ref()
+            .expect("only long layouts combine items");
+        let contract = mapper.profile.contract();
+        let index = |name: &str| {
+            contract
+                .columns
+                .iter()
+                .position(|spec| spec.name == name)
+                .expect("the wellbeing contract has this column")
+        };
+        let key: Vec<String> = QUESTIONNAIRE_KEY
+            .iter()
+            .map(|column| fields[index(column)].trim().to_lowercase())
+            .collect();
+        let raw_item = mapper.field(source, *item_at).trim().to_string();
+        let value = mapper.field(source, *value_at).trim().to_string();
+        let slot =
+            item_slot(&fields[index("instrument")], &raw_item).ok_or_else(|| MapProblem {
+                column: item_column.clone(),
+                raw_value: raw_item.clone(),
+                problem: Problem::new(
+                    Reason::InvalidItems,
+                    format!(
+                        "'{raw_item}' is not an item of {} (give its number, 1 to {}, or its name)",
+                        fields[index("instrument")].trim(),
+                        crate::measures::MAX_ITEMS
+                    ),
+                ),
+            })?;
+        let column = index(slot);
+        let is_new = !self.groups.contains_key(&key);
+        let group = self
+            .groups
+            .entry(key.clone())
+            .or_insert_with(|| (line, fields));
+        if !group.1[column].is_empty() {
+            return Err(MapProblem {
+                column: item_column.clone(),
+                raw_value: raw_item,
+                problem: Problem::new(
+                    Reason::DuplicateKey,
+                    format!(
+                        "{slot} of this questionnaire was already given on line {}",
+                        group.0
+                    ),
+                ),
+            });
+        }
+        group.1[column] = value;
+        if is_new {
+            self.order.push(key);
+        }
+        Ok(is_new)
+    }
+
+    /// The combined records, each with the line of its first item.
+    pub fn finish(mut self) -> Vec<(u64, Vec<String>)> {
+        self.order
+            .iter()
+            .filter_map(|key| self.groups.remove(key))
+            .collect()
+    }
+}
+
+/// The contract column an item goes to: `item_N` from a number (1, item_1, Q1), an item
+/// name of an instrument whose items are named, or `score` for a total.
+fn item_slot(instrument: &str, raw: &str) -> Option<&'static str> {
+    use crate::ingest::contracts::wellbeing::ITEM_COLUMNS;
+    let item = raw.trim().to_lowercase();
+    if matches!(item.as_str(), "score" | "total") {
+        return Some("score");
+    }
+    let number = item
+        .trim_start_matches("item")
+        .trim_start_matches('q')
+        .trim_start_matches(['_', ' ']);
+    if let Ok(n) = number.parse::<usize>() {
+        return (1..=ITEM_COLUMNS.len())
+            .contains(&n)
+            .then(|| ITEM_COLUMNS[n - 1]);
+    }
+    let named = crate::measures::separate_items();
+    named
+        .iter()
+        .find(|(code, _, name)| code.eq_ignore_ascii_case(instrument.trim()) && *name == item)
+        .map(|(_, position, _)| ITEM_COLUMNS[*position as usize - 1])
 }
 
 /// Whole minutes from a duration in seconds (rounded half up); text that is not a number is

@@ -21,7 +21,8 @@ pub const MIN_LINKAGE_RATE: f64 = 0.95;
 pub struct IngestReport {
     pub schema_version: u32,
     pub tool_version: &'static str,
-    /// True when every file reconciles (read + added = loaded + quarantined + excluded).
+    /// True when every file reconciles (read + added = loaded + quarantined + excluded +
+    /// combined).
     pub reconciled: bool,
     pub rows_read: u64,
     pub rows_loaded: u64,
@@ -58,6 +59,9 @@ pub struct FileReport {
     /// an A&E arrival by ambulance), by reason.
     pub rows_added: u64,
     pub added_by_reason: BTreeMap<String, u64>,
+    /// Rows of a long layout combined into a record begun on an earlier row (the items of
+    /// one questionnaire after its first).
+    pub rows_combined: u64,
     /// Of the rows whose person_id was looked up in patients, the share found there (null for
     /// patients itself, or when no row got that far). A low rate usually means the file's
     /// person identifier is not the one patients holds (another pseudonymisation key).
@@ -89,6 +93,7 @@ impl FileReport {
             excluded_by_reason: BTreeMap::new(),
             rows_added: 0,
             added_by_reason: BTreeMap::new(),
+            rows_combined: 0,
             linkage_rate: None,
             ignored_columns: Vec::new(),
             warnings: Vec::new(),
@@ -137,7 +142,7 @@ impl FileReport {
         let excluded: u64 = self.excluded_by_reason.values().sum();
         let added: u64 = self.added_by_reason.values().sum();
         self.reconciled = self.rows_read + self.rows_added
-            == self.rows_loaded + self.rows_quarantined + self.rows_excluded
+            == self.rows_loaded + self.rows_quarantined + self.rows_excluded + self.rows_combined
             && by_reason == self.rows_quarantined
             && excluded == self.rows_excluded
             && added == self.rows_added;

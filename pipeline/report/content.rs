@@ -1151,6 +1151,12 @@ fn quality_section(ingest: &Value, rule: Disclosure, content: &mut Content) -> V
         let mut reasons = listed("quarantined_by_reason", "");
         reasons.extend(listed("excluded_by_reason", "not counted, "));
         reasons.extend(listed("added_by_reason", "added, "));
+        if let Some(combined) = count(&file["rows_combined"]).filter(|n| *n > 0) {
+            reasons.push(format!(
+                "combined, further items of one questionnaire: {}",
+                rule.count(combined)
+            ));
+        }
         let name = file["file"].as_str().unwrap_or("");
         let source = match file["profile"].as_str() {
             Some(profile) => format!("{name} ({profile})"),
