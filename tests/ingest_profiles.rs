@@ -569,3 +569,39 @@ fn questionnaires_exported_one_row_per_item_load_as_the_wide_questionnaires() {
         "{detail:?}"
     );
 }
+
+#[test]
+fn an_extract_fed_by_both_shapes_is_flagged_as_possibly_double_counted() {
+    let work = tempfile::tempdir().unwrap();
+    let data = data_folder(
+        work.path(),
+        &fixtures().join("profiles/hospital_activity.csv"),
+    );
+    std::fs::copy(
+        fixtures().join("profiles/ncdr/opa_2023.csv"),
+        data.join("opa_2023.csv"),
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    let run = sp_impact(&[
+        "ingest",
+        "-q",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for file in ["hospital_activity.csv", "opa_2023.csv"] {
+        let warnings = file_report(&out, file)["warnings"].to_string();
+        assert!(
+            warnings.contains("fed both by a file named after it and by files in source layouts"),
+            "{file}: {warnings}"
+        );
+    }
+    assert!(
+        !file_report(&out, "patients.csv")["warnings"]
+            .to_string()
+            .contains("fed both")
+    );
+}

@@ -306,6 +306,7 @@ pub fn ingest(
         write_empty_extract(name, out_dir)?;
     }
 
+    warn_of_mixed_sources(&mut files);
     let report = IngestReport::new(files, missing_optional);
     report.write(&out_dir.join(QUALITY_DIR).join("ingest.json"))?;
     if let Some(file) = report.files.iter().find(|file| !file.reconciled) {
@@ -320,6 +321,34 @@ pub fn ingest(
         )));
     }
     Ok(report)
+}
+
+/// An extract fed both by a contract-shaped file and by files in source layouts may hold the
+/// same records twice (e.g. hospital_activity.csv kept beside the SUS files it was made
+/// from): each such file's report says so.
+fn warn_of_mixed_sources(files: &mut [FileReport]) {
+    let mixed: Vec<&'static str> = contracts::ALL
+        .iter()
+        .map(|contract| contract.name)
+        .filter(|name| {
+            let of = |profiled: bool| {
+                files
+                    .iter()
+                    .any(|file| file.extract == *name && file.profile.is_some() == profiled)
+            };
+            of(true) && of(false)
+        })
+        .collect();
+    for file in files
+        .iter_mut()
+        .filter(|file| mixed.contains(&file.extract))
+    {
+        let warning = format!(
+            "{} is fed both by a file named after it and by files in source layouts; check that no record is in more than one of them",
+            file.extract
+        );
+        file.warn(warning);
+    }
 }
 
 /// An absent optional extract is an empty table with its contract's schema, on disk like
