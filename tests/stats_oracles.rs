@@ -550,3 +550,26 @@ fn firth_logistic_matches_firthmodels_including_under_separation() {
         }
     }
 }
+
+#[test]
+fn minimum_detectable_effect_multipliers_match_scipy() {
+    let fixture = stats_fixture("power.json");
+    for case in fixture["cases"].as_array().unwrap() {
+        let df = case["df"].as_f64();
+        let multiplier = sp_impact::stats::power::mde_multiplier(
+            case["alpha"].as_f64().unwrap(),
+            case["power"].as_f64().unwrap(),
+            df,
+        );
+        close(
+            multiplier,
+            case["multiplier"].as_f64().unwrap(),
+            1e-9,
+            &format!("M, df {df:?}"),
+        );
+    }
+    // The rate ratios either side of 1 are exp(-/+ M x SE).
+    let [lower, higher] = sp_impact::stats::power::minimum_detectable_rate_ratios(0.1, None);
+    close(lower, (-0.28015852181129683f64).exp(), 1e-9, "lower");
+    close(higher, 0.28015852181129683f64.exp(), 1e-9, "higher");
+}

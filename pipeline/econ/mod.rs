@@ -4,7 +4,10 @@
 //!   undiscounted; HM Treasury Green Book / NICE 3.5%);
 //! - cumulative net savings NS(M) = sum_{m <= M} DF_m saving_m - programme cost;
 //! - break-even month = first M with NS(M) >= 0, else none within the horizon;
-//! - return per £1 at month M = discounted savings to M / programme cost.
+//! - return per £1 at month M = discounted savings to M / programme cost;
+//! - break-even threshold at month M = the programme cost per person at which NS(M) = 0, that
+//!   is the discounted savings to M (a threshold the study's savings imply, not a prediction),
+//!   and the caseload per link-worker FTE at which a staffing model costs that much.
 //!
 //! Savings are per treated person per month, comparison-adjusted (computed from the matched
 //! panels by `estimate`); this module never sees people.
@@ -94,9 +97,40 @@ pub fn payback(
     }
 }
 
+/// The programme cost per person at which the net saving at `month` is zero: the discounted
+/// savings to that month. `cumulative_net_ci` is the bootstrap interval of NS(month) at the
+/// programme cost `cost` (a constant in every replicate), so the threshold's interval is it
+/// shifted by that cost. None when the month is past the horizon.
+pub fn break_even_cost(
+    payback: &Payback,
+    cost: f64,
+    month: u32,
+    cumulative_net_ci: Option<[f64; 2]>,
+) -> Option<(f64, Option<[f64; 2]>)> {
+    let row = payback.monthly.get((month as usize).checked_sub(1)?)?;
+    Some((
+        row.cumulative_net_per_person + cost,
+        cumulative_net_ci.map(|[low, high]| [low + cost, high + cost]),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_break_even_cost_is_the_discounted_savings_to_that_month() {
+        let result = payback(&[10.0; 24], 100.0, 0.035, &[]);
+        let savings_12: f64 = (1..=12).map(|m| 10.0 * discount_factor(0.035, m)).sum();
+        let (threshold, ci) = break_even_cost(&result, 100.0, 12, Some([-50.0, 30.0])).unwrap();
+        assert!((threshold - savings_12).abs() < 1e-12);
+        assert_eq!(ci, Some([50.0, 130.0]));
+        // At that programme cost the net saving at month 12 is zero.
+        let at_threshold = payback(&[10.0; 24], threshold, 0.035, &[]);
+        assert!(at_threshold.monthly[11].cumulative_net_per_person.abs() < 1e-12);
+        assert_eq!(break_even_cost(&result, 100.0, 25, None), None);
+        assert_eq!(break_even_cost(&result, 100.0, 0, None), None);
+    }
 
     /// Closed forms (tolerance 1e-12).
     const CLOSED_FORM: f64 = 1e-12;

@@ -41,6 +41,29 @@ pub struct Staffing {
 }
 
 impl Staffing {
+    /// The default staffing model (one Band 5 FTE, PSSRU 2024 on-costs and overheads, 225
+    /// people a year, no grants), at 2023/24 prices.
+    pub fn default_band_5() -> Staffing {
+        Staffing {
+            link_worker_fte: 1.0,
+            band: DEFAULT_BAND,
+            salary_gbp: BAND_SALARY_GBP[1].1,
+            on_cost_rate: DEFAULT_ON_COST_RATE,
+            overheads_gbp_per_fte: DEFAULT_OVERHEADS_GBP_PER_FTE,
+            caseload_per_fte: DEFAULT_CASELOAD_PER_FTE,
+            grants_gbp_per_year: 0.0,
+        }
+    }
+
+    /// The caseload per FTE at which this staffing model costs `cost_per_person_gbp` (at the
+    /// same prices as `uprating_factor` takes the model to); None when no caseload does (a
+    /// cost of zero or less).
+    pub fn caseload_for_cost(&self, cost_per_person_gbp: f64, uprating_factor: f64) -> Option<f64> {
+        (cost_per_person_gbp > 0.0 && self.link_worker_fte > 0.0).then(|| {
+            self.annual_cost_gbp() * uprating_factor / (self.link_worker_fte * cost_per_person_gbp)
+        })
+    }
+
     pub fn annual_cost_gbp(&self) -> f64 {
         self.link_worker_fte
             * (self.salary_gbp * (1.0 + self.on_cost_rate) + self.overheads_gbp_per_fte)
@@ -119,8 +142,13 @@ mod tests {
             grants_gbp_per_year: 20_000.0,
             ..staffing
         };
-        let cost = ProgrammeCost::staffing(bigger, 1.1);
+        let cost = ProgrammeCost::staffing(bigger.clone(), 1.1);
         let expected = (2.0 * (31_609.0 * 1.32 + 30_887.0) + 20_000.0) / 450.0 * 1.1;
         assert!((cost.per_person_gbp() - expected).abs() < 1e-12);
+        // The caseload at which the model costs a given amount inverts the cost per person.
+        let caseload = bigger.caseload_for_cost(expected, 1.1).unwrap();
+        assert!((caseload - 225.0).abs() < 1e-9);
+        assert_eq!(bigger.caseload_for_cost(0.0, 1.1), None);
+        assert_eq!(Staffing::default_band_5(), staffing);
     }
 }

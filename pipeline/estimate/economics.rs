@@ -31,7 +31,9 @@ use serde_json::{Value, json};
 
 use super::{BOOTSTRAP_REPLICATES, Columns, number};
 use crate::config::StudyConfig;
-use crate::econ::{Payback, payback};
+use crate::costs::InflationIndex;
+use crate::econ::programme::{ProgrammeCost, STAFFING_PRICE_YEAR, Staffing};
+use crate::econ::{Payback, break_even_cost, payback};
 use crate::error::Result;
 use crate::outcomes::{self, COUNTED};
 use crate::stats::bootstrap::{finite_replicates, percentile_interval, resample};
@@ -279,6 +281,7 @@ pub async fn estimate(
 
     let tornado = tornado(&sets, horizon, config, &point, savings_ci);
     let projections = projections(&monthly, cost_per_person, config.discount_rate);
+    let thresholds = thresholds(config, &point, &cumulative_ci)?;
     Ok(json!({
         "perspective": "NHS, comparison-adjusted (matched difference in cost per person-month at risk, times the treated group's share still at risk: per person referred)",
         "unit_costs": config.unit_costs,
@@ -310,7 +313,60 @@ pub async fn estimate(
                       "non_finite_replicates": non_finite},
         "tornado": tornado,
         "projections": projections,
+        "thresholds": thresholds,
         "note": "savings are discounted gross NHS cost reductions per treated person over the horizon; net = savings - programme cost. Freed GP time is capacity, not cash released.",
+    }))
+}
+
+/// Break-even thresholds at 12, 18 and 24 months: the programme cost per person at which the
+/// net saving is zero (with the interval of the same bootstrap), and the caseload per
+/// link-worker FTE at which the study's staffing model (or, with a cost per referral, the
+/// default Band 5 model) costs that much.
+fn thresholds(
+    config: &StudyConfig,
+    point: &Payback,
+    cumulative_ci: &[Option<[f64; 2]>],
+) -> Result<Value> {
+    let cost = config.programme.per_person_gbp();
+    let (staffing, factor, basis) = match &config.programme {
+        ProgrammeCost::Staffing {
+            staffing,
+            uprating_factor,
+            ..
+        } => (
+            staffing.clone(),
+            *uprating_factor,
+            "the study's staffing model",
+        ),
+        ProgrammeCost::PerReferral { .. } => (
+            Staffing::default_band_5(),
+            InflationIndex::bundled()?.factor(STAFFING_PRICE_YEAR, &config.price_year)?,
+            "the default staffing model: one Band 5 FTE at PSSRU 2024 pay, on-costs and overheads, no grants",
+        ),
+    };
+    let caseload = |threshold: f64| staffing.caseload_for_cost(threshold, factor);
+    let rows: Vec<Value> = RETURN_MONTHS
+        .iter()
+        .filter_map(|&month| {
+            let ci = cumulative_ci.get(month as usize - 1).copied().flatten();
+            let (threshold, threshold_ci) = break_even_cost(point, cost, month, ci)?;
+            // A higher break-even cost needs a smaller caseload, so the bounds swap.
+            let caseload_ci = threshold_ci.map(|[low, high]| {
+                json!([caseload(high).map(number), caseload(low).map(number)])
+            });
+            Some(json!({
+                "months": month,
+                "cost_per_person": number(threshold),
+                "cost_ci95": threshold_ci.map_or(Value::Null, |[low, high]| json!([number(low), number(high)])),
+                "caseload_per_fte": caseload(threshold).map(number),
+                "caseload_ci95": caseload_ci.unwrap_or(Value::Null),
+            }))
+        })
+        .collect();
+    Ok(json!({
+        "what": "thresholds, not predictions: the programme cost per person at which this study's discounted savings to each month would exactly pay for it, and the link-worker caseload at which the staffing model would cost that much (null: no caseload does, because the savings are not positive)",
+        "staffing_basis": basis,
+        "rows": rows,
     }))
 }
 

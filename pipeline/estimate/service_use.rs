@@ -29,6 +29,7 @@ use crate::error::Result;
 use crate::outcomes::{self, MEASURES};
 use crate::stats::bootstrap::{bca_interval, finite_replicates, percentile_interval, resample};
 use crate::stats::glm::{self, Covariance, Family};
+use crate::stats::power::minimum_detectable_rate_ratios;
 use crate::stats::{StatsError, StatsResult};
 
 const DAYS_PER_YEAR: f64 = 365.25;
@@ -617,10 +618,16 @@ fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult
         }
         None => (Value::Null, Value::Null),
     };
+    let df = (2..T_BELOW_CLUSTERS)
+        .contains(&sets.len())
+        .then(|| (sets.len() - 1) as f64);
+    let [mde_lower, mde_higher] = minimum_detectable_rate_ratios(se, df);
     Ok(json!({
         "rate_ratio": number(fit.coef[3].exp()),
         "ci95": [number(low.exp()), number(high.exp())],
         "p": number(p),
+        "minimum_detectable_rate_ratio": {"lower": number(mde_lower), "higher": number(mde_higher),
+            "basis": "80% power, 5% two-sided, from this run's cluster-robust standard error (Bloom 1995)"},
         "change_per_person_year": number(estimate),
         "change_ci95": change_ci,
         "change_ci95_bca": change_ci_bca,

@@ -131,6 +131,12 @@ fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
                 "After referral, GP demand was {} than expected from the comparison group (rate ratio {:.2}, 95% confidence interval {:.2} to {:.2}).",
                 change_words(rr), rr, low, high
             ));
+            if low <= 1.0
+                && high >= 1.0
+                && let Some(sentence) = power_sentence(&did["minimum_detectable_rate_ratio"])
+            {
+                lines.push(sentence);
+            }
         }
         if let (Some(naive), Some(comparison)) = (
             float(&gp["before_after"]["rate_ratio"]),
@@ -442,6 +448,11 @@ fn service_use_section(
             ("did_rate_ratio", "DiD rate ratio", "number"),
             ("did_ci95", "95% CI", "number"),
             ("did_p", "p", "number"),
+            (
+                "did_detectable",
+                "Smallest change it could detect (80% power)",
+                "text",
+            ),
             ("change_per_person_year", "Change per person-year", "number"),
             ("change_ci95", "95% CI (bootstrap)", "number"),
             ("nb2_rate_ratio", "NB2 sensitivity", "number"),
@@ -480,6 +491,7 @@ fn service_use_section(
             estimate_ratio(did),
             ci(interval(&did["ci95"]), 2),
             p_value(float(&did["p"])),
+            detectable(&did["minimum_detectable_rate_ratio"]),
             change(float(&did["change_per_person_year"])),
             interval(&did["change_ci95"]).map_or("n/a".into(), |(low, high)| {
                 format!("{} to {}", change(Some(low)), change(Some(high)))
@@ -869,6 +881,59 @@ fn economics_section(results: &Value, content: &mut Content) -> Value {
             ),
         ]);
     }
+    let mut thresholds = Table::new(
+        "break_even_thresholds",
+        "What the programme could cost and still pay for itself: thresholds, not predictions",
+        &[
+            ("months", "Within (months)", "text"),
+            (
+                "cost_per_person",
+                "Programme cost per person at break-even (95% CI)",
+                "text",
+            ),
+            (
+                "caseload_per_fte",
+                "Link-worker caseload per FTE a year at that cost (95% CI)",
+                "text",
+            ),
+        ],
+    );
+    // Link workers support about 200-250 people a year; a caseload past this is not one any
+    // service could run, so it is shown as a bound, not a number.
+    const FEASIBLE_CASELOAD_UP_TO: f64 = 1000.0;
+    let people = |people: f64| {
+        if people > FEASIBLE_CASELOAD_UP_TO {
+            format!("over {FEASIBLE_CASELOAD_UP_TO:.0}")
+        } else {
+            format!("{people:.0}")
+        }
+    };
+    let caseload = |value: &Value| float(value).map_or("none (no saving)".to_string(), people);
+    for row in economics["thresholds"]["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let cost_ci = gbp_ci(interval(&row["cost_ci95"]));
+        let caseload_ci = match row["caseload_ci95"].as_array() {
+            Some(bounds) if bounds.len() == 2 => {
+                let low = float(&bounds[0]).map_or("n/a".to_string(), people);
+                let high = float(&bounds[1]).map_or("no upper limit".to_string(), people);
+                format!(" ({low} to {high})")
+            }
+            _ => String::new(),
+        };
+        thresholds.rows.push(vec![
+            row["months"].to_string(),
+            format!("{} ({cost_ci})", gbp(float(&row["cost_per_person"]))),
+            format!("{}{caseload_ci}", caseload(&row["caseload_per_fte"])),
+        ]);
+    }
+    let thresholds_note = economics["thresholds"]["staffing_basis"].as_str().map(|basis| {
+        format!(
+            "Thresholds, not predictions: the NHS costs this study estimates are avoided per person referred, discounted, to each month, are the most the programme could cost per person and still break even by then; the caseload is the number of people a link worker would need to support a year to cost that much ({basis})."
+        )
+    });
     if economics["hospital_costing"] == "record" {
         unit_costs.rows.push(vec![
             "hospital events with their own cost".into(),
@@ -899,10 +964,12 @@ fn economics_section(results: &Value, content: &mut Content) -> Value {
         "tornado": tornado.clone(),
         "projections": projections.clone(),
         "unit_costs": unit_costs.clone(),
+        "thresholds": thresholds.clone(),
+        "thresholds_note": thresholds_note,
     });
     content
         .tables
-        .extend([monthly, tornado, projections, unit_costs]);
+        .extend([monthly, tornado, projections, thresholds, unit_costs]);
     section
 }
 
@@ -1117,6 +1184,38 @@ fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
         .tables
         .extend([subgroups, wellbeing, funnel_table, activity]);
     section
+}
+
+/// A rate ratio's minimum detectable change either side of 1, as "12% lower / 14% higher".
+fn detectable(mde: &Value) -> String {
+    match (float(&mde["lower"]), float(&mde["higher"])) {
+        (Some(lower), Some(higher)) => format!(
+            "{:.0}% lower / {:.0}% higher",
+            100.0 * (1.0 - lower),
+            100.0 * (higher - 1.0)
+        ),
+        _ => "n/a".into(),
+    }
+}
+
+/// Below this rate ratio, a study that can only detect a change this large (a halving) is
+/// described as too small to tell, rather than as evidence of no effect.
+const TOO_SMALL_TO_TELL_BELOW: f64 = 0.5;
+
+/// What an interval that includes no change means, given what the study could have seen.
+fn power_sentence(mde: &Value) -> Option<String> {
+    let (lower, higher) = (float(&mde["lower"])?, float(&mde["higher"])?);
+    let down = 100.0 * (1.0 - lower);
+    Some(if lower <= TOO_SMALL_TO_TELL_BELOW {
+        format!(
+            "The interval includes no change, but the study was too small to tell: with 80% power it could only have detected a change of {down:.0}% or more."
+        )
+    } else {
+        format!(
+            "The interval includes no change. With 80% power the study could have detected a change of {down:.0}% lower or {:.0}% higher, so no evidence of a change here is not just too few people.",
+            100.0 * (higher - 1.0)
+        )
+    })
 }
 
 fn quality_section(ingest: &Value, rule: Disclosure, content: &mut Content) -> Value {
@@ -1340,6 +1439,23 @@ fn reproducibility(manifest: &Value, rule: Disclosure) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interval_including_no_change_is_read_with_the_studys_power() {
+        let small = json!({"lower": 0.4, "higher": 2.5});
+        assert!(power_sentence(&small).unwrap().contains(
+            "too small to tell: with 80% power it could only have detected a change of 60% or more"
+        ));
+        let large = json!({"lower": 0.9, "higher": 1.11});
+        assert!(
+            power_sentence(&large)
+                .unwrap()
+                .contains("could have detected a change of 10% lower or 11% higher")
+        );
+        assert_eq!(detectable(&large), "10% lower / 11% higher");
+        assert_eq!(power_sentence(&Value::Null), None);
+        assert_eq!(detectable(&Value::Null), "n/a");
+    }
 
     #[test]
     fn undefined_bootstrap_replicates_are_named_in_the_limitations() {

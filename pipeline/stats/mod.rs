@@ -19,6 +19,7 @@ pub mod describe;
 pub mod glm;
 pub mod matching;
 pub mod multiplicity;
+pub mod power;
 pub mod tests;
 
 /// Why an estimator could not give an answer. Never a panic.
