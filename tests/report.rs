@@ -38,18 +38,45 @@ const SECTIONS: [&str; 10] = [
     "reproducibility",
 ];
 
-/// Debian's chromium (`apt-get install chromium`; `.ci/run` installs it), or $SP_IMPACT_CHROMIUM.
+/// Debian's chromium, or $SP_IMPACT_CHROMIUM. On a fresh Debian machine where the tests run
+/// as root (a container, CI) and Chromium is missing, it is installed here with apt-get, as
+/// `.ci/run` does, so the README's one test command is all a newcomer runs; otherwise the
+/// failure says how to install it.
 fn chromium() -> PathBuf {
-    let candidates = [
-        std::env::var("SP_IMPACT_CHROMIUM").unwrap_or_default(),
-        "/usr/bin/chromium".into(),
-        "/usr/bin/chromium-browser".into(),
-    ];
-    candidates
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let find = || {
+        [
+            std::env::var("SP_IMPACT_CHROMIUM").unwrap_or_default(),
+            "/usr/bin/chromium".into(),
+            "/usr/bin/chromium-browser".into(),
+        ]
         .iter()
         .map(PathBuf::from)
         .find(|path| path.is_file())
-        .expect("headless Chromium is needed for the report test: apt-get install chromium (.ci/run installs it), or set SP_IMPACT_CHROMIUM")
+    };
+    FOUND
+        .get_or_init(|| find().or_else(|| install_chromium().then(find).flatten()))
+        .clone()
+        .expect("headless Chromium is needed for the report test: sudo apt-get install chromium (.ci/run installs it), or set SP_IMPACT_CHROMIUM")
+}
+
+/// Installs Debian's chromium when the tests run as root on a machine with apt-get.
+fn install_chromium() -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == "0");
+    if !root || !Path::new("/usr/bin/apt-get").is_file() {
+        return false;
+    }
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "chromium"])
 }
 
 fn headless(work: &Path, extra: &[String], page: &Path) -> std::process::Output {
