@@ -605,3 +605,27 @@ fn an_extract_fed_by_both_shapes_is_flagged_as_possibly_double_counted() {
             .contains("fed both")
     );
 }
+
+#[test]
+fn a_spreadsheet_in_the_data_folder_is_an_error_not_silently_skipped() {
+    let work = tempfile::tempdir().unwrap();
+    let data = data_folder(
+        work.path(),
+        &fixtures().join("profiles/hospital_activity.csv"),
+    );
+    std::fs::write(data.join("apcs.xlsx"), b"PK\x03\x04").unwrap();
+    let run = sp_impact(&[
+        "ingest",
+        "-q",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        work.path().join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("apcs.xlsx") && run.stderr.contains("save each sheet as CSV"),
+        "{}",
+        run.stderr
+    );
+}

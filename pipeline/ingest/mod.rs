@@ -162,8 +162,12 @@ pub fn find_inputs(
     Ok((inputs, missing_optional))
 }
 
+/// Extensions of spreadsheets, which hold data the pipeline cannot read as they are.
+const SPREADSHEET_EXTENSIONS: [&str; 3] = ["xlsx", "xls", "ods"];
+
 /// The data files in a folder (by extension), in file-name order; other files (a README,
-/// the study configuration) are not data and are left alone.
+/// the study configuration) are not data and are left alone, but a spreadsheet is an error
+/// (its rows would otherwise be missed without a word).
 fn data_files(data_dir: &Path) -> Result<Vec<(PathBuf, Container)>> {
     let entries =
         std::fs::read_dir(data_dir).map_err(|source| Error::io("reading", data_dir, source))?;
@@ -178,6 +182,17 @@ fn data_files(data_dir: &Path) -> Result<Vec<(PathBuf, Container)>> {
         else {
             continue;
         };
+        let lower = name.to_lowercase();
+        if SPREADSHEET_EXTENSIONS
+            .iter()
+            .any(|extension| lower.ends_with(&format!(".{extension}")))
+            && !name.starts_with(['.', '~'])
+        {
+            return Err(Error::input(
+                Location::file(&path),
+                "a spreadsheet is not read: save each sheet as CSV (UTF-8) in the data folder, or move it out of the folder",
+            ));
+        }
         let container = Container::ALL
             .into_iter()
             .find(|container| name.ends_with(&format!(".{}", container.extension())));
