@@ -166,9 +166,12 @@ fn sample(args: &SampleArgs, progress: &Progress) -> Result<()> {
 }
 
 fn ingest(args: &IngestArgs, progress: &Progress) -> Result<()> {
-    let layouts = Layouts::with_user(&args.profiles, Path::new("."), Default::default())?;
+    let options = crate::ingest::IngestOptions {
+        layouts: Layouts::with_user(&args.profiles, Path::new("."), Default::default())?,
+        ..Default::default()
+    };
     let staged = StagedOutput::begin(&args.out)?;
-    let report = crate::ingest::ingest(&args.data, &layouts, staged.path(), progress)?;
+    let report = crate::ingest::ingest(&args.data, &options, staged.path(), progress)?;
     let out = staged.commit()?;
     progress.log(&format!(
         "ingest: {} rows read, {} loaded, {} quarantined, {} not counted by layout rules, {} added; reconciled; report in {}",

@@ -54,6 +54,8 @@ pub struct StudyConfig {
     /// The input layouts: built-in profiles, the study's own (`[inputs] profiles`) and files
     /// pinned to a layout or extract (`[inputs.files]`).
     pub layouts: Layouts,
+    /// Below this share of a file's rows linked to patients, ingest warns.
+    pub min_linkage_rate: f64,
     /// Where the config was read from (for messages and the manifest).
     pub source: PathBuf,
 }
@@ -152,6 +154,23 @@ struct RawConfig {
     output: RawOutput,
     #[serde(default)]
     inputs: RawInputs,
+    #[serde(default)]
+    quality: RawQuality,
+}
+
+/// `[quality]`: the share of a file's rows that must link to patients before ingest warns.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawQuality {
+    min_linkage_rate: f64,
+}
+
+impl Default for RawQuality {
+    fn default() -> Self {
+        RawQuality {
+            min_linkage_rate: crate::ingest::report::DEFAULT_MIN_LINKAGE_RATE,
+        }
+    }
 }
 
 /// `[inputs]`: profile files for layouts the tool does not know (paths relative to
@@ -543,6 +562,15 @@ impl StudyConfig {
                 ),
             ));
         }
+        if !(0.0..=1.0).contains(&raw.quality.min_linkage_rate) {
+            return Err(invalid(
+                "min_linkage_rate",
+                format!(
+                    "{} is not a share between 0 and 1",
+                    raw.quality.min_linkage_rate
+                ),
+            ));
+        }
         let base_dir = path.parent().unwrap_or(Path::new("."));
         let layouts = Layouts::with_user(&raw.inputs.profiles, base_dir, raw.inputs.files.clone())
             .map_err(|error| match error {
@@ -605,8 +633,18 @@ impl StudyConfig {
             round_to: raw.disclosure.round_to,
             formats: raw.output.formats,
             layouts,
+            min_linkage_rate: raw.quality.min_linkage_rate,
             source: path.to_path_buf(),
         })
+    }
+
+    /// How ingest reads and checks this study's data folder.
+    pub fn ingest_options(&self) -> crate::ingest::IngestOptions {
+        crate::ingest::IngestOptions {
+            layouts: self.layouts.clone(),
+            min_linkage_rate: self.min_linkage_rate,
+            latest_birth_year: Some(chrono::Datelike::year(&self.data_end)),
+        }
     }
 
     /// A file-system-safe folder name for the study (default output folder).
@@ -696,6 +734,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("no-such-profile.toml"), "{error}");
+    }
+
+    #[test]
+    fn the_linkage_threshold_and_the_latest_birth_year_come_from_the_study() {
+        let config = StudyConfig::parse(MINIMAL, Path::new("study.toml")).unwrap();
+        let options = config.ingest_options();
+        assert_eq!(options.min_linkage_rate, 0.95);
+        assert_eq!(
+            options.latest_birth_year,
+            Some(chrono::Datelike::year(&config.data_end))
+        );
+        let strict = StudyConfig::parse(
+            &format!("{MINIMAL}\n[quality]\nmin_linkage_rate = 0.99\n"),
+            Path::new("study.toml"),
+        )
+        .unwrap();
+        assert_eq!(strict.ingest_options().min_linkage_rate, 0.99);
+        let error = StudyConfig::parse(
+            &format!("{MINIMAL}\n[quality]\nmin_linkage_rate = 95\n"),
+            Path::new("study.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("min_linkage_rate"), "{error}");
     }
 
     #[test]

@@ -72,7 +72,7 @@ fn analyse(
 ) -> Result<Analysis> {
     let mut timings = BTreeMap::new();
     let clock = Instant::now();
-    let ingest = ingest::ingest(&options.data, &config.layouts, dir, progress)?;
+    let ingest = ingest::ingest(&options.data, &config.ingest_options(), dir, progress)?;
     timings.insert("ingest_seconds", clock.elapsed().as_secs_f64());
     if !ingest.reconciled {
         return Err(Error::DataTest("ingest counts did not reconcile".into()));
@@ -246,6 +246,7 @@ fn manifest(options: &RunOptions, config: &StudyConfig, analysis: &Analysis) -> 
             "suppress_at_or_below": config.suppress_at_or_below, "round_to": config.round_to,
             "input_profiles": config.layouts.user_profile_names(),
             "input_files": config.layouts.pinned,
+            "min_linkage_rate": config.min_linkage_rate,
         },
         "seed": config.seed,
         "inputs": inputs,

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use sp_impact::error::Error;
+use sp_impact::ingest::IngestOptions;
 use sp_impact::ingest::ingest;
-use sp_impact::ingest::profile::Layouts;
 use sp_impact::progress::Progress;
 
 use crate::util::{copy_files, fixtures, parquet_column, read_json, sp_impact};
@@ -18,7 +18,13 @@ fn base() -> std::path::PathBuf {
 fn parquet_input_loads_like_the_csv_it_came_from() {
     let work = tempfile::tempdir().unwrap();
     let first = work.path().join("first");
-    ingest(&base(), &Layouts::built_in(), &first, &Progress::silent()).unwrap();
+    ingest(
+        &base(),
+        &IngestOptions::default(),
+        &first,
+        &Progress::silent(),
+    )
+    .unwrap();
 
     // Feed the typed patients table back in as patients.parquet (with its extra source_line).
     let data = work.path().join("data");
@@ -30,7 +36,13 @@ fn parquet_input_loads_like_the_csv_it_came_from() {
     )
     .unwrap();
     let second = work.path().join("second");
-    let report = ingest(&data, &Layouts::built_in(), &second, &Progress::silent()).unwrap();
+    let report = ingest(
+        &data,
+        &IngestOptions::default(),
+        &second,
+        &Progress::silent(),
+    )
+    .unwrap();
 
     let patients = &report.files[0];
     assert_eq!((patients.rows_read, patients.rows_loaded), (6, 6));
@@ -194,7 +206,7 @@ fn mutated_inputs_never_panic_and_always_reconcile() {
         std::fs::write(data.join(name), &bytes).unwrap();
         match ingest(
             &data,
-            &Layouts::built_in(),
+            &IngestOptions::default(),
             &work.path().join("out"),
             &Progress::silent(),
         ) {
@@ -220,4 +232,69 @@ fn mutated_inputs_never_panic_and_always_reconcile() {
         loaded > 100 && refused > 0,
         "sweep exercised both paths: {loaded} loaded, {refused} refused"
     );
+}
+
+#[test]
+fn a_study_quarantines_a_birth_after_its_data_end_and_sets_the_linkage_warning_threshold() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    copy_files(&base(), &data);
+    let patients = std::fs::read_to_string(data.join("patients.csv")).unwrap();
+    let mut lines: Vec<String> = patients.lines().map(str::to_string).collect();
+    // The first patient is born after the study's data end (2024 here).
+    let first: Vec<&str> = lines[1].split(',').collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let year = header
+        .iter()
+        .position(|name| *name == "year_of_birth")
+        .unwrap();
+    let mut changed: Vec<String> = first.iter().map(|field| field.to_string()).collect();
+    changed[year] = "2030".into();
+    lines[1] = changed.join(",");
+    std::fs::write(data.join("patients.csv"), lines.join("\n") + "\n").unwrap();
+
+    let options = IngestOptions {
+        latest_birth_year: Some(2024),
+        min_linkage_rate: 1.0,
+        ..IngestOptions::default()
+    };
+    let out = work.path().join("out");
+    let report = ingest(&data, &options, &out, &Progress::silent()).unwrap();
+    let patients = &report.files[0];
+    assert_eq!(patients.rows_quarantined, 1);
+    assert_eq!(patients.quarantined_by_reason["out_of_range"], 1);
+    let quarantine = out.join("quality/quarantine/patients.parquet");
+    assert_eq!(
+        parquet_column(&quarantine, "column"),
+        [Some("year_of_birth".into())]
+    );
+    // That person's rows in other extracts are now orphans, so at a threshold of 100% every
+    // file that mentions them warns.
+    let warned = report
+        .files
+        .iter()
+        .filter(|file| {
+            file.warnings
+                .iter()
+                .any(|warning| warning.contains("have a person_id found in patients"))
+        })
+        .count();
+    assert!(
+        warned >= 1,
+        "{:?}",
+        report
+            .files
+            .iter()
+            .map(|f| (&f.file, &f.warnings))
+            .collect::<Vec<_>>()
+    );
+    // Without a study (sp-impact ingest alone) the same file loads whole.
+    let alone = ingest(
+        &data,
+        &IngestOptions::default(),
+        &work.path().join("alone"),
+        &Progress::silent(),
+    )
+    .unwrap();
+    assert_eq!(alone.files[0].rows_quarantined, 0);
 }

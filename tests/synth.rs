@@ -6,8 +6,8 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use sp_impact::calendar::add_months;
+use sp_impact::ingest::IngestOptions;
 use sp_impact::ingest::ingest;
-use sp_impact::ingest::profile::Layouts;
 use sp_impact::progress::Progress;
 use sp_impact::synth::{Effects, SynthOptions, Truth, WorldKind, synth};
 
@@ -162,7 +162,7 @@ fn injected_defects_are_exactly_what_ingest_quarantines() {
 
     let report = ingest(
         &data,
-        &Layouts::built_in(),
+        &IngestOptions::default(),
         &work.path().join("out"),
         &Progress::silent(),
     )

@@ -269,11 +269,11 @@ fn profile_for(path: &Path, container: Container, layouts: &Layouts) -> Result<A
 /// earlier results; callers stage it, see [`crate::output`]).
 pub fn ingest(
     data_dir: &Path,
-    layouts: &Layouts,
+    options: &IngestOptions,
     out_dir: &Path,
     progress: &Progress,
 ) -> Result<IngestReport> {
-    let (inputs, missing_optional) = find_inputs(data_dir, layouts)?;
+    let (inputs, missing_optional) = find_inputs(data_dir, &options.layouts)?;
     for dir in [DATA_DIR, "quality/quarantine"] {
         let dir = out_dir.join(dir);
         std::fs::create_dir_all(&dir).map_err(|source| Error::io("creating", &dir, source))?;
@@ -285,7 +285,10 @@ pub fn ingest(
             .collect()
     };
 
-    let mut keys = Keys::default();
+    let mut keys = Keys {
+        study: StudyLimits::from(options),
+        ..Keys::default()
+    };
     let mut files = Vec::new();
     for contract in [
         &contracts::patients::CONTRACT,
@@ -377,9 +380,47 @@ fn write_empty_extract(name: &str, out_dir: &Path) -> Result<()> {
     ParquetSink::create(path, contract.schema())?.finish()
 }
 
-/// Keys of the extracts loaded so far, for cross-file checks.
+/// What ingest needs besides the data folder: the input layouts, and the study's limits
+/// (a study run sets them from study.toml; `sp-impact ingest` alone uses the defaults).
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub layouts: Layouts,
+    /// Below this share of rows linked to patients, a file's report carries a warning.
+    pub min_linkage_rate: f64,
+    /// A year of birth after this (the study's data_end) is quarantined; none without a study.
+    pub latest_birth_year: Option<i32>,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            layouts: Layouts::built_in(),
+            min_linkage_rate: report::DEFAULT_MIN_LINKAGE_RATE,
+            latest_birth_year: None,
+        }
+    }
+}
+
+/// The study-level limits every row is checked against.
+#[derive(Default, Clone, Copy)]
+struct StudyLimits {
+    min_linkage_rate: f64,
+    latest_birth_year: Option<i32>,
+}
+
+impl From<&IngestOptions> for StudyLimits {
+    fn from(options: &IngestOptions) -> Self {
+        StudyLimits {
+            min_linkage_rate: options.min_linkage_rate,
+            latest_birth_year: options.latest_birth_year,
+        }
+    }
+}
+
+/// Keys of the extracts loaded so far, for cross-file checks, and the study's limits.
 #[derive(Default)]
 struct Keys {
+    study: StudyLimits,
     /// Loaded person_id values (from patients).
     persons: Option<HashMap<String, u64>>,
     /// Loaded referral_id -> person_id (from referrals).
@@ -652,7 +693,7 @@ fn load_file(
     report.encoding = source.encoding().to_string();
     report.date_format = date_format;
     report.sha256 = source.sha256();
-    report.finish();
+    report.finish(keys.study.min_linkage_rate);
     bar.finish();
     progress.log(&report.summary_line());
     Ok(report)
@@ -969,6 +1010,17 @@ fn check_record(
 /// referral of the same person.
 fn check_references(row: &Row<'_>, keys: &Keys) -> Result<(), RowProblem> {
     if row.contract.name == "patients" {
+        if let (Some(latest), Some(year)) = (
+            keys.study.latest_birth_year,
+            row.get("year_of_birth").as_int(),
+        ) && year > i64::from(latest)
+        {
+            return Err(RowProblem::new(
+                "year_of_birth",
+                Reason::OutOfRange,
+                format!("year of birth {year} is after the study's data_end ({latest})"),
+            ));
+        }
         return Ok(());
     }
     let person = row.get("person_id").as_text().unwrap_or_default();

@@ -14,8 +14,9 @@ use super::quarantine::{Reason, reason_name};
 use super::source::Container;
 use crate::error::{Error, Result};
 
-/// Below this share of rows linked to patients, a file's report carries a warning.
-pub const MIN_LINKAGE_RATE: f64 = 0.95;
+/// The linkage rate below which a file's report warns, unless study.toml's
+/// `[quality] min_linkage_rate` says otherwise.
+pub const DEFAULT_MIN_LINKAGE_RATE: f64 = 0.95;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestReport {
@@ -125,17 +126,17 @@ impl FileReport {
     }
 
     /// Checks the counts reconcile, both overall and by reason, and works out the linkage
-    /// rate (warning below [`MIN_LINKAGE_RATE`]).
-    pub fn finish(&mut self) {
+    /// rate (warning below `min_linkage_rate`).
+    pub fn finish(&mut self, min_linkage_rate: f64) {
         self.linkage_rate = self.linkage();
         if let Some(rate) = self.linkage_rate
-            && rate < MIN_LINKAGE_RATE
+            && rate < min_linkage_rate
         {
             self.warn(format!(
                 "only {:.1}% of rows have a person_id found in patients (expected at least {:.0}%): \
                  check that this file and patients were pseudonymised with the same key",
                 100.0 * rate,
-                100.0 * MIN_LINKAGE_RATE
+                100.0 * min_linkage_rate
             ));
         }
         let by_reason: u64 = self.quarantined_by_reason.values().sum();
