@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::util::{copy_files, fixtures, parquet_column, read_json, sp_impact};
+use crate::util::{Run, copy_files, fixtures, parquet_column, read_json, sp_impact};
 
 const HOSPITAL_COLUMNS: [&str; 7] = [
     "person_id",
@@ -40,16 +40,23 @@ fn data_folder(root: &Path, hospital: &Path) -> std::path::PathBuf {
 fn ingest(root: &Path, hospital: &Path) -> std::path::PathBuf {
     let data = data_folder(root, hospital);
     let out = root.join("out");
-    let run = sp_impact(&[
+    let run = ingest_cli(&data, &out, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    out
+}
+
+/// `sp-impact ingest -q --data DATA --out OUT` with `extra` arguments.
+fn ingest_cli(data: &Path, out: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
         "ingest",
         "-q",
         "--data",
         data.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    out
+    ];
+    args.extend_from_slice(extra);
+    sp_impact(&args)
 }
 
 /// The loaded hospital rows (every contract column, not the source line), sorted.
@@ -215,14 +222,7 @@ fn a_data_file_no_layout_fits_is_an_error_naming_the_nearest_layouts() {
     )
     .unwrap();
     let data = data_folder(work.path(), &layouts);
-    let run = sp_impact(&[
-        "ingest",
-        "-q",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        work.path().join("out").to_str().unwrap(),
-    ]);
+    let run = ingest_cli(&data, &work.path().join("out"), &[]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("apcs.csv"), "{}", run.stderr);
     assert!(
@@ -379,16 +379,7 @@ fn a_starter_profile_for_an_unknown_export_reads_it_once_its_codes_are_mapped() 
            [codes.mode]\n\"Face to face\" = \"face_to_face\"\n\"Telephone\" = \"telephone\"\n";
     std::fs::write(&starter, edited).unwrap();
     let out = work.path().join("out");
-    let run = sp_impact(&[
-        "ingest",
-        "-q",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--profile",
-        starter.to_str().unwrap(),
-    ]);
+    let run = ingest_cli(&data, &out, &["--profile", starter.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let loaded = out.join("data/gp_appointments.parquet");
     assert_eq!(
@@ -437,14 +428,7 @@ fn ingest_with_referrals(root: &Path, referrals: &Path) -> std::path::PathBuf {
     std::fs::remove_file(data.join("referrals.csv")).unwrap();
     std::fs::copy(referrals, data.join(referrals.file_name().unwrap())).unwrap();
     let out = root.join("out");
-    let run = sp_impact(&[
-        "ingest",
-        "-q",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = ingest_cli(&data, &out, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     out
 }
@@ -530,14 +514,7 @@ fn questionnaires_exported_one_row_per_item_load_as_the_wide_questionnaires() {
     )
     .unwrap();
     let out = work.path().join("out");
-    let run = sp_impact(&[
-        "ingest",
-        "-q",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = ingest_cli(&data, &out, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     // Same questionnaires, same order, same scores (computed from the combined items).
     assert_eq!(wellbeing_rows(&out), expected);
@@ -583,14 +560,7 @@ fn an_extract_fed_by_both_shapes_is_flagged_as_possibly_double_counted() {
     )
     .unwrap();
     let out = work.path().join("out");
-    let run = sp_impact(&[
-        "ingest",
-        "-q",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let run = ingest_cli(&data, &out, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     for file in ["hospital_activity.csv", "opa_2023.csv"] {
         let warnings = file_report(&out, file)["warnings"].to_string();
@@ -614,14 +584,7 @@ fn a_spreadsheet_in_the_data_folder_is_an_error_not_silently_skipped() {
         &fixtures().join("profiles/hospital_activity.csv"),
     );
     std::fs::write(data.join("apcs.xlsx"), b"PK\x03\x04").unwrap();
-    let run = sp_impact(&[
-        "ingest",
-        "-q",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        work.path().join("out").to_str().unwrap(),
-    ]);
+    let run = ingest_cli(&data, &work.path().join("out"), &[]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("apcs.xlsx") && run.stderr.contains("save each sheet as CSV"),
