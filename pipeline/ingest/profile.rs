@@ -320,6 +320,13 @@ fn key(value: &str) -> String {
     value.trim().to_lowercase()
 }
 
+/// Whether `raw` is one of `values` (already keys), compared as keys are but without
+/// allocating: this runs for every rule on every row of a profiled file.
+fn listed(values: &[String], raw: &str) -> bool {
+    let raw = raw.trim();
+    values.iter().any(|value| value.eq_ignore_ascii_case(raw))
+}
+
 impl Profile {
     /// Parses and checks a profile against its contract; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Profile> {
@@ -506,7 +513,7 @@ struct Test<'p> {
 
 impl Test<'_> {
     fn matches(&self, raw: &str) -> bool {
-        self.values.contains(&key(raw)) != self.negate
+        listed(&self.values, raw) != self.negate
     }
 }
 
@@ -715,7 +722,7 @@ impl<'p> Mapper<'p> {
     /// The source field at a position, blank when it is one of the profile's null values.
     fn field<'r>(&self, fields: &'r [String], position: usize) -> &'r str {
         let raw = fields.get(position).map_or("", String::as_str);
-        if !self.null_values.is_empty() && self.null_values.contains(&key(raw)) {
+        if listed(&self.null_values, raw) {
             ""
         } else {
             raw
@@ -919,8 +926,8 @@ fn item_slot(instrument: &str, raw: &str) -> Option<&'static str> {
             .contains(&n)
             .then(|| ITEM_COLUMNS[n - 1]);
     }
-    let named = crate::measures::separate_items();
-    named
+    static NAMED: LazyLock<Vec<(&str, i64, &str)>> = LazyLock::new(crate::measures::separate_items);
+    NAMED
         .iter()
         .find(|(code, _, name)| code.eq_ignore_ascii_case(instrument.trim()) && *name == item)
         .map(|(_, position, _)| ITEM_COLUMNS[*position as usize - 1])
