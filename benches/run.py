@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark harness (issue 8): sp-impact against DuckDB on the same synthetic data.
+"""Benchmark harness: sp-impact against DuckDB on the same synthetic data.
 
     python3 benches/run.py [--persons 1000000] [--reps 3] [--threads 2] [--work DIR] [--binary BIN]
 

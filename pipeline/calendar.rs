@@ -1,4 +1,4 @@
-//! Calendar-month arithmetic as the design defines it (section 5): adding months keeps the
+//! Calendar-month arithmetic (docs/methods.md): adding months keeps the
 //! day, clamped to the month's end (31 March - 1 month = 28/29 February); relative month k of
 //! a date is the k with index + k months <= date < index + (k+1) months.
 

@@ -1,4 +1,4 @@
-//! The study configuration (`study.toml`, design section 4): read with serde, unknown keys
+//! The study configuration (`study.toml`, README "The study configuration"): read with serde, unknown keys
 //! refused (the error names the key and its line), every key defaulted as documented here,
 //! then validated into a [`StudyConfig`]. Nothing downstream sees raw TOML.
 
@@ -277,7 +277,7 @@ impl Default for RawCosts {
     }
 }
 
-/// Rotherham: £466 per person referred per year, 2023/24 prices (domain.md section 4.4).
+/// Rotherham: £466 per person referred per year, 2023/24 prices (PSSRU 2024 manual; docs/domain.md, Unit costs).
 const DEFAULT_PROGRAMME_COST_PER_REFERRAL: f64 = 466.0;
 
 /// `[costs.programme]`: a staffing model (defaults and sources in `econ::programme`).
@@ -324,7 +324,7 @@ struct RawDisclosure {
 
 impl Default for RawDisclosure {
     fn default() -> Self {
-        // HES/ECDS rule: 1-7 suppressed, others rounded to 5 (domain.md section 6.1).
+        // HES/ECDS rule: 1-7 suppressed, others rounded to 5 (docs/domain.md, Disclosure control).
         RawDisclosure {
             suppress_at_or_below: 7,
             round_to: 5,

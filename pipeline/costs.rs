@@ -1,15 +1,15 @@
 //! Unit costs: the versioned tables in `unit-costs/`, how they are read and validated, how
 //! they are uprated to another price year, and the rule that costs each service-use event.
 //!
-//! Tables (design section 5; domain.md sections 4.1-4.2): `pssru-2024` (PSSRU *Unit Costs of
+//! Tables (docs/domain.md, Unit costs): `pssru-2024` (PSSRU *Unit Costs of
 //! Health and Social Care 2024* and the NHS National Cost Collection 2023/24, 2023/24 prices)
 //! and `pssru-2023` (the 2023 manual, 2022/23 prices). Both are embedded in the binary; a user
 //! may name a CSV file of their own with the same columns instead, and it is validated like
 //! an extract (file, line, column and reason on any error). Uprating uses the NHS cost
-//! inflation index, pay and prices (PSSRU 2024 Table 12.1.1, domain.md section 4.3), in
+//! inflation index, pay and prices (PSSRU 2024 Table 12.1.1), in
 //! `unit-costs/nhs-cost-inflation-index.csv`.
 //!
-//! Costing rules (design section 5): a GP appointment costs the per-minute rate × recorded
+//! Costing rules: a GP appointment costs the per-minute rate × recorded
 //! duration, the per-consultation cost when duration is missing; nurse and other clinical
 //! staff the hourly rate × recorded duration, 15 minutes when missing; an emergency admission
 //! the short-stay cost when length of stay is under 2 days, else the long-stay cost; an

@@ -1,7 +1,7 @@
 //! The one error type of the crate, and how each kind maps to an exit code.
 //!
 //! Every error that reaches the user says where it happened (file, line, column) and why.
-//! Exit codes follow the design (section 5a): 0 success; 1 the analysis ran but a data or model
+//! Exit codes (README "Exit codes"): 0 success; 1 the analysis ran but a data or model
 //! test failed; 2 bad input, configuration or environment. A panic (exit 101) is always a bug.
 
 use std::fmt;
@@ -119,7 +119,7 @@ impl Error {
         }
     }
 
-    /// The process exit code for this error (design section 5a).
+    /// The process exit code for this error (README "Exit codes").
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::DataTest(_) | Error::Engine(_) => 1,

@@ -1,6 +1,6 @@
 //! sp-impact: outcomes and impact evaluation of NHS social prescribing.
 //!
-//! Stages and data flow (design section 1; see `docs/architecture.md`):
+//! Stages and data flow (see `docs/architecture.md`):
 //!
 //! 1. [`ingest`]: contract extracts (CSV, CSV.gz, Parquet) -> validated, typed Parquet under
 //!    `data/`, with every rejected row quarantined with its reason and the counts reconciled

@@ -4,8 +4,9 @@
 //! scored, its direction and its meaningful-change threshold, citing the source. Ingest uses
 //! this table to validate and score questionnaires; later stages use it for thresholds.
 //!
-//! Scoring rules are from `shared/research/domain.md` section 2 (Warwick WEMWBS/SWEMWBS
-//! guidance, ONS personal wellbeing user guide, UCLA-3 ONS harmonised, PHQ-9, GAD-7).
+//! Scoring rules, thresholds and norms with their sources: docs/domain.md, Wellbeing
+//! questionnaires (Warwick WEMWBS/SWEMWBS user guide, ONS personal well-being user guidance,
+//! UCLA-3 ONS harmonised, PHQ-9, GAD-7, MYCaW).
 
 /// How item responses become a score.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,12 +29,12 @@ pub struct Instrument {
     pub scoring: Scoring,
     /// True when a higher score means better wellbeing (PHQ-9, GAD-7, UCLA-3 are the reverse).
     pub higher_is_better: bool,
-    /// Smallest individual change counted as meaningful (design section 5), if one is set.
+    /// Smallest individual change counted as meaningful, if one is set.
     pub meaningful_change: Option<f64>,
 }
 
-/// SWEMWBS raw sum 7..=35 to metric score (Warwick Rasch conversion table; design section 3,
-/// domain.md section 2.2).
+/// SWEMWBS raw sum 7..=35 to metric score (the Rasch conversion table of the Warwick
+/// SWEMWBS user guide).
 pub const SWEMWBS_METRIC: [f64; 29] = [
     7.00, 9.51, 11.25, 12.40, 13.33, 14.08, 14.75, 15.32, 15.84, 16.36, 16.88, 17.43, 17.98, 18.59,
     19.25, 19.98, 20.73, 21.54, 22.35, 23.21, 24.11, 25.03, 26.02, 27.03, 28.13, 29.31, 30.70,
@@ -126,7 +127,7 @@ pub const INSTRUMENTS: &[Instrument] = &[
     },
 ];
 
-/// Population reference means for comparison (domain.md section 2): WEMWBS, Scottish
+/// Population reference means for comparison (docs/domain.md): WEMWBS, Scottish
 /// Health Survey 2018 adults (49.4); SWEMWBS, Health Survey for England 2010-13 (about 23.5:
 /// men 23.7, women 23.2; Ng Fat et al. 2017); ONS4, UK year ending March 2023 (ONS).
 pub fn population_norm(instrument: &str, item: Option<&str>) -> Option<(f64, &'static str)> {
@@ -177,8 +178,8 @@ pub fn instrument(code: &str) -> Option<&'static Instrument> {
 }
 
 impl Instrument {
-    /// Scores complete item responses. Returns `None` when any item is missing (design
-    /// section 3: a questionnaire with a missing item is kept and flagged, not scored), when
+    /// Scores complete item responses. Returns `None` when any item is missing (a
+    /// questionnaire with a missing item is kept and flagged, not scored), when
     /// a response is outside the instrument's item range (ingest quarantines those first; a
     /// library caller gets no score rather than an overflowing sum, found by fuzzing), or when
     /// the instrument's items are never summed (ONS4).

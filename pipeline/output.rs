@@ -1,9 +1,9 @@
 //! Crash-safe output folders: results are written to a staging folder beside `--out` and
 //! renamed into place only when complete, so an interrupted run never leaves a half-written
-//! result where a good one was (design section 5a). The staging folder is owner-only from
+//! result where a good one was. The staging folder is owner-only from
 //! the start (0700), and before it is renamed into place every restricted file in it is made
 //! owner-only too (0600 files, 0700 folders); `published/` keeps the default permissions,
-//! inside the owner-only run folder (design section 7).
+//! inside the owner-only run folder (docs/domain.md, Disclosure control).
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,6 @@
 //! `sp-impact pseudonymise`: replaces an identifier column (e.g. NHS number) with a keyed
-//! HMAC-SHA256 pseudonym, so extracts can be linked without identifiable data (design
-//! section 3; domain.md section 6.2).
+//! HMAC-SHA256 pseudonym, so extracts can be linked without identifiable data (docs/domain.md,
+//! Pseudonymisation).
 //!
 //! The key is read from a file and is never printed, logged or written. Values are
 //! normalised before hashing (surrounding space removed; spaces and hyphens inside an NHS

@@ -1,7 +1,7 @@
 //! `run`, `check` and `query`: the end-to-end job and its two companions.
 //!
 //! `run`: ingest -> SQL models -> `results.json`, `manifest.json` and `tables/`, staged and
-//! renamed into place (design sections 5a and 6). `check`: the same ingest and models in a
+//! renamed into place (README "Layout"). `check`: the same ingest and models in a
 //! temporary folder, reporting data and model tests, writing nothing. `query`: ad-hoc SQL
 //! over a finished run's tables.
 
@@ -47,7 +47,7 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// `--out`, or `reports/output/<study name>` by default (design section 6).
+    /// `--out`, or `reports/output/<study name>` by default.
     pub fn out_dir(&self, config: &StudyConfig) -> PathBuf {
         self.out
             .clone()
@@ -265,7 +265,7 @@ fn engine_manifest(options: &EngineOptions) -> Value {
     engine
 }
 
-/// The results document (design section 6): restricted, exact counts. Every number here is
+/// The results document: restricted, exact counts. Every number here is
 /// read from a model's table; nothing is recomputed.
 async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Value> {
     let flow = rows(

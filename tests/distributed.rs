@@ -1,4 +1,4 @@
-//! Scale-out (issue 8): the SQL stage on a real Apache Ballista scheduler and executor,
+//! Scale-out: the SQL stage on a real Apache Ballista scheduler and executor,
 //! started as processes bound to 127.0.0.1 (`sp-impact scheduler`, `sp-impact executor`),
 //! gives byte-identical tables, results and report to the local engine.
 

@@ -1,4 +1,4 @@
-//! Estimates on synthetic data with a known answer (issue 5): regression to the mean is built
+//! Estimates on synthetic data with a known answer: regression to the mean is built
 //! in (referral follows a run of high use), so the uncontrolled before/after overstates the
 //! effect, while the matched difference-in-differences recovers it.
 
@@ -124,7 +124,7 @@ fn did_recovers_the_true_effect_where_before_after_overstates_it() {
         assert!(placebo["matched_sets"].as_u64().unwrap() >= 20, "{placebo}");
     }
 
-    // Issue 6: the bootstrap interval of the discounted saving per treated person over 24
+    // The bootstrap interval of the discounted saving per treated person over 24
     // months covers the exact saving in truth.json.
     let economics = &results["economics"];
     let (low, high) = ci(&economics["savings_ci95"]);
@@ -226,7 +226,7 @@ fn with_no_effect_the_did_interval_covers_one() {
             "{name}: DiD CI [{low}, {high}] excludes 1 with no effect"
         );
     }
-    // Issue 6: no saving is claimed when there is none.
+    // No saving is claimed when there is none.
     let economics = &results["economics"];
     let (low, high) = ci(&economics["savings_ci95"]);
     assert!(

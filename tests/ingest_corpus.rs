@@ -1,4 +1,4 @@
-//! The ingest bad-input corpus (issue 2): `tests/fixtures/ingest/cases/<case>/` overlays
+//! The ingest bad-input corpus: `tests/fixtures/ingest/cases/<case>/` overlays
 //! `base/` (a valid data folder); each case has one asserted outcome below. The files are
 //! written by `tests/fixtures/ingest/make_corpus.py`; each case folder holds `case.txt` (its
 //! name) and, where files are taken away, `REMOVE` (their names).

@@ -1,4 +1,4 @@
-//! Golden tests of the SQL models (issue 4) on the hand-made fixture in
+//! Golden tests of the SQL models on the hand-made fixture in
 //! `tests/fixtures/models/`, whose right answers are worked out by hand below.
 //!
 //! Study: start 2023-01-01, end 2024-03-31, data_end 2024-12-31, pre 3 and post 3 months, so

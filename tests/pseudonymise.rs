@@ -1,4 +1,4 @@
-//! `sp-impact pseudonymise` (issue 2): keyed HMAC-SHA256 of an identifier column; the key
+//! `sp-impact pseudonymise`: keyed HMAC-SHA256 of an identifier column; the key
 //! never appears in any output or log.
 
 use crate::util::{read_json, sp_impact};
@@ -10,7 +10,7 @@ fn nhs_numbers_become_stable_pseudonyms_and_then_ingest() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     std::fs::write(dir.join("key"), format!("{KEY}\n")).unwrap();
-    // 943 476 5919 is the worked example of a valid NHS number (domain.md 6.3).
+    // 943 476 5919 is the worked example of a valid NHS number (docs/domain.md, NHS number).
     std::fs::write(
         dir.join("raw.csv"),
         "nhs_number,practice_code,year_of_birth,sex,registered_from\n\

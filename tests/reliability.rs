@@ -1,4 +1,4 @@
-//! Reliability and governance (issue 9): byte-identical outputs whatever the thread count,
+//! Reliability and governance: byte-identical outputs whatever the thread count,
 //! crash-safe output folders under SIGKILL, and owner-only restricted outputs.
 
 use std::path::{Path, PathBuf};

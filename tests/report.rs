@@ -1,4 +1,4 @@
-//! The published report (issue 7): it renders in a real headless Chromium with every section,
+//! The published report: it renders in a real headless Chromium with every section,
 //! it is self-contained, and nothing under published/ carries a small or unrounded count or
 //! an identifier from the input.
 

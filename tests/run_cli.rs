@@ -1,4 +1,4 @@
-//! `run`, `check` and `query` from the command line (issue 4), and the SQL stage checked
+//! `run`, `check` and `query` from the command line, and the SQL stage checked
 //! against a synthetic dataset's truth.
 
 use sp_impact::synth::{Effects, SynthOptions, WorldKind};
@@ -20,8 +20,8 @@ fn sql_panels_agree_exactly_with_the_generators_truth() {
     };
     let (truth, results) = crate::util::synth_and_run(&options, work.path(), &[]);
     let out = work.path().join("out");
-    // Eligibility in SQL and in the generator are independent implementations of design
-    // section 5: they must find the same people.
+    // Eligibility in SQL and in the generator are independent implementations of the
+    // same rules: they must find the same people.
     assert_eq!(
         results["cohort"]["eligible_treated"],
         truth.treated.eligible_treated

@@ -1,17 +1,17 @@
-//! The statistics core against scipy 1.17.1 / statsmodels 0.15.0 (issue 5). Fixtures in
+//! The statistics core against scipy 1.17.1 / statsmodels 0.15.0. Fixtures in
 //! `tests/fixtures/stats/*.json` record the tool versions and exact calls; they are written by
-//! `tests/fixtures/stats/make_fixtures.py`. Tolerances follow methods.md section 8.
+//! `tests/fixtures/stats/make_fixtures.py`. Tolerances: docs/methods.md, Oracles and tolerances.
 
 use nalgebra::DMatrix;
 use serde_json::Value;
 use sp_impact::stats::bootstrap::{bca_interval, percentile_interval};
 use sp_impact::stats::describe::quantiles;
 use sp_impact::stats::glm::{self, Covariance, Family};
-use sp_impact::stats::matching::{CaliperScale, MatchOptions, Unit, balance, greedy_match};
-use sp_impact::stats::multiplicity::{benjamini_hochberg, holm};
-use sp_impact::stats::tests::{
+use sp_impact::stats::hypothesis::{
     SignedRankMethod, Zeros, cohens_dav, cohens_dz, hedges_j, paired_t, signed_rank, welch_t,
 };
+use sp_impact::stats::matching::{CaliperScale, MatchOptions, Unit, balance, greedy_match};
+use sp_impact::stats::multiplicity::{benjamini_hochberg, holm};
 
 use crate::util::{fixtures, read_json};
 
@@ -165,7 +165,7 @@ fn paired_t_effect_sizes_and_signed_rank_match_scipy() {
         CLOSED_FORM,
         "exact without ties",
     );
-    // Hedges' J for df = 11 (methods.md 4.3: 0.9299598099757785).
+    // Hedges' J for df = 11: Γ(5.5) / (√5.5 Γ(5)) = 0.9299598099757785.
     close(
         hedges_j(11.0).unwrap(),
         0.9299598099757785,

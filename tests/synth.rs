@@ -1,4 +1,4 @@
-//! `sp-impact synth` (issue 3): determinism, truth consistent with the extracts, defects
+//! `sp-impact synth`: determinism, truth consistent with the extracts, defects
 //! that ingest quarantines exactly, and the regression to the mean it was built to show.
 
 use std::collections::{HashMap, HashSet};

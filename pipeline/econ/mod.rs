@@ -1,4 +1,4 @@
-//! Health economics (design section 5 "Economics"; methods.md section 4.13): pure functions.
+//! Health economics (docs/methods.md, Economics): pure functions.
 //!
 //! - discount factor DF_m = (1 + r)^(-(m-1)/12) for follow-up month m = 1.. (month 1
 //!   undiscounted; HM Treasury Green Book / NICE 3.5%);
@@ -141,9 +141,8 @@ mod tests {
         // Month 13 is exactly one year on: 1 / 1.035; month 25 two years: 1 / 1.035^2.
         assert!((discount_factor(0.035, 13) - 1.0 / 1.035).abs() < CLOSED_FORM);
         assert!((discount_factor(0.035, 25) - 1.0 / (1.035 * 1.035)).abs() < CLOSED_FORM);
-        // methods.md 4.13 (verified): DF_12 = 0.96896, DF_24 = 0.93619, to the 5 digits quoted
-        // (1.035^(-11/12) = 0.9689574, 1.035^(-23/12) = 0.9361907). Issue 6 quotes 0.968960 and
-        // 0.936193, which are not roundings of these.
+        // DF_12 = 0.96896, DF_24 = 0.93619 to 5 digits (1.035^(-11/12) = 0.9689574,
+        // 1.035^(-23/12) = 0.9361907; docs/methods.md, Economics).
         assert!((discount_factor(0.035, 12) - 0.96896).abs() < 5e-6);
         assert!((discount_factor(0.035, 24) - 0.93619).abs() < 5e-6);
     }

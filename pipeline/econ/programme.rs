@@ -1,18 +1,18 @@
 //! Programme cost per person referred: either a flat cost per referral, or a staffing model
-//! (design section 4 `[costs.programme]`; domain.md section 4.4; issue 6 item 3).
+//! (`[costs.programme]` in study.toml; docs/domain.md, Unit costs).
 //!
 //! Staffing model, per year:
 //!   cost = FTE × (salary × (1 + on-cost rate) + overheads per FTE) + grants to community groups
 //!   people supported = FTE × caseload per FTE
 //!   cost per person = cost / people supported
-//! Defaults, all at 2023/24 prices (PSSRU 2024 manual, domain.md section 4.4):
+//! Defaults, all at 2023/24 prices (PSSRU 2024 manual, Jones et al. 2025):
 //! - salary: mean basic pay per FTE 2023/24, Agenda for Change Band 4 £25,562, Band 5 £31,609
 //!   (nursing); other bands need `salary_gbp`;
 //! - on-costs 32% of salary (PSSRU practice nurse: £10,119 on £31,609);
 //! - overheads and capital £30,887 per FTE: the PSSRU practice nurse (Band 5) working hour
 //!   excluding qualifications, £47 × 1,545 hours = £72,615, less salary and on-costs £41,728;
-//! - caseload 225 people per FTE per year (link workers typically support 200-250, domain.md
-//!   section 1.3);
+//! - caseload 225 people per FTE per year (link workers typically support 200-250; see
+//!   docs/domain.md, Referral codes);
 //! - grants 0.
 //!
 //! With every default (Band 5, 1 FTE) the cost per person is £322.72.

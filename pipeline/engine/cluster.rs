@@ -1,4 +1,4 @@
-//! Apache Ballista (feature `distributed`, design section 8): the SQL stage on a cluster.
+//! Apache Ballista (feature `distributed`): the SQL stage on a cluster.
 //!
 //! - [`connect`]: a client session whose queries run on the cluster (`--engine ballista
 //!   --scheduler df://HOST:PORT`). Sources and materialised models are Parquet files

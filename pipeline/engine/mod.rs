@@ -1,5 +1,5 @@
 //! The SQL engine: one DataFusion session built from the run's options and study config,
-//! with every source table registered before any model runs (design sections 2 and 8).
+//! with every source table registered before any model runs.
 //!
 //! Sources: each ingested extract (`data/<extract>.parquet`; ingest writes an empty file for
 //! an absent optional extract), `study_params` (a one-row table of the study configuration:
@@ -66,7 +66,7 @@ impl EngineOptions {
 
 /// The engine's memory pool unless `--memory-limit` says otherwise (or half of physical
 /// memory when that is less). Sorts and aggregates spill beyond it, and at 1M people a 2 GiB
-/// pool ran the SQL stage in about the time an unlimited one did (benches/, issue 8) while
+/// pool ran the SQL stage in about the time an unlimited one did (benches/run.py) while
 /// holding the whole run under 2 GiB of RSS; an unlimited pool kept the 24-million-row panel
 /// sort in memory (5.8 GiB).
 pub const DEFAULT_MEMORY_LIMIT: usize = 2 << 30;

@@ -1,5 +1,5 @@
 //! SQL functions the models need that must agree exactly with the Rust definitions:
-//! calendar months (design section 5) and the seeded draw of pseudo index dates.
+//! calendar months (`calendar`) and the seeded draw of pseudo index dates.
 //!
 //! - `add_months(date, k)`: `calendar::add_months` (day clamped to the month's end);
 //! - `relative_month(index_date, date)`: `calendar::relative_month`;

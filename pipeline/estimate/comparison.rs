@@ -51,7 +51,7 @@ fn indicator(name: &str, values: &[Option<String>], level: &str) -> Covariate {
     }
 }
 
-/// The propensity model's covariates (design section 5), with indicator columns for the
+/// The propensity model's covariates (docs/methods.md, Comparison cohort), with indicator columns for the
 /// categories and "unknown" flags for missing IMD and LTC.
 fn covariates(columns: &Columns, prior_use: PriorUse) -> Result<Vec<Covariate>> {
     let mut covariates = vec![Covariate {

@@ -1,4 +1,4 @@
-//! Costed savings over follow-up (design section 5 "Economics"; methods.md section 4.13), from
+//! Costed savings over follow-up (docs/methods.md, Economics), from
 //! the matched panels.
 //!
 //! Monthly saving per treated person in follow-up month m (m = k + 1), summed over the cost
@@ -17,7 +17,7 @@
 //! Uncertainty: the same seeded bootstrap over matched sets as the DiD (savings and return
 //! intervals, P(break-even by month 24)); a one-way sensitivity analysis (tornado) over each
 //! category's unit costs, the programme cost and the discount rate (each ±20%, the rule for
-//! parameters without uncertainty data, methods.md section 4.13) and the savings' own CI
+//! parameters without uncertainty data; Briggs, Claxton & Sculpher 2006) and the savings' own CI
 //! bounds; and projections past the observed follow-up only as labelled scenarios.
 
 use std::collections::BTreeMap;
@@ -43,13 +43,13 @@ const RETURN_MONTHS: [u32; 3] = [12, 18, 24];
 const HORIZON_MONTHS: usize = 24;
 /// Cost categories: the counted measures (`outcomes::counted`), each its own unit costs.
 const NO_CHANGE: [f64; COUNTED] = [1.0; COUNTED];
-/// One-way sensitivity: ±20% where no uncertainty data (methods.md section 4.13).
+/// One-way sensitivity: ±20% where no uncertainty data (Briggs, Claxton & Sculpher 2006).
 const SENSITIVITY: (f64, f64) = (0.8, 1.2);
 /// Projection scenarios run to this month.
 const PROJECTION_MONTHS: usize = 36;
 /// The projected level is the mean saving over the last observed months, this many.
 const PROJECTION_BASE_MONTHS: usize = 6;
-/// "Decays 33% a year" (design section 5).
+/// "Decays 33% a year" (a labelled scenario, README "Methods").
 const ANNUAL_DECAY: f64 = 0.33;
 
 /// Cost per category and exposure (person-months) of one group of one matched set:

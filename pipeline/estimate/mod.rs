@@ -1,4 +1,4 @@
-//! Estimation: the statistics of design section 5 applied to the model tables.
+//! Estimation: the statistics of docs/methods.md applied to the model tables.
 //!
 //! Reads finished SQL tables (`matching_covariates`, `person_months`, `wellbeing_pairs`),
 //! computes with `stats` (pure functions) and returns the `balance`, `service_use` and
@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::outcomes;
 
 /// Fewest matched sets (service use) or pairs (wellbeing) for a subgroup estimate (equity
-/// breakdowns, design section 5).
+/// breakdowns).
 pub(crate) const MIN_SUBGROUP_SETS: usize = 20;
 
 /// Equity breakdowns: results name and the SQL expression giving the level(s) of a treated

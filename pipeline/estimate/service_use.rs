@@ -1,4 +1,4 @@
-//! Service-use outcomes per measure (design section 5):
+//! Service-use outcomes per measure (docs/methods.md, Service use):
 //! - before/after of the treated group alone (labelled uncontrolled: regression to the mean);
 //! - difference-in-differences on the matched sample: Poisson GLM of person x period counts,
 //!   `count ~ treated + post + treated:post + offset(log(exposure years))`, rate ratio

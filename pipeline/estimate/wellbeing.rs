@@ -1,4 +1,4 @@
-//! Wellbeing change per instrument and ONS4 item (design section 5), from `wellbeing_pairs`:
+//! Wellbeing change per instrument and ONS4 item (docs/methods.md, Wellbeing), from `wellbeing_pairs`:
 //! attrition (people with a baseline vs with a pair), baseline of completers vs
 //! non-completers (Welch t), paired mean change with 95% t CI, paired t, Wilcoxon signed-rank
 //! (exact conditional up to 50 non-zero pairs, else normal with tie and continuity
@@ -12,8 +12,10 @@ use serde_json::{Value, json};
 use super::{BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns, note, number};
 use crate::error::Result;
 use crate::measures;
+use crate::stats::hypothesis::{
+    SignedRankMethod, Zeros, cohens_dz, paired_t, signed_rank, welch_t,
+};
 use crate::stats::multiplicity::holm;
-use crate::stats::tests::{SignedRankMethod, Zeros, cohens_dz, paired_t, signed_rank, welch_t};
 
 pub struct Wellbeing {
     pub results: Value,
@@ -144,7 +146,7 @@ pub async fn estimate(ctx: &SessionContext) -> Result<Wellbeing> {
         methods: json!({
             "pairs": "baseline closest to the index date within baseline_window_days; follow-up latest within followup_window_days (wellbeing_pairs.sql)",
             "paired_t": "t test of follow-up - baseline, 95% t CI",
-            "wilcoxon": format!("signed-rank of follow-up - baseline, zeros dropped (Wilcoxon); exact conditional distribution (midranks) when at most {} non-zero pairs, else normal with tie and continuity correction", crate::stats::tests::EXACT_MAX_NONZERO),
+            "wilcoxon": format!("signed-rank of follow-up - baseline, zeros dropped (Wilcoxon); exact conditional distribution (midranks) when at most {} non-zero pairs, else normal with tie and continuity correction", crate::stats::hypothesis::EXACT_MAX_NONZERO),
             "effect_size": "Cohen's d_z = mean change / SD of change",
             "meaningful_change": "WEMWBS 3, SWEMWBS 3 (metric), ONS4 1 per item, PHQ-9 6, GAD-7 4, UCLA-3 and MYCaW none; direction by instrument (ONS4 anxiety, PHQ-9, GAD-7, UCLA-3, MYCaW: lower is better)",
             "attrition": "baseline of completers vs non-completers by Welch t",

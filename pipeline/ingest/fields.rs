@@ -1,7 +1,7 @@
 //! Parsing of single field values: dates, integers, numbers, booleans, codes, NHS numbers.
 //!
 //! Pure functions over `&str`; no IO. Each returns the typed value or a [`Problem`] that names
-//! the reason, so the caller can quarantine the row. Dates follow design section 3: ISO
+//! the reason, so the caller can quarantine the row. Dates: ISO
 //! `YYYY-MM-DD` or UK `DD/MM/YYYY`, one format per file, never guessed row by row.
 
 use chrono::{Datelike, NaiveDate};
@@ -248,7 +248,7 @@ impl CodeSet {
 }
 
 /// True when `raw` is a valid NHS number: 10 digits (spaces or hyphens allowed between
-/// groups) whose modulus-11 check digit is right (domain.md section 6.3).
+/// groups) whose modulus-11 check digit is right (NHS Data Dictionary; docs/domain.md, NHS number).
 pub fn is_nhs_number(raw: &str) -> bool {
     let mut digits = [0u32; 10];
     let mut count = 0;
@@ -359,7 +359,7 @@ mod tests {
 
     #[test]
     fn nhs_number_modulus_11() {
-        // domain.md section 6.3 worked example: 943 476 5919 is valid.
+        // The worked example in docs/domain.md, NHS number: 943 476 5919 is valid.
         assert!(is_nhs_number("943 476 5919"));
         assert!(is_nhs_number("9434765919"));
         assert!(!is_nhs_number("9434765918"));

@@ -1,6 +1,6 @@
 //! Ingest: contract extracts in, typed Parquet and a reconciled quality report out.
 //!
-//! For each extract found in the data folder (design section 3), rows are streamed from the
+//! For each extract found in the data folder (README "Input extracts"), rows are streamed from the
 //! file, checked against the extract's contract and the extracts loaded before it (orphan
 //! person_id, unknown referral_id, duplicate keys), and either loaded into
 //! `data/<extract>.parquet` or quarantined with file, line, column, raw value and reason in

@@ -1,5 +1,5 @@
-//! Disclosure control: the one place a published number is made safe (design section 7;
-//! domain.md section 6.1, the HES/ECDS rule).
+//! Disclosure control: the one place a published number is made safe (docs/domain.md,
+//! Disclosure control: the HES/ECDS rule).
 //!
 //! - counts 1..=`suppress_at_or_below` are published as "*", other counts rounded to the
 //!   nearest `round_to` (zero stays zero);

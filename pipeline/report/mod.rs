@@ -1,4 +1,4 @@
-//! The published report (design sections 6 and 7): `published/report.html` (one
+//! The published report (docs/domain.md, Disclosure control): `published/report.html` (one
 //! self-contained file: inline SVG and CSS, no script, no network), `report.md`,
 //! `charts/*.svg|png` and `tables/*.csv`, all disclosure-controlled.
 //!

@@ -1,4 +1,4 @@
-//! Bootstrap confidence intervals (methods.md section 4.4): seeded resampling of units
+//! Bootstrap confidence intervals (docs/methods.md, Bootstrap): seeded resampling of units
 //! (people, or matched sets) and percentile and BCa intervals from the replicates.
 //!
 //! The interval functions take the replicates, so they are checked exactly against scipy by

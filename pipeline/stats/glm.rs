@@ -1,4 +1,4 @@
-//! Generalised linear models by iteratively reweighted least squares (methods.md 4.5, 4.6):
+//! Generalised linear models by iteratively reweighted least squares (docs/methods.md):
 //! logistic (binomial, logit link), Poisson (log link) and NB2 (log link, Var = mu + mu^2 /
 //! theta, theta by maximum likelihood as `MASS::glm.nb`), each with an optional offset.
 //! Covariances: model-based (X'WX)^-1; HC0 and HC1 (= HC0 x n/(n-k), R `sandwich::vcovHC`;
@@ -7,8 +7,8 @@
 //! is the expected information, as R's sandwich; for the non-canonical NB2 log link
 //! statsmodels uses the observed information instead, so its NB2 sandwiches differ slightly.
 //!
-//! Hand-written on nalgebra: no Rust GLM crate offers NB2 with robust SEs (methods.md
-//! section 5). Non-convergence, separation and singular designs are errors, never panics.
+//! Hand-written on nalgebra: no Rust GLM crate offers NB2 with robust SEs (checked
+//! November 2026). Non-convergence, separation and singular designs are errors, never panics.
 
 use nalgebra::{DMatrix, DVector};
 use statrs::function::gamma::digamma;

@@ -1,5 +1,5 @@
-//! Comparison cohort by greedy nearest-neighbour matching (design section 5; methods.md
-//! sections 4.7-4.8).
+//! Comparison cohort by greedy nearest-neighbour matching (docs/methods.md, Comparison
+//! cohort).
 //!
 //! 1:k without replacement on the logit propensity score: treated units in descending score
 //! order (MatchIt's `m.order = "largest"`), ties broken by a stable hash of the id; for each,

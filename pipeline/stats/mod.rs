@@ -3,24 +3,25 @@
 //! Every estimator is tested against scipy/statsmodels values in `tests/fixtures/stats/`
 //! (`make_fixtures.py` records tool, version and exact call). Where R and Python conventions
 //! differ the choice is an explicit option (Wilcoxon zero handling and continuity correction,
-//! cluster-robust small-sample factor), never a hidden default. Formulas:
-//! `shared/research/methods.md` section 4.
+//! cluster-robust small-sample factor), never a hidden default. Formulas and
+//! sources: `docs/methods.md`.
 //!
 //! - [`describe`]: means, variances, type-7 quantiles;
-//! - [`tests`]: paired t, Wilcoxon signed-rank, Welch t, effect sizes;
+//! - [`hypothesis`]: paired t, Wilcoxon signed-rank, Welch t, effect sizes;
 //! - [`multiplicity`]: Holm and Benjamini-Hochberg;
 //! - [`glm`]: logistic, Poisson and NB2 GLMs by IRLS with offsets; model, HC0/HC1 and
 //!   cluster-robust covariance;
 //! - [`matching`]: greedy nearest-neighbour matching on the logit score, balance (SMD, VR);
-//! - [`bootstrap`]: seeded resampling and percentile/BCa intervals.
+//! - [`bootstrap`]: seeded resampling and percentile/BCa intervals;
+//! - [`power`]: minimum detectable effects.
 
 pub mod bootstrap;
 pub mod describe;
 pub mod glm;
+pub mod hypothesis;
 pub mod matching;
 pub mod multiplicity;
 pub mod power;
-pub mod tests;
 
 /// Why an estimator could not give an answer. Never a panic.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! Multiple-comparison adjustment (methods.md section 4.12): Holm (family-wise error) and
+//! Multiple-comparison adjustment (docs/methods.md, Wellbeing): Holm (family-wise error) and
 //! Benjamini-Hochberg (false discovery rate). Note statsmodels' default is Holm-Sidak; these
 //! are the plain Holm and BH of R's `p.adjust`.
 

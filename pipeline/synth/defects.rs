@@ -229,7 +229,7 @@ impl Defects {
     }
 }
 
-/// A valid NHS number in the 999 range reserved for test data (domain.md section 6.3).
+/// A valid NHS number in the 999 range reserved for test data (docs/domain.md, NHS number).
 fn test_nhs_number(seed: u64) -> String {
     let mut stem = 999_000_000 + (seed * 7919) % 1_000_000;
     loop {

@@ -1,6 +1,6 @@
 //! `truth.json`: what the synthetic service really did.
 //!
-//! For eligible treated persons (design section 5 rules) the factual and counterfactual
+//! For eligible treated persons (the eligibility rules of `queries/cohort/treated.sql`) the factual and counterfactual
 //! paths share every random draw, so the effect is known exactly: events avoided per measure
 //! over follow-up months 0..post_months-1, the cost saving per treated person by follow-up
 //! month at the bundled unit costs (`costs::PSSRU_2024`), and the true wellbeing change at
@@ -18,7 +18,7 @@ use crate::costs::PSSRU_2024;
 use crate::error::{Error, Result};
 use crate::measures::{Instrument, Scoring};
 
-/// The Green Book / NICE discount rate used for the discounted truth (design section 5).
+/// The Green Book / NICE discount rate used for the discounted truth (docs/methods.md, Economics).
 pub const DISCOUNT_RATE: f64 = 0.035;
 
 /// One chunk's contribution.

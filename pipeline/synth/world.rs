@@ -187,7 +187,7 @@ impl World {
         }
     }
 
-    /// The design's eligibility (section 5): adult at index, registered for the whole
+    /// The eligibility of `queries/cohort/treated.sql`: adult at index, registered for the whole
     /// look-back, still registered and alive at the index date.
     fn is_eligible(&self, person: &Person, index: NaiveDate) -> bool {
         index >= self.dates.start

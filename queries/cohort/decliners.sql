@@ -5,7 +5,7 @@
 -- test: not_null(first_declined_date)
 -- People who declined social prescribing and never accepted in the window (SNOMED
 -- 871711000000103 or status declined): an equity outcome of the funnel, and the comparator
--- for `comparison = "decliners"` (design section 5). In the matched comparison pool they
+-- for `comparison = "decliners"`. In the matched comparison pool they
 -- count only until their first referral (comparison_candidates). Eligibility at the first declined referral, as for the treated.
 
 with

@@ -3,8 +3,8 @@
 -- depends_on: stg_referrals, study_params
 -- key: person_id
 -- test: not_null(index_date)
--- The index date is a person's first referral in [start, end] that is not declined (design
--- section 5). A decliner later accepted is indexed at the accepted referral; a person
+-- The index date is a person's first referral in [start, end] that is not declined. A
+-- decliner later accepted is indexed at the accepted referral; a person
 -- referred twice at the first. Ties on a date are broken by referral_id.
 
 with

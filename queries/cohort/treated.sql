@@ -4,7 +4,7 @@
 -- key: person_id
 -- test: relationships(person_id -> stg_patients.person_id)
 -- test: accepted_values(exclusion_reason: 'under_min_age', 'registered_too_recently', 'exited_before_index', 'referred_before_start')
--- Eligibility (design section 5): age at index (calendar year of index - year of birth) of at
+-- Eligibility: age at index (calendar year of index - year of birth) of at
 -- least min_age; registered from at least pre_months before the index (calendar months, day
 -- clamped to the month's end); exit after the index; and a new starter: no referral of any
 -- kind (declined included) before the study start, since someone already referred was caught

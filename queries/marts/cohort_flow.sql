@@ -3,7 +3,7 @@
 -- depends_on: stg_referrals, treated, comparison_candidates, decliners, stg_patients, study_params
 -- key: step_order
 -- test: not_null(persons)
--- From referrals to the eligible treated and comparison groups (design section 5); the
+-- From referrals to the eligible treated and comparison groups; the
 -- counts feed results.json `cohort` and the cohort-flow chart. Restricted: exact counts.
 
 with

@@ -3,7 +3,7 @@
 -- depends_on: stg_patients, stg_referrals, study_params
 -- key: practice_code
 -- test: expression(referrals_per_1000 >= 0)
--- Coding coverage and missingness per practice (domain.md section 1.3: SP coding varies by
+-- Coding coverage and missingness per practice (docs/domain.md, Referral codes: SP coding varies by
 -- practice): registered people, people referred in [start, end] and per 1,000 registered,
 -- and the share with unknown IMD decile, ethnicity (Z/99) and LTC count.
 

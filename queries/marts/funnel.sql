@@ -3,7 +3,7 @@
 -- depends_on: stg_referrals, index_dates, study_params
 -- key: referral_route
 -- test: expression(accepted <= referred and first_contact <= accepted and completed <= accepted)
--- The referral funnel for people referred in [start, end] (design section 5, Bu et al. 2024):
+-- The referral funnel for people referred in [start, end] (the stages of Bu et al. 2024):
 -- referred; declined (any declined referral); accepted (a referral not declined: they have an
 -- index date); first contact and completed (of the index referral). The route is that of the
 -- person's first referral in the window.

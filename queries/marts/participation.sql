@@ -3,8 +3,8 @@
 -- depends_on: stg_activities, index_dates
 -- key: activity_type
 -- test: expression(attended_any <= people_with_activity_data)
--- Community participation of referred people with an index date ("impact on the community",
--- design section 3): people with any activity record, people who attended at least one
+-- Community participation of referred people with an index date ("impact on the community"):
+-- people with any activity record, people who attended at least one
 -- session, attended sessions, and sessions per attending person.
 
 with

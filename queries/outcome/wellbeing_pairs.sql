@@ -4,7 +4,7 @@
 -- key: person_id, instrument, item
 -- test: not_null(baseline_value)
 -- test: expression(followup_date is null or followup_date > baseline_date)
--- Pairing (design section 4 [wellbeing]): the baseline is the scored questionnaire whose date
+-- Pairing (study.toml [wellbeing]; docs/methods.md, Wellbeing): the baseline is the scored questionnaire whose date
 -- is within baseline_window_days of the index date and closest to it (earlier, then earlier
 -- line, on ties); the follow-up is the latest within followup_window_days. Scored instruments
 -- use the score (SWEMWBS already Rasch-converted at ingest); an instrument whose items are

@@ -5,7 +5,7 @@
 -- test: expression(cost_gbp >= 0)
 -- GP demand = attended appointments with a GP, nurse or other clinician; the link worker's
 -- own (social_prescriber) appointments, admin, DNAs and cancellations are never demand.
--- Costs (design section 5, PSSRU 2024 / NCC 2023/24 via unit_costs): GP per minute of
+-- Costs (PSSRU 2024 / NCC 2023/24 via unit_costs; docs/domain.md, Unit costs): GP per minute of
 -- recorded duration, a consultation when missing; nurse and other clinical staff per hour,
 -- 15 minutes when missing; emergency admissions by length of stay (short stay < 2 days, also
 -- when the stay is unknown); elective admissions classified as day cases at the day-case

@@ -2,7 +2,7 @@
 -- grain: one row per general-practice appointment
 -- depends_on: gp_appointments
 -- test: accepted_values(status: 'attended', 'dna', 'cancelled', 'unknown')
--- is_gp_demand: attended, with a GP, nurse or other clinician (design section 3); the link
+-- is_gp_demand: attended, with a GP, nurse or other clinician (docs/domain.md, GP demand); the link
 -- worker's own social_prescriber appointments are the intervention, never demand.
 
 with

@@ -7,7 +7,7 @@
 -- Exit is the earliest of registered_to, the day after date_of_death and data_end + 1 day;
 -- events on or after exit are never counted. Events on the day of death count (an emergency
 -- admission on the day a person dies is NHS use, and often the costliest). Ethnic groups are the NHS Data Dictionary
--- 2001 census high-level groups (domain.md section 7); Z not stated and 99 not known are Unknown.
+-- 2001 census high-level groups (docs/domain.md, Ethnicity); Z not stated and 99 not known are Unknown.
 
 with
 

@@ -4,7 +4,7 @@
 -- test: not_null(is_declined)
 -- test: accepted_values(referral_route: 'medical', 'non_medical', 'unknown')
 -- A referral is declined when its status is declined or it carries SNOMED CT 871711000000103
--- "Social prescribing declined" (domain.md section 1.3). Medical routes are GP, nurse, other
+-- "Social prescribing declined" (docs/domain.md, Referral codes). Medical routes are GP, nurse, other
 -- primary care and secondary care (Bu et al. 2024).
 
 with

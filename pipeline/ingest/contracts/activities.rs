@@ -1,6 +1,5 @@
 //! `activities.csv` (optional): one row per community activity session a referred person was
-//! connected to; feeds the "impact on the community" participation measures (design
-//! section 3).
+//! connected to; feeds the "impact on the community" participation measures.
 
 use crate::ingest::contract::{ColumnSpec, Contract, Kind};
 use crate::ingest::fields::CodeSet;

@@ -1,4 +1,4 @@
-//! `gp_appointments.csv`: one row per general-practice appointment (design section 3).
+//! `gp_appointments.csv`: one row per general-practice appointment.
 //! GP demand is derived later (attended gp/nurse/other_clinical); ingest keeps every row.
 
 use crate::ingest::contract::{ColumnSpec, Contract, Kind};

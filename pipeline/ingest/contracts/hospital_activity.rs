@@ -1,5 +1,5 @@
 //! `hospital_activity.csv` (optional): one row per A&E attendance, outpatient appointment,
-//! admission or ambulance conveyance (design section 3).
+//! admission or ambulance conveyance.
 
 use crate::ingest::contract::{ColumnSpec, Contract, Kind, Row, RowProblem, check_not_before};
 use crate::ingest::fields::CodeSet;

@@ -1,4 +1,4 @@
-//! The input contracts, one module per extract (design section 3).
+//! The input contracts, one module per extract (README "Input extracts").
 //!
 //! To add an extract: write a module with its `CONTRACT`, and list it in [`ALL`] in the order
 //! it must be loaded (an extract is loaded after the ones it refers to).

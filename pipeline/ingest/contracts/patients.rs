@@ -1,5 +1,5 @@
 //! `patients.csv`: the registered population of the participating practices, one row per
-//! person, referred or not (design section 3).
+//! person, referred or not.
 
 use crate::ingest::contract::{ColumnSpec, Contract, Kind, Row, RowProblem, check_not_before};
 use chrono::Datelike;
@@ -27,7 +27,7 @@ pub static SEX: CodeSet = CodeSet {
 };
 
 /// NHS Data Dictionary ETHNIC CATEGORY (2001 census 16+1): A-H, J-N, P, R, S, Z not stated,
-/// 99 not known (domain.md section 7).
+/// 99 not known (NHS Data Dictionary ETHNIC CATEGORY; docs/domain.md, Ethnicity).
 pub static ETHNIC_CATEGORY: CodeSet = CodeSet {
     name: "NHS ethnic category",
     spellings: &[

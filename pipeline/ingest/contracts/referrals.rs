@@ -1,5 +1,5 @@
-//! `referrals.csv`: one row per referral to a social prescribing link worker (design
-//! section 3). SNOMED CT codes from domain.md section 1.3.
+//! `referrals.csv`: one row per referral to a social prescribing link worker. SNOMED CT
+//! codes: docs/domain.md, Referral codes.
 
 use crate::ingest::contract::{ColumnSpec, Contract, Kind, Row, RowProblem, check_not_before};
 use crate::ingest::fields::CodeSet;

@@ -1,4 +1,4 @@
-//! `wellbeing.csv`: one row per completed questionnaire (design section 3).
+//! `wellbeing.csv`: one row per completed questionnaire.
 //!
 //! Items are checked against their instrument (from [`crate::measures`]): items past the
 //! instrument's count must be blank and each response must be in the instrument's range. The

@@ -1,4 +1,4 @@
-//! Hypothesis tests and effect sizes for wellbeing change (methods.md sections 4.1-4.3):
+//! Hypothesis tests and effect sizes for wellbeing change (docs/methods.md, Wellbeing):
 //! paired t with CI, Wilcoxon signed-rank, Welch two-sample t, Cohen's d_z and d_av, Hedges'
 //! correction. Signatures follow scipy; every convention where R and Python differ is an
 //! explicit option and the method actually used is reported.
@@ -130,7 +130,7 @@ pub enum SignedRankMethod {
     /// (R `wilcox.test(exact = FALSE, correct =)`; scipy `method="asymptotic"`).
     Normal { continuity: bool },
     /// Exact when at most `EXACT_MAX_NONZERO` differences are non-zero, otherwise normal with
-    /// tie and continuity correction (design section 5).
+    /// tie and continuity correction.
     Auto,
 }
 
