@@ -34,7 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
             print!("{}", crate::ingest::profile::listing());
             Ok(())
         }
-        Command::Query(args) => crate::run::query(
+        Command::Query(args) => crate::query::query(
             &args.out,
             &args.sql,
             args.format,
@@ -45,9 +45,27 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Synth(args) => synth(&args, &progress),
         Command::Pseudonymise(args) => pseudonymise_file(&args, &progress),
         #[cfg(feature = "distributed")]
-        Command::Scheduler(args) => crate::engine::cluster::serve_scheduler(&args, &progress),
+        Command::Scheduler(args) => {
+            let settings = crate::engine::cluster::SchedulerSettings {
+                bind_host: args.bind_host,
+                bind_port: args.bind_port,
+                external_host: args.external_host,
+            };
+            crate::engine::cluster::serve_scheduler(&settings, &progress)
+        }
         #[cfg(feature = "distributed")]
-        Command::Executor(args) => crate::engine::cluster::serve_executor(&args, &progress),
+        Command::Executor(args) => {
+            let settings = crate::engine::cluster::ExecutorSettings {
+                scheduler: args.scheduler,
+                bind_host: args.bind_host,
+                external_host: args.external_host,
+                port: args.port,
+                grpc_port: args.grpc_port,
+                concurrent_tasks: args.concurrent_tasks,
+                work_dir: args.work_dir,
+            };
+            crate::engine::cluster::serve_executor(&settings, &progress)
+        }
     }
 }
 

@@ -238,7 +238,7 @@ pub struct QueryArgs {
     pub out: PathBuf,
     /// How to print the result.
     #[arg(long, value_enum, default_value = "table")]
-    pub format: crate::run::QueryFormat,
+    pub format: crate::query::QueryFormat,
     /// Write the result to this file instead of standard output (required for parquet).
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,

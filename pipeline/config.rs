@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::costs::{InflationIndex, UnitCosts};
 use crate::design::Design;
+pub use crate::design::PriorUse;
 use crate::econ::programme::{self, ProgrammeCost, Staffing};
 use crate::error::{Error, Location, Result};
 use crate::ingest::profile::Layouts;
@@ -66,38 +67,6 @@ pub enum Comparison {
     Matched,
     Decliners,
     None,
-}
-
-/// Prior service use in the propensity model (GP demand, A&E attendances and emergency
-/// admissions; windows in `queries/panel/matching_covariates.sql`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PriorUse {
-    /// Demographics only: prior use is a balance diagnostic.
-    None,
-    /// Use in months -12..-4, before the referral peak.
-    Baseline,
-    /// Use in months -12..-4 and in the three months before the index (-3..-1).
-    BaselineAndPeak,
-}
-
-impl PriorUse {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PriorUse::None => "none",
-            PriorUse::Baseline => "baseline",
-            PriorUse::BaselineAndPeak => "baseline_and_peak",
-        }
-    }
-
-    /// Whether the propensity model uses the months -12..-4 and the months -3..-1.
-    pub fn windows(self) -> (bool, bool) {
-        match self {
-            PriorUse::None => (false, false),
-            PriorUse::Baseline => (true, false),
-            PriorUse::BaselineAndPeak => (true, true),
-        }
-    }
 }
 
 /// How hospital events are costed: the unit-cost table's rules, or the record's own cost
@@ -418,6 +387,37 @@ fn programme_cost(
 }
 
 impl StudyConfig {
+    /// The design this configuration asks for: a candidate when the keys match one, otherwise
+    /// a design named "configured".
+    pub fn design(&self) -> Design {
+        crate::design::CANDIDATES
+            .into_iter()
+            .find(|design| {
+                design.washout_months == self.washout_months
+                    && design.baseline_months == self.baseline_months
+                    && design.match_on_prior_use == self.match_on_prior_use
+            })
+            .unwrap_or(Design {
+                name: "configured",
+                washout_months: self.washout_months,
+                baseline_months: self.baseline_months,
+                match_on_prior_use: self.match_on_prior_use,
+                description: "as configured in study.toml",
+                known_bias: "This design was not among the candidates of the validation study (docs/validation.md).",
+            })
+    }
+
+    /// This configuration with `design`'s keys, or None when the study's look-back is too
+    /// short for it.
+    pub fn with_design(&self, design: &Design) -> Option<StudyConfig> {
+        design.fits(self.pre_months).then(|| StudyConfig {
+            washout_months: design.washout_months,
+            baseline_months: design.baseline_months,
+            match_on_prior_use: design.match_on_prior_use,
+            ..self.clone()
+        })
+    }
+
     /// Reads and validates a study configuration file.
     pub fn load(path: &Path) -> Result<StudyConfig> {
         let text =

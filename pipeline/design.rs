@@ -10,9 +10,39 @@
 //! history is the reverse (Ding & Li 2019, Political Analysis 27:605, show the two bracket
 //! the truth under common conditions). So the report shows both, and says when they disagree.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::config::{PriorUse, StudyConfig};
+/// Prior service use in the propensity model (GP demand, A&E attendances and emergency
+/// admissions; windows in `queries/panel/matching_covariates.sql`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorUse {
+    /// Demographics only: prior use is a balance diagnostic.
+    None,
+    /// Use in months -12..-4, before the referral peak.
+    Baseline,
+    /// Use in months -12..-4 and in the three months before the index (-3..-1).
+    BaselineAndPeak,
+}
+
+impl PriorUse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriorUse::None => "none",
+            PriorUse::Baseline => "baseline",
+            PriorUse::BaselineAndPeak => "baseline_and_peak",
+        }
+    }
+
+    /// Whether the propensity model uses the months -12..-4 and the months -3..-1.
+    pub fn windows(self) -> (bool, bool) {
+        match self {
+            PriorUse::None => (false, false),
+            PriorUse::Baseline => (true, false),
+            PriorUse::BaselineAndPeak => (true, true),
+        }
+    }
+}
 
 /// One comparison design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -92,26 +122,6 @@ pub const CANDIDATES: [Design; 6] = [
 pub const DISAGREEMENT_RATIO: f64 = 1.10;
 
 impl Design {
-    /// The design a configuration asks for: a candidate when the keys match one, otherwise
-    /// a design named "configured".
-    pub fn of(config: &StudyConfig) -> Design {
-        CANDIDATES
-            .into_iter()
-            .find(|design| {
-                design.washout_months == config.washout_months
-                    && design.baseline_months == config.baseline_months
-                    && design.match_on_prior_use == config.match_on_prior_use
-            })
-            .unwrap_or(Design {
-                name: "configured",
-                washout_months: config.washout_months,
-                baseline_months: config.baseline_months,
-                match_on_prior_use: config.match_on_prior_use,
-                description: "as configured in study.toml",
-                known_bias: "This design was not among the candidates of the validation study (docs/validation.md).",
-            })
-    }
-
     /// The default design for a look-back of `pre_months`: the first candidate that fits.
     pub fn default_for(pre_months: i32) -> Option<Design> {
         CANDIDATES
@@ -122,17 +132,6 @@ impl Design {
     /// Whether a look-back of `pre_months` holds the design's wash-out and baseline.
     pub fn fits(&self, pre_months: i32) -> bool {
         self.washout_months + self.baseline_months <= pre_months
-    }
-
-    /// The configuration with this design's keys, or None when the study's look-back is too
-    /// short for it.
-    pub fn apply(&self, config: &StudyConfig) -> Option<StudyConfig> {
-        self.fits(config.pre_months).then(|| StudyConfig {
-            washout_months: self.washout_months,
-            baseline_months: self.baseline_months,
-            match_on_prior_use: self.match_on_prior_use,
-            ..config.clone()
-        })
     }
 }
 

@@ -9,8 +9,9 @@
 //!    DataFusion session; the SQL models of `queries/` run as a tested DAG into `tables/`.
 //! 3. [`estimate`]: matching, difference-in-differences and wellbeing change computed with
 //!    [`stats`] from the model tables.
-//! 4. [`run`]: `run`, `check` and `query` over those stages; `results.json` and
-//!    `manifest.json`. (Economics and the report build on these results.)
+//! 4. [`run`]: `run` and `check` over those stages; `results.json` and `manifest.json`
+//!    (economics and the report build on these results); [`query`]: ad-hoc SQL over a
+//!    finished run.
 //!
 //! Numerics: [`stats`] (tests, effect sizes, GLMs, bootstrap; pure functions).
 //!
@@ -39,6 +40,7 @@ pub mod outcomes;
 pub mod output;
 pub mod progress;
 pub mod pseudonymise;
+pub mod query;
 pub mod report;
 pub mod run;
 pub mod sample;

@@ -40,7 +40,6 @@ use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::{EngineOptions, collect as engine_collect, engine_error, local_session, udfs};
-use crate::cli::{ExecutorArgs, SchedulerArgs};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 
@@ -69,8 +68,34 @@ fn init_logging() {
         .try_init();
 }
 
+/// Where a scheduler listens (`sp-impact scheduler`).
+#[derive(Debug, Clone)]
+pub struct SchedulerSettings {
+    pub bind_host: String,
+    pub bind_port: u16,
+    /// The host name executors and clients use to reach the scheduler.
+    pub external_host: String,
+}
+
+/// How an executor serves and which scheduler it registers with (`sp-impact executor`).
+#[derive(Debug, Clone)]
+pub struct ExecutorSettings {
+    /// The scheduler, as df://HOST:PORT.
+    pub scheduler: String,
+    pub bind_host: String,
+    /// The host name the scheduler and other executors use to reach this executor.
+    pub external_host: String,
+    /// Arrow Flight port for shuffle data.
+    pub port: u16,
+    pub grpc_port: u16,
+    /// Tasks run at once (None: all cores).
+    pub concurrent_tasks: Option<usize>,
+    /// Folder for shuffle files (None: a temporary folder removed on exit).
+    pub work_dir: Option<std::path::PathBuf>,
+}
+
 /// Runs a scheduler until the process is stopped.
-pub fn serve_scheduler(args: &SchedulerArgs, progress: &Progress) -> Result<()> {
+pub fn serve_scheduler(args: &SchedulerSettings, progress: &Progress) -> Result<()> {
     init_logging();
     let address: SocketAddr = format!("{}:{}", args.bind_host, args.bind_port)
         .parse()
@@ -100,7 +125,7 @@ pub fn serve_scheduler(args: &SchedulerArgs, progress: &Progress) -> Result<()> 
 }
 
 /// Runs an executor until the process is stopped.
-pub fn serve_executor(args: &ExecutorArgs, progress: &Progress) -> Result<()> {
+pub fn serve_executor(args: &ExecutorSettings, progress: &Progress) -> Result<()> {
     init_logging();
     let (scheduler_host, scheduler_port) = scheduler_host_port(&args.scheduler)?;
     let mut engine = EngineOptions::from_machine();

@@ -89,13 +89,13 @@ pub async fn estimate(
     let mut methods = json!({ "wellbeing": wellbeing.methods });
     // The other candidate designs first: each rematches and overwrites `matched_sets`, and
     // the headline design runs last, so the tables left behind are the headline's.
-    let headline = Design::of(config);
+    let headline = config.design();
     let mut rows = Vec::new();
     for design in CANDIDATES
         .iter()
         .filter(|design| design.name != headline.name)
     {
-        rows.push(match design.apply(config) {
+        rows.push(match config.with_design(design) {
             Some(config) => design_row(ctx, &config, design, tables_dir).await?,
             None => json!({
                 "design": design, "headline": false,
