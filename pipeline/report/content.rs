@@ -74,7 +74,7 @@ pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure
     let matched = count(&results["cohort"]["matched_treated"]).unwrap_or(0);
 
     let cohort = cohort_section(results, rule, &mut content);
-    let wellbeing = wellbeing_section(results, rule, &mut content);
+    let wellbeing = wellbeing_section(results, manifest, rule, &mut content);
     let service_use = service_use_section(results, rule, matched, &mut content);
     let economics = economics_section(results, &mut content);
     let equity = equity_section(results, rule, &mut content);
@@ -88,6 +88,7 @@ pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure
         },
         "summary": summary,
         "methods": methods(results, manifest),
+        "methods_intro": "These are the options this analysis actually used.",
         "cohort": cohort,
         "wellbeing": wellbeing,
         "service_use": service_use,
@@ -295,7 +296,12 @@ fn cohort_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
     section
 }
 
-fn wellbeing_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
+fn wellbeing_section(
+    results: &Value,
+    manifest: &Value,
+    rule: Disclosure,
+    content: &mut Content,
+) -> Value {
     let mut table = Table::new(
         "wellbeing",
         "Wellbeing change among people with a baseline and a follow-up score (uncontrolled)",
@@ -402,13 +408,78 @@ fn wellbeing_section(results: &Value, rule: Disclosure, content: &mut Content) -
             },
         });
     }
-    let section = json!({"table": table.clone()});
+    let section =
+        json!({"intro": parts(&wellbeing_intro(&manifest["config"])), "table": table.clone()});
     content.tables.push(table);
     section
 }
 
 /// The service-use section's opening paragraph, in parts (text, shown strong), so the HTML and
 /// Markdown reports say the same words.
+/// A paragraph as parts, some of them emphasised (`strong`): one source for the prose of both
+/// the HTML and the Markdown report, each template marking emphasis its own way.
+fn parts(parts: &[(String, bool)]) -> Vec<Value> {
+    parts
+        .iter()
+        .map(|(text, strong)| json!({"text": text, "strong": strong}))
+        .collect()
+}
+
+/// A number of days as a reader would say it: "a year", "8 weeks", "30 days".
+fn days_in_words(days: i64) -> String {
+    match days.abs() {
+        365 => "a year".into(),
+        730 => "two years".into(),
+        d if d > 0 && d % 7 == 0 => format!("{} weeks", d / 7),
+        1 => "1 day".into(),
+        d => format!("{d} days"),
+    }
+}
+
+/// A day relative to referral: "60 days before", "30 days after", "the day of referral".
+fn relative_to_referral(days: i64) -> String {
+    match days {
+        0 => "the day of referral".into(),
+        d if d < 0 => format!("{} before", days_in_words(d)),
+        d => format!("{} after", days_in_words(d)),
+    }
+}
+
+/// Which questionnaires were paired, from the study's windows, and that the change is
+/// uncontrolled.
+fn wellbeing_intro(config: &Value) -> Vec<(String, bool)> {
+    let window = |key: &str| {
+        let days = |i: usize| config[key][i].as_i64();
+        days(0).zip(days(1))
+    };
+    let baseline = match window("baseline_window_days") {
+        Some((from, to)) => format!(
+            "near referral (from {} to {})",
+            relative_to_referral(from),
+            relative_to_referral(to)
+        ),
+        None => "near referral".into(),
+    };
+    let followup = match window("followup_window_days") {
+        Some((from, to)) => format!(
+            "{} to {} after referral",
+            days_in_words(from),
+            days_in_words(to)
+        ),
+        None => "later".into(),
+    };
+    vec![
+        (
+            format!(
+                "Scores from people with a measurement {baseline} and another {followup}. There is no comparison group for wellbeing, so this change is "
+            ),
+            false,
+        ),
+        ("uncontrolled".into(), true),
+        (".".into(), false),
+    ]
+}
+
 const SERVICE_USE_INTRO: [(&str, bool); 3] = [
     (
         "The matched difference-in-differences compares the change in the referred group with the change in similar people not yet referred. The before/after ratio of the referred group alone is shown for contrast: it is ",
@@ -589,7 +660,7 @@ fn service_use_section(
     content.charts.extend(event_charts);
     let (designs, verdict) = design_sensitivity(&results["design_sensitivity"], content);
     let section = json!({
-        "intro": SERVICE_USE_INTRO.iter().map(|(text, strong)| json!({"text": text, "strong": strong})).collect::<Vec<_>>(),
+        "intro": parts(&SERVICE_USE_INTRO.map(|(text, strong)| (text.to_string(), strong))),
         "table": table.clone(), "events": events.clone(), "designs": designs, "design_verdict": verdict,
     });
     content.tables.extend([table, events]);
@@ -1276,7 +1347,15 @@ fn quality_section(ingest: &Value, rule: Disclosure, content: &mut Content) -> V
             reasons.join("; "),
         ]);
     }
-    let section = json!({"table": table.clone(), "reconciled": ingest["reconciled"]});
+    let reconciled = if ingest["reconciled"].as_bool() == Some(true) {
+        ", and the counts reconcile"
+    } else {
+        ""
+    };
+    let intro = format!(
+        "Every row read was loaded, set aside with its reason, or (in a source layout such as SUS or HES) left out by a stated rule of that layout{reconciled}."
+    );
+    let section = json!({"intro": intro, "table": table.clone()});
     content.tables.push(table);
     section
 }
@@ -1432,6 +1511,7 @@ fn reproducibility(manifest: &Value, rule: Disclosure) -> Value {
         "seed": manifest["seed"],
         "engine": manifest["engine"]["kind"],
         "config": serde_json::to_string_pretty(&manifest["config"]).unwrap_or_default(),
+        "note": "The same inputs, configuration and seed give the same results.",
         "inputs": inputs,
     })
 }
@@ -1439,6 +1519,23 @@ fn reproducibility(manifest: &Value, rule: Disclosure) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wellbeing_paragraph_states_the_studys_own_pairing_windows() {
+        let text = |config: Value| -> String {
+            wellbeing_intro(&config)
+                .into_iter()
+                .map(|(text, _)| text)
+                .collect()
+        };
+        let default = json!({"baseline_window_days": [-60, 30], "followup_window_days": [56, 365]});
+        assert_eq!(
+            text(default),
+            "Scores from people with a measurement near referral (from 60 days before to 30 days after) and another 8 weeks to a year after referral. There is no comparison group for wellbeing, so this change is uncontrolled."
+        );
+        let other = json!({"baseline_window_days": [-14, 0], "followup_window_days": [84, 182]});
+        assert!(text(other).contains("(from 2 weeks before to the day of referral) and another 12 weeks to 26 weeks after referral"));
+    }
 
     #[test]
     fn an_interval_including_no_change_is_read_with_the_studys_power() {
