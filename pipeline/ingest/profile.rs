@@ -561,6 +561,19 @@ impl<'p> Mapper<'p> {
             let wanted = super::normalise_name(column);
             normalised.iter().position(|name| *name == wanted)
         };
+        // The file matched this layout's signature but misses a column the mapping needs.
+        let lacks = |wanted: &str, purpose: &str| {
+            Error::input(
+                Location::file(path).line(1).column(wanted.to_string()),
+                format!(
+                    "the file looks like {} (profile '{}') but lacks column '{wanted}', {purpose}; \
+                     the header has: {}",
+                    profile.title,
+                    profile.name,
+                    header.join(", ")
+                ),
+            )
+        };
         let contract = profile.contract();
         let mut fills = Vec::with_capacity(contract.columns.len());
         for spec in contract.columns {
@@ -573,17 +586,7 @@ impl<'p> Mapper<'p> {
                     let mut positions = Vec::with_capacity(map.join.len());
                     for column in &map.join {
                         let at = position(column).ok_or_else(|| {
-                            Error::input(
-                                Location::file(path).line(1).column(column.clone()),
-                                format!(
-                                    "the file looks like {} (profile '{}') but lacks column '{column}', \
-                                     which makes '{}'; the header has: {}",
-                                    profile.title,
-                                    profile.name,
-                                    spec.name,
-                                    header.join(", ")
-                                ),
-                            )
+                            lacks(column, &format!("which makes '{}'", spec.name))
                         })?;
                         positions.push(at);
                     }
@@ -605,17 +608,9 @@ impl<'p> Mapper<'p> {
                             seconds: map.unit.is_some(),
                         },
                         None if spec.required => {
-                            let wanted = map.candidates().join("' or '");
-                            return Err(Error::input(
-                                Location::file(path).line(1).column(wanted.clone()),
-                                format!(
-                                    "the file looks like {} (profile '{}') but lacks column '{wanted}', \
-                                     which fills the required '{}'; the header has: {}",
-                                    profile.title,
-                                    profile.name,
-                                    spec.name,
-                                    header.join(", ")
-                                ),
+                            return Err(lacks(
+                                &map.candidates().join("' or '"),
+                                &format!("which fills the required '{}'", spec.name),
                             ));
                         }
                         None => Fill::Blank,
@@ -666,23 +661,17 @@ impl<'p> Mapper<'p> {
         let long = match &profile.long {
             None => None,
             Some(long) => {
-                let find = |columns: &SourceColumns| -> Result<(usize, String)> {
+                let find = |columns: &SourceColumns, purpose: &str| -> Result<(usize, String)> {
                     columns
                         .names()
                         .iter()
                         .find_map(|name| position(name).map(|at| (at, name.clone())))
-                        .ok_or_else(|| {
-                            let wanted = columns.names().join("' or '");
-                            Error::input(
-                                Location::file(path).line(1).column(wanted.clone()),
-                                format!(
-                                    "the file looks like {} (profile '{}') but lacks its item column '{wanted}'",
-                                    profile.title, profile.name
-                                ),
-                            )
-                        })
+                        .ok_or_else(|| lacks(&columns.names().join("' or '"), purpose))
                 };
-                Some((find(&long.item)?, find(&long.value)?))
+                Some((
+                    find(&long.item, "which names each answer's item")?,
+                    find(&long.value, "which holds each answer's value")?,
+                ))
             }
         };
         Ok(Mapper {
@@ -991,6 +980,30 @@ pub fn fitting<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_mapped_column_is_named_with_what_it_was_for() {
+        let layouts = Layouts::built_in();
+        let long = layouts.by_name("long-questionnaires").expect("built in");
+        let header: Vec<String> = [
+            "person_id",
+            "referral_id",
+            "survey_date",
+            "instrument",
+            "item",
+        ]
+        .map(String::from)
+        .to_vec();
+        let Err(error) = Mapper::new(&long, &header, Path::new("answers.csv")) else {
+            panic!("a file without its value column was mapped");
+        };
+        let error = error.to_string();
+        assert!(
+            error.contains("lacks column 'value', which holds each answer's value")
+                && error.contains("answers.csv"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn every_built_in_profile_parses_and_maps_onto_its_contract() {
