@@ -25,6 +25,9 @@ pub struct StudyConfig {
     pub pre_months: i32,
     pub post_months: i32,
     pub seed: u64,
+    /// The one service-use measure reported without multiplicity adjustment (a code of
+    /// `outcomes::MEASURES`); the others are secondary, Holm-adjusted together.
+    pub primary_outcome: &'static str,
     pub min_age: i32,
     pub comparison: Comparison,
     pub match_ratio: u32,
@@ -164,6 +167,8 @@ struct RawStudy {
     post_months: i32,
     #[serde(default = "default_seed")]
     seed: u64,
+    #[serde(default = "default_primary_outcome")]
+    primary_outcome: String,
 }
 
 /// Two years: the default design matches on the year before referral and takes the year
@@ -176,6 +181,10 @@ fn default_post_months() -> i32 {
 }
 fn default_seed() -> u64 {
     20240401
+}
+/// Total NHS cost: the outcome "pays for itself" is a claim about.
+fn default_primary_outcome() -> String {
+    "total_cost".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -517,6 +526,24 @@ impl StudyConfig {
             .cohort
             .match_on_prior_use
             .unwrap_or(default.match_on_prior_use);
+        let primary_outcome = crate::outcomes::MEASURES
+            .iter()
+            .find(|measure| measure.code == raw.study.primary_outcome)
+            .map(|measure| measure.code)
+            .ok_or_else(|| {
+                invalid(
+                    "primary_outcome",
+                    format!(
+                        "'{}' is not one of {}",
+                        raw.study.primary_outcome,
+                        crate::outcomes::MEASURES
+                            .iter()
+                            .map(|measure| measure.code)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
         if !(0..=120).contains(&raw.cohort.min_age) {
             return Err(invalid("min_age", "min_age must be 0..120".into()));
         }
@@ -613,6 +640,7 @@ impl StudyConfig {
             pre_months: raw.study.pre_months,
             post_months: raw.study.post_months,
             seed: raw.study.seed,
+            primary_outcome,
             min_age: raw.cohort.min_age,
             comparison: raw.cohort.comparison,
             match_ratio: raw.cohort.match_ratio,
@@ -768,6 +796,25 @@ mod tests {
             .to_string();
         assert!(
             error.contains("calipre_sd") && error.contains("line 9"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_primary_outcome_is_total_cost_unless_a_measure_is_named() {
+        let config = StudyConfig::parse(MINIMAL, Path::new("study.toml")).unwrap();
+        assert_eq!(config.primary_outcome, "total_cost");
+        let named = MINIMAL.replace("[study]\n", "[study]\nprimary_outcome = \"gp_demand\"\n");
+        let config = StudyConfig::parse(&named, Path::new("study.toml")).unwrap();
+        assert_eq!(config.primary_outcome, "gp_demand");
+        let unknown = MINIMAL.replace("[study]\n", "[study]\nprimary_outcome = \"wellbeing\"\n");
+        let error = StudyConfig::parse(&unknown, Path::new("study.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("primary_outcome")
+                && error.contains("line 2")
+                && error.contains("'wellbeing' is not one of gp_demand"),
             "{error}"
         );
     }

@@ -230,7 +230,8 @@ fn manifest(options: &RunOptions, config: &StudyConfig, analysis: &Analysis) -> 
         "config": {
             "name": config.name, "start": config.start.to_string(), "end": config.end.to_string(),
             "data_end": config.data_end.to_string(), "pre_months": config.pre_months,
-            "post_months": config.post_months, "seed": config.seed, "min_age": config.min_age,
+            "post_months": config.post_months, "seed": config.seed,
+            "primary_outcome": config.primary_outcome, "min_age": config.min_age,
             "comparison": config.comparison.as_str(), "match_ratio": config.match_ratio,
             "caliper_sd": config.caliper_sd, "exact": config.exact,
             "washout_months": config.washout_months,

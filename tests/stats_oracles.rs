@@ -573,3 +573,54 @@ fn minimum_detectable_effect_multipliers_match_scipy() {
     close(lower, (-0.28015852181129683f64).exp(), 1e-9, "lower");
     close(higher, 0.28015852181129683f64.exp(), 1e-9, "higher");
 }
+
+#[test]
+fn subgroup_interaction_wald_test_matches_statsmodels() {
+    let fixture = stats_fixture("wald.json");
+    let rows: Vec<Vec<f64>> = fixture["x"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(numbers)
+        .collect();
+    let x = DMatrix::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j]);
+    let contrast_rows: Vec<Vec<f64>> = fixture["contrast"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(numbers)
+        .collect();
+    let contrast = DMatrix::from_fn(contrast_rows.len(), contrast_rows[0].len(), |i, j| {
+        contrast_rows[i][j]
+    });
+    let groups: Vec<u64> = numbers(&fixture["groups"])
+        .into_iter()
+        .map(|g| g as u64)
+        .collect();
+    let fit = glm::fit(
+        &x,
+        &numbers(&fixture["y"]),
+        Some(&numbers(&fixture["offset"])),
+        Family::Poisson,
+    )
+    .unwrap();
+    for (actual, expected) in fit.coef.iter().zip(numbers(&fixture["coef"])) {
+        close(*actual, expected, IRLS_COEF, "coefficient");
+    }
+    let test = fit
+        .wald_test(&contrast, &Covariance::Cluster(&groups))
+        .unwrap();
+    assert_eq!(test.df as u64, fixture["df"].as_u64().unwrap());
+    close(
+        test.statistic,
+        fixture["statistic"].as_f64().unwrap(),
+        IRLS_SE,
+        "Wald statistic",
+    );
+    close(
+        test.p,
+        fixture["pvalue"].as_f64().unwrap(),
+        IRLS_SE,
+        "Wald p",
+    );
+}

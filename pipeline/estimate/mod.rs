@@ -124,7 +124,7 @@ pub async fn estimate(
                 service_use: service_use.results,
                 wellbeing: wellbeing.results,
                 economics,
-                equity: json!({ "service_use": service_use.subgroups, "wellbeing": wellbeing.subgroups }),
+                equity: json!({ "service_use": service_use.subgroups, "service_use_interactions": service_use.interactions, "wellbeing": wellbeing.subgroups }),
                 design_sensitivity,
                 methods,
                 timings: comparison.timings.to_vec(),

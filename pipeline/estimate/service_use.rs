@@ -28,7 +28,8 @@ use crate::config::StudyConfig;
 use crate::error::Result;
 use crate::outcomes::{self, MEASURES};
 use crate::stats::bootstrap::{bca_interval, finite_replicates, percentile_interval, resample};
-use crate::stats::glm::{self, Covariance, Family};
+use crate::stats::glm::{self, Covariance, Family, WaldTest};
+use crate::stats::multiplicity::{benjamini_hochberg, holm};
 use crate::stats::power::minimum_detectable_rate_ratios;
 use crate::stats::{StatsError, StatsResult};
 
@@ -72,8 +73,14 @@ fn check_cells(people: &[Person], measure: usize) -> StatsResult<()> {
     Ok(())
 }
 
-/// DiD per measure within each level of each breakdown (sets defined by their treated member).
-async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
+/// A breakdown whose levels overlap (a person may have several referral reasons): its
+/// levels are not separate groups, so no single model compares them.
+const OVERLAPPING_BREAKDOWN: &str = "referral_reason";
+
+/// DiD per measure within each level of each breakdown (sets defined by their treated member),
+/// each p-value also Benjamini-Hochberg adjusted across every subgroup estimate of its measure;
+/// and, per breakdown with separate levels, whether the rate ratio differs between them.
+async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<(Value, Value)> {
     let columns = Columns::query(
         ctx,
         &format!(
@@ -87,6 +94,7 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
     .await?;
     let sets = columns.floats_or_zero("set_id")?;
     let mut rows = Vec::new();
+    let mut interactions = Vec::new();
     for (breakdown, _) in BREAKDOWNS {
         let values = columns.texts(breakdown)?;
         let mut levels: BTreeMap<String, std::collections::BTreeSet<i64>> = BTreeMap::new();
@@ -103,6 +111,9 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
                     .insert(*set as i64);
             }
         }
+        // Levels estimated for each measure, for the interaction test.
+        let mut estimated: Vec<Vec<std::collections::BTreeSet<i64>>> =
+            vec![Vec::new(); MEASURES.len()];
         for (level, members) in levels {
             let mut row =
                 json!({"breakdown": breakdown, "level": level, "matched_sets": members.len()});
@@ -119,8 +130,13 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
                     .iter()
                     .enumerate()
                     .map(|(index, measure)| {
-                        let mut estimate =
-                            did_with(&chosen, index, None).unwrap_or_else(|error| note(&error));
+                        let mut estimate = match did_with(&chosen, index, None) {
+                            Ok(estimate) => {
+                                estimated[index].push(members.clone());
+                                estimate
+                            }
+                            Err(error) => note(&error),
+                        };
                         estimate["measure"] = json!(measure.code);
                         estimate
                     })
@@ -129,8 +145,103 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<Value> {
             }
             rows.push(row);
         }
+        if breakdown == OVERLAPPING_BREAKDOWN {
+            continue;
+        }
+        for (index, measure) in MEASURES.iter().enumerate() {
+            let mut test = match interaction(people, &estimated[index], index) {
+                Ok(test) => {
+                    json!({"chi2": number(test.statistic), "df": test.df, "p": number(test.p)})
+                }
+                Err(error) => note(&error),
+            };
+            test["breakdown"] = json!(breakdown);
+            test["measure"] = json!(measure.code);
+            test["levels"] = json!(estimated[index].len());
+            interactions.push(test);
+        }
     }
-    Ok(Value::Array(rows))
+    adjust_subgroup_p_values(&mut rows);
+    Ok((Value::Array(rows), Value::Array(interactions)))
+}
+
+/// Benjamini-Hochberg across every subgroup estimate of a measure (all breakdowns and
+/// levels): a reader scans them all for the one that stands out, so the false discovery
+/// rate is controlled over that whole family (`p_bh` beside each `p`).
+fn adjust_subgroup_p_values(rows: &mut [Value]) {
+    for measure in MEASURES {
+        let mut found: Vec<(usize, usize, f64)> = Vec::new();
+        for (row_index, row) in rows.iter().enumerate() {
+            for (measure_index, estimate) in
+                row["measures"].as_array().into_iter().flatten().enumerate()
+            {
+                if estimate["measure"] == measure.code
+                    && let Some(p) = estimate["p"].as_f64()
+                {
+                    found.push((row_index, measure_index, p));
+                }
+            }
+        }
+        let p: Vec<f64> = found.iter().map(|(_, _, p)| *p).collect();
+        if let Ok(adjusted) = benjamini_hochberg(&p) {
+            for ((row, estimate, _), value) in found.into_iter().zip(adjusted) {
+                rows[row]["measures"][estimate]["p_bh"] = number(value);
+            }
+        }
+    }
+}
+
+/// Whether a measure's DiD rate ratio differs between a breakdown's levels (each level's
+/// matched sets given): one Poisson GLM fully interacted by level (for each level the columns
+/// 1, treated, post, treated x post), cluster-robust by matched set, and the joint Wald test
+/// that every level's treated x post coefficient equals the first level's (chi-squared with
+/// levels - 1 degrees of freedom). Checked against statsmodels (`tests/fixtures/stats/wald.json`).
+fn interaction(
+    people: &[Person],
+    levels: &[std::collections::BTreeSet<i64>],
+    measure: usize,
+) -> StatsResult<WaldTest> {
+    if levels.len() < 2 {
+        return Err(StatsError::Invalid(
+            "fewer than two groups could be estimated".into(),
+        ));
+    }
+    let width = 4 * levels.len();
+    let (mut values, mut y, mut offset, mut clusters) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for person in people {
+        let Some(level) = levels
+            .iter()
+            .position(|members| members.contains(&person.set))
+        else {
+            continue;
+        };
+        for period in 0..2 {
+            let days = person.exposure_days[period];
+            if days <= 0.0 {
+                continue;
+            }
+            let (treated, post) = (f64::from(u8::from(person.treated)), period as f64);
+            let mut row = vec![0.0; width];
+            row[4 * level..4 * level + 4].copy_from_slice(&[1.0, treated, post, treated * post]);
+            values.extend(row);
+            y.push(person.events[measure][period]);
+            offset.push((days / DAYS_PER_YEAR).ln());
+            clusters.push(person.set as u64);
+        }
+    }
+    let x = DMatrix::from_row_slice(y.len(), width, &values);
+    let fit = glm::fit(&x, &y, Some(&offset), Family::Poisson)?;
+    let contrast = DMatrix::from_fn(levels.len() - 1, width, |row, column| {
+        if column == 3 {
+            -1.0
+        } else if column == 4 * (row + 1) + 3 {
+            1.0
+        } else {
+            0.0
+        }
+    });
+    fit.wald_test(&contrast, &Covariance::Cluster(&clusters))
 }
 
 /// The placebo DiD inside the baseline window (its second half against its first) per count
@@ -217,6 +328,9 @@ pub struct ServiceUse {
     pub results: Value,
     /// DiD by equity breakdown (results.json `equity.service_use`).
     pub subgroups: Value,
+    /// Per breakdown and measure, whether the DiD differs between groups (results.json
+    /// `equity.service_use_interactions`).
+    pub interactions: Value,
     pub methods: Value,
 }
 
@@ -330,7 +444,7 @@ pub async fn rate_ratios(
 
 pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<ServiceUse> {
     let (people, monthly) = load_people(ctx, config).await?;
-    let subgroups = subgroups(ctx, &people).await?;
+    let (subgroups, interactions) = subgroups(ctx, &people).await?;
     let mut placebo = placebo(ctx).await?;
     let mut results = Vec::new();
     for (measure, entry) in MEASURES.iter().enumerate() {
@@ -374,9 +488,11 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             "event_study": event_study,
         }));
     }
+    adjust_secondary_p_values(&mut results, config.primary_outcome);
     Ok(ServiceUse {
         results: Value::Array(results),
         subgroups,
+        interactions,
         methods: json!({
             "before_after": "treated group only, rate per person-year in the 12 months before referral vs the follow-up; UNCONTROLLED: subject to regression to the mean",
             "did_model": "Poisson GLM: count ~ treated + post + treated:post, offset log(exposure years); total cost by Poisson pseudo-ML",
@@ -390,9 +506,31 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             "periods": {"pre_months": config.pre_months, "post_months": config.post_months, "washout_months": config.washout_months, "baseline_months": config.baseline_months},
             "baseline": format!("the DiD baseline is months -{}..-{}; the uncontrolled before/after uses the 12 months before referral", config.washout_months + config.baseline_months, config.washout_months + 1),
             "placebo": "the DiD repeated inside the baseline window: its second half against its first (default design: months -18..-13 against -24..-19), on matched sets whose members have data over the whole window; nobody was referred then, so a rate ratio away from 1 is a difference in pre-existing trends (it cannot see regression to the mean from the referral peak itself)",
-            "subgroups": format!("DiD rate ratio with cluster-robust CI by the treated person's IMD quintile, age band, sex, ethnicity group, referral route and each referral reason; not estimated below {MIN_SUBGROUP_SETS} matched sets; no bootstrap"),
+            "subgroups": format!("DiD rate ratio with cluster-robust CI by the treated person's IMD quintile, age band, sex, ethnicity group, referral route and each referral reason; not estimated below {MIN_SUBGROUP_SETS} matched sets; no bootstrap; p_bh: Benjamini-Hochberg across every subgroup estimate of the measure"),
+            "subgroup_interaction": "per breakdown with separate groups (not referral reason, whose groups overlap): one Poisson GLM fully interacted by group, cluster-robust by matched set, joint Wald test that every group's treated x post coefficient equals the first's (chi-squared, groups - 1 df), over the groups estimated for that measure",
+            "multiplicity": format!("primary outcome {} (study.toml primary_outcome), unadjusted; p_holm: Holm across the secondary measures' DiD p-values", config.primary_outcome),
         }),
     })
+}
+
+/// Marks each measure primary or secondary and adds `p_holm` to every secondary DiD: Holm
+/// across the secondary measures with a DiD, so that claiming any of them changed keeps the
+/// family-wise error at 5%. The primary outcome, named before the analysis, is not adjusted.
+fn adjust_secondary_p_values(results: &mut [Value], primary: &str) {
+    let mut secondary: Vec<(usize, f64)> = Vec::new();
+    for (index, result) in results.iter_mut().enumerate() {
+        let is_primary = result["measure"] == primary;
+        result["role"] = json!(if is_primary { "primary" } else { "secondary" });
+        if let (false, Some(p)) = (is_primary, result["did"]["p"].as_f64()) {
+            secondary.push((index, p));
+        }
+    }
+    let p: Vec<f64> = secondary.iter().map(|(_, p)| *p).collect();
+    if let Ok(adjusted) = holm(&p) {
+        for ((index, _), value) in secondary.into_iter().zip(adjusted) {
+            results[index]["did"]["p_holm"] = number(value);
+        }
+    }
 }
 
 /// Below this many clusters a cluster-robust Wald interval uses t(G - 1), not the normal:
@@ -669,7 +807,7 @@ fn exact_poisson_ci(events: f64, years: f64) -> Value {
 }
 
 #[cfg(test)]
-mod cell_guard_tests {
+mod tests {
     use super::*;
 
     /// Matched pairs with the given events per person in [comparison, treated] x [pre, post].
@@ -735,6 +873,52 @@ mod cell_guard_tests {
         assert!((p - 1.0).abs() < 1e-12);
         let (_, [_, high]) = wald_ci(0.0, 1.0, Some(T_BELOW_CLUSTERS));
         assert!((high - 1.959963984540054).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_primary_outcome_is_unadjusted_and_the_secondary_measures_holm_adjusted() {
+        // statsmodels multipletests([0.01, 0.04, 0.03], method="holm"): 0.03, 0.06, 0.06.
+        let mut results = vec![
+            json!({"measure": "gp_demand", "did": {"p": 0.01}}),
+            json!({"measure": "ae_attendances", "did": {"p": 0.04}}),
+            json!({"measure": "elective_admissions", "did": {"not_estimated": "no data"}}),
+            json!({"measure": "ambulance_conveyances", "did": {"p": 0.03}}),
+            json!({"measure": "total_cost", "did": {"p": 0.02}}),
+        ];
+        adjust_secondary_p_values(&mut results, "total_cost");
+        let holm: Vec<Option<f64>> = results
+            .iter()
+            .map(|r| r["did"]["p_holm"].as_f64())
+            .collect();
+        let expected = [Some(0.03), Some(0.06), None, Some(0.06), None];
+        for (actual, expected) in holm.iter().zip(expected) {
+            match (actual, expected) {
+                (Some(a), Some(e)) => assert!((a - e).abs() < 1e-12, "{holm:?}"),
+                (a, e) => assert_eq!(*a, e, "{holm:?}"),
+            }
+        }
+        assert_eq!(results[4]["role"], "primary");
+        assert_eq!(results[0]["role"], "secondary");
+    }
+
+    #[test]
+    fn a_subgroup_interaction_needs_two_groups_and_finds_a_real_difference() {
+        // Two groups of 60 pairs: the treated follow-up rate halves in the second only.
+        let mut people = pairs(60, [[20.0, 20.0], [20.0, 20.0]]);
+        let second: Vec<Person> = pairs(60, [[20.0, 20.0], [20.0, 10.0]])
+            .into_iter()
+            .map(|person| Person {
+                set: person.set + 1000,
+                ..person
+            })
+            .collect();
+        people.extend(second);
+        let first: std::collections::BTreeSet<i64> = (0..60).collect();
+        let other: std::collections::BTreeSet<i64> = (1000..1060).collect();
+        assert!(interaction(&people, std::slice::from_ref(&first), 0).is_err());
+        let test = interaction(&people, &[first, other], 0).unwrap();
+        assert_eq!(test.df, 1);
+        assert!(test.p < 1e-6, "{test:?}");
     }
 
     #[test]

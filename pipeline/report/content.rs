@@ -122,14 +122,30 @@ fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
             rule.count(count(&cohort["matched_comparison"]).unwrap_or(0)),
         ));
     }
+    if let Some(primary) = results["service_use"].as_array().and_then(|rows| {
+        rows.iter()
+            .find(|row| row["role"] == "primary" && row["measure"] != "gp_demand")
+    }) {
+        let did = &primary["did"];
+        let label = outcomes::label(primary["measure"].as_str().unwrap_or(""));
+        if let (Some(rr), Some((low, high))) = (float(&did["rate_ratio"]), interval(&did["ci95"])) {
+            lines.push(format!(
+                "The primary outcome ({label}) was {} than expected from the comparison group after referral (rate ratio {:.2}, 95% confidence interval {:.2} to {:.2}).",
+                change_words(rr), rr, low, high
+            ));
+        }
+    }
     if let Some(gp) = results["service_use"]
         .as_array()
         .and_then(|rows| rows.iter().find(|row| row["measure"] == "gp_demand"))
     {
         let did = &gp["did"];
         if let (Some(rr), Some((low, high))) = (float(&did["rate_ratio"]), interval(&did["ci95"])) {
+            let adjusted = float(&did["p_holm"]).map_or(String::new(), |p| {
+                format!(" As one of several secondary measures, its p-value adjusted for testing them all (Holm) is {}.", p_value(Some(p)))
+            });
             lines.push(format!(
-                "After referral, GP demand was {} than expected from the comparison group (rate ratio {:.2}, 95% confidence interval {:.2} to {:.2}).",
+                "After referral, GP demand was {} than expected from the comparison group (rate ratio {:.2}, 95% confidence interval {:.2} to {:.2}).{adjusted}",
                 change_words(rr), rr, low, high
             ));
             if low <= 1.0
@@ -519,6 +535,7 @@ fn service_use_section(
             ("did_rate_ratio", "DiD rate ratio", "number"),
             ("did_ci95", "95% CI", "number"),
             ("did_p", "p", "number"),
+            ("did_p_holm", "p (Holm, secondary measures)", "number"),
             (
                 "did_detectable",
                 "Smallest change it could detect (80% power)",
@@ -550,18 +567,28 @@ fn service_use_section(
     for row in rows {
         let measure = row["measure"].as_str().unwrap_or("");
         let label = outcomes::label(measure).to_string();
+        let primary = row["role"] == "primary";
         let did = &row["did"];
         let cost = crate::outcomes::by_code(measure).is_some_and(|measure| measure.is_cost());
         let change = |value: Option<f64>| {
             if cost { gbp(value) } else { decimals(value, 2) }
         };
         table.rows.push(vec![
-            label.clone(),
+            if primary {
+                format!("{label} (primary outcome)")
+            } else {
+                label.clone()
+            },
             estimate_ratio(&row["before_after"]),
             ratio(float(&row["comparison_before_after_rate_ratio"])),
             estimate_ratio(did),
             ci(interval(&did["ci95"]), 2),
             p_value(float(&did["p"])),
+            if primary {
+                "not adjusted".into()
+            } else {
+                p_value(float(&did["p_holm"]))
+            },
             detectable(&did["minimum_detectable_rate_ratio"]),
             change(float(&did["change_per_person_year"])),
             interval(&did["change_ci95"]).map_or("n/a".into(), |(low, high)| {
@@ -1054,6 +1081,7 @@ fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
             ("matched_sets_count", "Matched pairs", "count"),
             ("rate_ratio", "Rate ratio", "number"),
             ("ci95", "95% CI", "number"),
+            ("p_bh", "p (Benjamini-Hochberg)", "number"),
         ],
     );
     let mut dots = Vec::new();
@@ -1068,8 +1096,12 @@ fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
             .and_then(|measures| measures.iter().find(|m| m["measure"] == "gp_demand"));
         let breakdown = row["breakdown"].as_str().unwrap_or("").replace('_', " ");
         let level = row["level"].as_str().unwrap_or("").replace('_', " ");
-        let (rr, interval_value) = gp.map_or((None, None), |gp| {
-            (float(&gp["rate_ratio"]), interval(&gp["ci95"]))
+        let (rr, interval_value, p_bh) = gp.map_or((None, None, None), |gp| {
+            (
+                float(&gp["rate_ratio"]),
+                interval(&gp["ci95"]),
+                float(&gp["p_bh"]),
+            )
         });
         let shown = rule.allows_statistic_of(sets) && rr.is_some();
         subgroups.rows.push(vec![
@@ -1086,6 +1118,7 @@ fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
             } else {
                 String::new()
             },
+            if shown { p_value(p_bh) } else { String::new() },
         ]);
         if shown {
             dots.push(DotRow {
@@ -1242,8 +1275,10 @@ fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
         ]);
     }
     let attended = count(&participation["attended_any"]).unwrap_or(0);
+    let interactions = interactions_table(results);
     let section = json!({
         "subgroups": subgroups.clone(),
+        "interactions": interactions.clone(),
         "wellbeing": wellbeing.clone(),
         "funnel": funnel_table.clone(),
         "participation": activity.clone(),
@@ -1253,8 +1288,55 @@ fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> V
     });
     content
         .tables
-        .extend([subgroups, wellbeing, funnel_table, activity]);
+        .extend([subgroups, interactions, wellbeing, funnel_table, activity]);
     section
+}
+
+/// Whether the DiD rate ratio differs between a breakdown's groups, for GP demand and the
+/// primary outcome: a difference between subgroup estimates is only evidence of a different
+/// effect when this joint test says so.
+fn interactions_table(results: &Value) -> Table {
+    let mut table = Table::new(
+        "equity_interactions",
+        "Does the effect differ between groups? Joint test that the DiD rate ratio is the same in every group",
+        &[
+            ("breakdown", "Breakdown", "text"),
+            ("measure", "Measure", "text"),
+            ("groups", "Groups compared", "number"),
+            ("chi2", "Chi-squared (df)", "number"),
+            ("p", "p", "number"),
+        ],
+    );
+    let primary = results["service_use"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|row| row["role"] == "primary")
+        .and_then(|row| row["measure"].as_str())
+        .unwrap_or("total_cost");
+    let shown = |measure: &str| measure == "gp_demand" || measure == primary;
+    for row in results["equity"]["service_use_interactions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|row| row["measure"].as_str().is_some_and(shown))
+    {
+        let (statistic, p) = match (float(&row["chi2"]), float(&row["p"])) {
+            (Some(chi2), p) => (format!("{chi2:.2} ({})", row["df"]), p_value(p)),
+            (None, _) => (
+                "not tested".into(),
+                row["not_estimated"].as_str().unwrap_or("").to_string(),
+            ),
+        };
+        table.rows.push(vec![
+            row["breakdown"].as_str().unwrap_or("").replace('_', " "),
+            outcomes::label(row["measure"].as_str().unwrap_or("")).to_string(),
+            row["levels"].to_string(),
+            statistic,
+            p,
+        ]);
+    }
+    table
 }
 
 /// A rate ratio's minimum detectable change either side of 1, as "12% lower / 14% higher".

@@ -11,6 +11,7 @@
 //! November 2026). Non-convergence, separation and singular designs are errors, never panics.
 
 use nalgebra::{DMatrix, DVector};
+use statrs::distribution::{ChiSquared, ContinuousCDF};
 use statrs::function::gamma::digamma;
 
 use super::{StatsError, StatsResult, check_finite};
@@ -318,6 +319,41 @@ impl GlmFit {
             .map(|i| covariance[(i, i)].max(0.0).sqrt())
             .collect())
     }
+
+    /// The joint Wald test of `contrast` x coef = 0 under covariance `kind`: the statistic
+    /// (Cb)' (C V C')^-1 (Cb), referred to chi-squared with one degree of freedom per row of
+    /// C (statsmodels `wald_test(C, scalar=True, use_f=False)`).
+    pub fn wald_test(
+        &self,
+        contrast: &DMatrix<f64>,
+        kind: &Covariance<'_>,
+    ) -> StatsResult<WaldTest> {
+        if contrast.ncols() != self.coef.len() {
+            return Err(StatsError::LengthMismatch(
+                contrast.ncols(),
+                self.coef.len(),
+            ));
+        }
+        let covariance = self.covariance(kind)?;
+        let difference = contrast * &self.coef;
+        let middle = (contrast * covariance * contrast.transpose())
+            .try_inverse()
+            .ok_or(StatsError::Singular)?;
+        let statistic = (difference.transpose() * middle * &difference)[(0, 0)];
+        let df = contrast.nrows();
+        let p = ChiSquared::new(df as f64)
+            .map_err(|error| StatsError::Invalid(error.to_string()))?
+            .sf(statistic);
+        Ok(WaldTest { statistic, df, p })
+    }
+}
+
+/// A joint Wald test: the chi-squared statistic, its degrees of freedom and p-value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WaldTest {
+    pub statistic: f64,
+    pub df: usize,
+    pub p: f64,
 }
 
 /// Firth's penalised-likelihood logistic regression (Firth 1993, Biometrika 80:27; Heinze &
