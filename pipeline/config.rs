@@ -43,6 +43,8 @@ pub struct StudyConfig {
     pub match_on_prior_use: PriorUse,
     pub baseline_window_days: (i32, i32),
     pub followup_window_days: (i32, i32),
+    /// The follow-up questionnaire is the one nearest this many days after the index.
+    pub followup_target_day: i32,
     /// The unit-cost set as configured (a bundled name or a path).
     pub unit_costs: String,
     pub price_year: String,
@@ -220,6 +222,7 @@ impl Default for RawCohort {
 struct RawWellbeing {
     baseline_window_days: [i32; 2],
     followup_window_days: [i32; 2],
+    followup_target_day: i32,
 }
 
 impl Default for RawWellbeing {
@@ -227,6 +230,7 @@ impl Default for RawWellbeing {
         RawWellbeing {
             baseline_window_days: [-60, 30],
             followup_window_days: [56, 365],
+            followup_target_day: 90,
         }
     }
 }
@@ -578,6 +582,16 @@ impl StudyConfig {
             window("baseline_window_days", raw.wellbeing.baseline_window_days)?;
         let followup_window_days =
             window("followup_window_days", raw.wellbeing.followup_window_days)?;
+        let followup_target_day = raw.wellbeing.followup_target_day;
+        if !(followup_window_days.0..=followup_window_days.1).contains(&followup_target_day) {
+            return Err(invalid(
+                "followup_target_day",
+                format!(
+                    "followup_target_day = {followup_target_day} is outside followup_window_days [{}, {}]",
+                    followup_window_days.0, followup_window_days.1
+                ),
+            ));
+        }
         let index = InflationIndex::bundled()?;
         if !index.years().any(|year| year == raw.costs.price_year) {
             return Err(invalid(
@@ -651,6 +665,7 @@ impl StudyConfig {
             match_on_prior_use,
             baseline_window_days,
             followup_window_days,
+            followup_target_day,
             unit_costs: raw.costs.unit_costs,
             price_year: raw.costs.price_year,
             discount_rate: raw.costs.discount_rate,
@@ -741,7 +756,16 @@ mod tests {
         assert_eq!(config.comparison, Comparison::Matched);
         assert_eq!(config.caliper_sd, 0.2);
         assert_eq!(config.baseline_window_days, (-60, 30));
+        assert_eq!(config.followup_target_day, 90);
         assert_eq!((config.suppress_at_or_below, config.round_to), (7, 5));
+        let outside = MINIMAL.to_string() + "[wellbeing]\nfollowup_target_day = 400\n";
+        let error = StudyConfig::parse(&outside, Path::new("study.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("followup_target_day = 400 is outside followup_window_days [56, 365]"),
+            "{error}"
+        );
     }
 
     #[test]

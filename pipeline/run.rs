@@ -239,6 +239,7 @@ fn manifest(options: &RunOptions, config: &StudyConfig, analysis: &Analysis) -> 
             "match_on_prior_use": config.match_on_prior_use.as_str(),
             "baseline_window_days": [config.baseline_window_days.0, config.baseline_window_days.1],
             "followup_window_days": [config.followup_window_days.0, config.followup_window_days.1],
+            "followup_target_day": config.followup_target_day,
             "unit_costs": config.unit_costs, "price_year": config.price_year,
             "discount_rate": config.discount_rate,
             "hospital_costing": config.hospital_costing.as_str(),

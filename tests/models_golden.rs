@@ -432,10 +432,12 @@ fn wellbeing_pairs_funnel_and_participation() {
     assert_eq!(
         pairs,
         vec![
-            // A: baseline closest to index within [-60, 30] days is 2023-02-03 (+3, score 42),
-            // not 2022-12-20 (-42); follow-up is the latest within [56, 365]: 2023-09-01
-            // (+213, 13 x 4 + 5 = 57), not 2024-03-01 (+395).
-            pair("A", "WEMWBS", "NULL", "42.0", "57.0", "2023-09-01"),
+            // A: the questionnaire closest to the index within [-60, 30] days, 2023-02-03 (+3,
+            // score 42), came after A's first contact (2023-02-02), so the baseline is
+            // 2022-12-20 (-42, score 28); the follow-up is the one within [56, 365] nearest day
+            // 90: 2023-06-01 (+121, 14 x 4 = 56), not the latest, 2023-09-01 (+213), nor
+            // 2024-03-01 (+395, outside).
+            pair("A", "WEMWBS", "NULL", "28.0", "56.0", "2023-06-01"),
             // B: ONS4 items, each its own row; follow-up exactly on day 56.
             pair("B", "ONS4", "anxiety", "7.0", "6.0", "2023-05-10"),
             pair("B", "ONS4", "happiness", "4.0", "5.0", "2023-05-10"),

@@ -256,6 +256,10 @@ pub async fn register_study_params(
             int(i64::from(config.followup_window_days.1)),
         ),
         (
+            "followup_target_day",
+            int(i64::from(config.followup_target_day)),
+        ),
+        (
             "programme_cost_per_referral",
             float(config.programme.per_person_gbp()),
         ),

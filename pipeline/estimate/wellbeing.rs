@@ -144,7 +144,7 @@ pub async fn estimate(ctx: &SessionContext) -> Result<Wellbeing> {
         results: Value::Array(rows),
         subgroups: subgroups(ctx).await?,
         methods: json!({
-            "pairs": "baseline closest to the index date within baseline_window_days; follow-up latest within followup_window_days (wellbeing_pairs.sql)",
+            "pairs": "baseline closest to the index date within baseline_window_days and no later than the first contact with the link worker; follow-up nearest followup_target_day within followup_window_days (wellbeing_pairs.sql)",
             "paired_t": "t test of follow-up - baseline, 95% t CI",
             "wilcoxon": format!("signed-rank of follow-up - baseline, zeros dropped (Wilcoxon); exact conditional distribution (midranks) when at most {} non-zero pairs, else normal with tie and continuity correction", crate::stats::hypothesis::EXACT_MAX_NONZERO),
             "effect_size": "Cohen's d_z = mean change / SD of change",

@@ -470,15 +470,20 @@ fn wellbeing_intro(config: &Value) -> Vec<(String, bool)> {
     };
     let baseline = match window("baseline_window_days") {
         Some((from, to)) => format!(
-            "near referral (from {} to {})",
+            "near referral (from {} to {}, and not after their first meeting with the link worker)",
             relative_to_referral(from),
             relative_to_referral(to)
         ),
         None => "near referral".into(),
     };
+    let target = config["followup_target_day"]
+        .as_i64()
+        .map_or(String::new(), |day| {
+            format!(" (the one nearest {} after)", days_in_words(day))
+        });
     let followup = match window("followup_window_days") {
         Some((from, to)) => format!(
-            "{} to {} after referral",
+            "{} to {} after referral{target}",
             days_in_words(from),
             days_in_words(to)
         ),
@@ -1610,13 +1615,13 @@ mod tests {
                 .map(|(text, _)| text)
                 .collect()
         };
-        let default = json!({"baseline_window_days": [-60, 30], "followup_window_days": [56, 365]});
+        let default = json!({"baseline_window_days": [-60, 30], "followup_window_days": [56, 365], "followup_target_day": 90});
         assert_eq!(
             text(default),
-            "Scores from people with a measurement near referral (from 60 days before to 30 days after) and another 8 weeks to a year after referral. There is no comparison group for wellbeing, so this change is uncontrolled."
+            "Scores from people with a measurement near referral (from 60 days before to 30 days after, and not after their first meeting with the link worker) and another 8 weeks to a year after referral (the one nearest 90 days after). There is no comparison group for wellbeing, so this change is uncontrolled."
         );
-        let other = json!({"baseline_window_days": [-14, 0], "followup_window_days": [84, 182]});
-        assert!(text(other).contains("(from 2 weeks before to the day of referral) and another 12 weeks to 26 weeks after referral"));
+        let other = json!({"baseline_window_days": [-14, 0], "followup_window_days": [84, 182], "followup_target_day": 84});
+        assert!(text(other).contains("(from 2 weeks before to the day of referral, and not after their first meeting with the link worker) and another 12 weeks to 26 weeks after referral (the one nearest 12 weeks after)"));
     }
 
     #[test]

@@ -5,8 +5,11 @@
 -- test: not_null(baseline_value)
 -- test: expression(followup_date is null or followup_date > baseline_date)
 -- Pairing (study.toml [wellbeing]; docs/methods.md, Wellbeing): the baseline is the scored questionnaire whose date
--- is within baseline_window_days of the index date and closest to it (earlier, then earlier
--- line, on ties); the follow-up is the latest within followup_window_days. Scored instruments
+-- is within baseline_window_days of the index date, no later than the first contact with the
+-- link worker where one is recorded (a later one already reflects the service), and closest
+-- to the index (earlier, then earlier line, on ties); the follow-up is the one within
+-- followup_window_days nearest followup_target_day (earlier, then earlier line, on ties):
+-- not the latest, which would favour the people who stayed engaged longest. Scored instruments
 -- use the score (SWEMWBS already Rasch-converted at ingest); an instrument whose items are
 -- analysed on their own (ONS4, MYCaW: listed in `instrument_items`, from the measures
 -- registry) contributes one row per answered item, never summed. Questionnaires with a
@@ -17,11 +20,16 @@ with
 questionnaires as (select * from stg_wellbeing),
 
 params as (
-    select baseline_from_days, baseline_to_days, followup_from_days, followup_to_days
+    select baseline_from_days, baseline_to_days, followup_from_days, followup_to_days,
+        followup_target_day
     from study_params
 ),
 
-cohort as (select person_id, index_date from treated where exclusion_reason is null),
+cohort as (
+    select person_id, index_date, first_contact_date
+    from treated
+    where exclusion_reason is null
+),
 
 separate as (select * from instrument_items),
 
@@ -70,6 +78,7 @@ values_long as (
 relative as (
     select
         values_long.*,
+        cohort.first_contact_date,
         cast(values_long.survey_date as int) - cast(cohort.index_date as int) as days_from_index
     from values_long
     inner join cohort on values_long.person_id = cohort.person_id
@@ -84,13 +93,17 @@ baselines as (
     from relative
     cross join params
     where relative.days_from_index between params.baseline_from_days and params.baseline_to_days
+        and (relative.first_contact_date is null or relative.survey_date <= relative.first_contact_date)
 ),
 
 followups as (
     select relative.*,
         row_number() over (
             partition by relative.person_id, relative.instrument, relative.item
-            order by relative.days_from_index desc, relative.source_line desc
+            order by
+                abs(relative.days_from_index - params.followup_target_day),
+                relative.days_from_index,
+                relative.source_line
         ) as choice
     from relative
     cross join params
