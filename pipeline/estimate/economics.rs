@@ -16,8 +16,9 @@
 //!
 //! Uncertainty: the same seeded bootstrap over matched sets as the DiD (savings and return
 //! intervals, P(break-even by month 24)); a one-way sensitivity analysis (tornado) over each
-//! category's unit costs, the programme cost and the discount rate (each ±20%, the rule for
-//! parameters without uncertainty data; Briggs, Claxton & Sculpher 2006) and the savings' own CI
+//! category's unit costs and the programme cost (each ±20%, the rule for parameters without
+//! uncertainty data; Briggs, Claxton & Sculpher 2006), the discount rate from 0% to 3.5% (a
+//! convention, not an uncertain parameter) and the savings' own CI
 //! bounds; and projections past the observed follow-up only as labelled scenarios.
 
 use std::collections::BTreeMap;
@@ -45,6 +46,8 @@ const HORIZON_MONTHS: usize = 24;
 const NO_CHANGE: [f64; COUNTED] = [1.0; COUNTED];
 /// One-way sensitivity: ±20% where no uncertainty data (Briggs, Claxton & Sculpher 2006).
 const SENSITIVITY: (f64, f64) = (0.8, 1.2);
+/// NICE's reference-case discount rate and the Green Book's for years 0-30.
+const REFERENCE_DISCOUNT_RATE: f64 = 0.035;
 /// Projection scenarios run to this month.
 const PROJECTION_MONTHS: usize = 36;
 /// The projected level is the mean saving over the last observed months, this many.
@@ -417,14 +420,17 @@ fn tornado(
         net(point) - cost * SENSITIVITY.0,
         net(point) - cost * SENSITIVITY.1,
     ));
+    // The discount rate is a convention, not an uncertain parameter: from none to the
+    // reference rate of NICE and the Green Book (3.5%), or the study's own if higher.
     let at_rate = |rate: f64| net(&payback(&monthly, cost, rate, &[])) - cost;
+    let highest = rate.max(REFERENCE_DISCOUNT_RATE);
     bars.push((
         "Discount rate".into(),
-        "±20%".into(),
-        rate * SENSITIVITY.0,
-        rate * SENSITIVITY.1,
-        at_rate(rate * SENSITIVITY.0),
-        at_rate(rate * SENSITIVITY.1),
+        format!("0% to {:.1}%", highest * 100.0),
+        0.0,
+        highest,
+        at_rate(0.0),
+        at_rate(highest),
     ));
     if let Some([low, high]) = savings_ci {
         bars.push((
@@ -595,6 +601,41 @@ mod tests {
         };
         let monthly = savings(std::iter::once(&set), 1, &NO_CHANGE);
         assert_eq!(monthly, vec![10.0]);
+    }
+
+    #[test]
+    fn the_discount_rate_is_varied_from_none_to_the_reference_rate() {
+        // One set whose treated cost falls by 10 per person-month in each of 24 months.
+        let sums = |monthly: f64| Sums {
+            pre: cell(100.0, 1.0),
+            months: vec![cell(monthly, 1.0); 24],
+            persons: 1.0,
+        };
+        let sets = vec![Set {
+            treated: sums(90.0),
+            comparison: sums(100.0),
+        }];
+        let text =
+            "[study]\nname = \"T\"\nstart = 2022-04-01\nend = 2024-03-31\ndata_end = 2026-03-31\n";
+        let config = StudyConfig::parse(text, Path::new("study.toml")).unwrap();
+        let cost = config.programme.per_person_gbp();
+        let point = payback(&[10.0; 24], cost, config.discount_rate, &[]);
+        let tornado = tornado(&sets, 24, &config, &point, None);
+        let bar = tornado["bars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|bar| bar["parameter"] == "Discount rate")
+            .unwrap();
+        assert_eq!(bar["variation"], "0% to 3.5%");
+        assert_eq!(
+            (bar["low_value"].as_f64(), bar["high_value"].as_f64()),
+            (Some(0.0), Some(0.035))
+        );
+        // Undiscounted: 24 x 10 less the programme cost; at 3.5% the base case.
+        assert!((bar["net_at_low"].as_f64().unwrap() - (240.0 - cost)).abs() < 1e-9);
+        let base = tornado["base_case"].as_f64().unwrap();
+        assert!((bar["net_at_high"].as_f64().unwrap() - base).abs() < 1e-9);
     }
 
     #[test]

@@ -950,7 +950,7 @@ fn economics_section(results: &Value, content: &mut Content) -> Value {
     content.charts.push(Chart {
         name: "tornado".into(),
         title: "Sensitivity: net saving per person when one input changes".into(),
-        note: format!("{SOURCE}. Base case {} (vertical line). Unit costs, programme cost and discount rate ±20%; effect at its 95% CI bounds.", gbp(Some(base))),
+        note: format!("{SOURCE}. Base case {} (vertical line). Unit costs and programme cost ±20%; discount rate 0% to 3.5%; effect at its 95% CI bounds.", gbp(Some(base))),
         kind: Kind::Bars {
             rows: bars,
             x_label: "Net saving per person at the horizon (£)".into(),
