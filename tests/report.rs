@@ -25,7 +25,7 @@ fn small_run(dir: &Path) -> serde_json::Value {
     synth_and_run(&options, dir, &[]).1
 }
 
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "summary",
     "methods",
     "cohort",
@@ -35,6 +35,7 @@ const SECTIONS: [&str; 10] = [
     "equity",
     "data-quality",
     "limitations",
+    "appendix",
     "reproducibility",
 ];
 
@@ -211,7 +212,7 @@ fn report_renders_in_headless_chromium_with_every_section() {
     let markdown = std::fs::read_to_string(published.join("report.md")).unwrap();
     for heading in [
         "## Summary for commissioners",
-        "## Methods and assumptions",
+        "## How this was evaluated",
         "## Cohort and balance",
         "## Wellbeing",
         "## Service use",
@@ -219,6 +220,7 @@ fn report_renders_in_headless_chromium_with_every_section() {
         "## Equity",
         "## Data quality",
         "## Limitations",
+        "## Technical appendix: every option used",
         "## Reproducibility",
     ] {
         assert!(markdown.contains(heading), "report.md lacks {heading}");
