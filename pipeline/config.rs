@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::costs::{InflationIndex, UnitCosts};
 use crate::design::Design;
 pub use crate::design::PriorUse;
-use crate::econ::programme::{self, ProgrammeCost, Staffing};
+use crate::econ::programme::{self, CostDivisor, ProgrammeCost, Staffing};
 use crate::error::{Error, Location, Result};
 use crate::ingest::profile::Layouts;
 
@@ -242,6 +242,10 @@ struct RawCosts {
     price_year: String,
     discount_rate: f64,
     programme_cost_per_referral: Option<f64>,
+    /// The service's total cost over the study window, divided by the people accepted (or
+    /// the referrals, `programme_cost_divided_by`) the data show.
+    programme_total_cost_gbp: Option<f64>,
+    programme_cost_divided_by: Option<CostDivisor>,
     hospital: HospitalCosting,
     programme: Option<RawProgramme>,
 }
@@ -253,6 +257,8 @@ impl Default for RawCosts {
             price_year: "2023/24".into(),
             discount_rate: 0.035,
             programme_cost_per_referral: None,
+            programme_total_cost_gbp: None,
+            programme_cost_divided_by: None,
             hospital: HospitalCosting::Unit,
             programme: None,
         }
@@ -328,13 +334,42 @@ impl Default for RawOutput {
     }
 }
 
-/// The programme cost per person: a cost per referral, or the `[costs.programme]` staffing
-/// model uprated from its 2023/24 defaults to the study's price year; not both.
+/// The programme cost per person: a cost per referral, the service's total cost to divide
+/// among the people accepted (or the referrals), or the `[costs.programme]` staffing model
+/// uprated from its 2023/24 defaults to the study's price year; only one.
 fn programme_cost(
     costs: &RawCosts,
     index: &InflationIndex,
     invalid: &dyn Fn(&str, String) -> Error,
 ) -> Result<ProgrammeCost> {
+    if costs.programme_cost_divided_by.is_some() && costs.programme_total_cost_gbp.is_none() {
+        return Err(invalid(
+            "programme_cost_divided_by",
+            "programme_cost_divided_by divides programme_total_cost_gbp, which is not given".into(),
+        ));
+    }
+    if let Some(total) = costs.programme_total_cost_gbp {
+        if costs.programme_cost_per_referral.is_some() || costs.programme.is_some() {
+            return Err(invalid(
+                "programme_total_cost_gbp",
+                "give one of programme_cost_per_referral, programme_total_cost_gbp or a [costs.programme] staffing model".into(),
+            ));
+        }
+        if !(total.is_finite() && total > 0.0) {
+            return Err(invalid(
+                "programme_total_cost_gbp",
+                "must be a cost of more than 0".into(),
+            ));
+        }
+        return Ok(ProgrammeCost::Total {
+            total_gbp: total,
+            divided_by: costs
+                .programme_cost_divided_by
+                .unwrap_or(CostDivisor::Accepted),
+            people: None,
+            cost_per_person_gbp: None,
+        });
+    }
     let Some(raw) = &costs.programme else {
         let cost = costs
             .programme_cost_per_referral
@@ -876,13 +911,13 @@ mod tests {
     #[test]
     fn programme_cost_is_per_referral_or_a_staffing_model_not_both() {
         let config = StudyConfig::parse(MINIMAL, Path::new("study.toml")).unwrap();
-        assert_eq!(config.programme.per_person_gbp(), 466.0);
+        assert_eq!(config.programme.per_person_gbp(), Some(466.0));
         let staffing = format!(
             "{MINIMAL}\n[costs]\nprice_year = \"2022/23\"\n[costs.programme]\nlink_worker_fte = 2\ngrants_gbp_per_year = 20000\n"
         );
         let config = StudyConfig::parse(&staffing, Path::new("study.toml")).unwrap();
         let expected = (2.0 * (31_609.0 * 1.32 + 30_887.0) + 20_000.0) / 450.0 / 1.0431;
-        assert!((config.programme.per_person_gbp() - expected).abs() < 1e-9);
+        assert!((config.programme.per_person_gbp().unwrap() - expected).abs() < 1e-9);
         let both = staffing.replace(
             "[costs.programme]",
             "programme_cost_per_referral = 300\n[costs.programme]",
@@ -899,6 +934,43 @@ mod tests {
             error.contains("band 7") && error.contains("salary_gbp"),
             "{error}"
         );
+        // A total cost, divided once the data show how many people were accepted.
+        let total = format!("{MINIMAL}\n[costs]\nprogramme_total_cost_gbp = 250000\n");
+        let config = StudyConfig::parse(&total, Path::new("study.toml")).unwrap();
+        assert_eq!(
+            config.programme,
+            ProgrammeCost::Total {
+                total_gbp: 250_000.0,
+                divided_by: CostDivisor::Accepted,
+                people: None,
+                cost_per_person_gbp: None
+            }
+        );
+        let per_referral = total.clone() + "programme_cost_divided_by = \"referrals\"\n";
+        let config = StudyConfig::parse(&per_referral, Path::new("study.toml")).unwrap();
+        assert!(matches!(
+            config.programme,
+            ProgrammeCost::Total {
+                divided_by: CostDivisor::Referrals,
+                ..
+            }
+        ));
+        for (text, key) in [
+            (
+                total.clone() + "programme_cost_per_referral = 300\n",
+                "give one of",
+            ),
+            (total.replace("250000", "0"), "more than 0"),
+            (
+                format!("{MINIMAL}\n[costs]\nprogramme_cost_divided_by = \"accepted\"\n"),
+                "which is not given",
+            ),
+        ] {
+            let error = StudyConfig::parse(&text, Path::new("study.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(key), "{error}");
+        }
     }
 
     #[test]

@@ -104,6 +104,7 @@ fn analyse(
             results["equity"] = estimates.equity;
             results["design_sensitivity"] = estimates.design_sensitivity;
             results["methods"] = estimates.methods;
+            results["programme"] = estimates.programme;
             stage_parts = estimates.timings;
         }
         Ok::<_, Error>((run, results))

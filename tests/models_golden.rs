@@ -378,6 +378,40 @@ fn person_month_exposure_counts_and_costs() {
 }
 
 #[test]
+fn a_total_programme_cost_is_divided_among_the_people_accepted_or_the_referrals() {
+    let work = tempfile::tempdir().unwrap();
+    let accepted = work.path().join("accepted");
+    run_fixture_with(&accepted, 1, "[costs]\nprogramme_total_cost_gbp = 9000\n");
+    // Accepted in the window: everyone referred but G (A-F, H, I, L): 9 people.
+    let programme = &read_json(&accepted.join("results.json"))["programme"];
+    assert_eq!(
+        (
+            &programme["basis"],
+            &programme["people"],
+            &programme["cost_per_person_gbp"]
+        ),
+        (
+            &serde_json::json!("total"),
+            &serde_json::json!(9),
+            &serde_json::json!(1000.0)
+        )
+    );
+    let referrals = work.path().join("referrals");
+    run_fixture_with(
+        &referrals,
+        1,
+        "[costs]\nprogramme_total_cost_gbp = 9000\nprogramme_cost_divided_by = \"referrals\"\n",
+    );
+    // Every referral dated in the window, declined and repeated ones included: A-D, E twice,
+    // F twice (declined, then accepted), G (declined), H, I, L: 12.
+    let programme = &read_json(&referrals.join("results.json"))["programme"];
+    assert_eq!(
+        (&programme["people"], &programme["cost_per_person_gbp"]),
+        (&serde_json::json!(12), &serde_json::json!(750.0))
+    );
+}
+
+#[test]
 fn record_costing_uses_a_hospital_records_own_cost_where_it_has_one() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("out");

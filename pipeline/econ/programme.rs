@@ -17,7 +17,7 @@
 //!
 //! With every default (Band 5, 1 FTE) the cost per person is £322.72.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// PSSRU 2024 mean basic pay per FTE, 2023/24 (nursing), by Agenda for Change band.
 pub const BAND_SALARY_GBP: [(u8, f64); 2] = [(4, 25_562.0), (5, 31_609.0)];
@@ -79,6 +79,27 @@ impl Staffing {
     }
 }
 
+/// What a service's total cost is divided by to give a cost per person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CostDivisor {
+    /// People with an accepted referral in the study window, each once (the default): what
+    /// supporting one person costs, on the same footing as the savings per person referred.
+    Accepted,
+    /// Every referral made in the window, declined and repeated ones included (link-worker
+    /// time goes to those too): a lower cost per referral.
+    Referrals,
+}
+
+impl CostDivisor {
+    pub fn describe(self) -> &'static str {
+        match self {
+            CostDivisor::Accepted => "people accepted",
+            CostDivisor::Referrals => "referrals, declined and repeated ones included",
+        }
+    }
+}
+
 /// How the programme cost per person was arrived at.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "basis", rename_all = "snake_case")]
@@ -90,6 +111,15 @@ pub enum ProgrammeCost {
         staffing: Staffing,
         uprating_factor: f64,
         cost_per_person_gbp: f64,
+    },
+    /// The service's total cost over the study window, in the study's price year, divided by
+    /// the people accepted (or the referrals) in the window. `people` and the cost per person
+    /// are known only once the models have run (`with_people`).
+    Total {
+        total_gbp: f64,
+        divided_by: CostDivisor,
+        people: Option<u64>,
+        cost_per_person_gbp: Option<f64>,
     },
 }
 
@@ -103,7 +133,9 @@ impl ProgrammeCost {
         }
     }
 
-    pub fn per_person_gbp(&self) -> f64 {
+    /// The cost per person; None for a total cost not yet divided (or with nobody to divide
+    /// it among).
+    pub fn per_person_gbp(&self) -> Option<f64> {
         match self {
             ProgrammeCost::PerReferral {
                 cost_per_person_gbp,
@@ -111,7 +143,28 @@ impl ProgrammeCost {
             | ProgrammeCost::Staffing {
                 cost_per_person_gbp,
                 ..
+            } => Some(*cost_per_person_gbp),
+            ProgrammeCost::Total {
+                cost_per_person_gbp,
+                ..
             } => *cost_per_person_gbp,
+        }
+    }
+
+    /// A total cost divided among `people` (the other bases are returned unchanged).
+    pub fn with_people(&self, people: u64) -> ProgrammeCost {
+        match self {
+            ProgrammeCost::Total {
+                total_gbp,
+                divided_by,
+                ..
+            } => ProgrammeCost::Total {
+                total_gbp: *total_gbp,
+                divided_by: *divided_by,
+                people: Some(people),
+                cost_per_person_gbp: (people > 0).then(|| total_gbp / people as f64),
+            },
+            other => other.clone(),
         }
     }
 }
@@ -144,11 +197,28 @@ mod tests {
         };
         let cost = ProgrammeCost::staffing(bigger.clone(), 1.1);
         let expected = (2.0 * (31_609.0 * 1.32 + 30_887.0) + 20_000.0) / 450.0 * 1.1;
-        assert!((cost.per_person_gbp() - expected).abs() < 1e-12);
+        assert!((cost.per_person_gbp().unwrap() - expected).abs() < 1e-12);
         // The caseload at which the model costs a given amount inverts the cost per person.
         let caseload = bigger.caseload_for_cost(expected, 1.1).unwrap();
         assert!((caseload - 225.0).abs() < 1e-9);
         assert_eq!(bigger.caseload_for_cost(0.0, 1.1), None);
         assert_eq!(Staffing::default_band_5(), staffing);
+    }
+
+    #[test]
+    fn a_total_cost_is_divided_among_the_people_the_data_show() {
+        let total = ProgrammeCost::Total {
+            total_gbp: 90_000.0,
+            divided_by: CostDivisor::Accepted,
+            people: None,
+            cost_per_person_gbp: None,
+        };
+        assert_eq!(total.per_person_gbp(), None);
+        assert_eq!(total.with_people(180).per_person_gbp(), Some(500.0));
+        assert_eq!(total.with_people(0).per_person_gbp(), None);
+        let flat = ProgrammeCost::PerReferral {
+            cost_per_person_gbp: 466.0,
+        };
+        assert_eq!(flat.with_people(180), flat);
     }
 }

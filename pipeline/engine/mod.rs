@@ -220,7 +220,7 @@ pub async fn register_study_params(
         Arc::new(Date32Array::from(vec![days_since_epoch(day)])) as ArrayRef
     };
     let int = |value: i64| Arc::new(Int64Array::from(vec![value])) as ArrayRef;
-    let float = |value: f64| Arc::new(Float64Array::from(vec![value])) as ArrayRef;
+    let float = |value: Option<f64>| Arc::new(Float64Array::from(vec![value])) as ArrayRef;
     let columns: Vec<(&str, ArrayRef)> = vec![
         (
             "study_name",
@@ -260,10 +260,11 @@ pub async fn register_study_params(
             int(i64::from(config.followup_target_day)),
         ),
         (
+            // Null for a total cost, divided only once the models have counted the people.
             "programme_cost_per_referral",
             float(config.programme.per_person_gbp()),
         ),
-        ("discount_rate", float(config.discount_rate)),
+        ("discount_rate", float(Some(config.discount_rate))),
     ];
     register_small_table(ctx, "study_params", columns, tables_dir).await
 }
@@ -383,7 +384,9 @@ async fn register_small_table(
     let schema = Arc::new(Schema::new(
         columns
             .iter()
-            .map(|(column, array)| Field::new(*column, array.data_type().clone(), false))
+            .map(|(column, array)| {
+                Field::new(*column, array.data_type().clone(), array.null_count() > 0)
+            })
             .collect::<Vec<_>>(),
     ));
     let batch = RecordBatch::try_new(

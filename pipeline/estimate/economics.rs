@@ -225,8 +225,13 @@ pub async fn estimate(
     tables_dir: &Path,
 ) -> Result<Value> {
     let horizon = (config.post_months as usize).min(HORIZON_MONTHS);
+    let Some(cost_per_person) = config.programme.per_person_gbp() else {
+        return Ok(json!({
+            "not_estimated": "the programme cost per person is unknown: the data show nobody to divide the service's total cost among",
+            "programme": config.programme,
+        }));
+    };
     let sets = load_sets(ctx, horizon, config).await?;
-    let cost_per_person = config.programme.per_person_gbp();
     let curve =
         |monthly: &[f64], cost: f64, rate: f64| payback(monthly, cost, rate, &RETURN_MONTHS);
     let monthly = savings(sets.iter(), horizon, &NO_CHANGE);
@@ -282,9 +287,9 @@ pub async fn estimate(
     };
     write_monthly_table(tables_dir, &point, &cumulative_ci)?;
 
-    let tornado = tornado(&sets, horizon, config, &point, savings_ci);
+    let tornado = tornado(&sets, horizon, config, cost_per_person, &point, savings_ci);
     let projections = projections(&monthly, cost_per_person, config.discount_rate);
-    let thresholds = thresholds(config, &point, &cumulative_ci)?;
+    let thresholds = thresholds(config, cost_per_person, &point, &cumulative_ci)?;
     Ok(json!({
         "perspective": "NHS, comparison-adjusted (matched difference in cost per person-month at risk, times the treated group's share still at risk: per person referred)",
         "unit_costs": config.unit_costs,
@@ -327,10 +332,10 @@ pub async fn estimate(
 /// default Band 5 model) costs that much.
 fn thresholds(
     config: &StudyConfig,
+    cost: f64,
     point: &Payback,
     cumulative_ci: &[Option<[f64; 2]>],
 ) -> Result<Value> {
-    let cost = config.programme.per_person_gbp();
     let (staffing, factor, basis) = match &config.programme {
         ProgrammeCost::Staffing {
             staffing,
@@ -341,7 +346,7 @@ fn thresholds(
             *uprating_factor,
             "the study's staffing model",
         ),
-        ProgrammeCost::PerReferral { .. } => (
+        ProgrammeCost::PerReferral { .. } | ProgrammeCost::Total { .. } => (
             Staffing::default_band_5(),
             InflationIndex::bundled()?.factor(STAFFING_PRICE_YEAR, &config.price_year)?,
             "the default staffing model: one Band 5 FTE at PSSRU 2024 pay, on-costs and overheads, no grants",
@@ -378,10 +383,10 @@ fn tornado(
     sets: &[Set],
     horizon: usize,
     config: &StudyConfig,
+    cost: f64,
     point: &Payback,
     savings_ci: Option<[f64; 2]>,
 ) -> Value {
-    let cost = config.programme.per_person_gbp();
     let rate = config.discount_rate;
     let net = |payback: &Payback| payback.discounted_savings_per_person;
     let base = net(point) - cost;
@@ -618,9 +623,9 @@ mod tests {
         let text =
             "[study]\nname = \"T\"\nstart = 2022-04-01\nend = 2024-03-31\ndata_end = 2026-03-31\n";
         let config = StudyConfig::parse(text, Path::new("study.toml")).unwrap();
-        let cost = config.programme.per_person_gbp();
+        let cost = config.programme.per_person_gbp().unwrap();
         let point = payback(&[10.0; 24], cost, config.discount_rate, &[]);
-        let tornado = tornado(&sets, 24, &config, &point, None);
+        let tornado = tornado(&sets, 24, &config, cost, &point, None);
         let bar = tornado["bars"]
             .as_array()
             .unwrap()

@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::config::StudyConfig;
 use crate::design::{CANDIDATES, DISAGREEMENT_RATIO, Design, e_value, e_value_of_interval};
+use crate::econ::programme::{CostDivisor, ProgrammeCost};
 use crate::engine::engine_error;
 use crate::error::{Error, Result};
 use crate::outcomes;
@@ -73,6 +74,8 @@ pub struct Estimates {
     /// and the headline's E-values (`design.rs`).
     pub design_sensitivity: Value,
     pub methods: Value,
+    /// The programme cost as used, a total cost divided among the people the data show.
+    pub programme: Value,
     /// Wall times of parts of the stage, for the manifest (never results.json).
     pub timings: Vec<(&'static str, f64)>,
 }
@@ -85,6 +88,8 @@ pub async fn estimate(
     config: &StudyConfig,
     tables_dir: &Path,
 ) -> Result<Estimates> {
+    let config = &with_programme_people(ctx, config).await?;
+    let programme = json!(config.programme);
     let wellbeing = wellbeing::estimate(ctx).await?;
     let mut methods = json!({ "wellbeing": wellbeing.methods });
     // The other candidate designs first: each rematches and overwrites `matched_sets`, and
@@ -127,6 +132,7 @@ pub async fn estimate(
                 equity: json!({ "service_use": service_use.subgroups, "service_use_interactions": service_use.interactions, "wellbeing": wellbeing.subgroups }),
                 design_sensitivity,
                 methods,
+                programme,
                 timings: comparison.timings.to_vec(),
             })
         }
@@ -141,11 +147,35 @@ pub async fn estimate(
                 equity: json!({ "service_use": reason.clone(), "wellbeing": wellbeing.subgroups }),
                 design_sensitivity: reason,
                 methods,
+                programme,
                 timings: Vec::new(),
             })
         }
         Err(other) => Err(other),
     }
+}
+
+/// The configuration with a total programme cost divided among the people the data show:
+/// those with an accepted referral in the window (`index_dates`), or every referral made in
+/// it, declined and repeated ones included. Other bases are returned unchanged.
+async fn with_programme_people(ctx: &SessionContext, config: &StudyConfig) -> Result<StudyConfig> {
+    let ProgrammeCost::Total { divided_by, .. } = config.programme else {
+        return Ok(config.clone());
+    };
+    let sql = match divided_by {
+        CostDivisor::Accepted => "select cast(count(*) as double) as people from index_dates",
+        CostDivisor::Referrals => {
+            "select cast(count(*) as double) as people from stg_referrals \
+             cross join study_params \
+             where stg_referrals.referral_date between study_params.start_date and study_params.end_date"
+        }
+    };
+    let people = Columns::query(ctx, sql).await?.floats_or_zero("people")?;
+    let people = people.first().copied().unwrap_or(0.0) as u64;
+    Ok(StudyConfig {
+        programme: config.programme.with_people(people),
+        ..config.clone()
+    })
 }
 
 /// One candidate design's matching, rate ratios and saving (no subgroups, placebo or tables).

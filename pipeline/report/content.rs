@@ -76,7 +76,7 @@ pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure
     let cohort = cohort_section(results, rule, &mut content);
     let wellbeing = wellbeing_section(results, manifest, rule, &mut content);
     let service_use = service_use_section(results, rule, matched, &mut content);
-    let economics = economics_section(results, &mut content);
+    let economics = economics_section(results, rule, &mut content);
     let equity = equity_section(results, rule, &mut content);
     let quality = quality_section(ingest, rule, &mut content);
     let summary = summary(results, rule);
@@ -88,7 +88,7 @@ pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure
         },
         "summary": summary,
         "approach": approach(results, manifest, rule),
-        "methods": methods(results, manifest),
+        "methods": methods(results, manifest, rule),
         "methods_intro": "Every option, model and window this analysis used, for an analyst who wants to check or repeat it.",
         "cohort": cohort,
         "wellbeing": wellbeing,
@@ -806,7 +806,7 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
     (section, verdict)
 }
 
-fn economics_section(results: &Value, content: &mut Content) -> Value {
+fn economics_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
     let economics = &results["economics"];
     if economics["monthly"].as_array().is_none() {
         return json!({"not_estimated": economics["not_estimated"]});
@@ -1051,7 +1051,7 @@ fn economics_section(results: &Value, content: &mut Content) -> Value {
         "savings": gbp(float(&economics["savings_per_person_24m"])),
         "savings_ci": gbp_ci(interval(&economics["savings_ci95"])),
         "programme_cost": gbp(float(&economics["programme_cost_per_person"])),
-        "programme_basis": economics["programme"]["basis"],
+        "programme_basis": programme_basis(&economics["programme"], rule),
         "net": gbp(float(&economics["net_per_person"])),
         "horizon": economics["horizon_months"],
         "break_even": economics["break_even_month"].as_u64().map_or("not within the horizon".into(), |m| format!("month {m}")),
@@ -1516,7 +1516,25 @@ fn approach(results: &Value, manifest: &Value, rule: Disclosure) -> Vec<String> 
     lines
 }
 
-fn methods(results: &Value, manifest: &Value) -> Vec<(String, String)> {
+/// How the programme cost per person was arrived at, in words; a total cost names the
+/// people it was divided among as a published count.
+fn programme_basis(programme: &Value, rule: Disclosure) -> String {
+    match programme["basis"].as_str() {
+        Some("total") => format!(
+            "the service's total cost of {} divided by {} {}",
+            gbp(float(&programme["total_gbp"])),
+            count(&programme["people"]).map_or("?".into(), |people| rule.count(people)),
+            match programme["divided_by"].as_str() {
+                Some("referrals") => "referrals, declined and repeated ones included",
+                _ => "people accepted",
+            }
+        ),
+        Some(basis) => basis.replace('_', " "),
+        None => String::new(),
+    }
+}
+
+fn methods(results: &Value, manifest: &Value, rule: Disclosure) -> Vec<(String, String)> {
     let mut lines = Vec::new();
     let config = &manifest["config"];
     lines.push(("Design".into(), format!(
@@ -1547,7 +1565,7 @@ fn methods(results: &Value, manifest: &Value) -> Vec<(String, String)> {
         economics["unit_cost_table"]["uprated_from"].as_str().map_or(String::new(), |from| format!(" (uprated from {from} by the NHS cost inflation index)")),
         float(&economics["discount_rate"]).map_or("?".into(), |r| format!("{:.1}%", r * 100.0)),
         gbp(float(&economics["programme_cost_per_person"])),
-        economics["programme"]["basis"].as_str().unwrap_or("").replace('_', " "),
+        programme_basis(&economics["programme"], rule),
         economics["bootstrap"]["replicates"], economics["bootstrap"]["seed"],
     )));
     lines
