@@ -126,6 +126,14 @@ fn report_renders_in_headless_chromium_with_every_section() {
         );
     }
 
+    // Every inline chart has a text alternative.
+    let charts = html.matches("<svg ").count();
+    let labelled = html.matches("<svg role=\"img\" aria-label=\"").count();
+    assert!(
+        charts > 5 && labelled == charts,
+        "{labelled} of {charts} charts labelled"
+    );
+
     let dom = headless(work.path(), &["--dump-dom".into()], &page);
     assert!(
         dom.status.success(),

@@ -68,7 +68,7 @@ pub fn publish(run_dir: &Path, config: &StudyConfig) -> Result<()> {
             .find(|(prefix, _)| chart.name.starts_with(prefix))
             .map_or("other", |(_, section)| section);
         let figure = json!({
-            "name": chart.name, "title": chart.title, "svg": svg,
+            "name": chart.name, "title": chart.title, "svg": labelled(&svg, chart),
             "file": if wants("png") { format!("charts/{}.png", chart.name) } else { format!("charts/{}.svg", chart.name) },
         });
         match figures[section].as_array_mut() {
@@ -128,4 +128,19 @@ fn write_csv(path: &Path, table: &content::Table) -> Result<()> {
     writer
         .flush()
         .map_err(|source| Error::io("writing", path, source))
+}
+
+/// The inline SVG with a text alternative for screen readers: the chart's title and its
+/// note (what is drawn and the source), as `role="img"` and `aria-label` on the root element.
+fn labelled(svg: &str, chart: &charts::Chart) -> String {
+    let label = format!("{}. {}", chart.title, chart.note)
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    svg.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-label=\"{label}\" "),
+        1,
+    )
 }
