@@ -1,0 +1,118 @@
+//! Cohort and balance: the cohort flow from referral to the matched sample, and covariate
+//! balance before and after matching.
+
+use serde_json::{Value, json};
+
+use super::{Content, SOURCE, Table};
+use crate::report::charts::{Bar, Chart, DotRow, Kind};
+use crate::report::disclosure::Disclosure;
+use crate::report::format::{count, decimals, float};
+
+pub(super) fn cohort_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
+    let mut flow = Table::new(
+        "cohort_flow",
+        "Cohort flow",
+        &[
+            ("step", "Step", "text"),
+            ("persons_count", "People", "count"),
+        ],
+    );
+    let mut bars = Vec::new();
+    for step in results["cohort"]["flow"].as_array().into_iter().flatten() {
+        let label = step["step"].as_str().unwrap_or("").replace('_', " ");
+        let persons = count(&step["persons"]).unwrap_or(0);
+        flow.rows.push(vec![label.clone(), rule.count(persons)]);
+        bars.push(Bar {
+            label,
+            start: 0.0,
+            end: rule.rounded(persons).unwrap_or(0) as f64,
+            text: rule.count(persons),
+            colour: 0,
+        });
+    }
+    for (step, key) in [
+        ("matched treated", "matched_treated"),
+        ("matched comparison", "matched_comparison"),
+        ("treated not matched", "unmatched_treated"),
+    ] {
+        if let Some(persons) = count(&results["cohort"][key]) {
+            flow.rows.push(vec![step.into(), rule.count(persons)]);
+            bars.push(Bar {
+                label: step.into(),
+                start: 0.0,
+                end: rule.rounded(persons).unwrap_or(0) as f64,
+                text: rule.count(persons),
+                colour: 1,
+            });
+        }
+    }
+    // The registered population dwarfs the rest; the chart shows the referral side.
+    let bars: Vec<Bar> = bars
+        .into_iter()
+        .filter(|bar| {
+            !bar.label.starts_with("registered")
+                && !bar.label.starts_with("comparison")
+                && !bar.label.contains("candidates")
+                && bar.label != "matched comparison"
+        })
+        .collect();
+    content.charts.push(Chart {
+        name: "cohort_flow".into(),
+        title: "Cohort flow: from referral to the matched sample".into(),
+        note: format!(
+            "{SOURCE}. Counts rounded to {}; * = 1 to {}.",
+            rule.round_to, rule.suppress_at_or_below
+        ),
+        kind: Kind::Bars {
+            rows: bars,
+            x_label: "People".into(),
+            reference: None,
+        },
+    });
+
+    let mut balance = Table::new(
+        "balance",
+        "Balance of the matched sample (standardised mean differences; target |SMD| < 0.1)",
+        &[
+            ("covariate", "Covariate", "text"),
+            ("smd_before", "SMD before matching", "number"),
+            ("smd_after", "SMD after matching", "number"),
+            ("variance_ratio_after", "Variance ratio after", "number"),
+        ],
+    );
+    let mut dots = Vec::new();
+    for row in results["balance"].as_array().into_iter().flatten() {
+        let covariate = row["covariate"].as_str().unwrap_or("").to_string();
+        balance.rows.push(vec![
+            covariate.clone(),
+            decimals(float(&row["smd_before"]), 3),
+            decimals(float(&row["smd_after"]), 3),
+            decimals(float(&row["variance_ratio_after"]), 2),
+        ]);
+        dots.push(DotRow {
+            label: covariate.replace('_', " "),
+            points: vec![
+                float(&row["smd_before"]).map(|value| (value, None)),
+                float(&row["smd_after"]).map(|value| (value, None)),
+            ],
+        });
+    }
+    if !dots.is_empty() {
+        content.charts.push(Chart {
+            name: "balance_love_plot".into(),
+            title: "Covariate balance before and after matching".into(),
+            note: format!(
+                "{SOURCE}. Standardised mean difference (treated-group SD); lines at ±0.1."
+            ),
+            kind: Kind::Dots {
+                rows: dots,
+                series: vec!["before matching".into(), "after matching".into()],
+                x_label: "Standardised mean difference".into(),
+                references: vec![-0.1, 0.0, 0.1],
+            },
+        });
+    }
+    let section = json!({"flow": flow.clone(), "balance": balance.clone()});
+    content.tables.extend([flow, balance]);
+    section
+}

@@ -1,0 +1,298 @@
+//! Economics: savings, net cost, break-even and return per £1, thresholds, tornado,
+//! projections, monthly series and the unit costs used.
+
+use serde_json::{Value, json};
+
+use super::{Content, SOURCE, Table};
+use crate::report::charts::{Bar, Chart, Kind, Line};
+use crate::report::disclosure::Disclosure;
+use crate::report::format::{ci, count, decimals, float, gbp, gbp_ci, interval, percent};
+
+pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
+    let economics = &results["economics"];
+    if economics["monthly"].as_array().is_none() {
+        return json!({"not_estimated": economics["not_estimated"]});
+    }
+    let mut monthly = Table::new(
+        "economics_monthly",
+        "Savings per person referred by month (NHS perspective, discounted)",
+        &[
+            ("month", "Month", "number"),
+            ("saving_per_person_gbp", "Saving in month", "number"),
+            (
+                "cumulative_net_per_person_gbp",
+                "Cumulative net (after programme cost)",
+                "number",
+            ),
+            ("cumulative_net_ci95_gbp", "95% CI", "number"),
+        ],
+    );
+    let mut curve = Line {
+        name: "cumulative net saving per person".into(),
+        colour: 0,
+        points: Vec::new(),
+        band: Vec::new(),
+        dashed: false,
+    };
+    for row in economics["monthly"].as_array().into_iter().flatten() {
+        let month = float(&row["month"]).unwrap_or(0.0);
+        let net = float(&row["cumulative_net_per_person"]);
+        monthly.rows.push(vec![
+            format!("{month}"),
+            gbp(float(&row["saving_per_person"])),
+            gbp(net),
+            gbp_ci(interval(&row["cumulative_net_ci95"])),
+        ]);
+        if let Some(net) = net {
+            curve.points.push((month, net));
+        }
+        if let Some((low, high)) = interval(&row["cumulative_net_ci95"]) {
+            curve.band.push((month, low, high));
+        }
+    }
+    let mut lines = vec![curve];
+    let mut projections = Table::new(
+        "economics_projections",
+        "Scenarios beyond the observed follow-up (assumptions, not estimates)",
+        &[
+            ("scenario", "Scenario", "text"),
+            ("to_month", "To month", "number"),
+            ("break_even_month", "Break-even month", "number"),
+            ("net_per_person_gbp", "Net per person at the end", "number"),
+        ],
+    );
+    let observed = economics["horizon_months"].as_f64().unwrap_or(24.0);
+    for (index, scenario) in economics["projections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        projections.rows.push(vec![
+            scenario["scenario"].as_str().unwrap_or("").into(),
+            scenario["projected_to_month"].to_string(),
+            scenario["break_even_month"]
+                .as_u64()
+                .map_or("not reached".into(), |m| m.to_string()),
+            gbp(float(&scenario["net_per_person_at_end"])),
+        ]);
+        let points: Vec<(f64, f64)> = scenario["cumulative_net_per_person"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .filter_map(|(month, value)| Some((month as f64 + 1.0, float(value)?)))
+            .filter(|(month, _)| *month >= observed)
+            .collect();
+        lines.push(Line {
+            name: format!("scenario: {}", scenario["scenario"].as_str().unwrap_or("")),
+            colour: 2 + index,
+            points,
+            band: Vec::new(),
+            dashed: true,
+        });
+    }
+    let markers = economics["break_even_month"]
+        .as_f64()
+        .map(|month| vec![(month, 0.0, format!("break-even: month {month}"))])
+        .unwrap_or_default();
+    content.charts.push(Chart {
+        name: "payback_curve".into(),
+        title: "Payback: cumulative discounted NHS savings net of programme cost".into(),
+        note: format!(
+            "{SOURCE}. Per person referred, {} prices, discounted at {}%; band: bootstrap 95% CI. Dashed: scenarios, not estimates.",
+            economics["price_year"].as_str().unwrap_or(""),
+            float(&economics["discount_rate"]).map_or("?".into(), |r| format!("{:.1}", r * 100.0))
+        ),
+        kind: Kind::Lines {
+            series: lines,
+            x_label: "Months after referral".into(),
+            y_label: "Cumulative net saving per person (£)".into(),
+            vertical: vec![(observed, "end of observed follow-up".into())],
+            horizontal: Some(0.0),
+            markers,
+        },
+    });
+
+    let tornado_data = &economics["tornado"];
+    let base = float(&tornado_data["base_case"]).unwrap_or(0.0);
+    let mut tornado = Table::new(
+        "economics_tornado",
+        "One-way sensitivity of the net saving per person",
+        &[
+            ("parameter", "Parameter", "text"),
+            ("variation", "Varied by", "text"),
+            ("net_at_low_gbp", "Net at low value", "number"),
+            ("net_at_high_gbp", "Net at high value", "number"),
+        ],
+    );
+    let mut bars = Vec::new();
+    for bar in tornado_data["bars"].as_array().into_iter().flatten() {
+        let parameter = bar["parameter"].as_str().unwrap_or("").to_string();
+        let (low, high) = (float(&bar["net_at_low"]), float(&bar["net_at_high"]));
+        tornado.rows.push(vec![
+            parameter.clone(),
+            bar["variation"].as_str().unwrap_or("").into(),
+            gbp(low),
+            gbp(high),
+        ]);
+        if let (Some(low), Some(high)) = (low, high) {
+            bars.push(Bar {
+                label: parameter,
+                start: low.min(high),
+                end: low.max(high),
+                text: format!(
+                    "{} to {}",
+                    gbp(Some(low.min(high))),
+                    gbp(Some(low.max(high)))
+                ),
+                colour: 0,
+            });
+        }
+    }
+    content.charts.push(Chart {
+        name: "tornado".into(),
+        title: "Sensitivity: net saving per person when one input changes".into(),
+        note: format!("{SOURCE}. Base case {} (vertical line). Unit costs and programme cost ±20%; discount rate 0% to 3.5%; effect at its 95% CI bounds.", gbp(Some(base))),
+        kind: Kind::Bars {
+            rows: bars,
+            x_label: "Net saving per person at the horizon (£)".into(),
+            reference: Some(base),
+        },
+    });
+
+    let mut unit_costs = Table::new(
+        "unit_costs",
+        "Unit costs used",
+        &[
+            ("item", "Item", "text"),
+            ("value_gbp", "£", "number"),
+            ("unit", "Unit", "text"),
+            ("source", "Source", "text"),
+        ],
+    );
+    for item in economics["unit_cost_table"]["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        unit_costs.rows.push(vec![
+            item["item"].as_str().unwrap_or("").replace('_', " "),
+            decimals(float(&item["value_gbp"]), 2),
+            item["unit"].as_str().unwrap_or("").into(),
+            format!(
+                "{} ({})",
+                item["source"].as_str().unwrap_or(""),
+                item["table_reference"].as_str().unwrap_or("")
+            ),
+        ]);
+    }
+    let mut thresholds = Table::new(
+        "break_even_thresholds",
+        "What the programme could cost and still pay for itself: thresholds, not predictions",
+        &[
+            ("months", "Within (months)", "text"),
+            (
+                "cost_per_person",
+                "Programme cost per person at break-even (95% CI)",
+                "text",
+            ),
+            (
+                "caseload_per_fte",
+                "Link-worker caseload per FTE a year at that cost (95% CI)",
+                "text",
+            ),
+        ],
+    );
+    // Link workers support about 200-250 people a year; a caseload past this is not one any
+    // service could run, so it is shown as a bound, not a number.
+    const FEASIBLE_CASELOAD_UP_TO: f64 = 1000.0;
+    let people = |people: f64| {
+        if people > FEASIBLE_CASELOAD_UP_TO {
+            format!("over {FEASIBLE_CASELOAD_UP_TO:.0}")
+        } else {
+            format!("{people:.0}")
+        }
+    };
+    let caseload = |value: &Value| float(value).map_or("none (no saving)".to_string(), people);
+    for row in economics["thresholds"]["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let cost_ci = gbp_ci(interval(&row["cost_ci95"]));
+        let caseload_ci = match row["caseload_ci95"].as_array() {
+            Some(bounds) if bounds.len() == 2 => {
+                let low = float(&bounds[0]).map_or("n/a".to_string(), people);
+                let high = float(&bounds[1]).map_or("no upper limit".to_string(), people);
+                format!(" ({low} to {high})")
+            }
+            _ => String::new(),
+        };
+        thresholds.rows.push(vec![
+            row["months"].to_string(),
+            format!("{} ({cost_ci})", gbp(float(&row["cost_per_person"]))),
+            format!("{}{caseload_ci}", caseload(&row["caseload_per_fte"])),
+        ]);
+    }
+    let thresholds_note = economics["thresholds"]["staffing_basis"].as_str().map(|basis| {
+        format!(
+            "Thresholds, not predictions: the NHS costs this study estimates are avoided per person referred, discounted, to each month, are the most the programme could cost per person and still break even by then; the caseload is the number of people a link worker would need to support a year to cost that much ({basis})."
+        )
+    });
+    if economics["hospital_costing"] == "record" {
+        unit_costs.rows.push(vec![
+            "hospital events with their own cost".into(),
+            "as recorded".into(),
+            "per record".into(),
+            "the extract's cost_gbp (e.g. the SUS tariff final price), not uprated; the rows above cost records without one".into(),
+        ]);
+    }
+    let returns = &economics["return_per_pound"];
+    let section = json!({
+        "savings": gbp(float(&economics["savings_per_person_24m"])),
+        "savings_ci": gbp_ci(interval(&economics["savings_ci95"])),
+        "programme_cost": gbp(float(&economics["programme_cost_per_person"])),
+        "programme_basis": programme_basis(&economics["programme"], rule),
+        "net": gbp(float(&economics["net_per_person"])),
+        "horizon": economics["horizon_months"],
+        "break_even": economics["break_even_month"].as_u64().map_or("not within the horizon".into(), |m| format!("month {m}")),
+        "p_break_even": percent(float(&economics["p_break_even_by_24m"]).map(|p| p * 100.0)),
+        "return_12": decimals(float(&returns["12"]), 2),
+        "return_18": decimals(float(&returns["18"]), 2),
+        "return_24": decimals(float(&returns["24"]), 2),
+        "return_24_ci": ci(interval(&economics["return_per_pound_24m_ci95"]), 2),
+        "price_year": economics["price_year"],
+        "uprated_from": economics["unit_cost_table"]["uprated_from"],
+        "discount_rate": float(&economics["discount_rate"]).map(|r| format!("{:.1}%", r * 100.0)),
+        "perspective": economics["perspective"],
+        "monthly": monthly.clone(),
+        "tornado": tornado.clone(),
+        "projections": projections.clone(),
+        "unit_costs": unit_costs.clone(),
+        "thresholds": thresholds.clone(),
+        "thresholds_note": thresholds_note,
+    });
+    content
+        .tables
+        .extend([monthly, tornado, projections, thresholds, unit_costs]);
+    section
+}
+
+/// How the programme cost per person was arrived at, in words; a total cost names the
+/// people it was divided among as a published count.
+pub(super) fn programme_basis(programme: &Value, rule: Disclosure) -> String {
+    match programme["basis"].as_str() {
+        Some("total") => format!(
+            "the service's total cost of {} divided by {} {}",
+            gbp(float(&programme["total_gbp"])),
+            count(&programme["people"]).map_or("?".into(), |people| rule.count(people)),
+            match programme["divided_by"].as_str() {
+                Some("referrals") => "referrals, declined and repeated ones included",
+                _ => "people accepted",
+            }
+        ),
+        Some(basis) => basis.replace('_', " "),
+        None => String::new(),
+    }
+}

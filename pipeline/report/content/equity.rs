@@ -1,0 +1,278 @@
+//! Equity, referral funnel and participation: subgroup estimates (with the test of whether
+//! they differ), the funnel and community activity.
+
+use serde_json::{Value, json};
+
+use super::{Content, SOURCE, Table};
+use crate::outcomes;
+use crate::report::charts::{Bar, Chart, DotRow, Kind};
+use crate::report::disclosure::Disclosure;
+use crate::report::format::{ci, count, decimals, float, interval, p_value, ratio};
+
+pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
+    let mut subgroups = Table::new(
+        "equity_gp_demand",
+        "GP demand rate ratio (matched DiD) by subgroup",
+        &[
+            ("breakdown", "Breakdown", "text"),
+            ("level", "Group", "text"),
+            ("matched_sets_count", "Matched pairs", "count"),
+            ("rate_ratio", "Rate ratio", "number"),
+            ("ci95", "95% CI", "number"),
+            ("p_bh", "p (Benjamini-Hochberg)", "number"),
+        ],
+    );
+    let mut dots = Vec::new();
+    for row in results["equity"]["service_use"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let sets = count(&row["matched_sets"]).unwrap_or(0);
+        let gp = row["measures"]
+            .as_array()
+            .and_then(|measures| measures.iter().find(|m| m["measure"] == "gp_demand"));
+        let breakdown = row["breakdown"].as_str().unwrap_or("").replace('_', " ");
+        let level = row["level"].as_str().unwrap_or("").replace('_', " ");
+        let (rr, interval_value, p_bh) = gp.map_or((None, None, None), |gp| {
+            (
+                float(&gp["rate_ratio"]),
+                interval(&gp["ci95"]),
+                float(&gp["p_bh"]),
+            )
+        });
+        let shown = rule.allows_statistic_of(sets) && rr.is_some();
+        subgroups.rows.push(vec![
+            breakdown.clone(),
+            level.clone(),
+            rule.count(sets),
+            if shown {
+                ratio(rr)
+            } else {
+                "not estimated".into()
+            },
+            if shown {
+                ci(interval_value, 2)
+            } else {
+                String::new()
+            },
+            if shown { p_value(p_bh) } else { String::new() },
+        ]);
+        if shown {
+            dots.push(DotRow {
+                label: format!("{breakdown}: {level}"),
+                points: vec![rr.map(|value| (value, interval_value))],
+            });
+        }
+    }
+    if !dots.is_empty() {
+        content.charts.push(Chart {
+            name: "equity_forest".into(),
+            title: "GP demand rate ratio by subgroup (matched DiD)".into(),
+            note: format!(
+                "{SOURCE}. 95% cluster-robust CI; subgroups under 20 matched pairs not estimated."
+            ),
+            kind: Kind::Dots {
+                rows: dots,
+                series: vec!["rate ratio".into()],
+                x_label: "Rate ratio (1 = no change)".into(),
+                references: vec![1.0],
+            },
+        });
+    }
+    let rows = results["equity"]["wellbeing"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let primary = ["WEMWBS", "SWEMWBS"]
+        .into_iter()
+        .find(|code| rows.iter().any(|row| row["instrument"] == *code))
+        .unwrap_or("WEMWBS");
+    let mut wellbeing = Table::new(
+        "equity_wellbeing",
+        &format!("{primary} change by subgroup (uncontrolled)"),
+        &[
+            ("breakdown", "Breakdown", "text"),
+            ("level", "Group", "text"),
+            ("pairs_count", "People with both scores", "count"),
+            ("mean_change", "Mean change", "number"),
+            ("ci95", "95% CI", "number"),
+        ],
+    );
+    for row in rows.iter().filter(|row| row["instrument"] == primary) {
+        let pairs = count(&row["n_pairs"]).unwrap_or(0);
+        let shown = rule.allows_statistic_of(pairs) && float(&row["mean_change"]).is_some();
+        wellbeing.rows.push(vec![
+            row["breakdown"].as_str().unwrap_or("").replace('_', " "),
+            row["level"].as_str().unwrap_or("").replace('_', " "),
+            rule.count(pairs),
+            if shown {
+                decimals(float(&row["mean_change"]), 2)
+            } else {
+                "not estimated".into()
+            },
+            if shown {
+                ci(interval(&row["ci95"]), 2)
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    let funnel = &results["funnel"];
+    let mut funnel_table = Table::new(
+        "funnel",
+        "Referral funnel by route",
+        &[
+            ("route", "Route", "text"),
+            ("referred_count", "Referred", "count"),
+            ("accepted_count", "Accepted", "count"),
+            ("first_contact_count", "First contact", "count"),
+            ("completed_count", "Completed", "count"),
+            ("declined_count", "Declined", "count"),
+            ("completion_share", "Completed (% of referred)", "number"),
+        ],
+    );
+    let stages = [
+        "referred",
+        "accepted",
+        "first_contact",
+        "completed",
+        "declined",
+    ];
+    let mut funnel_row = |route: String, row: &Value| {
+        let mut cells = vec![route];
+        cells.extend(
+            stages
+                .iter()
+                .map(|stage| rule.count(count(&row[*stage]).unwrap_or(0))),
+        );
+        cells.push(rule.percentage(
+            count(&row["completed"]).unwrap_or(0),
+            count(&row["referred"]).unwrap_or(0),
+        ));
+        funnel_table.rows.push(cells);
+    };
+    for row in funnel["by_route"].as_array().into_iter().flatten() {
+        funnel_row(
+            row["referral_route"]
+                .as_str()
+                .unwrap_or("")
+                .replace('_', " "),
+            row,
+        );
+    }
+    funnel_row("all routes".into(), funnel);
+    content.charts.push(Chart {
+        name: "referral_funnel".into(),
+        title: "Referral funnel".into(),
+        note: format!(
+            "{SOURCE}. People; counts rounded to {}, * = 1 to {}.",
+            rule.round_to, rule.suppress_at_or_below
+        ),
+        kind: Kind::Bars {
+            rows: stages
+                .iter()
+                .enumerate()
+                .map(|(index, stage)| {
+                    let n = count(&funnel[*stage]).unwrap_or(0);
+                    Bar {
+                        label: stage.replace('_', " "),
+                        start: 0.0,
+                        end: rule.rounded(n).unwrap_or(0) as f64,
+                        text: rule.count(n),
+                        colour: if index == 4 { 3 } else { 0 },
+                    }
+                })
+                .collect(),
+            x_label: "People".into(),
+            reference: None,
+        },
+    });
+    let participation = &results["participation"];
+    let mut activity = Table::new(
+        "participation",
+        "Participation in community activities",
+        &[
+            ("activity_type", "Activity", "text"),
+            ("people_count", "People", "count"),
+            ("sessions_count", "Sessions", "count"),
+        ],
+    );
+    for row in participation["by_activity_type"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        activity.rows.push(vec![
+            row["activity_type"]
+                .as_str()
+                .unwrap_or("")
+                .replace('_', " "),
+            rule.count(count(&row["people"]).unwrap_or(0)),
+            rule.count(count(&row["sessions"]).unwrap_or(0)),
+        ]);
+    }
+    let attended = count(&participation["attended_any"]).unwrap_or(0);
+    let interactions = interactions_table(results);
+    let section = json!({
+        "subgroups": subgroups.clone(),
+        "interactions": interactions.clone(),
+        "wellbeing": wellbeing.clone(),
+        "funnel": funnel_table.clone(),
+        "participation": activity.clone(),
+        "attended_any": rule.count(attended),
+        "with_activity_data": rule.count(count(&participation["referred_with_activity_data"]).unwrap_or(0)),
+        "sessions_per_person": rule.statistic(attended, float(&participation["sessions_per_person"]), |v| format!("{v:.1}")),
+    });
+    content
+        .tables
+        .extend([subgroups, interactions, wellbeing, funnel_table, activity]);
+    section
+}
+
+/// Whether the DiD rate ratio differs between a breakdown's groups, for GP demand and the
+/// primary outcome: a difference between subgroup estimates is only evidence of a different
+/// effect when this joint test says so.
+fn interactions_table(results: &Value) -> Table {
+    let mut table = Table::new(
+        "equity_interactions",
+        "Does the effect differ between groups? Joint test that the DiD rate ratio is the same in every group",
+        &[
+            ("breakdown", "Breakdown", "text"),
+            ("measure", "Measure", "text"),
+            ("groups", "Groups compared", "number"),
+            ("chi2", "Chi-squared (df)", "number"),
+            ("p", "p", "number"),
+        ],
+    );
+    let primary = results["service_use"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|row| row["role"] == "primary")
+        .and_then(|row| row["measure"].as_str())
+        .unwrap_or("total_cost");
+    let shown = |measure: &str| measure == "gp_demand" || measure == primary;
+    for row in results["equity"]["service_use_interactions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|row| row["measure"].as_str().is_some_and(shown))
+    {
+        let (statistic, p) = match (float(&row["chi2"]), float(&row["p"])) {
+            (Some(chi2), p) => (format!("{chi2:.2} ({})", row["df"]), p_value(p)),
+            (None, _) => (
+                "not tested".into(),
+                row["not_estimated"].as_str().unwrap_or("").to_string(),
+            ),
+        };
+        table.rows.push(vec![
+            row["breakdown"].as_str().unwrap_or("").replace('_', " "),
+            outcomes::label(row["measure"].as_str().unwrap_or("")).to_string(),
+            row["levels"].to_string(),
+            statistic,
+            p,
+        ]);
+    }
+    table
+}

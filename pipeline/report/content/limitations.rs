@@ -1,0 +1,115 @@
+//! Limitations generated from what this run found: the design's known bias, design
+//! disagreement, undefined bootstrap replicates and more.
+
+use serde_json::Value;
+
+use crate::outcomes;
+use crate::report::disclosure::Disclosure;
+use crate::report::format::count;
+
+pub(super) fn limitations(results: &Value, rule: Disclosure) -> Vec<String> {
+    let mut lines = Vec::new();
+    let headline = results["design_sensitivity"]["designs"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["headline"] == true));
+    if let Some(bias) = headline.and_then(|row| row["design"]["known_bias"].as_str()) {
+        lines.push(format!("The comparison design: {bias}"));
+    }
+    if results["design_sensitivity"]["verdict"] == "disagree" {
+        lines.push("The comparison designs disagree (see Service use): which one is right depends on how people came to be referred, and the simulation study in docs/validation.md shows that each design is biased in some plausible worlds.".to_string());
+    }
+    lines.extend([
+        "Matching balances the characteristics recorded in the extracts; people referred may differ in ways the records do not show (for example a crisis not yet visible in GP use), so some regression to the mean may remain.".to_string(),
+        "Wellbeing change has no comparison group: people are referred when wellbeing is low, so part of any improvement would have happened anyway.".to_string(),
+        "Savings are NHS costs avoided at national average unit costs; freed GP time is capacity, not cash released. Benefits outside the NHS are not counted.".to_string(),
+    ]);
+    if let Some(unmatched) = count(&results["cohort"]["unmatched_treated"]).filter(|n| *n > 0) {
+        lines.push(format!(
+            "{} eligible referred people had no comparison person within the caliper and are not in the matched estimates.",
+            rule.count(unmatched)
+        ));
+    }
+    let undefined = undefined_bootstrap_replicates(results);
+    if !undefined.is_empty() {
+        lines.push(format!(
+            "Some bootstrap replicates were undefined (a resample of matched sets with no exposure in some month or period) and are left out of their intervals: {}.",
+            undefined.join(", ")
+        ));
+    }
+    if let Some(rows) = results["wellbeing"].as_array() {
+        let attrition: Vec<String> = rows
+            .iter()
+            .filter(|row| row["item"].is_null())
+            .filter_map(|row| {
+                let baseline = count(&row["n_baseline"])?;
+                let pairs = count(&row["n_pairs"])?;
+                (baseline > 0).then(|| {
+                    format!(
+                        "{} {} of {}",
+                        row["instrument"].as_str().unwrap_or(""),
+                        rule.count(pairs),
+                        rule.count(baseline)
+                    )
+                })
+            })
+            .collect();
+        if !attrition.is_empty() {
+            lines.push(format!(
+                "Not everyone with a baseline wellbeing score has a follow-up (people with both: {}); those lost may differ.",
+                attrition.join(", ")
+            ));
+        }
+    }
+    lines
+}
+
+/// "<what>: n of N" for every bootstrap with undefined replicates (results.json counts them).
+fn undefined_bootstrap_replicates(results: &Value) -> Vec<String> {
+    let replicates = &results["economics"]["bootstrap"]["replicates"];
+    let of = |n: u64| format!("{n} of {}", count(replicates).unwrap_or(0));
+    let mut found: Vec<String> = results["service_use"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| {
+            let n = count(&row["did"]["bootstrap_non_finite_replicates"]).filter(|n| *n > 0)?;
+            Some(format!(
+                "change per person-year of {} {}",
+                outcomes::label(row["measure"].as_str().unwrap_or("")),
+                of(n)
+            ))
+        })
+        .collect();
+    if let Some(n) =
+        count(&results["economics"]["bootstrap"]["non_finite_replicates"]).filter(|n| *n > 0)
+    {
+        found.push(format!("savings {}", of(n)));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn undefined_bootstrap_replicates_are_named_in_the_limitations() {
+        let results = json!({
+            "service_use": [
+                {"measure": "gp_demand", "did": {"bootstrap_non_finite_replicates": 0}},
+                {"measure": "emergency_admissions", "did": {"bootstrap_non_finite_replicates": 3}},
+            ],
+            "economics": {"bootstrap": {"replicates": 2000, "non_finite_replicates": 1}},
+        });
+        assert_eq!(
+            undefined_bootstrap_replicates(&results),
+            [
+                "change per person-year of Emergency admissions 3 of 2000",
+                "savings 1 of 2000"
+            ]
+        );
+        let clean = json!({"service_use": [], "economics": {"bootstrap": {"replicates": 2000, "non_finite_replicates": 0}}});
+        assert!(undefined_bootstrap_replicates(&clean).is_empty());
+    }
+}

@@ -1,0 +1,124 @@
+//! What the published report says: every table, chart and sentence, built from a finished
+//! run's `results.json`, `manifest.json` and `quality/ingest.json` with disclosure control
+//! applied. Nothing is re-estimated here; the report only selects, words and formats.
+//!
+//! Tables are built once and rendered three ways (HTML, Markdown, CSV), so the published
+//! numbers cannot disagree between formats. Count columns are keyed `*_count` and rendered
+//! with class "count", which is how the governance test finds every published count.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::charts::Chart;
+use super::disclosure::Disclosure;
+use super::format::count;
+
+mod cohort;
+mod economics;
+mod equity;
+mod limitations;
+mod methods;
+mod quality;
+mod service_use;
+mod summary;
+mod wellbeing;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    /// CSV header (snake_case; counts end in `_count`).
+    pub key: String,
+    pub header: String,
+    /// "count", "number" or "text".
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    /// CSV file stem under published/tables/.
+    pub name: String,
+    pub caption: String,
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(name: &str, caption: &str, columns: &[(&str, &str, &'static str)]) -> Table {
+        Table {
+            name: name.into(),
+            caption: caption.into(),
+            columns: columns
+                .iter()
+                .map(|(key, header, kind)| Column {
+                    key: (*key).into(),
+                    header: (*header).into(),
+                    kind,
+                })
+                .collect(),
+            rows: Vec::new(),
+        }
+    }
+}
+
+/// The report: its sections (for the templates), tables and charts.
+pub struct Content {
+    pub context: Value,
+    pub tables: Vec<Table>,
+    pub charts: Vec<Chart>,
+}
+
+const SOURCE: &str = "Source: sp-impact analysis of GP and hospital extracts";
+
+pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure) -> Content {
+    let mut content = Content {
+        context: json!({}),
+        tables: Vec::new(),
+        charts: Vec::new(),
+    };
+    let study = &results["study"];
+    let pre_months = study["pre_months"].as_i64().unwrap_or(12);
+    let post_months = study["post_months"].as_i64().unwrap_or(24);
+    let matched = count(&results["cohort"]["matched_treated"]).unwrap_or(0);
+
+    let cohort = cohort::cohort_section(results, rule, &mut content);
+    let wellbeing = wellbeing::wellbeing_section(results, manifest, rule, &mut content);
+    let service_use = service_use::service_use_section(results, rule, matched, &mut content);
+    let economics = economics::economics_section(results, rule, &mut content);
+    let equity = equity::equity_section(results, rule, &mut content);
+    let quality = quality::quality_section(ingest, rule, &mut content);
+    let summary = summary::summary(results, rule);
+    content.context = json!({
+        "title": format!("Impact evaluation: {}", study["name"].as_str().unwrap_or("social prescribing")),
+        "study": {
+            "name": study["name"], "start": study["start"], "end": study["end"],
+            "data_end": study["data_end"], "pre_months": pre_months, "post_months": post_months,
+        },
+        "summary": summary,
+        "approach": methods::approach(results, manifest, rule),
+        "methods": methods::methods(results, manifest, rule),
+        "methods_intro": "Every option, model and window this analysis used, for an analyst who wants to check or repeat it.",
+        "cohort": cohort,
+        "wellbeing": wellbeing,
+        "service_use": service_use,
+        "economics": economics,
+        "equity": equity,
+        "quality": quality,
+        "limitations": limitations::limitations(results, rule),
+        "reproducibility": quality::reproducibility(manifest, rule),
+        "disclosure": format!(
+            "Counts of 1 to {} are shown as *, other counts are rounded to the nearest {}; means, rates and shares from {} people or fewer are not shown. Totals are rounded from exact figures, so rows may not add up.",
+            rule.suppress_at_or_below, rule.round_to, rule.suppress_at_or_below
+        ),
+    });
+    content
+}
+
+/// The service-use section's opening paragraph, in parts (text, shown strong), so the HTML and
+/// Markdown reports say the same words.
+/// A paragraph as parts, some of them emphasised (`strong`): one source for the prose of both
+/// the HTML and the Markdown report, each template marking emphasis its own way.
+fn parts(parts: &[(String, bool)]) -> Vec<Value> {
+    parts
+        .iter()
+        .map(|(text, strong)| json!({"text": text, "strong": strong}))
+        .collect()
+}

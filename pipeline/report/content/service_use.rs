@@ -1,0 +1,370 @@
+//! Service use: the matched difference-in-differences beside the uncontrolled before/after,
+//! event studies, the smallest detectable change, and the design-sensitivity table.
+
+use serde_json::{Value, json};
+
+use super::{Content, SOURCE, Table, parts};
+use crate::outcomes;
+use crate::report::charts::{Chart, DotRow, Kind, Line};
+use crate::report::disclosure::Disclosure;
+use crate::report::format::{
+    ci, decimals, estimate_ratio, float, gbp, gbp_ci, interval, p_value, ratio,
+};
+
+const SERVICE_USE_INTRO: [(&str, bool); 3] = [
+    (
+        "The matched difference-in-differences compares the change in the referred group with the change in similar people not yet referred. The before/after ratio of the referred group alone is shown for contrast: it is ",
+        false,
+    ),
+    ("uncontrolled and subject to regression to the mean", true),
+    (
+        ". The placebo repeats the analysis inside the baseline, the second half against the first, before anyone was referred: a ratio near 1 there means the two groups' use was on parallel paths before referral (it cannot show regression to the mean from the referral peak itself).",
+        false,
+    ),
+];
+
+pub(super) fn service_use_section(
+    results: &Value,
+    rule: Disclosure,
+    matched: u64,
+    content: &mut Content,
+) -> Value {
+    let Some(rows) = results["service_use"].as_array() else {
+        return json!({"not_estimated": results["service_use"]["not_estimated"]});
+    };
+    let mut table = Table::new(
+        "service_use",
+        "Service use: matched difference-in-differences beside the uncontrolled before/after",
+        &[
+            ("measure", "Measure", "text"),
+            (
+                "before_after_rate_ratio",
+                "Before/after ratio (uncontrolled)",
+                "number",
+            ),
+            (
+                "comparison_before_after_rate_ratio",
+                "Comparison group's own before/after",
+                "number",
+            ),
+            ("did_rate_ratio", "DiD rate ratio", "number"),
+            ("did_ci95", "95% CI", "number"),
+            ("did_p", "p", "number"),
+            ("did_p_holm", "p (Holm, secondary measures)", "number"),
+            (
+                "did_detectable",
+                "Smallest change it could detect (80% power)",
+                "text",
+            ),
+            ("change_per_person_year", "Change per person-year", "number"),
+            ("change_ci95", "95% CI (bootstrap)", "number"),
+            ("nb2_rate_ratio", "NB2 sensitivity", "number"),
+            (
+                "placebo_rate_ratio",
+                "Placebo within the baseline (95% CI)",
+                "number",
+            ),
+        ],
+    );
+    let mut forest = Vec::new();
+    let mut events = Table::new(
+        "event_study",
+        "Monthly rates per person-year, treated and comparison",
+        &[
+            ("measure", "Measure", "text"),
+            ("month", "Month from index", "number"),
+            ("treated_rate", "Treated", "number"),
+            ("comparison_rate", "Comparison", "number"),
+        ],
+    );
+    let rates_allowed = rule.allows_statistic_of(matched);
+    let mut event_charts = Vec::new();
+    for row in rows {
+        let measure = row["measure"].as_str().unwrap_or("");
+        let label = outcomes::label(measure).to_string();
+        let primary = row["role"] == "primary";
+        let did = &row["did"];
+        let cost = crate::outcomes::by_code(measure).is_some_and(|measure| measure.is_cost());
+        let change = |value: Option<f64>| {
+            if cost { gbp(value) } else { decimals(value, 2) }
+        };
+        table.rows.push(vec![
+            if primary {
+                format!("{label} (primary outcome)")
+            } else {
+                label.clone()
+            },
+            estimate_ratio(&row["before_after"]),
+            ratio(float(&row["comparison_before_after_rate_ratio"])),
+            estimate_ratio(did),
+            ci(interval(&did["ci95"]), 2),
+            p_value(float(&did["p"])),
+            if primary {
+                "not adjusted".into()
+            } else {
+                p_value(float(&did["p_holm"]))
+            },
+            detectable(&did["minimum_detectable_rate_ratio"]),
+            change(float(&did["change_per_person_year"])),
+            interval(&did["change_ci95"]).map_or("n/a".into(), |(low, high)| {
+                format!("{} to {}", change(Some(low)), change(Some(high)))
+            }),
+            ratio(float(&row["did_nb2_sensitivity"]["rate_ratio"])),
+            float(&row["placebo_did"]["rate_ratio"]).map_or("n/a".into(), |placebo| {
+                format!(
+                    "{placebo:.2} ({})",
+                    ci(interval(&row["placebo_did"]["ci95"]), 2)
+                )
+            }),
+        ]);
+        forest.push(DotRow {
+            label: label.clone(),
+            points: vec![
+                float(&did["rate_ratio"]).map(|value| (value, interval(&did["ci95"]))),
+                float(&row["before_after"]["rate_ratio"])
+                    .map(|value| (value, interval(&row["before_after"]["ci95"]))),
+            ],
+        });
+        let mut treated = Line {
+            name: "referred (treated)".into(),
+            colour: 0,
+            points: Vec::new(),
+            band: Vec::new(),
+            dashed: false,
+        };
+        let mut comparison = Line {
+            name: "matched comparison".into(),
+            colour: 1,
+            points: Vec::new(),
+            band: Vec::new(),
+            dashed: false,
+        };
+        for month in row["event_study"].as_array().into_iter().flatten() {
+            let m = float(&month["month"]).unwrap_or(0.0);
+            let (t, c) = (
+                float(&month["treated_rate"]),
+                float(&month["comparison_rate"]),
+            );
+            events.rows.push(vec![
+                label.clone(),
+                format!("{m}"),
+                rule.statistic(matched, t, |v| format!("{v:.3}")),
+                rule.statistic(matched, c, |v| format!("{v:.3}")),
+            ]);
+            if !rates_allowed {
+                continue;
+            }
+            if let Some(t) = t {
+                treated.points.push((m, t));
+            }
+            if let Some(c) = c {
+                comparison.points.push((m, c));
+            }
+            if let Some((low, high)) = interval(&month["treated_ci95"]) {
+                treated.band.push((m, low, high));
+            }
+            if let Some((low, high)) = interval(&month["comparison_ci95"]) {
+                comparison.band.push((m, low, high));
+            }
+        }
+        if rates_allowed && !treated.points.is_empty() {
+            let unit = if cost {
+                "£ per person-year"
+            } else {
+                "events per person-year"
+            };
+            event_charts.push(Chart {
+                name: format!("event_study_{measure}"),
+                title: format!("{label}: monthly rate before and after referral"),
+                note: format!("{SOURCE}. Bands: exact Poisson 95% CI (none for cost). Month 0 starts at the referral (index) date."),
+                kind: Kind::Lines {
+                    series: vec![treated, comparison],
+                    x_label: "Month relative to referral".into(),
+                    y_label: format!("Rate ({unit})"),
+                    vertical: vec![(0.0, "referral".into())],
+                    horizontal: None,
+                    markers: Vec::new(),
+                },
+            });
+        }
+    }
+    content.charts.push(Chart {
+        name: "forest_rate_ratios".into(),
+        title: "Effect on NHS use: matched DiD against the uncontrolled before/after".into(),
+        note: format!("{SOURCE}. Rate ratio with 95% CI; 1 = no change. The before/after is biased by regression to the mean."),
+        kind: Kind::Dots {
+            rows: forest,
+            series: vec!["matched difference-in-differences".into(), "uncontrolled before/after".into()],
+            x_label: "Rate ratio (after vs before, relative to comparison)".into(),
+            references: vec![1.0],
+        },
+    });
+    content.charts.extend(event_charts);
+    let (designs, verdict) = design_sensitivity(&results["design_sensitivity"], content);
+    let section = json!({
+        "intro": parts(&SERVICE_USE_INTRO.map(|(text, strong)| (text.to_string(), strong))),
+        "table": table.clone(), "events": events.clone(), "designs": designs, "design_verdict": verdict,
+    });
+    content.tables.extend([table, events]);
+    section
+}
+
+/// The rate ratios and saving under every candidate comparison design, the verdict (do the
+/// designs agree?) and a forest chart of the ratios by design.
+fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, String) {
+    let Some(rows) = sensitivity["designs"].as_array() else {
+        return (Value::Null, String::new());
+    };
+    let mut columns = vec![("design", "Comparison design", "text")];
+    let headers: Vec<(String, String)> = outcomes::compared_across_designs()
+        .map(|measure| {
+            (
+                format!("{}_rate_ratio", measure.code),
+                format!("{} (95% CI)", measure.label),
+            )
+        })
+        .collect();
+    columns.extend(
+        headers
+            .iter()
+            .map(|(key, header)| (key.as_str(), header.as_str(), "number")),
+    );
+    columns.push((
+        "saving_24m",
+        "Saving per person, 24 months (95% CI)",
+        "number",
+    ));
+    let mut table = Table::new(
+        "design_sensitivity",
+        "The estimates under each comparison design",
+        &columns,
+    );
+    let mut forest = Vec::new();
+    for row in rows {
+        let design = &row["design"];
+        let mut label = design["description"].as_str().unwrap_or("").to_string();
+        if row["headline"] == true {
+            label = format!("{label} (headline)");
+        }
+        let mut cells = vec![label];
+        for measure in outcomes::compared_across_designs() {
+            let estimate = &row["rate_ratios"][measure.code];
+            cells.push(
+                match (float(&estimate["rate_ratio"]), interval(&estimate["ci95"])) {
+                    (Some(value), Some((low, high))) => {
+                        format!("{value:.2} ({low:.2} to {high:.2})")
+                    }
+                    _ => estimate_ratio(estimate),
+                },
+            );
+        }
+        let saving = &row["saving"];
+        cells.push(match float(&saving["savings_per_person"]) {
+            Some(value) => format!(
+                "{} ({})",
+                gbp(Some(value)),
+                gbp_ci(interval(&saving["ci95"]))
+            ),
+            None => "not estimated".into(),
+        });
+        table.rows.push(cells);
+        forest.push(DotRow {
+            label: design["name"].as_str().unwrap_or("").to_string(),
+            points: outcomes::compared_across_designs()
+                .filter(|measure| !measure.is_cost())
+                .map(|measure| {
+                    let estimate = &row["rate_ratios"][measure.code];
+                    float(&estimate["rate_ratio"]).map(|value| (value, interval(&estimate["ci95"])))
+                })
+                .collect(),
+        });
+    }
+    content.charts.push(Chart {
+        name: "forest_designs".into(),
+        title: "Does the answer depend on the comparison design?".into(),
+        note: format!(
+            "{SOURCE}. Rate ratio with 95% CI under each candidate design; 1 = no change."
+        ),
+        kind: Kind::Dots {
+            rows: forest,
+            series: outcomes::compared_across_designs()
+                .filter(|measure| !measure.is_cost())
+                .map(|measure| measure.label.to_string())
+                .collect(),
+            x_label: "Rate ratio (after vs before, relative to comparison)".into(),
+            references: vec![1.0],
+        },
+    });
+    let verdict = if sensitivity["verdict"] == "agree" {
+        "The candidate comparison designs agree: no two give rate ratios whose intervals do not overlap or that differ materially beyond their uncertainty.".to_string()
+    } else {
+        let measures: std::collections::BTreeSet<&str> = sensitivity["disagreements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|row| row["measure"].as_str())
+            .map(outcomes::label)
+            .collect();
+        format!(
+            "The candidate comparison designs disagree on {}: which one is right depends on how people came to be referred, which the data cannot tell. The headline design is the one that recovered the truth best across the simulated referral processes of the validation study; read it with the other designs' estimates beside it.",
+            measures.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    };
+    let section = json!(table.clone());
+    content.tables.push(table);
+    (section, verdict)
+}
+
+/// A rate ratio's minimum detectable change either side of 1, as "12% lower / 14% higher".
+fn detectable(mde: &Value) -> String {
+    match (float(&mde["lower"]), float(&mde["higher"])) {
+        (Some(lower), Some(higher)) => format!(
+            "{:.0}% lower / {:.0}% higher",
+            100.0 * (1.0 - lower),
+            100.0 * (higher - 1.0)
+        ),
+        _ => "n/a".into(),
+    }
+}
+
+/// Below this rate ratio, a study that can only detect a change this large (a halving) is
+/// described as too small to tell, rather than as evidence of no effect.
+const TOO_SMALL_TO_TELL_BELOW: f64 = 0.5;
+
+/// What an interval that includes no change means, given what the study could have seen.
+pub(super) fn power_sentence(mde: &Value) -> Option<String> {
+    let (lower, higher) = (float(&mde["lower"])?, float(&mde["higher"])?);
+    let down = 100.0 * (1.0 - lower);
+    Some(if lower <= TOO_SMALL_TO_TELL_BELOW {
+        format!(
+            "The interval includes no change, but the study was too small to tell: with 80% power it could only have detected a change of {down:.0}% or more."
+        )
+    } else {
+        format!(
+            "The interval includes no change. With 80% power the study could have detected a change of {down:.0}% lower or {:.0}% higher, so no evidence of a change here is not just too few people.",
+            100.0 * (higher - 1.0)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interval_including_no_change_is_read_with_the_studys_power() {
+        let small = json!({"lower": 0.4, "higher": 2.5});
+        assert!(power_sentence(&small).unwrap().contains(
+            "too small to tell: with 80% power it could only have detected a change of 60% or more"
+        ));
+        let large = json!({"lower": 0.9, "higher": 1.11});
+        assert!(
+            power_sentence(&large)
+                .unwrap()
+                .contains("could have detected a change of 10% lower or 11% higher")
+        );
+        assert_eq!(detectable(&large), "10% lower / 11% higher");
+        assert_eq!(power_sentence(&Value::Null), None);
+        assert_eq!(detectable(&Value::Null), "n/a");
+    }
+}

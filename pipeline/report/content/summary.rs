@@ -1,0 +1,109 @@
+//! The summary for commissioners: the few sentences a reader takes away, each from this
+//! run's estimates, with counts disclosure-controlled.
+
+use serde_json::Value;
+
+use super::service_use::power_sentence;
+use crate::outcomes;
+use crate::report::disclosure::Disclosure;
+use crate::report::format::{
+    change_words, ci, count, decimals, float, gbp, gbp_ci, interval, p_value, percent,
+};
+
+pub(super) fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
+    let mut lines = Vec::new();
+    let cohort = &results["cohort"];
+    let study = &results["study"];
+    if let (Some(eligible), Some(matched)) = (
+        count(&cohort["eligible_treated"]),
+        count(&cohort["matched_treated"]),
+    ) {
+        lines.push(format!(
+            "{} people referred between {} and {} were eligible for the evaluation; {} of them were matched to {} similar people not yet referred on that date (the comparison group; anyone referred later counts only until their referral).",
+            rule.count(eligible),
+            study["start"].as_str().unwrap_or("?"),
+            study["end"].as_str().unwrap_or("?"),
+            rule.count(matched),
+            rule.count(count(&cohort["matched_comparison"]).unwrap_or(0)),
+        ));
+    }
+    if let Some(primary) = results["service_use"].as_array().and_then(|rows| {
+        rows.iter()
+            .find(|row| row["role"] == "primary" && row["measure"] != "gp_demand")
+    }) {
+        let did = &primary["did"];
+        let label = outcomes::label(primary["measure"].as_str().unwrap_or(""));
+        if let (Some(rr), Some((low, high))) = (float(&did["rate_ratio"]), interval(&did["ci95"])) {
+            lines.push(format!(
+                "The primary outcome ({label}) was {} than expected from the comparison group after referral (rate ratio {:.2}, 95% confidence interval {:.2} to {:.2}).",
+                change_words(rr), rr, low, high
+            ));
+        }
+    }
+    if let Some(gp) = results["service_use"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["measure"] == "gp_demand"))
+    {
+        let did = &gp["did"];
+        if let (Some(rr), Some((low, high))) = (float(&did["rate_ratio"]), interval(&did["ci95"])) {
+            let adjusted = float(&did["p_holm"]).map_or(String::new(), |p| {
+                format!(" As one of several secondary measures, its p-value adjusted for testing them all (Holm) is {}.", p_value(Some(p)))
+            });
+            lines.push(format!(
+                "After referral, GP demand was {} than expected from the comparison group (rate ratio {:.2}, 95% confidence interval {:.2} to {:.2}).{adjusted}",
+                change_words(rr), rr, low, high
+            ));
+            if low <= 1.0
+                && high >= 1.0
+                && let Some(sentence) = power_sentence(&did["minimum_detectable_rate_ratio"])
+            {
+                lines.push(sentence);
+            }
+        }
+        if let (Some(naive), Some(comparison)) = (
+            float(&gp["before_after"]["rate_ratio"]),
+            float(&gp["comparison_before_after_rate_ratio"]),
+        ) {
+            lines.push(format!(
+                "A simple before-and-after count of the referred group alone would have reported GP demand {}. But the comparison group's own use also changed ({}) without any referral: people are referred at a peak of need, and peaks pass (regression to the mean). The matched comparison removes that part.",
+                change_words(naive), change_words(comparison)
+            ));
+        }
+    }
+    let primary = |instrument: &str| {
+        results["wellbeing"].as_array().and_then(|rows| {
+            rows.iter()
+                .find(|row| row["item"].is_null() && row["instrument"] == instrument)
+        })
+    };
+    if let Some(wemwbs) = primary("WEMWBS").or_else(|| primary("SWEMWBS")) {
+        let pairs = count(&wemwbs["n_pairs"]).unwrap_or(0);
+        if rule.allows_statistic_of(pairs) {
+            lines.push(format!(
+                "Among {} people with a {} score before and after, wellbeing changed by {} points on average (95% CI {}); this has no comparison group.",
+                rule.count(pairs),
+                wemwbs["instrument"].as_str().unwrap_or(""),
+                decimals(float(&wemwbs["mean_change"]), 1),
+                ci(interval(&wemwbs["ci95"]), 1)
+            ));
+        }
+    }
+    let economics = &results["economics"];
+    if let Some(savings) = float(&economics["savings_per_person_24m"]) {
+        let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
+        let break_even = match economics["break_even_month"].as_u64() {
+            Some(month) => format!("The service broke even in month {month}."),
+            None => format!("The service did not break even within {horizon} months."),
+        };
+        lines.push(format!(
+            "Over {horizon} months the NHS costs avoided were {} per person referred (95% CI {}), against a programme cost of {} per person: a net {} of {}. {break_even} The probability of breaking even by 24 months is {}.",
+            gbp(Some(savings)),
+            gbp_ci(interval(&economics["savings_ci95"])),
+            gbp(float(&economics["programme_cost_per_person"])),
+            if float(&economics["net_per_person"]).unwrap_or(0.0) >= 0.0 { "saving" } else { "cost" },
+            gbp(float(&economics["net_per_person"]).map(f64::abs)),
+            percent(float(&economics["p_break_even_by_24m"]).map(|p| 100.0 * p)),
+        ));
+    }
+    lines
+}

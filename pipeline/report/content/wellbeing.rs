@@ -1,0 +1,209 @@
+//! Wellbeing: the paired change per instrument and item, and the paragraph that says how
+//! baseline and follow-up questionnaires were paired.
+
+use serde_json::{Value, json};
+
+use super::{Content, SOURCE, Table, parts};
+use crate::report::charts::{Bin, Chart, Kind};
+use crate::report::disclosure::Disclosure;
+use crate::report::format::{ci, count, float, interval, p_value};
+
+pub(super) fn wellbeing_section(
+    results: &Value,
+    manifest: &Value,
+    rule: Disclosure,
+    content: &mut Content,
+) -> Value {
+    let mut table = Table::new(
+        "wellbeing",
+        "Wellbeing change among people with a baseline and a follow-up score (uncontrolled)",
+        &[
+            ("instrument", "Measure", "text"),
+            ("baseline_count", "People with a baseline", "count"),
+            ("pairs_count", "People with both", "count"),
+            ("mean_baseline", "Mean before", "number"),
+            ("mean_followup", "Mean after", "number"),
+            ("mean_change", "Mean change", "number"),
+            ("ci95", "95% CI", "number"),
+            ("p_holm", "p (t, Holm)", "number"),
+            ("p_wilcoxon", "p (Wilcoxon)", "number"),
+            ("cohens_dz", "Cohen's d_z", "number"),
+            ("improved", "Improved meaningfully", "number"),
+            ("deteriorated", "Deteriorated meaningfully", "number"),
+        ],
+    );
+    for row in results["wellbeing"].as_array().into_iter().flatten() {
+        let name = match row["item"].as_str() {
+            Some(item) => format!(
+                "{} {}",
+                row["instrument"].as_str().unwrap_or(""),
+                item.replace('_', " ")
+            ),
+            None => row["instrument"].as_str().unwrap_or("").to_string(),
+        };
+        let pairs = count(&row["n_pairs"]).unwrap_or(0);
+        let baseline_n = count(&row["n_baseline"]).unwrap_or(0);
+        let stat = |key: &str, places: usize| {
+            rule.statistic(pairs, float(&row[key]), |value| format!("{value:.places$}"))
+        };
+        let shown = rule.allows_statistic_of(pairs);
+        table.rows.push(vec![
+            name.clone(),
+            rule.count(baseline_n),
+            rule.count(pairs),
+            rule.statistic(baseline_n, float(&row["mean_baseline"]), |v| {
+                format!("{v:.1}")
+            }),
+            stat("mean_followup", 1),
+            stat("mean_change", 2),
+            if shown {
+                ci(interval(&row["ci95"]), 2)
+            } else {
+                "*".into()
+            },
+            if shown {
+                p_value(float(&row["p_t_holm"]))
+            } else {
+                "*".into()
+            },
+            if shown {
+                format!(
+                    "{} ({})",
+                    p_value(float(&row["p_wilcoxon"])),
+                    row["wilcoxon_method"].as_str().unwrap_or("")
+                )
+            } else {
+                "*".into()
+            },
+            stat("cohens_dz", 2),
+            rule.statistic(pairs, float(&row["pct_improved"]), |v| format!("{v:.0}%")),
+            rule.statistic(pairs, float(&row["pct_deteriorated"]), |v| {
+                format!("{v:.0}%")
+            }),
+        ]);
+        if !shown || !row["item"].is_null() {
+            continue;
+        }
+        let histogram = &row["change_histogram"];
+        let bins: Vec<Bin> = histogram["bins"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|bin| {
+                let n = count(&bin["count"]).unwrap_or(0);
+                Bin {
+                    from: float(&bin["from"]).unwrap_or(0.0),
+                    to: float(&bin["to"]).unwrap_or(0.0),
+                    height: rule.rounded(n).unwrap_or(0) as f64,
+                    text: rule.count(n),
+                }
+            })
+            .collect();
+        let mut vertical = vec![(0.0, "no change".to_string())];
+        if let Some(threshold) = float(&row["meaningful_change_threshold"]) {
+            vertical.push((threshold, format!("+{threshold}")));
+            vertical.push((-threshold, format!("−{threshold}")));
+        }
+        content.charts.push(Chart {
+            name: format!("wellbeing_change_{}", name.to_lowercase().replace(' ', "_")),
+            title: format!("{name}: change from baseline to follow-up"),
+            note: format!(
+                "{SOURCE}. People with both scores; counts rounded to {}, * = 1 to {} (drawn at zero). Red lines: meaningful change.",
+                rule.round_to,
+                rule.suppress_at_or_below
+            ),
+            kind: Kind::Histogram {
+                bins,
+                x_label: format!("Change in {name} score (points; follow-up − baseline)"),
+                y_label: "People".into(),
+                vertical,
+            },
+        });
+    }
+    let section =
+        json!({"intro": parts(&wellbeing_intro(&manifest["config"])), "table": table.clone()});
+    content.tables.push(table);
+    section
+}
+
+/// A number of days as a reader would say it: "a year", "8 weeks", "30 days".
+fn days_in_words(days: i64) -> String {
+    match days.abs() {
+        365 => "a year".into(),
+        730 => "two years".into(),
+        d if d > 0 && d % 7 == 0 => format!("{} weeks", d / 7),
+        1 => "1 day".into(),
+        d => format!("{d} days"),
+    }
+}
+
+/// A day relative to referral: "60 days before", "30 days after", "the day of referral".
+fn relative_to_referral(days: i64) -> String {
+    match days {
+        0 => "the day of referral".into(),
+        d if d < 0 => format!("{} before", days_in_words(d)),
+        d => format!("{} after", days_in_words(d)),
+    }
+}
+
+/// Which questionnaires were paired, from the study's windows, and that the change is
+/// uncontrolled.
+fn wellbeing_intro(config: &Value) -> Vec<(String, bool)> {
+    let window = |key: &str| {
+        let days = |i: usize| config[key][i].as_i64();
+        days(0).zip(days(1))
+    };
+    let baseline = match window("baseline_window_days") {
+        Some((from, to)) => format!(
+            "near referral (from {} to {}, and not after their first meeting with the link worker)",
+            relative_to_referral(from),
+            relative_to_referral(to)
+        ),
+        None => "near referral".into(),
+    };
+    let target = config["followup_target_day"]
+        .as_i64()
+        .map_or(String::new(), |day| {
+            format!(" (the one nearest {} after)", days_in_words(day))
+        });
+    let followup = match window("followup_window_days") {
+        Some((from, to)) => format!(
+            "{} to {} after referral{target}",
+            days_in_words(from),
+            days_in_words(to)
+        ),
+        None => "later".into(),
+    };
+    vec![
+        (
+            format!(
+                "Scores from people with a measurement {baseline} and another {followup}. There is no comparison group for wellbeing, so this change is "
+            ),
+            false,
+        ),
+        ("uncontrolled".into(), true),
+        (".".into(), false),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wellbeing_paragraph_states_the_studys_own_pairing_windows() {
+        let text = |config: Value| -> String {
+            wellbeing_intro(&config)
+                .into_iter()
+                .map(|(text, _)| text)
+                .collect()
+        };
+        let default = json!({"baseline_window_days": [-60, 30], "followup_window_days": [56, 365], "followup_target_day": 90});
+        assert_eq!(
+            text(default),
+            "Scores from people with a measurement near referral (from 60 days before to 30 days after, and not after their first meeting with the link worker) and another 8 weeks to a year after referral (the one nearest 90 days after). There is no comparison group for wellbeing, so this change is uncontrolled."
+        );
+        let other = json!({"baseline_window_days": [-14, 0], "followup_window_days": [84, 182], "followup_target_day": 84});
+        assert!(text(other).contains("(from 2 weeks before to the day of referral, and not after their first meeting with the link worker) and another 12 weeks to 26 weeks after referral (the one nearest 12 weeks after)"));
+    }
+}
