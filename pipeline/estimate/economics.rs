@@ -34,7 +34,7 @@ use super::{BOOTSTRAP_REPLICATES, Columns, number};
 use crate::config::StudyConfig;
 use crate::costs::InflationIndex;
 use crate::econ::programme::{ProgrammeCost, STAFFING_PRICE_YEAR, Staffing};
-use crate::econ::{Payback, break_even_cost, payback};
+use crate::econ::{Payback, break_even_cost, discount_factor, payback};
 use crate::error::Result;
 use crate::outcomes::{self, COUNTED};
 use crate::stats::bootstrap::{finite_replicates, percentile_interval, resample};
@@ -111,6 +111,47 @@ fn savings<'a>(
     horizon: usize,
     multipliers: &[f64; COUNTED],
 ) -> Vec<f64> {
+    let (treated, comparison) = pooled(chosen, horizon);
+    let (t_pre, c_pre) = (
+        treated.pre.rate(multipliers),
+        comparison.pre.rate(multipliers),
+    );
+    (0..horizon)
+        .map(|k| {
+            let t = treated.months[k].rate(multipliers);
+            let c = comparison.months[k].rate(multipliers);
+            let at_risk = treated.months[k].exposure / treated.persons;
+            -((t - t_pre) - (c - c_pre)) * at_risk
+        })
+        .collect()
+}
+
+/// The discounted NHS cost per treated person over the horizon had there been no service,
+/// as the savings assume it: each month, the treated group's baseline cost per person-month
+/// moved by the comparison group's change, times the treated person-months at risk. The
+/// savings are this less what the treated group did cost, so savings / this is the share of
+/// its expected NHS costs the service avoided.
+fn expected_cost_without_service<'a>(
+    chosen: impl Iterator<Item = &'a Set>,
+    horizon: usize,
+    discount_rate: f64,
+) -> f64 {
+    let (treated, comparison) = pooled(chosen, horizon);
+    let (t_pre, c_pre) = (
+        treated.pre.rate(&NO_CHANGE),
+        comparison.pre.rate(&NO_CHANGE),
+    );
+    (0..horizon)
+        .map(|k| {
+            let c = comparison.months[k].rate(&NO_CHANGE);
+            let at_risk = treated.months[k].exposure / treated.persons;
+            discount_factor(discount_rate, k as u32 + 1) * (t_pre + c - c_pre) * at_risk
+        })
+        .sum()
+}
+
+/// The treated and comparison sums over the chosen sets.
+fn pooled<'a>(chosen: impl Iterator<Item = &'a Set>, horizon: usize) -> (Sums, Sums) {
     let (mut treated, mut comparison) = (Sums::new(horizon), Sums::new(horizon));
     for set in chosen {
         for (total, part) in [
@@ -124,18 +165,7 @@ fn savings<'a>(
             total.persons += part.persons;
         }
     }
-    let (t_pre, c_pre) = (
-        treated.pre.rate(multipliers),
-        comparison.pre.rate(multipliers),
-    );
-    (0..horizon)
-        .map(|k| {
-            let t = treated.months[k].rate(multipliers);
-            let c = comparison.months[k].rate(multipliers);
-            let at_risk = treated.months[k].exposure / treated.persons;
-            -((t - t_pre) - (c - c_pre)) * at_risk
-        })
-        .collect()
+    (treated, comparison)
 }
 
 async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -> Result<Vec<Set>> {
@@ -237,6 +267,8 @@ pub async fn estimate(
     let monthly = savings(sets.iter(), horizon, &NO_CHANGE);
     let point = curve(&monthly, cost_per_person, config.discount_rate);
 
+    let expected = expected_cost_without_service(sets.iter(), horizon, config.discount_rate);
+    let mut replicate_shares = Vec::new();
     let mut break_even_by_24 = 0usize;
     let mut replicate_returns = Vec::new();
     let mut replicate_cumulative: Vec<Vec<f64>> = vec![Vec::new(); horizon];
@@ -263,6 +295,14 @@ pub async fn estimate(
                 .copied()
                 .unwrap_or(f64::NAN),
         );
+        replicate_shares.push(
+            replicate.discounted_savings_per_person
+                / expected_cost_without_service(
+                    indices.iter().map(|&index| &sets[index]),
+                    horizon,
+                    config.discount_rate,
+                ),
+        );
         replicate.discounted_savings_per_person
     });
     let interval = |values: &[f64]| percentile_interval(&finite_replicates(values).0, 0.95).ok();
@@ -274,22 +314,24 @@ pub async fn estimate(
             json!([number(low), number(high)])
         })
     };
-    let (savings_ci, return_ci, cumulative_ci) = match &totals {
+    let (savings_ci, return_ci, share_ci, cumulative_ci) = match &totals {
         Ok(totals) => (
             interval(totals),
             interval(&replicate_returns),
+            interval(&replicate_shares),
             replicate_cumulative
                 .iter()
                 .map(|values| interval(values))
                 .collect(),
         ),
-        Err(_) => (None, None, vec![None; horizon]),
+        Err(_) => (None, None, None, vec![None; horizon]),
     };
     write_monthly_table(tables_dir, &point, &cumulative_ci)?;
 
     let tornado = tornado(&sets, horizon, config, cost_per_person, &point, savings_ci);
     let projections = projections(&monthly, cost_per_person, config.discount_rate);
     let thresholds = thresholds(config, cost_per_person, &point, &cumulative_ci)?;
+    let share_needed = share_needed(&point, expected, cost_per_person, share_ci);
     Ok(json!({
         "perspective": "NHS, comparison-adjusted (matched difference in cost per person-month at risk, times the treated group's share still at risk: per person referred)",
         "unit_costs": config.unit_costs,
@@ -322,8 +364,42 @@ pub async fn estimate(
         "tornado": tornado,
         "projections": projections,
         "thresholds": thresholds,
+        "share_needed": share_needed,
         "note": "savings are discounted gross NHS cost reductions per treated person over the horizon; net = savings - programme cost. Freed GP time is capacity, not cash released.",
     }))
+}
+
+/// Shares of the treated group's expected NHS costs (without the service) avoided in the grid
+/// of `share_needed`.
+const SHARES: [f64; 6] = [0.0, 0.05, 0.10, 0.15, 0.20, 0.30];
+/// Programme costs of the grid, as multiples of the study's own.
+const COST_MULTIPLES: [f64; 5] = [0.5, 0.75, 1.0, 1.25, 1.5];
+
+/// What the service would need to achieve: the discounted NHS cost a treated person would
+/// have had over the horizon without it; the share of it the study estimates was avoided
+/// (savings / that cost, with the same bootstrap's interval); the share that would pay for the
+/// programme; and the net saving per person for a grid of shares avoided and programme costs
+/// (net = share x expected cost - programme cost), a two-way sensitivity of effect and cost.
+fn share_needed(point: &Payback, expected: f64, cost: f64, share_ci: Option<[f64; 2]>) -> Value {
+    if !(expected.is_finite() && expected > 0.0) {
+        return json!({"not_estimated": "the expected NHS cost without the service is not positive"});
+    }
+    let costs: Vec<f64> = COST_MULTIPLES
+        .iter()
+        .map(|multiple| cost * multiple)
+        .collect();
+    json!({
+        "what": format!("the discounted NHS cost per treated person over the horizon without the service (the treated group's baseline moved by the comparison group's change, as the savings assume), the share of it avoided, and the net saving per person for shares avoided {:?} and programme costs of {:?} times the study's", SHARES, COST_MULTIPLES),
+        "expected_cost_per_person": number(expected),
+        "estimated_share": number(point.discounted_savings_per_person / expected),
+        "estimated_share_ci95": share_ci.map_or(Value::Null, |[low, high]| json!([number(low), number(high)])),
+        "break_even_share": number(cost / expected),
+        "programme_costs": costs.iter().map(|c| number(*c)).collect::<Vec<_>>(),
+        "grid": SHARES.iter().map(|share| json!({
+            "share": share,
+            "net": costs.iter().map(|c| number(share * expected - c)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// Break-even thresholds at 12, 18 and 24 months: the programme cost per person at which the
@@ -641,6 +717,37 @@ mod tests {
         assert!((bar["net_at_low"].as_f64().unwrap() - (240.0 - cost)).abs() < 1e-9);
         let base = tornado["base_case"].as_f64().unwrap();
         assert!((bar["net_at_high"].as_f64().unwrap() - base).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_share_avoided_is_the_savings_over_the_cost_expected_without_the_service() {
+        // Comparison cost rises from 100 to 110 a person-month; the treated group, also at
+        // 100 before, costs 99: without the service it would have cost 110, so 11 of 110
+        // (10%) was avoided in each of two months.
+        let sums = |pre: f64, month: f64| Sums {
+            pre: cell(pre, 1.0),
+            months: vec![cell(month, 1.0); 2],
+            persons: 1.0,
+        };
+        let set = Set {
+            treated: sums(100.0, 99.0),
+            comparison: sums(100.0, 110.0),
+        };
+        let expected = expected_cost_without_service(std::iter::once(&set), 2, 0.0);
+        assert!((expected - 220.0).abs() < 1e-9);
+        let point = payback(
+            &savings(std::iter::once(&set), 2, &NO_CHANGE),
+            11.0,
+            0.0,
+            &[],
+        );
+        let needed = share_needed(&point, expected, 11.0, None);
+        assert!((needed["estimated_share"].as_f64().unwrap() - 0.1).abs() < 1e-12);
+        assert!((needed["break_even_share"].as_f64().unwrap() - 0.05).abs() < 1e-12);
+        // 20% of 220 avoided at 1.5 x the programme cost of 11: 44 - 16.5.
+        let net = needed["grid"][4]["net"][4].as_f64().unwrap();
+        assert!((net - 27.5).abs() < 1e-9, "{needed}");
+        assert!(share_needed(&point, 0.0, 11.0, None)["not_estimated"].is_string());
     }
 
     #[test]

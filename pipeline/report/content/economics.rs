@@ -249,6 +249,7 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         ]);
     }
     let returns = &economics["return_per_pound"];
+    let (share_needed, share_note) = share_needed_table(economics);
     let section = json!({
         "savings": gbp(float(&economics["savings_per_person_24m"])),
         "savings_ci": gbp_ci(interval(&economics["savings_ci95"])),
@@ -272,11 +273,86 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         "unit_costs": unit_costs.clone(),
         "thresholds": thresholds.clone(),
         "thresholds_note": thresholds_note,
+        "share_needed": share_needed.clone(),
+        "share_note": share_note,
     });
-    content
-        .tables
-        .extend([monthly, tornado, projections, thresholds, unit_costs]);
+    content.tables.extend([
+        monthly,
+        tornado,
+        projections,
+        thresholds,
+        share_needed,
+        unit_costs,
+    ]);
     section
+}
+
+/// What the service would need to achieve: net saving per person by the share of its
+/// clients' expected NHS costs it avoids (rows) and its cost per person (columns), with a
+/// sentence setting the study's estimate against the share that breaks even.
+fn share_needed_table(economics: &Value) -> (Table, Option<String>) {
+    let needed = &economics["share_needed"];
+    let costs: Vec<f64> = needed["programme_costs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_f64)
+        .collect();
+    let headers: Vec<(String, String)> = costs
+        .iter()
+        .enumerate()
+        .map(|(index, cost)| {
+            (
+                format!("net_at_cost_{}", index + 1),
+                format!("Programme cost {}", gbp(Some(*cost))),
+            )
+        })
+        .collect();
+    let mut columns = vec![(
+        "share_avoided",
+        "Share of expected NHS costs avoided",
+        "text",
+    )];
+    columns.extend(
+        headers
+            .iter()
+            .map(|(key, header)| (key.as_str(), header.as_str(), "number")),
+    );
+    let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
+    let mut table = Table::new(
+        "economics_share_needed",
+        &format!(
+            "What it would need to achieve: net saving per person over {horizon} months by the share of its clients' expected NHS costs it avoids and its cost per person"
+        ),
+        &columns,
+    );
+    for row in needed["grid"].as_array().into_iter().flatten() {
+        let mut cells = vec![percent(float(&row["share"]).map(|share| share * 100.0))];
+        cells.extend(
+            row["net"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|net| gbp(float(net))),
+        );
+        table.rows.push(cells);
+    }
+    // A share as a percentage with one decimal and a true minus sign, as the pounds have.
+    let share = |value: f64| format!("{:.1}%", value * 100.0).replace('-', "\u{2212}");
+    let note = float(&needed["expected_cost_per_person"]).map(|expected| {
+        let estimate = float(&needed["estimated_share"]).map_or("n/a".into(), share);
+        let estimate_ci = interval(&needed["estimated_share_ci95"])
+            .map_or(String::new(), |(low, high)| {
+                format!(" (95% CI {} to {})", share(low), share(high))
+            });
+        format!(
+            "Without the service, a referred person's NHS care over {horizon} months was expected to cost {} (discounted; the referred group's own baseline moved by the comparison group's change). At {} per person the service pays for itself if it avoids {} of that; this study estimates it avoided {estimate}{estimate_ci}.",
+            gbp(Some(expected)),
+            gbp(float(&economics["programme_cost_per_person"])),
+            float(&needed["break_even_share"]).map_or("n/a".into(), share),
+        )
+    });
+    (table, note)
 }
 
 /// How the programme cost per person was arrived at, in words; a total cost names the
