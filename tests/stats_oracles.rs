@@ -624,3 +624,60 @@ fn subgroup_interaction_wald_test_matches_statsmodels() {
         "Wald p",
     );
 }
+
+#[test]
+fn event_study_contrasts_and_pre_trend_test_match_statsmodels() {
+    use sp_impact::stats::event_study::{CellSums, event_study};
+    let fixture = stats_fixture("event_study.json");
+    let months = fixture["months"].as_u64().unwrap() as usize;
+    let rows = fixture["rows"].as_array().unwrap();
+    // Per-set sums per cell: all the model needs.
+    let mut by_set: std::collections::BTreeMap<u64, Vec<CellSums>> = Default::default();
+    for row in rows {
+        let cells = by_set
+            .entry(row["set"].as_u64().unwrap())
+            .or_insert_with(|| vec![CellSums::default(); 2 * months]);
+        let cell = &mut cells[row["cell"].as_u64().unwrap() as usize];
+        cell.exposure += row["years"].as_f64().unwrap();
+        cell.events += row["events"].as_f64().unwrap();
+    }
+    let clusters: Vec<Vec<CellSums>> = by_set.into_values().collect();
+    let pre: Vec<usize> = numbers(&fixture["pre"])
+        .iter()
+        .map(|m| *m as usize)
+        .collect();
+    let study = event_study(
+        &clusters,
+        months,
+        rows.len(),
+        fixture["reference"].as_u64().unwrap() as usize,
+        &pre,
+        -3,
+    )
+    .unwrap();
+    let expected = numbers(&fixture["contrasts"]);
+    let expected_se = numbers(&fixture["standard_errors"]);
+    for (month, (estimate, se)) in study.contrasts.iter().enumerate() {
+        close(
+            *estimate,
+            expected[month],
+            IRLS_COEF,
+            &format!("contrast {month}"),
+        );
+        close(*se, expected_se[month], IRLS_SE, &format!("SE {month}"));
+    }
+    let pre_trend = study.pre_trend.unwrap();
+    assert_eq!(pre_trend.df as u64, fixture["wald_df"].as_u64().unwrap());
+    close(
+        pre_trend.statistic,
+        fixture["wald_statistic"].as_f64().unwrap(),
+        IRLS_SE,
+        "pre-trend Wald",
+    );
+    close(
+        pre_trend.p,
+        fixture["wald_p"].as_f64().unwrap(),
+        IRLS_SE,
+        "pre-trend p",
+    );
+}

@@ -28,6 +28,7 @@ use crate::config::StudyConfig;
 use crate::error::Result;
 use crate::outcomes::{self, MEASURES};
 use crate::stats::bootstrap::{bca_interval, finite_replicates, percentile_interval, resample};
+use crate::stats::event_study::{CellSums, event_study};
 use crate::stats::glm::{self, Covariance, Family, WaldTest};
 use crate::stats::multiplicity::{benjamini_hochberg, holm};
 use crate::stats::power::minimum_detectable_rate_ratios;
@@ -365,8 +366,22 @@ impl Person {
 /// Event-study cells: (treated?, month) -> (exposure days, events per measure).
 type Monthly = BTreeMap<(bool, i64), (f64, [f64; MEASURES.len()])>;
 
+/// Exposure days and events per measure of each matched set in each (group, month) cell, for
+/// the event-study regression: `by_set[set][group * months + month index]` = [exposure,
+/// events of measure 0, ...]; `rows` counts the person-months with exposure behind them.
+#[derive(Default)]
+struct EventCells {
+    by_set: BTreeMap<i64, Vec<[f64; MEASURES.len() + 1]>>,
+    rows: usize,
+    months: usize,
+    first_month: i64,
+}
+
 /// Each matched person's baseline and follow-up totals, and the event-study cells.
-async fn load_people(ctx: &SessionContext, config: &StudyConfig) -> Result<(Vec<Person>, Monthly)> {
+async fn load_people(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+) -> Result<(Vec<Person>, Monthly, EventCells)> {
     let columns = Columns::query(
         ctx,
         &outcomes::wide_panel_sql(
@@ -388,6 +403,11 @@ async fn load_people(ctx: &SessionContext, config: &StudyConfig) -> Result<(Vec<
 
     let mut people: Vec<Person> = Vec::new();
     let mut monthly = Monthly::new();
+    let mut cells = EventCells {
+        months: (config.pre_months + config.post_months) as usize,
+        first_month: -i64::from(config.pre_months),
+        ..EventCells::default()
+    };
     for row in 0..ids.len() {
         if row == 0 || ids[row] != ids[row - 1] {
             people.push(Person {
@@ -402,6 +422,20 @@ async fn load_people(ctx: &SessionContext, config: &StudyConfig) -> Result<(Vec<
         cell.0 += exposure[row];
         for (measure, values) in counts.iter().enumerate() {
             cell.1[measure] += values[row];
+        }
+        let index = month - cells.first_month;
+        if exposure[row] > 0.0 && (0..cells.months as i64).contains(&index) {
+            let months = cells.months;
+            let set = cells
+                .by_set
+                .entry(person.set)
+                .or_insert_with(|| vec![[0.0; MEASURES.len() + 1]; 2 * months]);
+            let sums = &mut set[usize::from(person.treated) * months + index as usize];
+            sums[0] += exposure[row];
+            for (measure, values) in counts.iter().enumerate() {
+                sums[measure + 1] += values[row];
+            }
+            cells.rows += 1;
         }
         if (-NAIVE_BEFORE_MONTHS..0).contains(&month) {
             person.naive_before_days += exposure[row];
@@ -419,7 +453,69 @@ async fn load_people(ctx: &SessionContext, config: &StudyConfig) -> Result<(Vec<
             person.events[measure][period] += values[row];
         }
     }
-    Ok((people, monthly))
+    Ok((people, monthly, cells))
+}
+
+/// The event study as a regression for one counted measure (`stats::event_study`): per
+/// month the treated-comparison rate ratio relative to the reference month (the last month
+/// of the DiD baseline, just before the wash-out), with a cluster-robust 95% CI by matched
+/// set, and the joint Wald test that the other baseline months' contrasts are all zero (a
+/// pre-trend test; it cannot see the wash-out months, where referral selects the peak).
+fn event_study_regression(
+    cells: &EventCells,
+    measure: usize,
+    config: &StudyConfig,
+) -> StatsResult<Value> {
+    if MEASURES[measure].is_cost() {
+        return Err(StatsError::Invalid(
+            "a count model; not applied to cost".into(),
+        ));
+    }
+    let clusters: Vec<Vec<CellSums>> = cells
+        .by_set
+        .values()
+        .map(|set| {
+            set.iter()
+                .map(|sums| CellSums {
+                    exposure: sums[0],
+                    events: sums[measure + 1],
+                })
+                .collect()
+        })
+        .collect();
+    let reference_month = -i64::from(config.washout_months) - 1;
+    let baseline_start = -i64::from(config.washout_months + config.baseline_months);
+    let index = |month: i64| (month - cells.first_month) as usize;
+    let pre: Vec<usize> = (baseline_start..reference_month).map(index).collect();
+    let study = event_study(
+        &clusters,
+        cells.months,
+        cells.rows,
+        index(reference_month),
+        &pre,
+        cells.first_month,
+    )?;
+    let contrasts: Vec<Value> = study
+        .contrasts
+        .iter()
+        .enumerate()
+        .map(|(position, (estimate, se))| {
+            let month = position as i64 + cells.first_month;
+            if month == reference_month {
+                return json!({"month": month, "rate_ratio": 1.0, "ci95": Value::Null, "reference": true});
+            }
+            let (_, [low, high]) = wald_ci(*estimate, *se, Some(clusters.len()));
+            json!({"month": month, "rate_ratio": number(estimate.exp()), "ci95": [number(low.exp()), number(high.exp())]})
+        })
+        .collect();
+    Ok(json!({
+        "reference_month": reference_month,
+        "contrasts": contrasts,
+        "pre_trend": study.pre_trend.map_or(Value::Null, |test| json!({
+            "chi2": number(test.statistic), "df": test.df, "p": number(test.p),
+            "months": [baseline_start, reference_month - 1],
+        })),
+    }))
 }
 
 /// The DiD rate ratio and its interval per measure (no bootstrap): what the design
@@ -428,7 +524,7 @@ pub async fn rate_ratios(
     ctx: &SessionContext,
     config: &StudyConfig,
 ) -> Result<Vec<(&'static str, Value)>> {
-    let (people, _) = load_people(ctx, config).await?;
+    let (people, _, _) = load_people(ctx, config).await?;
     Ok(MEASURES
         .iter()
         .enumerate()
@@ -443,7 +539,7 @@ pub async fn rate_ratios(
 }
 
 pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<ServiceUse> {
-    let (people, monthly) = load_people(ctx, config).await?;
+    let (people, monthly, cells) = load_people(ctx, config).await?;
     let (subgroups, interactions) = subgroups(ctx, &people).await?;
     let mut placebo = placebo(ctx).await?;
     let mut results = Vec::new();
@@ -486,6 +582,8 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             "comparison_before_after_rate_ratio": comparison.map_or(Value::Null, number),
             "placebo_did": placebo.remove(&measure).unwrap_or(Value::Null),
             "event_study": event_study,
+            "event_study_regression": event_study_regression(&cells, measure, config)
+                .unwrap_or_else(|error| note(&error)),
         }));
     }
     adjust_secondary_p_values(&mut results, config.primary_outcome);
@@ -503,6 +601,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             "bootstrap": {"unit": "matched set", "replicates": BOOTSTRAP_REPLICATES, "seed": config.seed, "rng": "ChaCha8", "interval": "percentile (type-7 quantiles); BCa (jackknife over matched sets) also reported as change_ci95_bca"},
             "sensitivity": "NB2 GLM (theta by ML), same design and cluster-robust CI",
             "event_study_ci": "exact Poisson (Garwood) 95% interval for counts; none for cost",
+            "event_study_regression": "saturated Poisson model, one rate per group and month, cluster-robust by matched set (statsmodels cov_type='cluster' factor); per month the treated-comparison rate ratio relative to the last baseline month before the wash-out, 95% CI as the DiD's; pre_trend: joint Wald test (chi-squared) that the other baseline months' contrasts are all zero; counts only",
             "periods": {"pre_months": config.pre_months, "post_months": config.post_months, "washout_months": config.washout_months, "baseline_months": config.baseline_months},
             "baseline": format!("the DiD baseline is months -{}..-{}; the uncontrolled before/after uses the 12 months before referral", config.washout_months + config.baseline_months, config.washout_months + 1),
             "placebo": "the DiD repeated inside the baseline window: its second half against its first (default design: months -18..-13 against -24..-19), on matched sets whose members have data over the whole window; nobody was referred then, so a rate ratio away from 1 is a difference in pre-existing trends (it cannot see regression to the mean from the referral peak itself)",

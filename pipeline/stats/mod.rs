@@ -13,10 +13,12 @@
 //!   cluster-robust covariance;
 //! - [`matching`]: greedy nearest-neighbour matching on the logit score, balance (SMD, VR);
 //! - [`bootstrap`]: seeded resampling and percentile/BCa intervals;
+//! - [`event_study`]: the saturated Poisson event study with cluster-robust contrasts;
 //! - [`power`]: minimum detectable effects.
 
 pub mod bootstrap;
 pub mod describe;
+pub mod event_study;
 pub mod glm;
 pub mod hypothesis;
 pub mod matching;

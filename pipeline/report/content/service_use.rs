@@ -67,6 +67,16 @@ pub(super) fn service_use_section(
         ],
     );
     let mut forest = Vec::new();
+    let mut pre_trends = Table::new(
+        "event_study_pre_trends",
+        "Did the groups' use follow parallel paths before referral? Joint test of the baseline months in the event-study regression",
+        &[
+            ("measure", "Measure", "text"),
+            ("months", "Months tested", "text"),
+            ("chi2", "Chi-squared (df)", "number"),
+            ("p", "p", "number"),
+        ],
+    );
     let mut events = Table::new(
         "event_study",
         "Monthly rates per person-year, treated and comparison",
@@ -167,6 +177,22 @@ pub(super) fn service_use_section(
                 comparison.band.push((m, low, high));
             }
         }
+        let regression = &row["event_study_regression"];
+        if let Some(test) = regression["pre_trend"].as_object() {
+            let months = &test["months"];
+            pre_trends.rows.push(vec![
+                label.clone(),
+                format!(
+                    "{} to {} (against month {})",
+                    months[0], months[1], regression["reference_month"]
+                ),
+                format!("{} ({})", decimals(float(&test["chi2"]), 2), test["df"]),
+                p_value(float(&test["p"])),
+            ]);
+        }
+        if rates_allowed && measure == "gp_demand" {
+            event_charts.extend(contrast_chart(&label, regression));
+        }
         if rates_allowed && !treated.points.is_empty() {
             let unit = if cost {
                 "£ per person-year"
@@ -203,9 +229,9 @@ pub(super) fn service_use_section(
     let (designs, verdict) = design_sensitivity(&results["design_sensitivity"], content);
     let section = json!({
         "intro": parts(&SERVICE_USE_INTRO.map(|(text, strong)| (text.to_string(), strong))),
-        "table": table.clone(), "events": events.clone(), "designs": designs, "design_verdict": verdict,
+        "table": table.clone(), "events": events.clone(), "pre_trends": pre_trends.clone(), "designs": designs, "design_verdict": verdict,
     });
-    content.tables.extend([table, events]);
+    content.tables.extend([table, pre_trends, events]);
     section
 }
 
@@ -344,6 +370,48 @@ pub(super) fn power_sentence(mde: &Value) -> Option<String> {
             "The interval includes no change. With 80% power the study could have detected a change of {down:.0}% lower or {:.0}% higher, so no evidence of a change here is not just too few people.",
             100.0 * (higher - 1.0)
         )
+    })
+}
+
+/// The event-study regression of one measure as a chart: per month, the treated-comparison
+/// rate ratio relative to the reference month with its 95% CI; None without contrasts.
+fn contrast_chart(label: &str, regression: &Value) -> Option<Chart> {
+    let mut line = Line {
+        name: "rate ratio against the reference month".into(),
+        colour: 0,
+        points: Vec::new(),
+        band: Vec::new(),
+        dashed: false,
+    };
+    for month in regression["contrasts"].as_array()? {
+        let (Some(m), Some(value)) = (float(&month["month"]), float(&month["rate_ratio"])) else {
+            continue;
+        };
+        line.points.push((m, value));
+        if let Some((low, high)) = interval(&month["ci95"]) {
+            line.band.push((m, low, high));
+        }
+    }
+    let reference = float(&regression["reference_month"])?;
+    Some(Chart {
+        name: format!(
+            "event_study_contrast_{}",
+            label.to_lowercase().replace(' ', "_")
+        ),
+        title: format!(
+            "{label}: referred against comparison, month by month, relative to month {reference}"
+        ),
+        note: format!(
+            "{SOURCE}. Saturated Poisson event study; band: 95% CI, cluster-robust by matched set. 1 = the same gap between the groups as in month {reference}."
+        ),
+        kind: Kind::Lines {
+            series: vec![line],
+            x_label: "Month relative to referral".into(),
+            y_label: "Rate ratio (treated / comparison, relative)".into(),
+            vertical: vec![(0.0, "referral".into()), (reference, "reference".into())],
+            horizontal: Some(1.0),
+            markers: Vec::new(),
+        },
     })
 }
 
