@@ -7,9 +7,11 @@
 //!   outcomes with robust SEs);
 //! - the absolute change in events per person-year (difference in rate changes) with a
 //!   percentile bootstrap CI over matched sets (seeded ChaCha8);
-//! - NB2 as a sensitivity analysis; the comparison group's own before/after (an empirical
-//!   regression-to-the-mean estimate); the event study (monthly rates of both groups, exact
-//!   Poisson 95% CIs for counts).
+//! - NB2 as a sensitivity analysis; the comparison group's own before/after (its change over
+//!   the same months without referral: a secular change, and regression to the mean only in
+//!   so far as matching selected it on high use too); the event study (monthly rates of both
+//!   groups, exact Poisson 95% CIs for counts) and the event study as a regression
+//!   (`stats::event_study`: monthly contrasts and a pre-trend test).
 //!
 //! Sums over months are taken in Rust over rows ordered by person and month, so results do
 //! not depend on how the engine partitioned the work.

@@ -38,6 +38,12 @@ pub(super) fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
                 "The primary outcome ({label}) was {} than expected from the comparison group after referral (rate ratio {:.2}, 95% confidence interval {:.2} to {:.2}).",
                 change_words(rr), rr, low, high
             ));
+            if low <= 1.0
+                && high >= 1.0
+                && let Some(sentence) = power_sentence(&did["minimum_detectable_rate_ratio"])
+            {
+                lines.push(sentence);
+            }
         }
     }
     if let Some(gp) = results["service_use"]
@@ -65,7 +71,7 @@ pub(super) fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
             float(&gp["comparison_before_after_rate_ratio"]),
         ) {
             lines.push(format!(
-                "A simple before-and-after count of the referred group alone would have reported GP demand {}. But the comparison group's own use also changed ({}) without any referral: people are referred at a peak of need, and peaks pass (regression to the mean). The matched comparison removes that part.",
+                "A simple before-and-after count of the referred group alone would have reported GP demand {}: it compares the follow-up with the months just before referral, when need is at a peak that passes on its own (regression to the mean), and counts that fall as an effect. Over the same months the comparison group's use changed too ({}), without any referral.",
                 change_words(naive), change_words(comparison)
             ));
         }
@@ -92,11 +98,13 @@ pub(super) fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
     if let Some(savings) = float(&economics["savings_per_person_24m"]) {
         let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
         let break_even = match economics["break_even_month"].as_u64() {
-            Some(month) => format!("The service broke even in month {month}."),
-            None => format!("The service did not break even within {horizon} months."),
+            Some(month) => format!("On that estimate the service breaks even in month {month}"),
+            None => {
+                format!("On that estimate the service does not break even within {horizon} months")
+            }
         };
         lines.push(format!(
-            "Over {horizon} months the NHS costs avoided were {} per person referred (95% CI {}), against a programme cost of {} per person: a net {} of {}. {break_even} The probability of breaking even by 24 months is {}.",
+            "Over {horizon} months the NHS costs avoided are estimated at {} per person referred (95% CI {}), against a programme cost of {} per person: a net {} of {} on the central estimate. {break_even}; the probability that it breaks even by 24 months is {}.",
             gbp(Some(savings)),
             gbp_ci(interval(&economics["savings_ci95"])),
             gbp(float(&economics["programme_cost_per_person"])),
