@@ -13,7 +13,7 @@ use super::{BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns, note, num
 use crate::error::Result;
 use crate::measures;
 use crate::stats::hypothesis::{
-    SignedRankMethod, Zeros, cohens_dz, paired_t, signed_rank, welch_t,
+    SignedRankMethod, Zeros, cohens_dav, cohens_dz, paired_t, signed_rank, welch_t,
 };
 use crate::stats::multiplicity::holm;
 
@@ -147,7 +147,7 @@ pub async fn estimate(ctx: &SessionContext) -> Result<Wellbeing> {
             "pairs": "baseline closest to the index date within baseline_window_days and no later than the first contact with the link worker; follow-up nearest followup_target_day within followup_window_days (wellbeing_pairs.sql)",
             "paired_t": "t test of follow-up - baseline, 95% t CI",
             "wilcoxon": format!("signed-rank of follow-up - baseline, zeros dropped (Wilcoxon); exact conditional distribution (midranks) when at most {} non-zero pairs, else normal with tie and continuity correction", crate::stats::hypothesis::EXACT_MAX_NONZERO),
-            "effect_size": "Cohen's d_z = mean change / SD of change",
+            "effect_size": "Cohen's d_z = mean change / SD of change (the paired effect size, larger when scores correlate); d_av = mean change / sqrt((SD before^2 + SD after^2) / 2) (Lakens 2013), comparable with between-group effect sizes",
             "meaningful_change": "WEMWBS 3, SWEMWBS 3 (metric), ONS4 1 per item, PHQ-9 6, GAD-7 4, UCLA-3 and MYCaW none; direction by instrument (ONS4 anxiety, PHQ-9, GAD-7, UCLA-3, MYCaW: lower is better)",
             "attrition": "baseline of completers vs non-completers by Welch t",
             "multiplicity": "Holm across the primary family (each instrument, and each ONS4 and MYCaW item)",
@@ -202,6 +202,7 @@ fn summarise(
         Err(error) => row["wilcoxon"] = note(&error),
     }
     row["cohens_dz"] = cohens_dz(pre, post).map_or(Value::Null, number);
+    row["cohens_dav"] = cohens_dav(pre, post).map_or(Value::Null, number);
     if let Some(instrument) = instrument
         && let Some(threshold) = instrument.meaningful_change
         && !pre.is_empty()

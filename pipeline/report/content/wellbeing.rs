@@ -27,7 +27,8 @@ pub(super) fn wellbeing_section(
             ("ci95", "95% CI", "number"),
             ("p_holm", "p (t, Holm)", "number"),
             ("p_wilcoxon", "p (Wilcoxon)", "number"),
-            ("cohens_dz", "Cohen's d_z", "number"),
+            ("cohens_dz", "Cohen's d_z (change / SD of change)", "number"),
+            ("cohens_dav", "Cohen's d_av (change / average SD)", "number"),
             ("improved", "Improved meaningfully", "number"),
             ("deteriorated", "Deteriorated meaningfully", "number"),
         ],
@@ -76,6 +77,7 @@ pub(super) fn wellbeing_section(
                 "*".into()
             },
             stat("cohens_dz", 2),
+            stat("cohens_dav", 2),
             rule.statistic(pairs, float(&row["pct_improved"]), |v| format!("{v:.0}%")),
             rule.statistic(pairs, float(&row["pct_deteriorated"]), |v| {
                 format!("{v:.0}%")
