@@ -114,9 +114,10 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<(Value, Va
                     .insert(*set as i64);
             }
         }
-        // Levels estimated for each measure, for the interaction test.
-        let mut estimated: Vec<Vec<std::collections::BTreeSet<i64>>> =
-            vec![Vec::new(); MEASURES.len()];
+        // For the interaction test, per measure: the group number of each matched set in a
+        // level estimated for that measure, and how many such levels there are.
+        let mut estimated: Vec<(BTreeMap<i64, usize>, usize)> =
+            vec![(BTreeMap::new(), 0); MEASURES.len()];
         for (level, members) in levels {
             let mut row =
                 json!({"breakdown": breakdown, "level": level, "matched_sets": members.len()});
@@ -135,7 +136,9 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<(Value, Va
                     .map(|(index, measure)| {
                         let mut estimate = match did_with(&chosen, index, None) {
                             Ok(estimate) => {
-                                estimated[index].push(members.clone());
+                                let (group_of, groups) = &mut estimated[index];
+                                group_of.extend(members.iter().map(|set| (*set, *groups)));
+                                *groups += 1;
                                 estimate
                             }
                             Err(error) => note(&error),
@@ -152,7 +155,8 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<(Value, Va
             continue;
         }
         for (index, measure) in MEASURES.iter().enumerate() {
-            let mut test = match interaction(people, &estimated[index], index) {
+            let (group_of, groups) = &estimated[index];
+            let mut test = match interaction(people, group_of, *groups, index) {
                 Ok(test) => {
                     json!({"chi2": number(test.statistic), "df": test.df, "p": number(test.p)})
                 }
@@ -160,7 +164,7 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<(Value, Va
             };
             test["breakdown"] = json!(breakdown);
             test["measure"] = json!(measure.code);
-            test["levels"] = json!(estimated[index].len());
+            test["levels"] = json!(groups);
             interactions.push(test);
         }
     }
@@ -194,29 +198,27 @@ fn adjust_subgroup_p_values(rows: &mut [Value]) {
     }
 }
 
-/// Whether a measure's DiD rate ratio differs between a breakdown's levels (each level's
-/// matched sets given): one Poisson GLM fully interacted by level (for each level the columns
+/// Whether a measure's DiD rate ratio differs between a breakdown's levels (`group_of`: each
+/// matched set's level number, 0..`groups`; sets not in it are left out): one Poisson GLM fully interacted by level (for each level the columns
 /// 1, treated, post, treated x post), cluster-robust by matched set, and the joint Wald test
 /// that every level's treated x post coefficient equals the first level's (chi-squared with
 /// levels - 1 degrees of freedom). Checked against statsmodels (`tests/fixtures/stats/wald.json`).
 fn interaction(
     people: &[Person],
-    levels: &[std::collections::BTreeSet<i64>],
+    group_of: &BTreeMap<i64, usize>,
+    groups: usize,
     measure: usize,
 ) -> StatsResult<WaldTest> {
-    if levels.len() < 2 {
+    if groups < 2 {
         return Err(StatsError::Invalid(
             "fewer than two groups could be estimated".into(),
         ));
     }
-    let width = 4 * levels.len();
+    let width = 4 * groups;
     let (mut values, mut y, mut offset, mut clusters) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for person in people {
-        let Some(level) = levels
-            .iter()
-            .position(|members| members.contains(&person.set))
-        else {
+        let Some(&level) = group_of.get(&person.set) else {
             continue;
         };
         for period in 0..2 {
@@ -235,7 +237,7 @@ fn interaction(
     }
     let x = DMatrix::from_row_slice(y.len(), width, &values);
     let fit = glm::fit(&x, &y, Some(&offset), Family::Poisson)?;
-    let contrast = DMatrix::from_fn(levels.len() - 1, width, |row, column| {
+    let contrast = DMatrix::from_fn(groups - 1, width, |row, column| {
         if column == 3 {
             -1.0
         } else if column == 4 * (row + 1) + 3 {
@@ -379,10 +381,13 @@ struct EventCells {
     first_month: i64,
 }
 
-/// Each matched person's baseline and follow-up totals, and the event-study cells.
+/// Each matched person's baseline and follow-up totals, the monthly event-study cells and,
+/// when `with_set_cells` (the headline estimate; not the rate ratios of every candidate
+/// design), the per-set cells of the event-study regression.
 async fn load_people(
     ctx: &SessionContext,
     config: &StudyConfig,
+    with_set_cells: bool,
 ) -> Result<(Vec<Person>, Monthly, EventCells)> {
     let columns = Columns::query(
         ctx,
@@ -426,7 +431,7 @@ async fn load_people(
             cell.1[measure] += values[row];
         }
         let index = month - cells.first_month;
-        if exposure[row] > 0.0 && (0..cells.months as i64).contains(&index) {
+        if with_set_cells && exposure[row] > 0.0 && (0..cells.months as i64).contains(&index) {
             let months = cells.months;
             let set = cells
                 .by_set
@@ -526,7 +531,7 @@ pub async fn rate_ratios(
     ctx: &SessionContext,
     config: &StudyConfig,
 ) -> Result<Vec<(&'static str, Value)>> {
-    let (people, _, _) = load_people(ctx, config).await?;
+    let (people, _, _) = load_people(ctx, config, false).await?;
     Ok(MEASURES
         .iter()
         .enumerate()
@@ -541,7 +546,7 @@ pub async fn rate_ratios(
 }
 
 pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<ServiceUse> {
-    let (people, monthly, cells) = load_people(ctx, config).await?;
+    let (people, monthly, cells) = load_people(ctx, config, true).await?;
     let (subgroups, interactions) = subgroups(ctx, &people).await?;
     let mut placebo = placebo(ctx).await?;
     let mut results = Vec::new();
@@ -1014,10 +1019,13 @@ mod tests {
             })
             .collect();
         people.extend(second);
-        let first: std::collections::BTreeSet<i64> = (0..60).collect();
-        let other: std::collections::BTreeSet<i64> = (1000..1060).collect();
-        assert!(interaction(&people, std::slice::from_ref(&first), 0).is_err());
-        let test = interaction(&people, &[first, other], 0).unwrap();
+        let first: BTreeMap<i64, usize> = (0..60).map(|set| (set, 0)).collect();
+        assert!(interaction(&people, &first, 1, 0).is_err());
+        let both: BTreeMap<i64, usize> = first
+            .into_iter()
+            .chain((1000..1060).map(|set| (set, 1)))
+            .collect();
+        let test = interaction(&people, &both, 2, 0).unwrap();
         assert_eq!(test.df, 1);
         assert!(test.p < 1e-6, "{test:?}");
     }
