@@ -133,6 +133,33 @@ fn did_recovers_the_true_effect_where_before_after_overstates_it() {
         low <= true_saving && true_saving <= high,
         "savings CI [{low}, {high}] misses the true {true_saving}"
     );
+    // One model, two scales: the economics' total-cost rate ratio over the 24 months is the
+    // total-cost DiD's (the follow-up is 24 months), and the headline row of the scales
+    // table is the headline saving.
+    let scales = &economics["scales"];
+    let did_ratio = measure(&results, "total_cost")["did"]["rate_ratio"]
+        .as_f64()
+        .unwrap();
+    let economics_ratio = scales["total_cost_rate_ratio"].as_f64().unwrap();
+    assert!(
+        (economics_ratio / did_ratio - 1.0).abs() < 1e-9,
+        "{economics_ratio} vs the DiD's {did_ratio}"
+    );
+    assert_eq!(scales["rows"][0]["scale"], "ratio");
+    assert_eq!(
+        scales["rows"][0]["discounted_saving_per_person"],
+        economics["savings_per_person_24m"]
+    );
+    assert!(scales["rows"][1]["discounted_ci95"].is_array(), "{scales}");
+    // GP appointments avoided per treated person, from the same model as the rate ratio,
+    // cover the truth's.
+    let avoided = &gp["did"]["avoided_per_person"];
+    let (low, high) = ci(&avoided["ci95"]);
+    let true_avoided = truth.treated.follow_up_events["gp_demand"].avoided_per_person;
+    assert!(
+        low <= true_avoided && true_avoided <= high,
+        "GP avoided [{low}, {high}] misses the true {true_avoided}"
+    );
     assert_eq!(economics["monthly"].as_array().unwrap().len(), 24);
     // The tornado: every parameter, widest bar first, around the base-case net saving.
     let tornado = &economics["tornado"];

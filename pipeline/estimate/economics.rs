@@ -1,18 +1,19 @@
 //! Costed savings over follow-up (docs/methods.md, Economics), from
 //! the matched panels.
 //!
-//! Monthly saving per treated person in follow-up month m (m = k + 1), summed over the cost
-//! categories c (one per service-use measure):
-//! saving_m = -S_k Σ_c [(T_c,k - T_c,pre) - (C_c,k - C_c,pre)], with T_c,k, C_c,k the treated
-//! and comparison cost per person-month of exposure in relative month k, T_c,pre, C_c,pre their
-//! means over the baseline (the pre-period less the wash-out months, as in the DiD; NHS cost
-//! perspective; unit costs from `unit_costs`) and S_k the treated group's person-months at
-//! risk in month k per treated person. The bracket is a saving per person-month *at risk*;
-//! S_k makes it a saving per person *referred*: after death (or leaving the practice) no NHS
-//! cost is counted in either path, so summing the bracket alone over 24 months would inflate
-//! the saving by 1/S_k, most where referred people die more. Then
-//! `econ::payback` discounts, nets off the programme cost per person and finds the
-//! break-even month.
+//! Monthly saving per person referred in follow-up month m (m = k + 1), on the scale of the
+//! total-cost rate ratio: E_k = T_pre x C_k / C_pre is what the treated group would have cost
+//! per day at risk in relative month k without the service (its own baseline scaled by the
+//! comparison group's change: the DiD's multiplicative model, applied month by month), and
+//! saving_m = S_k (E_k - T_k), with T, C the treated and comparison NHS cost per day at risk
+//! (summed over the cost categories, one per counted measure, at their unit costs), "pre" the
+//! DiD baseline (the pre-period less the wash-out months) and S_k the treated group's days at
+//! risk in month k per treated person. The bracket is a saving per day *at risk*; S_k makes it
+//! a saving per person *referred*: after death (or leaving the practice) no NHS cost is counted
+//! in either path, so summing the bracket alone would inflate the saving, most where referred
+//! people die more. The additive scale (E_k = T_pre + C_k - C_pre) is a labelled sensitivity
+//! (`scales`). Then `econ::payback` discounts, nets off the programme cost per person and
+//! finds the break-even month.
 //!
 //! Uncertainty: the same seeded bootstrap over matched sets as the DiD (savings and return
 //! intervals, P(break-even by month 24)); a one-way sensitivity analysis (tornado) over each
@@ -55,7 +56,7 @@ const PROJECTION_BASE_MONTHS: usize = 6;
 /// "Decays 33% a year" (a labelled scenario, README "Methods").
 const ANNUAL_DECAY: f64 = 0.33;
 
-/// Cost per category and exposure (person-months) of one group of one matched set:
+/// Cost per category and exposure (days at risk) of one group of one matched set:
 /// pre-period, then each follow-up month; and the group's people.
 #[derive(Debug, Clone)]
 struct Sums {
@@ -78,7 +79,7 @@ impl Cell {
         self.exposure += other.exposure;
     }
 
-    /// Cost per person-month, with each category scaled by `multipliers`.
+    /// Cost per day at risk, with each category scaled by `multipliers`.
     fn rate(&self, multipliers: &[f64; COUNTED]) -> f64 {
         self.cost
             .iter()
@@ -105,47 +106,82 @@ struct Set {
     comparison: Sums,
 }
 
-/// Monthly comparison-adjusted savings per treated person over the chosen sets.
+/// How the comparison group's change over time becomes the treated group's counterfactual
+/// cost (what it would have cost without the service) in a follow-up month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scale {
+    /// The treated baseline times the comparison group's ratio to its own baseline: the
+    /// total-cost DiD's own (multiplicative) model, so savings and rate ratio agree.
+    Ratio,
+    /// The treated baseline plus the comparison group's difference from its own baseline: a
+    /// labelled sensitivity, which parallel trends on the pound scale would justify.
+    Additive,
+}
+
+impl Scale {
+    fn counterfactual(self, treated_pre: f64, comparison_pre: f64, comparison_month: f64) -> f64 {
+        match self {
+            Scale::Ratio => treated_pre * comparison_month / comparison_pre,
+            Scale::Additive => treated_pre + comparison_month - comparison_pre,
+        }
+    }
+}
+
+/// One follow-up month's cost per treated person referred: without the service (the
+/// counterfactual on `scale`) and as observed, each a cost per day at risk times
+/// the treated group's days at risk per treated person.
+fn monthly_costs(
+    treated: &Sums,
+    comparison: &Sums,
+    month: usize,
+    multipliers: &[f64; COUNTED],
+    scale: Scale,
+) -> (f64, f64) {
+    let at_risk = treated.months[month].exposure / treated.persons;
+    let expected = scale.counterfactual(
+        treated.pre.rate(multipliers),
+        comparison.pre.rate(multipliers),
+        comparison.months[month].rate(multipliers),
+    );
+    (
+        expected * at_risk,
+        treated.months[month].rate(multipliers) * at_risk,
+    )
+}
+
+/// Monthly savings per treated person over the chosen sets: each month's counterfactual cost
+/// less the observed cost.
 fn savings<'a>(
     chosen: impl Iterator<Item = &'a Set>,
     horizon: usize,
     multipliers: &[f64; COUNTED],
+    scale: Scale,
 ) -> Vec<f64> {
     let (treated, comparison) = pooled(chosen, horizon);
-    let (t_pre, c_pre) = (
-        treated.pre.rate(multipliers),
-        comparison.pre.rate(multipliers),
-    );
     (0..horizon)
-        .map(|k| {
-            let t = treated.months[k].rate(multipliers);
-            let c = comparison.months[k].rate(multipliers);
-            let at_risk = treated.months[k].exposure / treated.persons;
-            -((t - t_pre) - (c - c_pre)) * at_risk
+        .map(|month| {
+            let (expected, observed) =
+                monthly_costs(&treated, &comparison, month, multipliers, scale);
+            expected - observed
         })
         .collect()
 }
 
 /// The discounted NHS cost per treated person over the horizon had there been no service,
-/// as the savings assume it: each month, the treated group's baseline cost per person-month
-/// moved by the comparison group's change, times the treated person-months at risk. The
-/// savings are this less what the treated group did cost, so savings / this is the share of
-/// its expected NHS costs the service avoided.
+/// as the savings assume it (the ratio-scale counterfactual): the savings are this less what
+/// the treated group did cost, so savings / this is the share of its expected NHS costs the
+/// service avoided.
 fn expected_cost_without_service<'a>(
     chosen: impl Iterator<Item = &'a Set>,
     horizon: usize,
     discount_rate: f64,
 ) -> f64 {
     let (treated, comparison) = pooled(chosen, horizon);
-    let (t_pre, c_pre) = (
-        treated.pre.rate(&NO_CHANGE),
-        comparison.pre.rate(&NO_CHANGE),
-    );
     (0..horizon)
-        .map(|k| {
-            let c = comparison.months[k].rate(&NO_CHANGE);
-            let at_risk = treated.months[k].exposure / treated.persons;
-            discount_factor(discount_rate, k as u32 + 1) * (t_pre + c - c_pre) * at_risk
+        .map(|month| {
+            let (expected, _) =
+                monthly_costs(&treated, &comparison, month, &NO_CHANGE, Scale::Ratio);
+            discount_factor(discount_rate, month as u32 + 1) * expected
         })
         .sum()
 }
@@ -174,7 +210,7 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
     let columns = Columns::query(
         ctx,
         &outcomes::wide_panel_sql(
-            "m.set_id, m.group_name, p.relative_month, p.exposure_months",
+            "m.set_id, m.group_name, p.relative_month, p.exposure_days",
             "matched_sets",
             "m.set_id, p.person_id, p.relative_month",
         ),
@@ -183,7 +219,7 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
     let set_ids = columns.floats_or_zero("set_id")?;
     let groups = columns.texts("group_name")?;
     let months = columns.floats_or_zero("relative_month")?;
-    let exposure = columns.floats_or_zero("exposure_months")?;
+    let exposure = columns.floats_or_zero("exposure_days")?;
     let costs = outcomes::counted()
         .map(|measure| columns.floats_or_zero(&format!("{}_cost_gbp", measure.code)))
         .collect::<Result<Vec<_>>>()?;
@@ -229,7 +265,7 @@ pub async fn saving(ctx: &SessionContext, config: &StudyConfig) -> Result<Value>
     let horizon = (config.post_months as usize).min(HORIZON_MONTHS);
     let sets = load_sets(ctx, horizon, config).await?;
     let discounted = |chosen: &mut dyn Iterator<Item = &Set>| {
-        let monthly = savings(chosen, horizon, &NO_CHANGE);
+        let monthly = savings(chosen, horizon, &NO_CHANGE, Scale::Ratio);
         payback(&monthly, 0.0, config.discount_rate, &RETURN_MONTHS).discounted_savings_per_person
     };
     let point = discounted(&mut sets.iter());
@@ -264,7 +300,7 @@ pub async fn estimate(
     let sets = load_sets(ctx, horizon, config).await?;
     let curve =
         |monthly: &[f64], cost: f64, rate: f64| payback(monthly, cost, rate, &RETURN_MONTHS);
-    let monthly = savings(sets.iter(), horizon, &NO_CHANGE);
+    let monthly = savings(sets.iter(), horizon, &NO_CHANGE, Scale::Ratio);
     let point = curve(&monthly, cost_per_person, config.discount_rate);
 
     let expected = expected_cost_without_service(sets.iter(), horizon, config.discount_rate);
@@ -278,6 +314,7 @@ pub async fn estimate(
                 indices.iter().map(|&index| &sets[index]),
                 horizon,
                 &NO_CHANGE,
+                Scale::Ratio,
             ),
             cost_per_person,
             config.discount_rate,
@@ -332,8 +369,9 @@ pub async fn estimate(
     let projections = projections(&monthly, cost_per_person, config.discount_rate);
     let thresholds = thresholds(config, cost_per_person, &point, &cumulative_ci)?;
     let share_needed = share_needed(&point, expected, cost_per_person, share_ci);
+    let scales = reconciliation(&sets, horizon, config, savings_ci);
     Ok(json!({
-        "perspective": "NHS, comparison-adjusted (matched difference in cost per person-month at risk, times the treated group's share still at risk: per person referred)",
+        "perspective": "NHS, comparison-adjusted: each follow-up month the treated group's baseline cost per day at risk times the comparison group's ratio to its own baseline (the total-cost rate ratio's model), less the treated group's observed cost, times the treated group's share still at risk (per person referred); the additive scale is a sensitivity (scales)",
         "unit_costs": config.unit_costs,
         "hospital_costing": config.hospital_costing.as_str(),
         "price_year": config.price_year,
@@ -365,8 +403,73 @@ pub async fn estimate(
         "projections": projections,
         "thresholds": thresholds,
         "share_needed": share_needed,
+        "scales": scales,
         "note": "savings are discounted gross NHS cost reductions per treated person over the horizon; net = savings - programme cost. Freed GP time is capacity, not cash released.",
     }))
+}
+
+/// The total-cost DiD and the savings reconciled: the rate ratio of total NHS cost over the
+/// horizon from the same pooled sums (the total-cost DiD's estimate when the horizon is the
+/// whole follow-up), and per scale the cost per treated person expected without the service,
+/// the cost observed, the saving (undiscounted, and discounted with its bootstrap interval).
+/// The ratio scale is the headline; the additive scale, a sensitivity, differs from it where
+/// the treated and comparison baselines differ and costs drift over time.
+fn reconciliation(
+    sets: &[Set],
+    horizon: usize,
+    config: &StudyConfig,
+    headline_ci: Option<[f64; 2]>,
+) -> Value {
+    let (treated, comparison) = pooled(sets.iter(), horizon);
+    let follow_up = |sums: &Sums| {
+        let mut total = Cell::default();
+        for month in &sums.months {
+            total.add(month);
+        }
+        total.rate(&NO_CHANGE)
+    };
+    let rate_ratio = (follow_up(&treated) / treated.pre.rate(&NO_CHANGE))
+        / (follow_up(&comparison) / comparison.pre.rate(&NO_CHANGE));
+    let discounted = |chosen: &mut dyn Iterator<Item = &Set>, scale: Scale| {
+        let monthly = savings(chosen, horizon, &NO_CHANGE, scale);
+        payback(&monthly, 0.0, config.discount_rate, &[]).discounted_savings_per_person
+    };
+    let additive_ci = resample(sets.len(), BOOTSTRAP_REPLICATES, config.seed, |indices| {
+        discounted(
+            &mut indices.iter().map(|&index| &sets[index]),
+            Scale::Additive,
+        )
+    })
+    .ok()
+    .and_then(|replicates| percentile_interval(&finite_replicates(&replicates).0, 0.95).ok());
+    let rows: Vec<Value> = [
+        (Scale::Ratio, "ratio", "headline: the total-cost rate ratio's model", headline_ci),
+        (Scale::Additive, "additive", "sensitivity: parallel trends in pounds", additive_ci),
+    ]
+    .into_iter()
+    .map(|(scale, name, role, ci)| {
+        let (mut expected, mut observed) = (0.0, 0.0);
+        for month in 0..horizon {
+            let (e, o) = monthly_costs(&treated, &comparison, month, &NO_CHANGE, scale);
+            expected += e;
+            observed += o;
+        }
+        json!({
+            "scale": name,
+            "role": role,
+            "expected_cost_per_person": number(expected),
+            "observed_cost_per_person": number(observed),
+            "saving_per_person": number(expected - observed),
+            "discounted_saving_per_person": number(discounted(&mut sets.iter(), scale)),
+            "discounted_ci95": ci.map_or(Value::Null, |[low, high]| json!([number(low), number(high)])),
+        })
+    })
+    .collect();
+    json!({
+        "what": format!("the total NHS cost per treated person over the first {horizon} months of follow-up (undiscounted unless stated) expected without the service on each scale, as observed, and the saving; the rate ratio is total cost's over the same months from the same sums"),
+        "total_cost_rate_ratio": number(rate_ratio),
+        "rows": rows,
+    })
 }
 
 /// Shares of the treated group's expected NHS costs (without the service) avoided in the grid
@@ -473,7 +576,7 @@ fn tornado(
             let mut multipliers = NO_CHANGE;
             multipliers[category] = factor;
             net(&payback(
-                &savings(sets.iter(), horizon, &multipliers),
+                &savings(sets.iter(), horizon, &multipliers, Scale::Ratio),
                 cost,
                 rate,
                 &[],
@@ -680,8 +783,46 @@ mod tests {
                 persons: 2.0,
             },
         };
-        let monthly = savings(std::iter::once(&set), 1, &NO_CHANGE);
+        let monthly = savings(std::iter::once(&set), 1, &NO_CHANGE, Scale::Ratio);
         assert_eq!(monthly, vec![10.0]);
+    }
+
+    #[test]
+    fn the_ratio_scale_follows_the_rate_ratio_where_the_additive_scale_does_not() {
+        // Unequal baselines and a secular rise: the treated cost £60 a person-month before,
+        // the comparison £30; the comparison's cost rises 10% to £33, and the treated group's
+        // to £66, so the rate ratio is 1 and nothing was saved. The additive scale expects
+        // 60 + 3 = 63 and reports a cost of £3 a month.
+        let sums = |pre: f64, month: f64| Sums {
+            pre: cell(pre, 1.0),
+            months: vec![cell(month, 1.0); 2],
+            persons: 1.0,
+        };
+        let set = Set {
+            treated: sums(60.0, 66.0),
+            comparison: sums(30.0, 33.0),
+        };
+        let ratio = savings(std::iter::once(&set), 2, &NO_CHANGE, Scale::Ratio);
+        assert!(ratio.iter().all(|saving| saving.abs() < 1e-12), "{ratio:?}");
+        let additive = savings(std::iter::once(&set), 2, &NO_CHANGE, Scale::Additive);
+        assert!(
+            additive.iter().all(|saving| (saving + 3.0).abs() < 1e-12),
+            "{additive:?}"
+        );
+
+        let text =
+            "[study]\nname = \"T\"\nstart = 2022-04-01\nend = 2024-03-31\ndata_end = 2026-03-31\n";
+        let config = StudyConfig::parse(text, Path::new("study.toml")).unwrap();
+        let table = reconciliation(std::slice::from_ref(&set), 2, &config, None);
+        assert!((table["total_cost_rate_ratio"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+        let rows = table["rows"].as_array().unwrap();
+        assert_eq!(
+            (rows[0]["scale"].as_str(), rows[1]["scale"].as_str()),
+            (Some("ratio"), Some("additive"))
+        );
+        assert_eq!(rows[0]["expected_cost_per_person"], json!(132.0));
+        assert_eq!(rows[1]["expected_cost_per_person"], json!(126.0));
+        assert_eq!(rows[1]["saving_per_person"], json!(-6.0));
     }
 
     #[test]
@@ -736,7 +877,7 @@ mod tests {
         let expected = expected_cost_without_service(std::iter::once(&set), 2, 0.0);
         assert!((expected - 220.0).abs() < 1e-9);
         let point = payback(
-            &savings(std::iter::once(&set), 2, &NO_CHANGE),
+            &savings(std::iter::once(&set), 2, &NO_CHANGE, Scale::Ratio),
             11.0,
             0.0,
             &[],

@@ -250,6 +250,7 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
     }
     let returns = &economics["return_per_pound"];
     let (share_needed, share_note) = share_needed_table(economics);
+    let (scales, scales_note) = scales_table(economics);
     let section = json!({
         "savings": gbp(float(&economics["savings_per_person_24m"])),
         "savings_ci": gbp_ci(interval(&economics["savings_ci95"])),
@@ -275,8 +276,11 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         "thresholds_note": thresholds_note,
         "share_needed": share_needed.clone(),
         "share_note": share_note,
+        "scales": scales.clone(),
+        "scales_note": scales_note,
     });
     content.tables.extend([
+        scales,
         monthly,
         tornado,
         projections,
@@ -285,6 +289,54 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         unit_costs,
     ]);
     section
+}
+
+/// The saving on the rate ratio's own scale (the headline) and on the additive scale (a
+/// sensitivity), each as the cost expected without the service less the cost observed, with
+/// a sentence tying it to the total-cost rate ratio.
+fn scales_table(economics: &Value) -> (Table, Option<String>) {
+    let scales = &economics["scales"];
+    let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
+    let mut table = Table::new(
+        "economics_scales",
+        &format!("The saving per person referred over {horizon} months on two scales"),
+        &[
+            ("scale", "Scale", "text"),
+            (
+                "expected",
+                "NHS cost expected without the service",
+                "number",
+            ),
+            ("observed", "NHS cost observed", "number"),
+            ("saving", "Saving", "number"),
+            ("discounted", "Saving, discounted (95% CI)", "text"),
+        ],
+    );
+    for row in scales["rows"].as_array().into_iter().flatten() {
+        let label = match row["scale"].as_str() {
+            Some("ratio") => "Ratio: the comparison group's change as a ratio (headline)",
+            Some("additive") => "Additive: the comparison group's change in pounds (sensitivity)",
+            _ => "n/a",
+        };
+        table.rows.push(vec![
+            label.into(),
+            gbp(float(&row["expected_cost_per_person"])),
+            gbp(float(&row["observed_cost_per_person"])),
+            gbp(float(&row["saving_per_person"])),
+            format!(
+                "{} ({})",
+                gbp(float(&row["discounted_saving_per_person"])),
+                gbp_ci(interval(&row["discounted_ci95"]))
+            ),
+        ]);
+    }
+    let note = float(&scales["total_cost_rate_ratio"]).map(|ratio| {
+        format!(
+            "One model, two scales. Over these {horizon} months the referred group's total NHS cost was {} times what the comparison group's change predicts from its own baseline: the total-cost rate ratio of the service-use findings. The headline saving applies that same ratio month by month; the additive scale, which assumes both groups' costs move by the same number of pounds, is a sensitivity, and differs from it where the groups' baselines differ and costs drift over time.",
+            decimals(Some(ratio), 2)
+        )
+    });
+    (table, note)
 }
 
 /// What the service would need to achieve: net saving per person by the share of its
@@ -346,7 +398,7 @@ fn share_needed_table(economics: &Value) -> (Table, Option<String>) {
                 format!(" (95% CI {} to {})", share(low), share(high))
             });
         format!(
-            "Without the service, a referred person's NHS care over {horizon} months was expected to cost {} (discounted; the referred group's own baseline moved by the comparison group's change). At {} per person the service pays for itself if it avoids {} of that; this study estimates it avoided {estimate}{estimate_ci}.",
+            "Without the service, a referred person's NHS care over {horizon} months was expected to cost {} (discounted; the referred group's own baseline scaled by the comparison group's change). At {} per person the service pays for itself if it avoids {} of that; this study estimates it avoided {estimate}{estimate_ci}.",
             gbp(Some(expected)),
             gbp(float(&economics["programme_cost_per_person"])),
             float(&needed["break_even_share"]).map_or("n/a".into(), share),

@@ -58,7 +58,7 @@ pub(super) fn service_use_section(
             ),
             ("change_per_person_year", "Change per person-year", "number"),
             ("change_ci95", "95% CI (bootstrap)", "number"),
-            ("nb2_rate_ratio", "NB2 sensitivity", "number"),
+            ("ancova_rate_ratio", "ANCOVA on the baseline (sensitivity)", "number"),
             (
                 "placebo_rate_ratio",
                 "Placebo within the baseline (95% CI)",
@@ -119,7 +119,7 @@ pub(super) fn service_use_section(
             interval(&did["change_ci95"]).map_or("n/a".into(), |(low, high)| {
                 format!("{} to {}", change(Some(low)), change(Some(high)))
             }),
-            ratio(float(&row["did_nb2_sensitivity"]["rate_ratio"])),
+            ratio(float(&row["ancova_sensitivity"]["rate_ratio"])),
             float(&row["placebo_did"]["rate_ratio"]).map_or("n/a".into(), |placebo| {
                 format!(
                     "{placebo:.2} ({})",

@@ -56,8 +56,8 @@ pub(super) fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
                 format!(" As one of several secondary measures, its p-value adjusted for testing them all (Holm) is {}.", p_value(Some(p)))
             });
             lines.push(format!(
-                "After referral, GP demand was {} than expected from the comparison group (rate ratio {:.2}, 95% confidence interval {:.2} to {:.2}).{adjusted}",
-                change_words(rr), rr, low, high
+                "After referral, GP demand was {} than expected from the comparison group (rate ratio {:.2}, 95% confidence interval {:.2} to {:.2}){}.{adjusted}",
+                change_words(rr), rr, low, high, avoided_words(&did["avoided_per_person"])
             ));
             if low <= 1.0
                 && high >= 1.0
@@ -114,4 +114,23 @@ pub(super) fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// ": about 1.8 fewer GP appointments and contacts per person referred over the follow-up
+/// (95% CI 0.5 fewer to 3.2 fewer)", from the same model as the rate ratio; empty when not
+/// estimated.
+fn avoided_words(avoided: &Value) -> String {
+    let words = |value: f64| {
+        let direction = if value >= 0.0 { "fewer" } else { "more" };
+        format!("{:.1} {direction}", value.abs())
+    };
+    match (float(&avoided["avoided"]), interval(&avoided["ci95"])) {
+        (Some(value), Some((low, high))) => format!(
+            ": about {} GP appointments and contacts per person referred over the follow-up (95% CI {} to {})",
+            words(value),
+            words(low),
+            words(high)
+        ),
+        _ => String::new(),
+    }
 }
