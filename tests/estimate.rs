@@ -278,3 +278,72 @@ fn with_no_effect_the_did_interval_covers_one() {
         .unwrap();
     assert!(wemwbs["n_pairs"].as_u64().unwrap() > 30 && wemwbs["wilcoxon_method"].is_string());
 }
+
+#[test]
+fn with_three_comparison_people_per_set_the_truth_is_still_recovered() {
+    // match_ratio = 3: each comparison person weighs 1/k in the balance, the DiD, the event
+    // study, the placebo and the savings (k = the set's comparison people, fewer than 3 where
+    // the caliper or the pool runs out), so every matched set counts once on each side.
+    let work = tempfile::tempdir().unwrap();
+    let options = SynthOptions {
+        persons: 20_000,
+        seed: 20240402,
+        world: WorldKind::LatentCrisis,
+        effects: Effects::default_effect(),
+        wellbeing_change: 3.0,
+        defects: 0.0,
+        threads: 2,
+        gzip: Vec::new(),
+    };
+    let data = work.path().join("data");
+    let truth =
+        sp_impact::synth::synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
+    let sample = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/study.toml"),
+    )
+    .unwrap();
+    assert!(sample.contains("\nmatch_ratio = 1\n"));
+    let config = work.path().join("study.toml");
+    std::fs::write(
+        &config,
+        sample.replace("\nmatch_ratio = 1\n", "\nmatch_ratio = 3\n"),
+    )
+    .unwrap();
+    let out = work.path().join("out");
+    let run = crate::util::sp_impact(&[
+        "run",
+        "-q",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let results = crate::util::read_json(&out.join("results.json"));
+    let cohort = &results["cohort"];
+    let (treated, comparison) = (
+        cohort["matched_treated"].as_f64().unwrap(),
+        cohort["matched_comparison"].as_f64().unwrap(),
+    );
+    assert!(
+        comparison > 2.5 * treated && comparison <= 3.0 * treated,
+        "{treated} treated, {comparison} comparison"
+    );
+    let gp = measure(&results, "gp_demand");
+    let (low, high) = ci(&gp["did"]["ci95"]);
+    assert!(low <= 0.90 && 0.90 <= high, "GP demand [{low}, {high}]");
+    let (low, high) = ci(&results["economics"]["savings_ci95"]);
+    let true_saving = truth.treated.discounted_saving_per_person_24m;
+    assert!(
+        low <= true_saving && true_saving <= high,
+        "savings [{low}, {high}] vs {true_saving}"
+    );
+    let balance = results["balance"].as_array().unwrap();
+    let peak = balance
+        .iter()
+        .find(|row| row["covariate"] == "gp_demand_m3_m1")
+        .unwrap();
+    assert!(peak["smd_after"].as_f64().unwrap().abs() < 0.1, "{peak}");
+}

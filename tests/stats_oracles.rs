@@ -10,7 +10,9 @@ use sp_impact::stats::glm::{self, Covariance, Family};
 use sp_impact::stats::hypothesis::{
     SignedRankMethod, Zeros, cohens_dav, cohens_dz, hedges_j, paired_t, signed_rank, welch_t,
 };
-use sp_impact::stats::matching::{CaliperScale, MatchOptions, Unit, balance, greedy_match};
+use sp_impact::stats::matching::{
+    CaliperScale, MatchOptions, Unit, Weighted, balance, greedy_match,
+};
 use sp_impact::stats::multiplicity::{benjamini_hochberg, holm};
 
 use crate::util::{fixtures, read_json};
@@ -500,7 +502,18 @@ fn balance_uses_the_treated_sd_from_the_unmatched_sample() {
     // Continuous: SMD = (mean_T - mean_C) / sd_T (unmatched); binary: sqrt(p_T (1 - p_T)).
     let treated = [3.0, 5.0, 7.0];
     let control = [1.0, 2.0, 3.0, 4.0];
-    let row = balance("x", &treated, &control, &treated, &[4.0, 5.0, 6.0]).unwrap();
+    let unweighted = |values: &'static [f64]| Weighted {
+        values,
+        weights: None,
+    };
+    let row = balance(
+        "x",
+        &treated,
+        &control,
+        &treated,
+        &unweighted(&[4.0, 5.0, 6.0]),
+    )
+    .unwrap();
     close(row.smd_before, (5.0 - 2.5) / 2.0, CLOSED_FORM, "smd before");
     close(row.smd_after, (5.0 - 5.0) / 2.0, CLOSED_FORM, "smd after");
     close(
@@ -514,7 +527,7 @@ fn balance_uses_the_treated_sd_from_the_unmatched_sample() {
         &[1.0, 1.0, 0.0, 1.0],
         &[0.0, 1.0, 0.0, 0.0],
         &[1.0, 1.0],
-        &[1.0, 0.0],
+        &unweighted(&[1.0, 0.0]),
     )
     .unwrap();
     close(
@@ -524,6 +537,32 @@ fn balance_uses_the_treated_sd_from_the_unmatched_sample() {
         "binary smd",
     );
     assert_eq!(binary.variance_ratio_before, None);
+    // Matched controls weighted 1/k: one set with one control (4), one with two (6 and 8).
+    // Weighted mean (4 + 3 + 4) / 2 = 5.5; reliability-weighted variance
+    // (2.25 + 0.125 + 3.125) x 2 / (2² - 1.5) = 4.4.
+    let weighted = balance(
+        "x",
+        &treated,
+        &control,
+        &treated,
+        &Weighted {
+            values: &[4.0, 6.0, 8.0],
+            weights: Some(&[1.0, 0.5, 0.5]),
+        },
+    )
+    .unwrap();
+    close(
+        weighted.smd_after,
+        (5.0 - 5.5) / 2.0,
+        CLOSED_FORM,
+        "weighted smd",
+    );
+    close(
+        weighted.variance_ratio_after.unwrap(),
+        4.0 / 4.4,
+        CLOSED_FORM,
+        "weighted variance ratio",
+    );
 }
 
 #[test]
@@ -572,6 +611,68 @@ fn minimum_detectable_effect_multipliers_match_scipy() {
     let [lower, higher] = sp_impact::stats::power::minimum_detectable_rate_ratios(0.1, None);
     close(lower, (-0.28015852181129683f64).exp(), 1e-9, "lower");
     close(higher, 0.28015852181129683f64.exp(), 1e-9, "higher");
+}
+
+#[test]
+fn prior_weights_match_statsmodels_var_weights_with_cluster_robust_errors() {
+    let fixture = stats_fixture("weighted_glm.json");
+    let rows: Vec<Vec<f64>> = fixture["x"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(numbers)
+        .collect();
+    let x = DMatrix::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j]);
+    let groups: Vec<u64> = numbers(&fixture["groups"])
+        .into_iter()
+        .map(|g| g as u64)
+        .collect();
+    let fit = glm::fit_weighted(
+        &x,
+        &numbers(&fixture["y"]),
+        Some(&numbers(&fixture["offset"])),
+        Some(&numbers(&fixture["weights"])),
+        Family::Poisson,
+    )
+    .unwrap();
+    for (actual, expected) in fit.coef.iter().zip(numbers(&fixture["coef"])) {
+        close(*actual, expected, IRLS_COEF, "weighted coefficient");
+    }
+    let se = fit.standard_errors(&Covariance::Cluster(&groups)).unwrap();
+    for (actual, expected) in se.iter().zip(numbers(&fixture["se_cluster"])) {
+        close(*actual, expected, IRLS_SE, "weighted cluster-robust SE");
+    }
+    // R's glm(weights = ) with sandwich::vcovCL(type = "HC1"), the same fit.
+    let r = stats_fixture("weighted_glm_r.json");
+    for (actual, expected) in fit.coef.iter().zip(numbers(&r["coef"])) {
+        close(*actual, expected, IRLS_COEF, "weighted coefficient (R)");
+    }
+    for (actual, expected) in se.iter().zip(numbers(&r["se_cluster_hc1"])) {
+        close(*actual, expected, IRLS_SE, "weighted cluster-robust SE (R)");
+    }
+    // Negative or mismatched weights are refused, never fitted.
+    let mut negative = numbers(&fixture["weights"]);
+    negative[0] = -1.0;
+    assert!(
+        glm::fit_weighted(
+            &x,
+            &numbers(&fixture["y"]),
+            None,
+            Some(&negative),
+            Family::Poisson
+        )
+        .is_err()
+    );
+    assert!(
+        glm::fit_weighted(
+            &x,
+            &numbers(&fixture["y"]),
+            None,
+            Some(&[1.0]),
+            Family::Poisson
+        )
+        .is_err()
+    );
 }
 
 #[test]

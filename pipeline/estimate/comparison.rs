@@ -5,6 +5,7 @@
 //! the exact strata of the config, and the balance table. Writes and registers
 //! `matched_sets` (restricted: person-level).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use crate::engine::engine_error;
 use crate::error::{Error, Result};
 use crate::stats::StatsError;
 use crate::stats::glm::{self, Family};
-use crate::stats::matching::{CaliperScale, MatchOptions, Unit, balance, greedy_match};
+use crate::stats::matching::{CaliperScale, MatchOptions, Unit, Weighted, balance, greedy_match};
 
 pub struct Comparison {
     pub matched_treated: usize,
@@ -228,6 +229,22 @@ pub async fn match_cohort(
     }
     register_matched_sets(ctx, tables_dir, &ids, &treated, &set_of).await?;
 
+    // With k controls per treated person each control weighs 1/k in the balance (as in the
+    // DiD and savings), so every matched set counts once; k varies where the caliper or the
+    // pool ran out. With one control each, no weights.
+    let matched_controls: Vec<usize> = (0..rows)
+        .filter(|&row| !treated[row] && set_of[row] > 0)
+        .collect();
+    let control_weights: Option<Vec<f64>> = (config.match_ratio > 1).then(|| {
+        let mut per_set: BTreeMap<i64, f64> = BTreeMap::new();
+        for &row in &matched_controls {
+            *per_set.entry(set_of[row]).or_default() += 1.0;
+        }
+        matched_controls
+            .iter()
+            .map(|&row| 1.0 / per_set[&set_of[row]])
+            .collect()
+    });
     let mut table = Vec::new();
     for covariate in &all {
         let pick = |flag: bool, matched: bool| -> Vec<f64> {
@@ -236,7 +253,12 @@ pub async fn match_cohort(
                 .map(|row| covariate.values[row])
                 .collect()
         };
-        match balance(&covariate.name, &pick(true, false), &pick(false, false), &pick(true, true), &pick(false, true)) {
+        let matched_control = pick(false, true);
+        let weighted = Weighted {
+            values: &matched_control,
+            weights: control_weights.as_deref(),
+        };
+        match balance(&covariate.name, &pick(true, false), &pick(false, false), &pick(true, true), &weighted) {
             Ok(row) => table.push(json!({
                 "covariate": row.covariate, "in_propensity_model": covariate.in_model, "smd_before": number(row.smd_before), "smd_after": number(row.smd_after),
                 "variance_ratio_before": row.variance_ratio_before, "variance_ratio_after": row.variance_ratio_after,

@@ -210,7 +210,7 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
     let columns = Columns::query(
         ctx,
         &outcomes::wide_panel_sql(
-            "m.set_id, m.group_name, p.relative_month, p.exposure_days",
+            "m.set_id, m.group_name, p.person_id, p.relative_month, p.exposure_days",
             "matched_sets",
             "m.set_id, p.person_id, p.relative_month",
         ),
@@ -218,6 +218,15 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
     .await?;
     let set_ids = columns.floats_or_zero("set_id")?;
     let groups = columns.texts("group_name")?;
+    let ids = columns.texts("person_id")?;
+    // Each of a set's k comparison people counts 1/k, so every set counts once on each side.
+    let weights = super::comparison_weights((0..ids.len()).map(|row| {
+        (
+            set_ids[row] as i64,
+            groups[row].as_deref() == Some("treated"),
+            ids[row].as_deref(),
+        )
+    }));
     let months = columns.floats_or_zero("relative_month")?;
     let exposure = columns.floats_or_zero("exposure_days")?;
     let costs = outcomes::counted()
@@ -229,15 +238,15 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
             treated: Sums::new(horizon),
             comparison: Sums::new(horizon),
         });
-        let sums = if groups[row].as_deref() == Some("treated") {
-            &mut set.treated
+        let (sums, weight) = if groups[row].as_deref() == Some("treated") {
+            (&mut set.treated, 1.0)
         } else {
-            &mut set.comparison
+            (&mut set.comparison, weights[&(set_ids[row] as i64)])
         };
         let month = months[row] as i64;
         if month == 0 {
             // Every person has a row for every relative month (person_months).
-            sums.persons += 1.0;
+            sums.persons += weight;
         }
         let cell = if month < baseline_start {
             continue; // before the baseline window
@@ -251,9 +260,9 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
             continue;
         };
         for (category, cost) in costs.iter().enumerate() {
-            cell.cost[category] += cost[row];
+            cell.cost[category] += weight * cost[row];
         }
-        cell.exposure += exposure[row];
+        cell.exposure += weight * exposure[row];
     }
     Ok(by_set.into_values().collect())
 }

@@ -14,6 +14,7 @@ mod economics;
 mod service_use;
 mod wellbeing;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use arrow::array::{Array, Float64Array, RecordBatch, StringArray};
@@ -404,4 +405,20 @@ pub(crate) fn number(value: f64) -> Value {
 /// degenerate groups are expected in subgroups and must not stop an evaluation.
 pub(crate) fn note(error: &crate::stats::StatsError) -> Value {
     json!({ "not_estimated": error.to_string() })
+}
+
+/// The weight of each comparison person per matched set: 1/k, k the set's comparison people
+/// among `members` (set, treated?, person key), one entry per row, a person's rows together.
+pub(super) fn comparison_weights<K: PartialEq>(
+    members: impl Iterator<Item = (i64, bool, K)>,
+) -> BTreeMap<i64, f64> {
+    let mut counts: BTreeMap<i64, f64> = BTreeMap::new();
+    let mut previous: Option<K> = None;
+    for (set, treated, person) in members {
+        if previous.as_ref() != Some(&person) && !treated {
+            *counts.entry(set).or_default() += 1.0;
+        }
+        previous = Some(person);
+    }
+    counts.into_iter().map(|(set, k)| (set, 1.0 / k)).collect()
 }

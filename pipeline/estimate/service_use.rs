@@ -25,7 +25,8 @@ use serde_json::{Value, json};
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 
 use super::{
-    BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns, note, number,
+    BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns,
+    comparison_weights, note, number,
 };
 use crate::config::StudyConfig;
 use crate::error::Result;
@@ -216,8 +217,8 @@ fn interaction(
         ));
     }
     let width = 4 * groups;
-    let (mut values, mut y, mut offset, mut clusters) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut values, mut y, mut offset, mut clusters, mut weights) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for person in people {
         let Some(&level) = group_of.get(&person.set) else {
             continue;
@@ -234,10 +235,11 @@ fn interaction(
             y.push(person.events[measure][period]);
             offset.push((days / DAYS_PER_YEAR).ln());
             clusters.push(person.set as u64);
+            weights.push(person.weight);
         }
     }
     let x = DMatrix::from_row_slice(y.len(), width, &values);
-    let fit = glm::fit(&x, &y, Some(&offset), Family::Poisson)?;
+    let fit = glm::fit_weighted(&x, &y, Some(&offset), Some(&weights), Family::Poisson)?;
     let contrast = DMatrix::from_fn(groups - 1, width, |row, column| {
         if column == 3 {
             -1.0
@@ -284,6 +286,16 @@ async fn placebo(ctx: &SessionContext) -> Result<BTreeMap<usize, Value>> {
         complete.entry(person.set).or_default()[usize::from(person.treated)] = true;
     }
     people.retain(|person| complete[&person.set] == [true, true]);
+    // Weights among the comparison people with placebo data (one row per person).
+    let weights = comparison_weights(
+        people
+            .iter()
+            .enumerate()
+            .map(|(row, person)| (person.set, person.treated, row)),
+    );
+    for person in people.iter_mut().filter(|person| !person.treated) {
+        person.weight = weights[&person.set];
+    }
     let set_count = complete
         .values()
         .filter(|groups| **groups == [true, true])
@@ -347,14 +359,31 @@ const NAIVE_BEFORE_MONTHS: i64 = 12;
 /// Totals of one matched person: [baseline, post] for the difference-in-differences (months
 /// outside the baseline window and the follow-up are in neither), and the 12 months before
 /// referral for the uncontrolled before/after.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Person {
     set: i64,
     treated: bool,
+    /// 1 for the referred person; 1/k for each of the k comparison people matched to them, so
+    /// every matched set counts once on each side whatever its size (`match_ratio` > 1).
+    weight: f64,
     exposure_days: [f64; 2],
     events: [[f64; 2]; MEASURES.len()],
     naive_before_days: f64,
     naive_before_events: [f64; MEASURES.len()],
+}
+
+impl Default for Person {
+    fn default() -> Person {
+        Person {
+            set: 0,
+            treated: false,
+            weight: 1.0,
+            exposure_days: [0.0; 2],
+            events: [[0.0; 2]; MEASURES.len()],
+            naive_before_days: 0.0,
+            naive_before_events: [0.0; MEASURES.len()],
+        }
+    }
 }
 
 impl Person {
@@ -409,6 +438,13 @@ async fn load_people(
         .map(|measure| columns.floats_or_zero(&measure.panel_column()))
         .collect::<Result<_>>()?;
 
+    let weights = comparison_weights((0..ids.len()).map(|row| {
+        (
+            sets[row] as i64,
+            groups[row].as_deref() == Some("treated"),
+            ids[row].as_deref(),
+        )
+    }));
     let mut people: Vec<Person> = Vec::new();
     let mut monthly = Monthly::new();
     let mut cells = EventCells {
@@ -418,18 +454,21 @@ async fn load_people(
     };
     for row in 0..ids.len() {
         if row == 0 || ids[row] != ids[row - 1] {
+            let (set, treated) = (sets[row] as i64, groups[row].as_deref() == Some("treated"));
             people.push(Person {
-                set: sets[row] as i64,
-                treated: groups[row].as_deref() == Some("treated"),
+                set,
+                treated,
+                weight: if treated { 1.0 } else { weights[&set] },
                 ..Person::default()
             });
         }
         let person = people.last_mut().expect("a person was pushed");
+        let weight = person.weight;
         let month = months[row] as i64;
         let cell = monthly.entry((person.treated, month)).or_default();
-        cell.0 += exposure[row];
+        cell.0 += weight * exposure[row];
         for (measure, values) in counts.iter().enumerate() {
-            cell.1[measure] += values[row];
+            cell.1[measure] += weight * values[row];
         }
         let index = month - cells.first_month;
         if with_set_cells && exposure[row] > 0.0 && (0..cells.months as i64).contains(&index) {
@@ -439,9 +478,9 @@ async fn load_people(
                 .entry(person.set)
                 .or_insert_with(|| vec![[0.0; MEASURES.len() + 1]; 2 * months]);
             let sums = &mut set[usize::from(person.treated) * months + index as usize];
-            sums[0] += exposure[row];
+            sums[0] += weight * exposure[row];
             for (measure, values) in counts.iter().enumerate() {
-                sums[measure + 1] += values[row];
+                sums[measure + 1] += weight * values[row];
             }
             cells.rows += 1;
         }
@@ -603,6 +642,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             "before_after": "treated group only, rate per person-year in the 12 months before referral vs the follow-up; UNCONTROLLED: subject to regression to the mean",
             "did_model": "Poisson GLM: count ~ treated + post + treated:post, offset log(exposure years); total cost by Poisson pseudo-ML",
             "did_se": "cluster-robust by matched set, factor G/(G-1) x (N-1)/(N-K) (statsmodels cov_type='cluster'); 95% CI and p from t(G-1) below 50 matched sets, normal otherwise",
+            "weights": "the referred person 1, each of a matched set's k comparison people 1/k (prior weights in every model and sum), so each set counts once on each side",
             "not_estimable": format!("a DiD with fewer than {MIN_EVENTS_PER_CELL} events in any group x period cell is not estimated; a measure with no events at all is reported as no data"),
             "follow_up_start": "the day after the index date for both groups: index-day events are neither group's outcome",
             "change_per_person_year": "(treated post - pre rate) - (comparison post - pre rate), rates = events / person-years",
@@ -676,15 +716,40 @@ fn cluster_count(clusters: &[u64]) -> usize {
         .len()
 }
 
-/// Rows person x period with exposure: (design, outcome, offset, clusters).
-fn design(
-    people: &[Person],
-    measure: usize,
-    include: impl Fn(&Person) -> bool,
-    did: bool,
-) -> (DMatrix<f64>, Vec<f64>, Vec<f64>, Vec<u64>) {
-    let (mut values, mut y, mut offset, mut clusters) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+/// A Poisson model's rows, person x period with exposure.
+struct Rows {
+    x: DMatrix<f64>,
+    y: Vec<f64>,
+    offset: Vec<f64>,
+    clusters: Vec<u64>,
+    weights: Vec<f64>,
+}
+
+impl Rows {
+    /// The Poisson fit with each row's person weight (R `glm(weights = )`).
+    fn fit(&self) -> StatsResult<glm::GlmFit> {
+        glm::fit_weighted(
+            &self.x,
+            &self.y,
+            Some(&self.offset),
+            Some(&self.weights),
+            Family::Poisson,
+        )
+    }
+
+    /// Rate ratio exp(coef), 95% CI and p of coefficient `column`, cluster-robust.
+    fn rate_ratio(&self, fit: &glm::GlmFit, column: usize) -> StatsResult<(f64, [f64; 2], f64)> {
+        let se = fit.standard_errors(&Covariance::Cluster(&self.clusters))?[column];
+        let (p, [low, high]) = wald_ci(fit.coef[column], se, Some(cluster_count(&self.clusters)));
+        Ok((fit.coef[column].exp(), [low.exp(), high.exp()], p))
+    }
+}
+
+/// Rows person x period with exposure: the DiD's (1, treated, post, treated x post),
+/// clustered by matched set, or the before/after's (1, post), clustered by person.
+fn design(people: &[Person], measure: usize, include: impl Fn(&Person) -> bool, did: bool) -> Rows {
+    let (mut values, mut y, mut offset, mut clusters, mut weights) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (index, person) in people
         .iter()
         .enumerate()
@@ -708,25 +773,29 @@ fn design(
             y.push(events);
             offset.push((days / DAYS_PER_YEAR).ln());
             clusters.push(if did { person.set as u64 } else { index as u64 });
+            weights.push(person.weight);
         }
     }
     let columns = if did { 4 } else { 2 };
-    (
-        DMatrix::from_row_slice(y.len(), columns, &values),
+    Rows {
+        x: DMatrix::from_row_slice(y.len(), columns, &values),
         y,
         offset,
         clusters,
-    )
+        weights,
+    }
 }
 
-/// A group's rate per person-year in a period of the uncontrolled before/after.
 fn rate(people: &[Person], measure: usize, treated: bool, period: usize) -> f64 {
     let (events, days) = people
         .iter()
         .filter(|person| person.treated == treated)
         .fold((0.0, 0.0), |(events, days), person| {
             let (more_events, more_days) = person.naive(measure, period);
-            (events + more_events, days + more_days)
+            (
+                events + person.weight * more_events,
+                days + person.weight * more_days,
+            )
         });
     events / (days / DAYS_PER_YEAR)
 }
@@ -756,16 +825,13 @@ fn before_after(people: &[Person], measure: usize, treated: bool) -> StatsResult
             });
         }
     }
-    let (x, y, offset, clusters) =
-        design(people, measure, |person| person.treated == treated, false);
-    let fit = glm::fit(&x, &y, Some(&offset), Family::Poisson)?;
-    let se = fit.standard_errors(&Covariance::Cluster(&clusters))?[1];
-    let (p, [low, high]) = wald_ci(fit.coef[1], se, Some(cluster_count(&clusters)));
+    let rows = design(people, measure, |person| person.treated == treated, false);
+    let (ratio, [low, high], p) = rows.rate_ratio(&rows.fit()?, 1)?;
     Ok(json!({
         "pre_rate": number(rate(people, measure, treated, 0)),
         "post_rate": number(rate(people, measure, treated, 1)),
-        "rate_ratio": number(fit.coef[1].exp()),
-        "ci95": [number(low.exp()), number(high.exp())],
+        "rate_ratio": number(ratio),
+        "ci95": [number(low), number(high)],
         "p": number(p),
         "label": "uncontrolled: subject to regression to the mean",
     }))
@@ -818,10 +884,10 @@ fn avoided_per_person(people: &[Person], measure: usize, did: &Value) -> Value {
 /// The DiD of one measure; the bootstrap CI of the absolute change only when `seed` is given.
 fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult<Value> {
     check_cells(people, measure)?;
-    let (x, y, offset, clusters) = design(people, measure, |_| true, true);
-    let fit = glm::fit(&x, &y, Some(&offset), Family::Poisson)?;
-    let se = fit.standard_errors(&Covariance::Cluster(&clusters))?[3];
-    let (p, [low, high]) = wald_ci(fit.coef[3], se, Some(cluster_count(&clusters)));
+    let rows = design(people, measure, |_| true, true);
+    let fit = rows.fit()?;
+    let se = fit.standard_errors(&Covariance::Cluster(&rows.clusters))?[3];
+    let (p, [low, high]) = wald_ci(fit.coef[3], se, Some(cluster_count(&rows.clusters)));
     // Events and exposure days per matched set, [comparison, treated] x [pre, post]: the
     // bootstrap resamples sets and only adds these up (no per-person work per replicate).
     type Cells = [[(f64, f64); 2]; 2];
@@ -834,8 +900,8 @@ fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult
             .zip(person.events[measure])
             .zip(person.exposure_days)
         {
-            cell.0 += events;
-            cell.1 += days;
+            cell.0 += person.weight * events;
+            cell.1 += person.weight * days;
         }
     }
     let sets: Vec<Cells> = by_set.into_values().collect();
@@ -925,8 +991,8 @@ fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult
 /// statsmodels (`tests/fixtures/stats/ancova.json`).
 fn ancova(people: &[Person], measure: usize) -> StatsResult<Value> {
     check_cells(people, measure)?;
-    let (mut values, mut y, mut offset, mut clusters) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut values, mut y, mut offset, mut clusters, mut weights) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for person in people {
         let [pre_days, post_days] = person.exposure_days;
         if pre_days <= 0.0 || post_days <= 0.0 {
@@ -941,14 +1007,19 @@ fn ancova(people: &[Person], measure: usize) -> StatsResult<Value> {
         y.push(person.events[measure][1]);
         offset.push((post_days / DAYS_PER_YEAR).ln());
         clusters.push(person.set as u64);
+        weights.push(person.weight);
     }
-    let x = DMatrix::from_row_slice(y.len(), 3, &values);
-    let fit = glm::fit(&x, &y, Some(&offset), Family::Poisson)?;
-    let se = fit.standard_errors(&Covariance::Cluster(&clusters))?[1];
-    let (p, [low, high]) = wald_ci(fit.coef[1], se, Some(cluster_count(&clusters)));
+    let rows = Rows {
+        x: DMatrix::from_row_slice(y.len(), 3, &values),
+        y,
+        offset,
+        clusters,
+        weights,
+    };
+    let (ratio, [low, high], p) = rows.rate_ratio(&rows.fit()?, 1)?;
     Ok(json!({
-        "rate_ratio": number(fit.coef[1].exp()),
-        "ci95": [number(low.exp()), number(high.exp())],
+        "rate_ratio": number(ratio),
+        "ci95": [number(low), number(high)],
         "p": number(p),
     }))
 }
@@ -1025,6 +1096,51 @@ mod tests {
         close(&estimate["ci95"][0], &fixture["ci95"][0]);
         close(&estimate["ci95"][1], &fixture["ci95"][1]);
         close(&estimate["p"], &fixture["p"]);
+    }
+
+    #[test]
+    fn each_matched_set_counts_once_whatever_its_number_of_comparison_people() {
+        // Set 0: one comparison person, no change (10 and 10 events a year). Set 1: three
+        // comparison people, each 2 then 4. The treated: 10 then 10, and 2 then 1. Weighted
+        // 1/k the comparison group goes from 12 to 14, the treated from 12 to 11: rate ratio
+        // 11/14. Unweighted, set 1 would count three times (16 to 22): 2/3.
+        let person = |set: i64, treated: bool, pre: f64, post: f64| {
+            let mut person = Person {
+                set,
+                treated,
+                exposure_days: [365.25, 365.25],
+                ..Person::default()
+            };
+            person.events[0] = [pre, post];
+            person
+        };
+        let mut people = vec![
+            person(0, true, 10.0, 10.0),
+            person(0, false, 10.0, 10.0),
+            person(1, true, 2.0, 1.0),
+        ];
+        people.extend((0..3).map(|_| person(1, false, 2.0, 4.0)));
+        let weights = comparison_weights(
+            people
+                .iter()
+                .enumerate()
+                .map(|(row, person)| (person.set, person.treated, row)),
+        );
+        assert_eq!(weights, BTreeMap::from([(0, 1.0), (1, 1.0 / 3.0)]));
+        for person in people.iter_mut().filter(|person| !person.treated) {
+            person.weight = weights[&person.set];
+        }
+        let estimate = did_with(&people, 0, None).unwrap();
+        let ratio = estimate["rate_ratio"].as_f64().unwrap();
+        assert!((ratio - 11.0 / 14.0).abs() < 1e-9, "{ratio}");
+        // The absolute change per person-year uses the same weights: two (weighted) people a
+        // side, so (5.5 - 6) - (7 - 6) a person-year.
+        let change = estimate["change_per_person_year"].as_f64().unwrap();
+        assert!((change + 1.5).abs() < 1e-9, "{change}");
+        assert!(
+            (rate(&people, 0, false, 1) - 7.0).abs() < 1e-9,
+            "the comparison group's follow-up rate is weighted too"
+        );
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! is the expected information, as R's sandwich; for the non-canonical NB2 log link
 //! statsmodels uses the observed information instead, so its NB2 sandwiches differ slightly.
 //!
+//! Optional prior weights (R `glm(weights = )`, statsmodels `var_weights`) multiply each
+//! observation's IRLS weight, deviance and score.
+//!
 //! Hand-written on nalgebra: no Rust GLM crate offers NB2 with robust SEs (checked
 //! November 2026). Non-convergence, separation and singular designs are errors, never panics.
 
@@ -44,6 +47,8 @@ pub struct GlmFit {
     pub iterations: usize,
     x: DMatrix<f64>,
     y: DVector<f64>,
+    /// Prior weights (all 1 when none were given).
+    prior: DVector<f64>,
 }
 
 impl Family {
@@ -82,7 +87,8 @@ impl Family {
         }
     }
 
-    fn deviance(self, y: &DVector<f64>, mu: &DVector<f64>) -> f64 {
+    /// The deviance, each observation's term times its prior weight.
+    fn deviance(self, y: &DVector<f64>, mu: &DVector<f64>, prior: &DVector<f64>) -> f64 {
         let term = |y: f64, mu: f64| match self {
             Family::Binomial => -2.0 * (y * mu.ln() + (1.0 - y) * (1.0 - mu).ln()),
             Family::Poisson => 2.0 * (y_log_y_over(y, mu) - (y - mu)),
@@ -90,7 +96,11 @@ impl Family {
                 2.0 * (y_log_y_over(y, mu) - (y + theta) * ((y + theta) / (mu + theta)).ln())
             }
         };
-        y.iter().zip(mu.iter()).map(|(y, mu)| term(*y, *mu)).sum()
+        y.iter()
+            .zip(mu.iter())
+            .zip(prior.iter())
+            .map(|((y, mu), weight)| weight * term(*y, *mu))
+            .sum()
     }
 }
 
@@ -104,6 +114,18 @@ pub fn fit(
     x: &DMatrix<f64>,
     y: &[f64],
     offset: Option<&[f64]>,
+    family: Family,
+) -> StatsResult<GlmFit> {
+    fit_weighted(x, y, offset, None, family)
+}
+
+/// [`fit`] with prior weights (non-negative, finite), as R's `glm(weights = )`: e.g. 1/k for
+/// each of k comparison people matched to one referred person.
+pub fn fit_weighted(
+    x: &DMatrix<f64>,
+    y: &[f64],
+    offset: Option<&[f64]>,
+    weights: Option<&[f64]>,
     family: Family,
 ) -> StatsResult<GlmFit> {
     let n = y.len();
@@ -128,6 +150,21 @@ pub fn fit(
         }
         None => DVector::zeros(n),
     };
+    let prior = match weights {
+        Some(weights) if weights.len() != n => {
+            return Err(StatsError::LengthMismatch(weights.len(), n));
+        }
+        Some(weights) => {
+            check_finite(weights)?;
+            if weights.iter().any(|weight| *weight < 0.0) {
+                return Err(StatsError::Invalid(
+                    "prior weights must be non-negative".into(),
+                ));
+            }
+            DVector::from_column_slice(weights)
+        }
+        None => DVector::from_element(n, 1.0),
+    };
     let y = DVector::from_column_slice(y);
     match family {
         Family::Binomial if y.iter().any(|value| !(0.0..=1.0).contains(value)) => {
@@ -146,7 +183,7 @@ pub fn fit(
         _ => value + 0.1,
     });
     let mut eta = mu.map(|value| family.link(value));
-    let mut deviance = family.deviance(&y, &mu);
+    let mut deviance = family.deviance(&y, &mu, &prior);
     let mut previous_coef: Option<DVector<f64>> = None;
     for iteration in 1..=MAX_ITERATIONS {
         let mu_eta = mu.map(|value| family.mu_eta(value));
@@ -155,7 +192,8 @@ pub fn fit(
             mu_eta
                 .iter()
                 .zip(mu.iter())
-                .map(|(d, m)| d * d / family.variance(*m)),
+                .zip(prior.iter())
+                .map(|((d, m), weight)| weight * (d * d / family.variance(*m))),
         );
         let working = DVector::from_iterator(
             n,
@@ -189,7 +227,7 @@ pub fn fit(
         if mu.iter().any(|value| !value.is_finite()) {
             return Err(StatsError::NotConverged(iteration));
         }
-        let new_deviance = family.deviance(&y, &mu);
+        let new_deviance = family.deviance(&y, &mu, &prior);
         // Converged when the deviance is stable (as R and statsmodels) AND the coefficients
         // are: under separation the deviance flattens towards 0 while a coefficient keeps
         // growing by about one per step, and no finite estimate exists.
@@ -200,7 +238,8 @@ pub fn fit(
             let weights = DVector::from_iterator(
                 n,
                 mu.iter()
-                    .map(|m| family.mu_eta(*m).powi(2) / family.variance(*m)),
+                    .zip(prior.iter())
+                    .map(|(m, weight)| weight * (family.mu_eta(*m).powi(2) / family.variance(*m))),
             );
             let information = weighted_transpose(x, &weights) * x;
             let bread = information.try_inverse().ok_or(StatsError::Singular)?;
@@ -213,6 +252,7 @@ pub fn fit(
                 iterations: iteration,
                 x: x.clone(),
                 y,
+                prior,
             });
         }
     }
@@ -250,12 +290,13 @@ pub enum Covariance<'a> {
 }
 
 impl GlmFit {
-    /// Per-observation scores x_i (y_i - mu_i) (d mu/d eta) / V(mu_i).
+    /// Per-observation scores w_i x_i (y_i - mu_i) (d mu/d eta) / V(mu_i), w_i the prior weight.
     fn scores(&self) -> DMatrix<f64> {
         let mut scores = self.x.clone();
         for (i, mut row) in scores.row_iter_mut().enumerate() {
             let mu = self.fitted[i];
-            row *= (self.y[i] - mu) * self.family.mu_eta(mu) / self.family.variance(mu);
+            row *= self.prior[i]
+                * ((self.y[i] - mu) * self.family.mu_eta(mu) / self.family.variance(mu));
         }
         scores
     }
@@ -424,7 +465,8 @@ pub fn fit_firth_logistic(x: &DMatrix<f64>, y: &[f64]) -> StatsResult<GlmFit> {
         let converged = step.amax() < 1e-10 && score.amax() < 1e-8;
         (coef, penalised, mu, inverse) = (next, next_penalised, next_mu, next_inverse);
         if converged {
-            let deviance = Family::Binomial.deviance(&y, &mu);
+            let prior = DVector::from_element(y.len(), 1.0);
+            let deviance = Family::Binomial.deviance(&y, &mu, &prior);
             return Ok(GlmFit {
                 family: Family::Binomial,
                 coef,
@@ -434,6 +476,7 @@ pub fn fit_firth_logistic(x: &DMatrix<f64>, y: &[f64]) -> StatsResult<GlmFit> {
                 iterations: iteration,
                 x: x.clone(),
                 y,
+                prior,
             });
         }
     }

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use sha2::{Digest, Sha256};
 
 use super::describe::{mean, variance};
-use super::{StatsError, StatsResult};
+use super::{StatsError, StatsResult, check_finite};
 
 /// A stable 64-bit hash of an identifier (first 8 bytes of SHA-256): the tie-break.
 pub fn stable_hash(id: &str) -> u64 {
@@ -209,13 +209,14 @@ pub struct Balance {
 }
 
 /// Balance of one covariate. `treated`/`control` are the unmatched samples; `matched_*` the
-/// matched ones (controls repeated per treated if k > 1 gives equal weights per set).
+/// matched ones, the matched controls optionally weighted (1/k for each of a matched set's k
+/// controls, so each set counts once whatever its size).
 pub fn balance(
     covariate: &str,
     treated: &[f64],
     control: &[f64],
     matched_treated: &[f64],
-    matched_control: &[f64],
+    matched_control: &Weighted<'_>,
 ) -> StatsResult<Balance> {
     let binary = treated
         .iter()
@@ -227,8 +228,8 @@ pub fn balance(
     } else {
         variance(treated)?.sqrt()
     };
-    let smd = |t: &[f64], c: &[f64]| -> StatsResult<f64> {
-        let difference = mean(t)? - mean(c)?;
+    let smd = |t: &[f64], c: &Weighted<'_>| -> StatsResult<f64> {
+        let difference = mean(t)? - c.mean()?;
         Ok(if denominator > 0.0 {
             difference / denominator
         } else if difference == 0.0 {
@@ -237,18 +238,75 @@ pub fn balance(
             f64::INFINITY.copysign(difference)
         })
     };
-    let ratio = |t: &[f64], c: &[f64]| -> Option<f64> {
+    let ratio = |t: &[f64], c: &Weighted<'_>| -> Option<f64> {
         if binary {
             return None;
         }
-        let (vt, vc) = (variance(t).ok()?, variance(c).ok()?);
+        let (vt, vc) = (variance(t).ok()?, c.variance().ok()?);
         (vc > 0.0).then(|| vt / vc)
+    };
+    let control = Weighted {
+        values: control,
+        weights: None,
     };
     Ok(Balance {
         covariate: covariate.to_string(),
-        smd_before: smd(treated, control)?,
+        smd_before: smd(treated, &control)?,
         smd_after: smd(matched_treated, matched_control)?,
-        variance_ratio_before: ratio(treated, control),
+        variance_ratio_before: ratio(treated, &control),
         variance_ratio_after: ratio(matched_treated, matched_control),
     })
+}
+
+/// Values with optional weights (none: each counts 1).
+pub struct Weighted<'a> {
+    pub values: &'a [f64],
+    pub weights: Option<&'a [f64]>,
+}
+
+impl Weighted<'_> {
+    fn mean(&self) -> StatsResult<f64> {
+        let Some(weights) = self.weights else {
+            return mean(self.values);
+        };
+        check_finite(self.values)?;
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 {
+            return Err(StatsError::TooFew { needed: 1, got: 0 });
+        }
+        Ok(self
+            .values
+            .iter()
+            .zip(weights)
+            .map(|(x, w)| w * x)
+            .sum::<f64>()
+            / total)
+    }
+
+    /// The variance with reliability weights, the unbiased estimator
+    /// Σw(x - m)² Σw / ((Σw)² - Σw²): the usual n - 1 variance when every weight is 1.
+    fn variance(&self) -> StatsResult<f64> {
+        let Some(weights) = self.weights else {
+            return variance(self.values);
+        };
+        let centre = self.mean()?;
+        let (total, squares): (f64, f64) =
+            weights.iter().fold((0.0, 0.0), |(total, squares), w| {
+                (total + w, squares + w * w)
+            });
+        let denominator = total * total - squares;
+        if denominator <= 0.0 {
+            return Err(StatsError::TooFew {
+                needed: 2,
+                got: self.values.len(),
+            });
+        }
+        let spread: f64 = self
+            .values
+            .iter()
+            .zip(weights)
+            .map(|(x, w)| w * (x - centre).powi(2))
+            .sum();
+        Ok(spread * total / denominator)
+    }
 }

@@ -58,7 +58,11 @@ pub(super) fn service_use_section(
             ),
             ("change_per_person_year", "Change per person-year", "number"),
             ("change_ci95", "95% CI (bootstrap)", "number"),
-            ("ancova_rate_ratio", "ANCOVA on the baseline (sensitivity)", "number"),
+            (
+                "ancova_rate_ratio",
+                "ANCOVA on the baseline (sensitivity)",
+                "number",
+            ),
             (
                 "placebo_rate_ratio",
                 "Placebo within the baseline (95% CI)",
