@@ -36,10 +36,57 @@ fn ci(value: &Value) -> (f64, f64) {
     (value[0].as_f64().unwrap(), value[1].as_f64().unwrap())
 }
 
+/// The published first page's answers to "Did NHS use fall?" and "Does it pay for its cost
+/// within 24 months?", checked against the rules: "Yes" only when the 95% interval excludes no
+/// effect on the favourable side, "No clear change" / "Uncertain" when it includes it.
+fn verdicts_follow_the_intervals(dir: &Path, results: &Value) -> [String; 2] {
+    let report = std::fs::read_to_string(dir.join("out/published/report.md")).unwrap();
+    let answer = |question: &str| {
+        let line = report
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("### {question} ")))
+            .unwrap_or_else(|| panic!("no verdict on {question}"));
+        line.split(" (evidence:").next().unwrap().to_string()
+    };
+    let nhs = answer("Did NHS use fall?");
+    let primary = results["service_use"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["role"] == "primary")
+        .unwrap();
+    let (low, high) = ci(&primary["did"]["ci95"]);
+    let expected = if high < 1.0 {
+        "Yes"
+    } else if low > 1.0 {
+        "No: it rose"
+    } else {
+        "No clear change"
+    };
+    assert_eq!(nhs, expected, "[{low}, {high}]");
+    let pays = answer("Does it pay for its cost within 24 months?");
+    let month_24 = results["economics"]["monthly"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap();
+    let (low, high) = ci(&month_24["cumulative_net_ci95"]);
+    let expected = if low > 0.0 {
+        "Yes"
+    } else if high < 0.0 {
+        "No"
+    } else {
+        "Uncertain"
+    };
+    assert_eq!(pays, expected, "[{low}, {high}]");
+    [nhs, pays]
+}
+
 #[test]
 fn did_recovers_the_true_effect_where_before_after_overstates_it() {
     let work = tempfile::tempdir().unwrap();
     let (truth, results) = generate_and_run(Effects::default_effect(), work.path());
+    verdicts_follow_the_intervals(work.path(), &results);
     // The treated are referred at a peak of GP use (months -3..-1). The default design
     // matches on prior use in the year before referral, peak included, and takes the year
     // before that (-24..-13) as the DiD baseline, so the matched windows are not the baseline.
@@ -238,6 +285,10 @@ fn did_recovers_the_true_effect_where_before_after_overstates_it() {
 fn with_no_effect_the_did_interval_covers_one() {
     let work = tempfile::tempdir().unwrap();
     let (_, results) = generate_and_run(Effects::none(), work.path());
+    // The first page claims no fall in NHS use and no payback.
+    let answers = verdicts_follow_the_intervals(work.path(), &results);
+    assert_ne!(answers[0], "Yes", "{answers:?}");
+    assert_ne!(answers[1], "Yes", "{answers:?}");
     for name in [
         "gp_demand",
         "ae_attendances",

@@ -25,7 +25,8 @@ fn small_run(dir: &Path) -> serde_json::Value {
     synth_and_run(&options, dir, &[]).1
 }
 
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
+    "verdict",
     "summary",
     "methods",
     "cohort",
@@ -216,9 +217,33 @@ fn report_renders_in_headless_chromium_with_every_section() {
         png.len()
     );
 
+    // The first page as a commissioner sees it, kept as a test artefact to look at.
+    let first_page = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-first-page.png");
+    let screenshot = headless(
+        work.path(),
+        &[
+            format!("--screenshot={}", first_page.display()),
+            "--window-size=1100,1500".into(),
+        ],
+        &page,
+    );
+    assert!(screenshot.status.success());
+    assert!(std::fs::read(&first_page).unwrap().starts_with(b"\x89PNG"));
+    for question in [
+        "Did NHS use fall?",
+        "Did wellbeing improve?",
+        "Does it pay for its cost within 24 months?",
+    ] {
+        assert!(
+            dom_text.contains(question),
+            "the first page lacks {question}"
+        );
+    }
+
     // The Markdown twin has the same sections.
     let markdown = std::fs::read_to_string(published.join("report.md")).unwrap();
     for heading in [
+        "## The answers in brief",
         "## Summary for commissioners",
         "## How this was evaluated",
         "## Cohort and balance",

@@ -32,7 +32,7 @@ const FIGURE_SECTIONS: [(&str, &str); 9] = [
     ("wellbeing", "wellbeing"),
     ("forest", "service_use"),
     ("event_study", "service_use"),
-    ("payback", "economics"),
+    ("payback", "verdict"),
     ("tornado", "economics"),
     ("equity", "equity"),
     ("referral_funnel", "equity"),

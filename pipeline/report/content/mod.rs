@@ -21,6 +21,7 @@ mod methods;
 mod quality;
 mod service_use;
 mod summary;
+mod verdict;
 mod wellbeing;
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,6 +93,7 @@ pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure
             "name": study["name"], "start": study["start"], "end": study["end"],
             "data_end": study["data_end"], "pre_months": pre_months, "post_months": post_months,
         },
+        "verdict": verdict::verdicts(results, rule),
         "summary": summary,
         "approach": methods::approach(results, manifest, rule),
         "methods": methods::methods(results, manifest, rule),
