@@ -3,7 +3,7 @@
 //! - discount factor DF_m = (1 + r)^(-(m-1)/12) for follow-up month m = 1.. (month 1
 //!   undiscounted; HM Treasury Green Book / NICE 3.5%);
 //! - cumulative net savings NS(M) = sum_{m <= M} DF_m saving_m - programme cost;
-//! - break-even month = first M with NS(M) >= 0, else none within the horizon;
+//! - break-even month = first M from which NS stays >= 0 to the end of the horizon, else none;
 //! - return per £1 at month M = discounted savings to M / programme cost;
 //! - break-even threshold at month M = the programme cost per person at which NS(M) = 0, that
 //!   is the discounted savings to M (a threshold the study's savings imply, not a prediction),
@@ -36,7 +36,8 @@ pub struct MonthRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Payback {
     pub monthly: Vec<MonthRow>,
-    /// First month with NS(M) >= 0; None when not within the horizon.
+    /// The first month from which NS(M) >= 0 to the end of the horizon (a curve that crosses
+    /// zero and falls back below has not broken even); None when NS at the horizon is < 0.
     pub break_even_month: Option<u32>,
     /// Discounted savings over the whole horizon, per person.
     pub discounted_savings_per_person: f64,
@@ -54,15 +55,11 @@ pub fn payback(
 ) -> Payback {
     let mut monthly = Vec::with_capacity(savings_by_month.len());
     let mut discounted_total = 0.0;
-    let mut break_even_month = None;
     for (index, saving) in savings_by_month.iter().enumerate() {
         let month = index as u32 + 1;
         let factor = discount_factor(discount_rate, month);
         discounted_total += factor * saving;
         let net = discounted_total - programme_cost_per_person;
-        if break_even_month.is_none() && net >= 0.0 {
-            break_even_month = Some(month);
-        }
         monthly.push(MonthRow {
             month,
             saving_per_person: *saving,
@@ -71,6 +68,14 @@ pub fn payback(
             cumulative_net_per_person: net,
         });
     }
+    let break_even_month = match monthly
+        .iter()
+        .rposition(|row| row.cumulative_net_per_person < 0.0)
+    {
+        None if !monthly.is_empty() => Some(1),
+        Some(last_below) if last_below + 1 < monthly.len() => Some(last_below as u32 + 2),
+        _ => None,
+    };
     let return_per_pound = return_months
         .iter()
         .filter(|month| (**month as usize) <= monthly.len() && **month > 0)
@@ -165,6 +170,12 @@ mod tests {
             negative.monthly[23].cumulative_net_per_person
                 < negative.monthly[0].cumulative_net_per_person
         );
+        // A curve that crosses zero and falls back has not broken even until it stays above:
+        // net -50, +50, -10, +90, +190 from month 1 breaks even in month 4.
+        let crossing = payback(&[50.0, 100.0, -60.0, 100.0, 100.0], 100.0, 0.0, &[]);
+        assert_eq!(crossing.break_even_month, Some(4));
+        let falls_back = payback(&[150.0, -100.0], 100.0, 0.0, &[]);
+        assert_eq!(falls_back.break_even_month, None);
         // Zero cost breaks even at once.
         assert_eq!(
             payback(&[0.0; 3], 0.0, 0.035, &[]).break_even_month,

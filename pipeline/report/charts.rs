@@ -29,6 +29,11 @@ pub const PALETTE: [RGBColor; 7] = [
     RGBColor(120, 120, 120), // grey
 ];
 const GREY: RGBColor = RGBColor(110, 110, 110);
+/// Grid lines: faint major lines and one fainter minor line between them, so the grid guides
+/// the eye without competing with the data (and survives greyscale print).
+const MAJOR_GRID: RGBColor = RGBColor(220, 220, 220);
+const MINOR_GRID: RGBColor = RGBColor(243, 243, 243);
+const MINOR_LINES: usize = 1;
 const FONT: &str = "sans-serif";
 const WIDTH: u32 = 960;
 const FOOTER_PX: u32 = 48;
@@ -330,6 +335,9 @@ fn row_chart<'a, DB: DrawingBackend>(
         .configure_mesh()
         .disable_y_mesh()
         .y_labels(0)
+        .light_line_style(MINOR_GRID)
+        .max_light_lines(MINOR_LINES)
+        .bold_line_style(MAJOR_GRID)
         .x_label_formatter(&x_tick)
         .x_desc(x_label)
         .axis_desc_style((FONT, 15))
@@ -516,7 +524,9 @@ fn draw_lines<DB: DrawingBackend>(
         .y_desc(y_label)
         .axis_desc_style((FONT, 15))
         .label_style((FONT, 13))
-        .light_line_style(RGBColor(235, 235, 235))
+        .light_line_style(MINOR_GRID)
+        .max_light_lines(MINOR_LINES)
+        .bold_line_style(MAJOR_GRID)
         .draw()
         .map_err(text)?;
     for line in series {
@@ -611,7 +621,9 @@ fn draw_histogram<DB: DrawingBackend>(
         .y_desc(y_label)
         .axis_desc_style((FONT, 15))
         .label_style((FONT, 13))
-        .light_line_style(RGBColor(235, 235, 235))
+        .light_line_style(MINOR_GRID)
+        .max_light_lines(MINOR_LINES)
+        .bold_line_style(MAJOR_GRID)
         .draw()
         .map_err(text)?;
     chart
