@@ -145,6 +145,20 @@ pub fn population_norm(instrument: &str, item: Option<&str>) -> Option<(f64, &'s
     }
 }
 
+/// Test-retest reliability (the correlation of two measurements of the same people with no
+/// change between them), for the regression-to-the-mean adjustment (docs/domain.md,
+/// Wellbeing questionnaires): WEMWBS 0.83 at one week (Tennant et al. 2007, Health Qual Life
+/// Outcomes 5:63). None where no published value is held here.
+pub fn test_retest_reliability(
+    instrument: &str,
+    item: Option<&str>,
+) -> Option<(f64, &'static str)> {
+    match (instrument, item) {
+        ("WEMWBS", None) => Some((0.83, "Tennant et al. 2007, HQLO 5:63 (one week)")),
+        _ => None,
+    }
+}
+
 /// Whether a higher value is better for an instrument, or an ONS4 item (anxiety: lower is
 /// better).
 pub fn higher_is_better(instrument: &Instrument, item: Option<&str>) -> bool {

@@ -153,6 +153,7 @@ pub async fn estimate(ctx: &SessionContext) -> Result<Wellbeing> {
             "multiplicity": "Holm across the primary family (each instrument, and each ONS4 and MYCaW item)",
             "subgroups": format!("paired change per instrument by the referred person's IMD quintile, age band, sex, ethnicity group, referral route and each referral reason; not estimated below {MIN_SUBGROUP_SETS} pairs; no multiplicity adjustment"),
             "uncontrolled": "single-group change; referral at low wellbeing means regression to the mean also applies",
+            "rtm_adjusted": "sensitivity: mean change - (1 - test-retest reliability) x (population mean - the pairs' baseline mean), the change regression to the mean alone would produce (Barnett, van der Pols & Dobson 2005); interval shifted by the same amount; only where a published reliability and population mean are held (WEMWBS)",
         }),
     })
 }
@@ -221,6 +222,7 @@ fn summarise(
         row["pct_deteriorated"] = number(share(&|change| change <= -threshold));
         row["meaningful_change_threshold"] = number(threshold);
     }
+    row["rtm_adjusted"] = rtm_adjusted(code, item, pre, &row);
     row["change_histogram"] = change_histogram(code, pre, post);
     row["completers_vs_non_completers"] = match welch_t(pre, non_completers) {
         Ok(t) => {
@@ -229,6 +231,39 @@ fn summarise(
         Err(error) => note(&error),
     };
     row
+}
+
+/// The paired change less the part regression to the mean alone would produce, a labelled
+/// sensitivity: people referred at a low score would, with no change at all, score nearer the
+/// population mean μ next time, by (1 − ρ)(μ − x̄) on average (x̄ the pairs' baseline mean,
+/// ρ the instrument's test-retest reliability; the regression of a second measurement on the
+/// first: Barnett, van der Pols & Dobson 2005, Int J Epidemiol 34:215). The interval is the
+/// paired t interval shifted by the same amount (ρ and μ taken as known). Assumes the referred
+/// people come from a population with that mean and were selected on the score measured.
+fn rtm_adjusted(code: &str, item: Option<&str>, pre: &[f64], row: &Value) -> Value {
+    let (Some((reliability, reliability_source)), Some((norm, _))) = (
+        measures::test_retest_reliability(code, item),
+        measures::population_norm(code, item),
+    ) else {
+        return json!({"not_estimated": "no published test-retest reliability or population mean for this measure"});
+    };
+    let (Some(change), Some(low), Some(high)) = (
+        row["mean_change"].as_f64(),
+        row["ci95"][0].as_f64(),
+        row["ci95"][1].as_f64(),
+    ) else {
+        return json!({"not_estimated": "no paired change"});
+    };
+    let baseline = pre.iter().sum::<f64>() / pre.len() as f64;
+    let expected = (1.0 - reliability) * (norm - baseline);
+    json!({
+        "change": number(change - expected),
+        "ci95": [number(low - expected), number(high - expected)],
+        "expected_from_regression_to_the_mean": number(expected),
+        "reliability": reliability,
+        "reliability_source": reliability_source,
+        "population_mean": norm,
+    })
 }
 
 /// Counts of paired change (follow-up − baseline) in bins [from, to), for the report's
@@ -252,4 +287,26 @@ fn change_histogram(code: &str, pre: &[f64], post: &[f64]) -> Value {
             "from": *bin as f64 * width, "to": (*bin + 1) as f64 * width, "count": count,
         })).collect::<Vec<_>>(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_regression_to_the_mean_adjustment_subtracts_what_no_change_would_show() {
+        // Pairs starting at 41 on WEMWBS (population mean 49.4, reliability 0.83) would score
+        // 0.17 x 8.4 = 1.428 points higher next time with no change at all.
+        let row = json!({"mean_change": 3.0, "ci95": [1.0, 5.0]});
+        let adjusted = rtm_adjusted("WEMWBS", None, &[40.0, 42.0], &row);
+        let expected = 0.17 * (49.4 - 41.0);
+        let value = |key: &Value| key.as_f64().unwrap();
+        assert!(
+            (value(&adjusted["expected_from_regression_to_the_mean"]) - expected).abs() < 1e-12
+        );
+        assert!((value(&adjusted["change"]) - (3.0 - expected)).abs() < 1e-12);
+        assert!((value(&adjusted["ci95"][0]) - (1.0 - expected)).abs() < 1e-12);
+        // No published reliability held: not estimated, never a number.
+        assert!(rtm_adjusted("PHQ9", None, &[10.0], &row)["not_estimated"].is_string());
+    }
 }

@@ -171,8 +171,10 @@ fn nhs_use(results: &Value) -> Value {
     }
 }
 
-/// Did wellbeing improve? The paired change on WEMWBS (or SWEMWBS): no comparison group, so
-/// at best weak evidence that the service caused it.
+/// Did wellbeing improve? The paired change on WEMWBS (or SWEMWBS): no comparison group, so at
+/// best weak evidence that the service caused it. The change beyond regression to the mean
+/// towards the population average is stated beside it as a bound, not used for the answer: it
+/// over-corrects where referred people's usual wellbeing is below that average.
 fn wellbeing(results: &Value, rule: Disclosure) -> Value {
     const QUESTION: &str = "Did wellbeing improve?";
     let row = ["WEMWBS", "SWEMWBS"].iter().find_map(|instrument| {
@@ -212,12 +214,27 @@ fn wellbeing(results: &Value, rule: Disclosure) -> Value {
         );
     }
     let instrument = row["instrument"].as_str().unwrap_or("");
-    let detail = format!(
+    let mut detail = format!(
         "Among {} people with {instrument} scores before and after, scores changed by {} points on average (95% CI {}).",
         rule.count(pairs),
         decimals(Some(change), 1),
         ci(Some((low, high)), 1)
     );
+    let adjusted = &row["rtm_adjusted"];
+    if let (Some(beyond), Some(range), Some(expected), Some(mean)) = (
+        float(&adjusted["change"]),
+        interval(&adjusted["ci95"]),
+        float(&adjusted["expected_from_regression_to_the_mean"]),
+        float(&adjusted["population_mean"]),
+    ) {
+        detail.push_str(&format!(
+            " If without the service their scores would have drifted back towards the population average ({}), about {} points of that would have happened anyway, leaving {} (95% CI {}); if their low scores are their usual level, less would have.",
+            decimals(Some(mean), 1),
+            decimals(Some(expected), 1),
+            decimals(Some(beyond), 1),
+            ci(Some(range), 1)
+        ));
+    }
     let why = "No comparison group: part of any change may have happened without the service, and people who answered twice may differ from those who did not.".to_string();
     match side(low, high, 0.0) {
         Side::Higher => verdict(QUESTION, "Yes", detail, "Weak", why),
@@ -376,6 +393,14 @@ mod tests {
         );
         // Wellbeing has no comparison group: a clear rise is still weak evidence.
         assert_eq!(found[1], ("Yes".into(), "Weak".into()));
+        // The change beyond regression to the mean is stated as a bound beside the answer.
+        let mut bounded = results([0.8, 1.1], [-300.0, 500.0], false, 0.5);
+        bounded["wellbeing"][0]["rtm_adjusted"] = json!({"change": 1.0, "ci95": [-1.0, 3.0],
+            "expected_from_regression_to_the_mean": 2.0, "population_mean": 49.4});
+        let value = verdicts(&bounded, rule);
+        assert_eq!(answers(&value)[1], ("Yes".into(), "Weak".into()));
+        let detail = value["questions"][1]["detail"].as_str().unwrap();
+        assert!(detail.contains("about 2.0 points"), "{detail}");
     }
 
     #[test]

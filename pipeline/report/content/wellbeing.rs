@@ -25,6 +25,11 @@ pub(super) fn wellbeing_section(
             ("mean_followup", "Mean after", "number"),
             ("mean_change", "Mean change", "number"),
             ("ci95", "95% CI", "number"),
+            (
+                "rtm_adjusted_change",
+                "Change beyond regression to the mean (95% CI)",
+                "number",
+            ),
             ("p_holm", "p (t, Holm)", "number"),
             ("p_wilcoxon", "p (Wilcoxon)", "number"),
             ("cohens_dz", "Cohen's d_z (change / SD of change)", "number"),
@@ -61,6 +66,14 @@ pub(super) fn wellbeing_section(
                 ci(interval(&row["ci95"]), 2)
             } else {
                 "*".into()
+            },
+            match (shown, float(&row["rtm_adjusted"]["change"])) {
+                (false, _) => "*".into(),
+                (true, None) => "n/a".into(),
+                (true, Some(change)) => format!(
+                    "{change:.2} ({})",
+                    ci(interval(&row["rtm_adjusted"]["ci95"]), 2)
+                ),
             },
             if shown {
                 p_value(float(&row["p_t_holm"]))
