@@ -9,6 +9,7 @@
 //! - `service_use.rs`: before/after, difference-in-differences, event study per measure;
 //! - `wellbeing.rs`: paired change per instrument and ONS4 item.
 
+mod attrition;
 mod comparison;
 mod economics;
 mod service_use;
@@ -91,7 +92,7 @@ pub async fn estimate(
 ) -> Result<Estimates> {
     let config = &with_programme_people(ctx, config).await?;
     let programme = json!(config.programme);
-    let wellbeing = wellbeing::estimate(ctx).await?;
+    let wellbeing = wellbeing::estimate(ctx, config.seed).await?;
     let mut methods = json!({ "wellbeing": wellbeing.methods });
     // The other candidate designs first: each rematches and overwrites `matched_sets`, and
     // the headline design runs last, so the tables left behind are the headline's.

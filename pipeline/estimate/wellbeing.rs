@@ -9,7 +9,9 @@
 use datafusion::prelude::SessionContext;
 use serde_json::{Value, json};
 
-use super::{BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns, note, number};
+use super::{
+    BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns, note, number,
+};
 use crate::error::Result;
 use crate::measures;
 use crate::stats::hypothesis::{
@@ -85,7 +87,8 @@ async fn subgroups(ctx: &SessionContext) -> Result<Value> {
     Ok(Value::Array(rows))
 }
 
-pub async fn estimate(ctx: &SessionContext) -> Result<Wellbeing> {
+pub async fn estimate(ctx: &SessionContext, seed: u64) -> Result<Wellbeing> {
+    let mut attrition = super::attrition::estimate(ctx, seed).await?;
     let columns = Columns::query(
         ctx,
         "select * from wellbeing_pairs order by instrument, item, person_id",
@@ -126,6 +129,13 @@ pub async fn estimate(ctx: &SessionContext) -> Result<Wellbeing> {
             &post,
             &non_completers,
         );
+        let mut row = row;
+        if item.is_none()
+            && let Some(found) = attrition.remove(&instrument_code)
+        {
+            row["attrition_vs_eligible"] = found["attrition"].clone();
+            row["ipw_change"] = found["ipw_change"].clone();
+        }
         p_values.push(row["p_t"].as_f64());
         rows.push(row);
         start = end;
@@ -149,7 +159,8 @@ pub async fn estimate(ctx: &SessionContext) -> Result<Wellbeing> {
             "wilcoxon": format!("signed-rank of follow-up - baseline, zeros dropped (Wilcoxon); exact conditional distribution (midranks) when at most {} non-zero pairs, else normal with tie and continuity correction", crate::stats::hypothesis::EXACT_MAX_NONZERO),
             "effect_size": "Cohen's d_z = mean change / SD of change (the paired effect size, larger when scores correlate); d_av = mean change / sqrt((SD before^2 + SD after^2) / 2) (Lakens 2013), comparable with between-group effect sizes",
             "meaningful_change": "WEMWBS 3, SWEMWBS 3 (metric), ONS4 1 per item, PHQ-9 6, GAD-7 4, UCLA-3 and MYCaW none; direction by instrument (ONS4 anxiety, PHQ-9, GAD-7, UCLA-3, MYCaW: lower is better)",
-            "attrition": "baseline of completers vs non-completers by Welch t",
+            "attrition": "baseline of completers vs non-completers by Welch t; and (attrition_vs_eligible) SMDs of the people with a pair against all eligible treated on the propensity covariates (SD of all eligible; binary sqrt(p(1-p)))",
+            "ipw_change": format!("sensitivity: Hajek inverse-probability-weighted mean change, weights 1/p from a logistic model of having a pair among all eligible treated (age, female, IMD quintile 1-2, White, long-term conditions, log(1 + GP demand) in months -3..-1 and the baseline); percentile bootstrap over eligible treated people, model refitted in each of {BOOTSTRAP_REPLICATES} replicates, seed as the study's"),
             "multiplicity": "Holm across the primary family (each instrument, and each ONS4 and MYCaW item)",
             "subgroups": format!("paired change per instrument by the referred person's IMD quintile, age band, sex, ethnicity group, referral route and each referral reason; not estimated below {MIN_SUBGROUP_SETS} pairs; no multiplicity adjustment"),
             "uncontrolled": "single-group change; referral at low wellbeing means regression to the mean also applies",

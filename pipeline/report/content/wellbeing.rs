@@ -135,10 +135,92 @@ pub(super) fn wellbeing_section(
             },
         });
     }
-    let section =
-        json!({"intro": parts(&wellbeing_intro(&manifest["config"])), "table": table.clone()});
-    content.tables.push(table);
+    let attrition = attrition_table(results, rule);
+    let section = json!({"intro": parts(&wellbeing_intro(&manifest["config"])), "table": table.clone(),
+                         "attrition": attrition.clone()});
+    content.tables.extend([table, attrition]);
     section
+}
+
+/// Who answered twice: per whole-score measure, the people with a pair against all eligible
+/// referred people (standardised mean differences), and the change weighted to stand for all
+/// of them (inverse probability of having a pair).
+fn attrition_table(results: &Value, rule: Disclosure) -> Table {
+    // (covariate in results.json, CSV column, header): no CSV key of an SMD ends in "_count",
+    // which would read as a count column.
+    let covariates = [
+        ("age_at_index", "smd_age", "Age"),
+        ("female", "smd_female", "Female"),
+        (
+            "imd_quintile_1_2",
+            "smd_imd_quintile_1_2",
+            "Most deprived 40%",
+        ),
+        ("ethnic_group_white", "smd_white", "White"),
+        (
+            "ltc_count",
+            "smd_long_term_conditions",
+            "Long-term conditions",
+        ),
+        (
+            "log_gp_demand_m3_m1",
+            "smd_gp_demand_m3_m1",
+            "GP demand, 3 months before",
+        ),
+        (
+            "log_gp_demand_baseline",
+            "smd_gp_demand_baseline",
+            "GP demand, baseline",
+        ),
+    ];
+    let mut columns = vec![
+        ("instrument", "Measure", "text"),
+        ("pairs_count", "People with both", "count"),
+    ];
+    columns.extend(
+        covariates
+            .iter()
+            .map(|(_, key, header)| (*key, *header, "number")),
+    );
+    columns.push((
+        "ipw_change",
+        "Change weighted to all eligible (95% CI)",
+        "number",
+    ));
+    let mut table = Table::new(
+        "wellbeing_attrition",
+        "Who answered twice: standardised mean differences of the people with both scores against everyone eligible who was referred, and the change weighted to stand for all of them",
+        &columns,
+    );
+    for row in results["wellbeing"].as_array().into_iter().flatten() {
+        let attrition = &row["attrition_vs_eligible"];
+        if !row["item"].is_null() || !attrition.is_object() {
+            continue;
+        }
+        let pairs = count(&attrition["with_pair"]).unwrap_or(0);
+        let shown = rule.allows_statistic_of(pairs);
+        let smds = attrition["smd_pairs_vs_all_eligible"].as_array();
+        let mut cells = vec![
+            row["instrument"].as_str().unwrap_or("").to_string(),
+            rule.count(pairs),
+        ];
+        for (key, _, _) in covariates {
+            let smd = smds
+                .into_iter()
+                .flatten()
+                .find(|smd| smd["covariate"] == key)
+                .and_then(|smd| float(&smd["smd"]));
+            cells.push(rule.statistic(pairs, smd, |value| format!("{value:.2}")));
+        }
+        let ipw = &row["ipw_change"];
+        cells.push(match (shown, float(&ipw["change"])) {
+            (false, _) => "*".into(),
+            (true, Some(change)) => format!("{change:.2} ({})", ci(interval(&ipw["ci95"]), 2)),
+            (true, None) => "n/a".into(),
+        });
+        table.rows.push(cells);
+    }
+    table
 }
 
 /// A number of days as a reader would say it: "a year", "8 weeks", "30 days".
