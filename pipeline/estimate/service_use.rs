@@ -212,7 +212,7 @@ fn interaction(
     measure: usize,
 ) -> StatsResult<WaldTest> {
     if groups < 2 {
-        return Err(StatsError::Invalid(
+        return Err(StatsError::NotApplicable(
             "fewer than two groups could be estimated".into(),
         ));
     }
@@ -514,7 +514,7 @@ fn event_study_regression(
     config: &StudyConfig,
 ) -> StatsResult<Value> {
     if MEASURES[measure].is_cost() {
-        return Err(StatsError::Invalid(
+        return Err(StatsError::NotApplicable(
             "a count model; not applied to cost".into(),
         ));
     }

@@ -46,6 +46,10 @@ pub enum StatsError {
     NotConverged(usize),
     #[error("invalid argument: {0}")]
     Invalid(String),
+    /// An analysis that does not apply to these data (read by commissioners in the report,
+    /// so it says why in plain words, with no "invalid argument" prefix).
+    #[error("{0}")]
+    NotApplicable(String),
     #[error("no data: no {0} in either group or period (is its extract missing?)")]
     NoData(String),
     #[error(
