@@ -158,10 +158,21 @@ fn savings<'a>(
     scale: Scale,
 ) -> Vec<f64> {
     let (treated, comparison) = pooled(chosen, horizon);
+    savings_of(&treated, &comparison, horizon, multipliers, scale)
+}
+
+/// Monthly savings per treated person from the pooled sums of both groups.
+fn savings_of(
+    treated: &Sums,
+    comparison: &Sums,
+    horizon: usize,
+    multipliers: &[f64; COUNTED],
+    scale: Scale,
+) -> Vec<f64> {
     (0..horizon)
         .map(|month| {
             let (expected, observed) =
-                monthly_costs(&treated, &comparison, month, multipliers, scale);
+                monthly_costs(treated, comparison, month, multipliers, scale);
             expected - observed
         })
         .collect()
@@ -317,17 +328,15 @@ pub async fn estimate(
     let mut break_even_by_24 = 0usize;
     let mut replicate_returns = Vec::new();
     let mut replicate_cumulative: Vec<Vec<f64>> = vec![Vec::new(); horizon];
+    let mut replicate_sums: Vec<(Sums, Sums)> = Vec::with_capacity(BOOTSTRAP_REPLICATES);
     let totals = resample(sets.len(), BOOTSTRAP_REPLICATES, config.seed, |indices| {
+        let (treated, comparison) = pooled(indices.iter().map(|&index| &sets[index]), horizon);
         let replicate = curve(
-            &savings(
-                indices.iter().map(|&index| &sets[index]),
-                horizon,
-                &NO_CHANGE,
-                Scale::Ratio,
-            ),
+            &savings_of(&treated, &comparison, horizon, &NO_CHANGE, Scale::Ratio),
             cost_per_person,
             config.discount_rate,
         );
+        replicate_sums.push((treated, comparison));
         if replicate.break_even_month.is_some_and(|month| month <= 24) {
             break_even_by_24 += 1;
         }
@@ -379,6 +388,7 @@ pub async fn estimate(
     let thresholds = thresholds(config, cost_per_person, &point, &cumulative_ci)?;
     let share_needed = share_needed(&point, expected, cost_per_person, share_ci);
     let scales = reconciliation(&sets, horizon, config, savings_ci);
+    let psa = probabilistic_sensitivity(&replicate_sums, horizon, config, cost_per_person);
     Ok(json!({
         "perspective": "NHS, comparison-adjusted: each follow-up month the treated group's baseline cost per day at risk times the comparison group's ratio to its own baseline (the total-cost rate ratio's model), less the treated group's observed cost, times the treated group's share still at risk (per person referred); the additive scale is a sensitivity (scales)",
         "unit_costs": config.unit_costs,
@@ -413,8 +423,63 @@ pub async fn estimate(
         "thresholds": thresholds,
         "share_needed": share_needed,
         "scales": scales,
+        "psa": psa,
         "note": "savings are discounted gross NHS cost reductions per treated person over the horizon; net = savings - programme cost. Freed GP time is capacity, not cash released.",
     }))
+}
+
+/// Draws of the probabilistic sensitivity analysis.
+const PSA_DRAWS: usize = 5000;
+/// Coefficient of variation of each cost category's unit costs and of the programme cost in
+/// the PSA, where the unit-cost table states no uncertainty (the national tables do not): 0.1,
+/// so that about 95% of draws fall within ±20%, the range of the one-way analysis.
+const PSA_CV: f64 = 0.1;
+
+/// Probabilistic sensitivity analysis: the matched-set bootstrap jointly with parameter
+/// uncertainty. Draw d takes bootstrap replicate d mod R (its pooled sums, kept from the
+/// savings bootstrap) and independent Gamma multipliers, mean 1 and CV `PSA_CV`, on each cost
+/// category's unit costs and on the programme cost (Gamma for costs: Briggs, Claxton &
+/// Sculpher 2006, chapter 4). A seeded ChaCha8 stream (the study's seed + 1), so the draws are
+/// the same on every rerun. Reports the net saving at the horizon (mean and 95% percentile
+/// interval) and the probability that it is positive.
+fn probabilistic_sensitivity(
+    replicates: &[(Sums, Sums)],
+    horizon: usize,
+    config: &StudyConfig,
+    cost: f64,
+) -> Value {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Gamma};
+    if replicates.is_empty() {
+        return json!({"not_estimated": "no bootstrap replicates"});
+    }
+    let shape = 1.0 / (PSA_CV * PSA_CV);
+    let gamma = Gamma::new(shape, 1.0 / shape).expect("a positive shape and scale");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(config.seed.wrapping_add(1));
+    let mut nets = Vec::with_capacity(PSA_DRAWS);
+    for draw in 0..PSA_DRAWS {
+        let (treated, comparison) = &replicates[draw % replicates.len()];
+        let multipliers: [f64; COUNTED] = std::array::from_fn(|_| gamma.sample(&mut rng));
+        let programme = cost * gamma.sample(&mut rng);
+        let monthly = savings_of(treated, comparison, horizon, &multipliers, Scale::Ratio);
+        let saving =
+            payback(&monthly, programme, config.discount_rate, &[]).discounted_savings_per_person;
+        nets.push(saving - programme);
+    }
+    let (finite, non_finite) = finite_replicates(&nets);
+    let mean = finite.iter().sum::<f64>() / finite.len().max(1) as f64;
+    let positive =
+        finite.iter().filter(|net| **net > 0.0).count() as f64 / finite.len().max(1) as f64;
+    json!({
+        "what": format!("net saving per person at month {horizon}: the matched-set bootstrap (draw d uses replicate d mod {}) jointly with Gamma multipliers (mean 1, CV {PSA_CV}) on each cost category's unit costs and on the programme cost", replicates.len()),
+        "draws": PSA_DRAWS,
+        "cv": PSA_CV,
+        "seed": config.seed.wrapping_add(1),
+        "net_mean": number(mean),
+        "net_ci95": percentile_interval(&finite, 0.95).map_or(Value::Null, |[low, high]| json!([number(low), number(high)])),
+        "p_net_positive": number(positive),
+        "non_finite_draws": non_finite,
+    })
 }
 
 /// The total-cost DiD and the savings reconciled: the rate ratio of total NHS cost over the
@@ -832,6 +897,48 @@ mod tests {
         assert_eq!(rows[0]["expected_cost_per_person"], json!(132.0));
         assert_eq!(rows[1]["expected_cost_per_person"], json!(126.0));
         assert_eq!(rows[1]["saving_per_person"], json!(-6.0));
+    }
+
+    #[test]
+    fn the_psa_spreads_the_net_saving_by_the_unit_cost_and_programme_cost_draws() {
+        // No sampling variation (every replicate the same set): treated cost falls from 100 to
+        // 90 a day against a flat comparison, a saving S of 10 a month; net = m S - m' c with
+        // independent Gamma multipliers of mean 1 and CV 0.1.
+        let sums = |month: f64| Sums {
+            pre: cell(100.0, 1.0),
+            months: vec![cell(month, 1.0); 24],
+            persons: 1.0,
+        };
+        let replicates = vec![(sums(90.0), sums(100.0)); 10];
+        let text =
+            "[study]\nname = \"T\"\nstart = 2022-04-01\nend = 2024-03-31\ndata_end = 2026-03-31\n";
+        let config = StudyConfig::parse(text, Path::new("study.toml")).unwrap();
+        let saving =
+            payback(&[10.0; 24], 0.0, config.discount_rate, &[]).discounted_savings_per_person;
+        let cost = 200.0;
+        let psa = probabilistic_sensitivity(&replicates, 24, &config, cost);
+        let value = |key: &str| psa[key].as_f64().unwrap();
+        assert!((value("net_mean") - (saving - cost)).abs() < 2.0, "{psa}");
+        let sd = PSA_CV * (saving * saving + cost * cost).sqrt();
+        let normal = statrs::distribution::Normal::new(0.0, 1.0).unwrap();
+        let expected = statrs::distribution::ContinuousCDF::cdf(&normal, (saving - cost) / sd);
+        assert!(
+            (value("p_net_positive") - expected).abs() < 0.03,
+            "{psa} vs {expected}"
+        );
+        let [low, high] = [
+            psa["net_ci95"][0].as_f64().unwrap(),
+            psa["net_ci95"][1].as_f64().unwrap(),
+        ];
+        assert!(
+            ((high - low) / (2.0 * 1.96 * sd) - 1.0).abs() < 0.08,
+            "{low}..{high}, sd {sd}"
+        );
+        // The same seed gives the same draws.
+        assert_eq!(
+            psa,
+            probabilistic_sensitivity(&replicates, 24, &config, cost)
+        );
     }
 
     #[test]

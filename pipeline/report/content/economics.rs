@@ -251,6 +251,18 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
     let returns = &economics["return_per_pound"];
     let (share_needed, share_note) = share_needed_table(economics);
     let (scales, scales_note) = scales_table(economics);
+    let psa = &economics["psa"];
+    let psa_note = float(&psa["net_mean"]).map(|mean| {
+        format!(
+            "Probabilistic sensitivity analysis ({} draws: the bootstrap over matched sets jointly with every cost category's unit costs and the programme cost drawn from Gamma distributions with a {:.0}% coefficient of variation): net saving per person at month {} of {} on average (95% interval {}); the probability that it is positive is {}.",
+            crate::report::disclosure::thousands(psa["draws"].as_u64().unwrap_or(0)),
+            float(&psa["cv"]).unwrap_or(0.0) * 100.0,
+            economics["horizon_months"],
+            gbp(Some(mean)),
+            gbp_ci(interval(&psa["net_ci95"])),
+            percent(float(&psa["p_net_positive"]).map(|p| p * 100.0)),
+        )
+    });
     let section = json!({
         "savings": gbp(float(&economics["savings_per_person_24m"])),
         "savings_ci": gbp_ci(interval(&economics["savings_ci95"])),
@@ -278,6 +290,7 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         "share_note": share_note,
         "scales": scales.clone(),
         "scales_note": scales_note,
+        "psa_note": psa_note,
     });
     content.tables.extend([
         scales,
