@@ -87,6 +87,23 @@ fn did_recovers_the_true_effect_where_before_after_overstates_it() {
     let work = tempfile::tempdir().unwrap();
     let (truth, results) = generate_and_run(Effects::default_effect(), work.path());
     verdicts_follow_the_intervals(work.path(), &results);
+    // Every matched person's follow-up ended one way, and both groups are counted.
+    let exits = results["cohort"]["follow_up_exits"]["groups"]
+        .as_array()
+        .unwrap();
+    assert_eq!(exits.len(), 2, "{exits:?}");
+    for group in exits {
+        let part = |key: &str| group[key].as_u64().unwrap();
+        assert_eq!(
+            part("died") + part("left_practice") + part("referred_later") + part("followed_to_end"),
+            part("people"),
+            "{group}"
+        );
+        assert!(
+            part("died") > 0 && part("followed_to_end") > part("people") / 2,
+            "{group}"
+        );
+    }
     // The treated are referred at a peak of GP use (months -3..-1). The default design
     // matches on prior use in the year before referral, peak included, and takes the year
     // before that (-24..-13) as the DiD baseline, so the matched windows are not the baseline.

@@ -119,6 +119,7 @@ pub async fn estimate(
                 headline_row(&headline, &comparison, &service_use.results, &economics),
             );
             let design_sensitivity = design_sensitivity(&headline, rows, &service_use.results);
+            let exits = follow_up_exits(ctx, config).await?;
             methods["matching"] = comparison.methods;
             methods["service_use"] = service_use.methods;
             Ok(Estimates {
@@ -126,6 +127,7 @@ pub async fn estimate(
                     "matched_treated": comparison.matched_treated,
                     "matched_comparison": comparison.matched_comparison,
                     "unmatched_treated": comparison.unmatched_treated,
+                    "follow_up_exits": exits,
                 }),
                 balance: comparison.balance,
                 service_use: service_use.results,
@@ -422,4 +424,53 @@ pub(super) fn comparison_weights<K: PartialEq>(
         previous = Some(person);
     }
     counts.into_iter().map(|(set, k)| (set, 1.0 / k)).collect()
+}
+
+/// How each matched group's follow-up ended within `post_months` of the index date: death,
+/// leaving the practice, (comparison people) their own referral, or followed to the end
+/// (the end of follow-up or of the data). Exits end NHS costs in both the factual and the
+/// counterfactual path (docs/methods.md, Economics); referred people who die or leave more
+/// often than their comparison group are a reason to read the savings with care.
+async fn follow_up_exits(ctx: &SessionContext, config: &StudyConfig) -> Result<Value> {
+    let end = format!("a.index_date + interval '{} months'", config.post_months);
+    let columns = Columns::query(
+        ctx,
+        &format!(
+            "select m.group_name, \
+             cast(count(*) as double) as people, \
+             cast(sum(case when a.exit_date < {end} and p.date_of_death is not null \
+                 and a.exit_date = p.date_of_death + interval '1 day' then 1 else 0 end) as double) as died, \
+             cast(sum(case when a.exit_date < {end} and coalesce(c.censored_at_referral, false) \
+                 then 1 else 0 end) as double) as referred_later, \
+             cast(sum(case when a.exit_date < {end} and p.registered_to is not null \
+                 and a.exit_date = p.registered_to \
+                 and not coalesce(c.censored_at_referral, false) \
+                 and not (p.date_of_death is not null and a.exit_date = p.date_of_death + interval '1 day') \
+                 then 1 else 0 end) as double) as left_practice \
+             from matched_sets as m \
+             inner join analysis_cohort as a on m.person_id = a.person_id \
+             inner join stg_patients as p on m.person_id = p.person_id \
+             left join comparison_candidates as c on m.person_id = c.person_id \
+             group by m.group_name order by m.group_name"
+        ),
+    )
+    .await?;
+    let groups = columns.texts("group_name")?;
+    let [people, died, referred, left] = ["people", "died", "referred_later", "left_practice"]
+        .map(|name| columns.floats_or_zero(name));
+    let (people, died, referred, left) = (people?, died?, referred?, left?);
+    let rows: Vec<Value> = (0..groups.len())
+        .map(|row| {
+            let followed = people[row] - died[row] - referred[row] - left[row];
+            json!({
+                "group": groups[row],
+                "people": people[row] as u64,
+                "died": died[row] as u64,
+                "left_practice": left[row] as u64,
+                "referred_later": referred[row] as u64,
+                "followed_to_end": followed as u64,
+            })
+        })
+        .collect();
+    Ok(json!({"within_months": config.post_months, "groups": rows}))
 }

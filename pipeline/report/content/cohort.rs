@@ -112,7 +112,52 @@ pub(super) fn cohort_section(results: &Value, rule: Disclosure, content: &mut Co
             },
         });
     }
-    let section = json!({"flow": flow.clone(), "balance": balance.clone()});
-    content.tables.extend([flow, balance]);
+    let exits = exits_table(results, rule);
+    let section = json!({"flow": flow.clone(), "balance": balance.clone(), "exits": exits.clone()});
+    content.tables.extend([flow, balance, exits]);
     section
+}
+
+/// How each matched group's follow-up ended: death, leaving the practice, a later referral
+/// (comparison people, who count until then) or followed to the end.
+fn exits_table(results: &Value, rule: Disclosure) -> Table {
+    let exits = &results["cohort"]["follow_up_exits"];
+    let months = exits["within_months"].as_u64().unwrap_or(24);
+    let mut table = Table::new(
+        "follow_up_exits",
+        &format!(
+            "How follow-up ended within {months} months of the index date (deaths and leaving the practice end NHS costs in both the referred and the expected path)"
+        ),
+        &[
+            ("group", "Group", "text"),
+            ("people_count", "People", "count"),
+            ("died_count", "Died", "count"),
+            ("left_practice_count", "Left the practice", "count"),
+            (
+                "referred_later_count",
+                "Referred later (follow-up ends there)",
+                "count",
+            ),
+            ("followed_to_end_count", "Followed to the end", "count"),
+        ],
+    );
+    for row in exits["groups"].as_array().into_iter().flatten() {
+        let group = match row["group"].as_str() {
+            Some("treated") => "Referred (treated)",
+            Some("comparison") => "Comparison",
+            _ => "n/a",
+        };
+        let mut cells = vec![group.to_string()];
+        for key in [
+            "people",
+            "died",
+            "left_practice",
+            "referred_later",
+            "followed_to_end",
+        ] {
+            cells.push(rule.count(count(&row[key]).unwrap_or(0)));
+        }
+        table.rows.push(cells);
+    }
+    table
 }
