@@ -377,19 +377,7 @@ fn with_three_comparison_people_per_set_the_truth_is_still_recovered() {
         sample.replace("\nmatch_ratio = 1\n", "\nmatch_ratio = 3\n"),
     )
     .unwrap();
-    let out = work.path().join("out");
-    let run = crate::util::sp_impact(&[
-        "run",
-        "-q",
-        "--config",
-        config.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let results = crate::util::read_json(&out.join("results.json"));
+    let results = crate::util::run_study(&config, &data, &work.path().join("out"), &[]);
     let cohort = &results["cohort"];
     let (treated, comparison) = (
         cohort["matched_treated"].as_f64().unwrap(),

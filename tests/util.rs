@@ -69,8 +69,16 @@ pub fn synth_and_run(
     let data = dir.join("data");
     let truth = sp_impact::synth::synth(options, &data, &sp_impact::progress::Progress::silent())
         .expect("synth runs");
-    let out = dir.join("out");
     let config = fixtures().join("../../sample-data/study.toml");
+    (
+        truth,
+        run_study(&config, &data, &dir.join("out"), extra_args),
+    )
+}
+
+/// `sp-impact run -q --config config --data data --out out extra_args...`, which must exit 0;
+/// returns results.json.
+pub fn run_study(config: &Path, data: &Path, out: &Path, extra_args: &[&str]) -> serde_json::Value {
     let mut args = vec![
         "run",
         "-q",
@@ -84,7 +92,7 @@ pub fn synth_and_run(
     args.extend_from_slice(extra_args);
     let run = sp_impact(&args);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    (truth, read_json(&out.join("results.json")))
+    read_json(&out.join("results.json"))
 }
 
 /// Copies every file of `from` into `to` (not recursive).

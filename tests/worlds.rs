@@ -203,20 +203,9 @@ fn a_measure_with_no_data_is_reported_as_no_data_not_as_a_ratio() {
     };
     sp_impact::synth::synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
     std::fs::remove_file(data.join("hospital_activity.csv")).unwrap();
-    let out = work.path().join("out");
     let config = crate::util::fixtures().join("../../sample-data/study.toml");
-    let run = crate::util::sp_impact(&[
-        "run",
-        "-q",
-        "--config",
-        config.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let results = crate::util::read_json(&out.join("results.json"));
+    let out = work.path().join("out");
+    let results = crate::util::run_study(&config, &data, &out, &[]);
     for name in [
         "ae_attendances",
         "emergency_admissions",
