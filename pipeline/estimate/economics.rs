@@ -387,7 +387,7 @@ pub async fn estimate(
     let projections = projections(&monthly, cost_per_person, config.discount_rate);
     let thresholds = thresholds(config, cost_per_person, &point, &cumulative_ci)?;
     let share_needed = share_needed(&point, expected, cost_per_person, share_ci);
-    let scales = reconciliation(&sets, horizon, config, savings_ci);
+    let scales = reconciliation(&sets, horizon, config, savings_ci, &replicate_sums);
     let psa = probabilistic_sensitivity(&replicate_sums, horizon, config, cost_per_person);
     Ok(json!({
         "perspective": "NHS, comparison-adjusted: each follow-up month the treated group's baseline cost per day at risk times the comparison group's ratio to its own baseline (the total-cost rate ratio's model), less the treated group's observed cost, times the treated group's share still at risk (per person referred); the additive scale is a sensitivity (scales)",
@@ -493,6 +493,7 @@ fn reconciliation(
     horizon: usize,
     config: &StudyConfig,
     headline_ci: Option<[f64; 2]>,
+    replicates: &[(Sums, Sums)],
 ) -> Value {
     let (treated, comparison) = pooled(sets.iter(), horizon);
     let follow_up = |sums: &Sums| {
@@ -508,14 +509,15 @@ fn reconciliation(
         let monthly = savings(chosen, horizon, &NO_CHANGE, scale);
         payback(&monthly, 0.0, config.discount_rate, &[]).discounted_savings_per_person
     };
-    let additive_ci = resample(sets.len(), BOOTSTRAP_REPLICATES, config.seed, |indices| {
-        discounted(
-            &mut indices.iter().map(|&index| &sets[index]),
-            Scale::Additive,
-        )
-    })
-    .ok()
-    .and_then(|replicates| percentile_interval(&finite_replicates(&replicates).0, 0.95).ok());
+    // The headline bootstrap's replicates (its pooled sums), on the additive scale.
+    let additive: Vec<f64> = replicates
+        .iter()
+        .map(|(treated, comparison)| {
+            let monthly = savings_of(treated, comparison, horizon, &NO_CHANGE, Scale::Additive);
+            payback(&monthly, 0.0, config.discount_rate, &[]).discounted_savings_per_person
+        })
+        .collect();
+    let additive_ci = percentile_interval(&finite_replicates(&additive).0, 0.95).ok();
     let rows: Vec<Value> = [
         (Scale::Ratio, "ratio", "headline: the total-cost rate ratio's model", headline_ci),
         (Scale::Additive, "additive", "sensitivity: parallel trends in pounds", additive_ci),
@@ -887,7 +889,7 @@ mod tests {
         let text =
             "[study]\nname = \"T\"\nstart = 2022-04-01\nend = 2024-03-31\ndata_end = 2026-03-31\n";
         let config = StudyConfig::parse(text, Path::new("study.toml")).unwrap();
-        let table = reconciliation(std::slice::from_ref(&set), 2, &config, None);
+        let table = reconciliation(std::slice::from_ref(&set), 2, &config, None, &[]);
         assert!((table["total_cost_rate_ratio"].as_f64().unwrap() - 1.0).abs() < 1e-12);
         let rows = table["rows"].as_array().unwrap();
         assert_eq!(
