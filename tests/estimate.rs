@@ -10,17 +10,21 @@ use sp_impact::synth::{Effects, SynthOptions, Truth, WorldKind};
 use crate::util::synth_and_run;
 
 fn generate_and_run(effects: Effects, dir: &Path) -> (Truth, Value) {
-    let options = SynthOptions {
+    synth_and_run(&latent_crisis(20240401, effects), dir, &[])
+}
+
+/// 20,000 people of the latent-crisis world, no defects.
+fn latent_crisis(seed: u64, effects: Effects) -> SynthOptions {
+    SynthOptions {
         persons: 20_000,
-        seed: 20240401,
+        seed,
         world: WorldKind::LatentCrisis,
         effects,
         wellbeing_change: 3.0,
         defects: 0.0,
         threads: 2,
         gzip: Vec::new(),
-    };
-    synth_and_run(&options, dir, &[])
+    }
 }
 
 fn measure<'a>(results: &'a Value, name: &str) -> &'a Value {
@@ -353,16 +357,7 @@ fn with_three_comparison_people_per_set_the_truth_is_still_recovered() {
     // study, the placebo and the savings (k = the set's comparison people, fewer than 3 where
     // the caliper or the pool runs out), so every matched set counts once on each side.
     let work = tempfile::tempdir().unwrap();
-    let options = SynthOptions {
-        persons: 20_000,
-        seed: 20240402,
-        world: WorldKind::LatentCrisis,
-        effects: Effects::default_effect(),
-        wellbeing_change: 3.0,
-        defects: 0.0,
-        threads: 2,
-        gzip: Vec::new(),
-    };
+    let options = latent_crisis(20240402, Effects::default_effect());
     let data = work.path().join("data");
     let truth =
         sp_impact::synth::synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();

@@ -616,13 +616,7 @@ fn minimum_detectable_effect_multipliers_match_scipy() {
 #[test]
 fn prior_weights_match_statsmodels_var_weights_with_cluster_robust_errors() {
     let fixture = stats_fixture("weighted_glm.json");
-    let rows: Vec<Vec<f64>> = fixture["x"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(numbers)
-        .collect();
-    let x = DMatrix::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j]);
+    let x = design(&fixture);
     let groups: Vec<u64> = numbers(&fixture["groups"])
         .into_iter()
         .map(|g| g as u64)
@@ -678,13 +672,7 @@ fn prior_weights_match_statsmodels_var_weights_with_cluster_robust_errors() {
 #[test]
 fn subgroup_interaction_wald_test_matches_statsmodels() {
     let fixture = stats_fixture("wald.json");
-    let rows: Vec<Vec<f64>> = fixture["x"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(numbers)
-        .collect();
-    let x = DMatrix::from_fn(rows.len(), rows[0].len(), |i, j| rows[i][j]);
+    let x = design(&fixture);
     let contrast_rows: Vec<Vec<f64>> = fixture["contrast"]
         .as_array()
         .unwrap()

@@ -210,7 +210,10 @@ fn attrition_table(results: &Value, rule: Disclosure) -> Table {
                 .flatten()
                 .find(|smd| smd["covariate"] == key)
                 .and_then(|smd| float(&smd["smd"]));
-            cells.push(rule.statistic(pairs, smd, |value| format!("{value:.2}")));
+            // An SMD that rounds to zero is shown as 0.00, not -0.00.
+            cells.push(rule.statistic(pairs, smd, |value| {
+                format!("{:.2}", if value.abs() < 0.005 { 0.0 } else { value })
+            }));
         }
         let ipw = &row["ipw_change"];
         cells.push(match (shown, float(&ipw["change"])) {
