@@ -2,6 +2,7 @@
 """Benchmark harness: sp-impact against DuckDB on the same synthetic data.
 
     python3 benches/run.py [--persons 1000000] [--reps 3] [--threads 2] [--work DIR] [--binary BIN]
+                           [--stages ingest,run,spill]
 
 Steps: build the release binary; generate N people with `sp-impact synth`; then, each
 repeated --reps times, time (wall seconds and peak RSS, via /usr/bin/time):
@@ -11,7 +12,8 @@ repeated --reps times, time (wall seconds and peak RSS, via /usr/bin/time):
      ingested Parquet) against DuckDB's equivalent cohort and person-month panel
      (benches/duckdb_panel.sql) over the same Parquet;
   3. the whole `sp-impact run`;
-and once more `sp-impact run --memory-limit 2GiB` (spilling). Prints medians side by side with
+and once more `sp-impact run --memory-limit 2GiB` (spilling). `--stages` picks some of them
+(`ingest` = step 1, `run` = steps 2 and 3, `spill`). Prints medians side by side with
 the ratio sp-impact / DuckDB (below 1.0 = sp-impact faster). DuckDB is the Python package,
 installed into benches/.venv by this script; the machine needs python3 with venv and pip.
 """
@@ -114,7 +116,13 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--binary", default=None,
                         help="an sp-impact binary to measure (default: build this tree's release binary)")
+    parser.add_argument("--stages", default="ingest,run,spill",
+                        help="comma-separated stages to measure: ingest, run, spill (default: all)")
     args = parser.parse_args()
+    stages = set(args.stages.split(","))
+    unknown = stages - {"ingest", "run", "spill"}
+    if unknown:
+        parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
 
     binary = args.binary
     if binary is None:
@@ -138,33 +146,37 @@ def main():
         results.setdefault(name, []).append(value)
 
     for rep in range(args.reps):
-        ingest_out = work / "ingest"
-        shutil.rmtree(ingest_out, ignore_errors=True)
-        record("ingest", timed([binary, "ingest", "-q", "--data", str(data), "--out", str(ingest_out)]))
-        duck_parquet = work / "duckdb-parquet"
-        shutil.rmtree(duck_parquet, ignore_errors=True)
-        duck_parquet.mkdir()
-        record("duckdb_csv_to_parquet", run_duckdb(python, csv_to_parquet_sql(data, duck_parquet), threads))
+        if "ingest" in stages:
+            ingest_out = work / "ingest"
+            shutil.rmtree(ingest_out, ignore_errors=True)
+            record("ingest", timed([binary, "ingest", "-q", "--threads", threads, "--data", str(data),
+                                    "--out", str(ingest_out)]))
+            duck_parquet = work / "duckdb-parquet"
+            shutil.rmtree(duck_parquet, ignore_errors=True)
+            duck_parquet.mkdir()
+            record("duckdb_csv_to_parquet", run_duckdb(python, csv_to_parquet_sql(data, duck_parquet), threads))
 
-        run_out = work / "run"
-        wall, rss = timed([binary, "run", "-q", "--threads", threads, "--config", str(ROOT / "sample-data" / "study.toml"),
-                           "--data", str(data), "--out", str(run_out)])
-        record("run", (wall, rss))
-        manifest = json.loads((run_out / "manifest.json").read_text())
-        record("sql_stage", (manifest["stage_timings_seconds"]["models_seconds"], rss))
-        panel_out = work / "duckdb-panel"
-        shutil.rmtree(panel_out, ignore_errors=True)
-        panel_out.mkdir()
-        sql = (ROOT / "benches" / "duckdb_panel.sql").read_text()
-        for key, value in {**study_values(), "data": str(run_out / "data"), "out": str(panel_out)}.items():
-            sql = sql.replace("{" + key + "}", str(value))
-        sql = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
-        record("duckdb_panel", run_duckdb(python, sql, threads))
+        if "run" in stages:
+            run_out = work / "run"
+            wall, rss = timed([binary, "run", "-q", "--threads", threads, "--config",
+                               str(ROOT / "sample-data" / "study.toml"), "--data", str(data), "--out", str(run_out)])
+            record("run", (wall, rss))
+            manifest = json.loads((run_out / "manifest.json").read_text())
+            record("sql_stage", (manifest["stage_timings_seconds"]["models_seconds"], rss))
+            panel_out = work / "duckdb-panel"
+            shutil.rmtree(panel_out, ignore_errors=True)
+            panel_out.mkdir()
+            sql = (ROOT / "benches" / "duckdb_panel.sql").read_text()
+            for key, value in {**study_values(), "data": str(run_out / "data"), "out": str(panel_out)}.items():
+                sql = sql.replace("{" + key + "}", str(value))
+            sql = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+            record("duckdb_panel", run_duckdb(python, sql, threads))
         print(f"repetition {rep + 1}/{args.reps} done", flush=True)
 
-    spill_out = work / "run-2gib"
-    record("run_2gib", timed([binary, "run", "-q", "--threads", threads, "--memory-limit", "2GiB",
-                              "--config", str(ROOT / "sample-data" / "study.toml"), "--data", str(data), "--out", str(spill_out)]))
+    if "spill" in stages:
+        spill_out = work / "run-2gib"
+        record("run_2gib", timed([binary, "run", "-q", "--threads", threads, "--memory-limit", "2GiB", "--config",
+                                  str(ROOT / "sample-data" / "study.toml"), "--data", str(data), "--out", str(spill_out)]))
 
     def median(name, index):
         return statistics.median(value[index] for value in results[name])
@@ -173,11 +185,14 @@ def main():
     print(f"{'stage':<34}{'sp-impact s':>12}{'DuckDB s':>10}{'ratio':>8}{'sp-impact RSS MiB':>19}{'DuckDB RSS MiB':>16}")
     for label, ours, theirs in [("ingest vs CSV->Parquet", "ingest", "duckdb_csv_to_parquet"),
                                 ("SQL stage vs cohort+panel SQL", "sql_stage", "duckdb_panel")]:
+        if ours not in results:
+            continue
         ratio = median(ours, 0) / median(theirs, 0)
         ours_rss = "(whole run)" if ours == "sql_stage" else f"{median(ours, 1):.0f}"
         print(f"{label:<34}{median(ours, 0):>12.1f}{median(theirs, 0):>10.1f}{ratio:>8.2f}{ours_rss:>19}{median(theirs, 1):>16.0f}")
-    print(f"{'full run':<34}{median('run', 0):>12.1f}{'':>10}{'':>8}{median('run', 1):>19.0f}")
-    print(f"{'full run, --memory-limit 2GiB':<34}{median('run_2gib', 0):>12.1f}{'':>10}{'':>8}{median('run_2gib', 1):>19.0f}")
+    for label, name in [("full run", "run"), ("full run, --memory-limit 2GiB", "run_2gib")]:
+        if name in results:
+            print(f"{label:<34}{median(name, 0):>12.1f}{'':>10}{'':>8}{median(name, 1):>19.0f}")
     print(f"(medians of {args.reps}; {args.threads} threads; {args.persons:,} people; work folder {work})")
     if not args.keep and args.work is None:
         shutil.rmtree(work, ignore_errors=True)

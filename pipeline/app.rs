@@ -184,10 +184,16 @@ fn sample(args: &SampleArgs, progress: &Progress) -> Result<()> {
 }
 
 fn ingest(args: &IngestArgs, progress: &Progress) -> Result<()> {
-    let options = crate::ingest::IngestOptions {
+    let mut options = crate::ingest::IngestOptions {
         layouts: Layouts::with_user(&args.profiles, Path::new("."), Default::default())?,
         ..Default::default()
     };
+    if let Some(threads) = args.threads {
+        if threads == 0 {
+            return Err(Error::Usage("--threads must be at least 1".into()));
+        }
+        options.threads = threads;
+    }
     let staged = StagedOutput::begin(&args.out)?;
     let report = crate::ingest::ingest(&args.data, &options, staged.path(), progress)?;
     let out = staged.commit()?;

@@ -264,6 +264,10 @@ pub struct IngestArgs {
     /// reads them from `[inputs] profiles` in study.toml.
     #[arg(long = "profile", value_name = "FILE")]
     pub profiles: Vec<PathBuf>,
+    /// Threads checking each file's records (default: all cores). Output does not depend
+    /// on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

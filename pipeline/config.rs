@@ -722,6 +722,7 @@ impl StudyConfig {
             layouts: self.layouts.clone(),
             min_linkage_rate: self.min_linkage_rate,
             latest_birth_year: Some(chrono::Datelike::year(&self.data_end)),
+            ..Default::default()
         }
     }
 

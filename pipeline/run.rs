@@ -71,7 +71,11 @@ fn analyse(
 ) -> Result<Analysis> {
     let mut timings = BTreeMap::new();
     let clock = Instant::now();
-    let ingest = ingest::ingest(&options.data, &config.ingest_options(), dir, progress)?;
+    let ingest_options = ingest::IngestOptions {
+        threads: options.engine.threads,
+        ..config.ingest_options()
+    };
+    let ingest = ingest::ingest(&options.data, &ingest_options, dir, progress)?;
     timings.insert("ingest_seconds", clock.elapsed().as_secs_f64());
     if !ingest.reconciled {
         return Err(Error::DataTest("ingest counts did not reconcile".into()));

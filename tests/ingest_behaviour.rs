@@ -8,7 +8,7 @@ use sp_impact::ingest::IngestOptions;
 use sp_impact::ingest::ingest;
 use sp_impact::progress::Progress;
 
-use crate::util::{copy_files, fixtures, parquet_column, read_json, sp_impact};
+use crate::util::{copy_files, fixtures, parquet_column, read_json, sample_data, sp_impact};
 
 fn base() -> std::path::PathBuf {
     fixtures().join("ingest/base")
@@ -86,29 +86,125 @@ fn rerun_gives_byte_identical_outputs() {
             out
         })
         .collect();
-    let files = |root: &Path| {
-        let mut found = Vec::new();
-        for dir in ["data", "quality", "quality/quarantine"] {
-            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_file() {
-                    found.push(path.strip_prefix(root).unwrap().to_path_buf());
-                }
-            }
-        }
-        found.sort();
-        found
-    };
-    assert_eq!(files(&runs[0]), files(&runs[1]));
     assert!(
-        files(&runs[0]).len() >= 13,
+        output_files(&runs[0]).len() >= 13,
         "six tables, six quarantine files and the report"
     );
-    for file in files(&runs[0]) {
-        let a = std::fs::read(runs[0].join(&file)).unwrap();
-        let b = std::fs::read(runs[1].join(&file)).unwrap();
-        assert!(a == b, "{} differs between identical runs", file.display());
+    assert_same_outputs(&runs[0], &runs[1]);
+}
+
+/// The files an ingest writes, relative to its output folder.
+fn output_files(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for dir in ["data", "quality", "quality/quarantine"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                found.push(path.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
     }
+    found.sort();
+    found
+}
+
+fn assert_same_outputs(a: &Path, b: &Path) {
+    assert_eq!(output_files(a), output_files(b));
+    for file in output_files(a) {
+        let left = std::fs::read(a.join(&file)).unwrap();
+        let right = std::fs::read(b.join(&file)).unwrap();
+        assert!(left == right, "{} differs", file.display());
+    }
+}
+
+/// Records are checked in chunks of 8,192 on several threads; what depends on earlier
+/// records is settled in file order. Here the file's date format is fixed only in the second
+/// chunk (every earlier date is invalid, so none fixes it), later ISO dates are then the
+/// wrong format, and a duplicate key comes three chunks after its first: the outcome must be
+/// what reading record by record gives, on any number of threads.
+#[test]
+fn chunked_checking_settles_date_format_and_keys_in_file_order_on_any_thread_count() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    copy_files(&sample_data(), &data);
+    let patients = std::fs::read_to_string(data.join("patients.csv")).unwrap();
+    let mut lines: Vec<String> = patients.lines().map(str::to_string).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let at = |name: &str| header.iter().position(|column| *column == name).unwrap();
+    let (from, to, died) = (
+        at("registered_from"),
+        at("registered_to"),
+        at("date_of_death"),
+    );
+    let invalid = 9_000;
+    let rewrite = |line: &str, edit: &dyn Fn(&mut Vec<String>)| {
+        let mut fields: Vec<String> = line.split(',').map(str::to_string).collect();
+        edit(&mut fields);
+        fields.join(",")
+    };
+    for line in &mut lines[1..=invalid] {
+        *line = rewrite(line, &|fields| {
+            fields[from] = "2019-02-30".into();
+            fields[to].clear();
+            fields[died].clear();
+        });
+    }
+    // Record 9,001 (line 9,002) fixes the file's format as DD/MM/YYYY.
+    let first_valid = invalid + 1;
+    lines[first_valid] = rewrite(&lines[first_valid], &|fields| {
+        fields[from] = "01/02/2019".into();
+        fields[to].clear();
+        fields[died].clear();
+    });
+    let duplicate = lines[first_valid].clone();
+    lines.push(duplicate);
+    let records = lines.len() - 1;
+    std::fs::write(data.join("patients.csv"), lines.join("\n") + "\n").unwrap();
+
+    let outs: Vec<std::path::PathBuf> = ["1", "4"]
+        .iter()
+        .map(|threads| {
+            let out = work.path().join(format!("threads-{threads}"));
+            let run = sp_impact(&[
+                "ingest",
+                "-q",
+                "--threads",
+                threads,
+                "--data",
+                data.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            out
+        })
+        .collect();
+    assert_same_outputs(&outs[0], &outs[1]);
+
+    let report = read_json(&outs[0].join("quality/ingest.json"));
+    let file = &report["files"][0];
+    assert_eq!(file["file"], "patients.csv");
+    assert_eq!(file["rows_read"], records as u64);
+    assert_eq!(file["rows_loaded"], 1);
+    let by_reason = &file["quarantined_by_reason"];
+    assert_eq!(by_reason["bad_date"], invalid as u64);
+    assert_eq!(by_reason["duplicate_key"], 1);
+    // Every other record has ISO dates, after the file's format was fixed as UK.
+    assert_eq!(
+        by_reason["date_format_mismatch"],
+        (records - invalid - 2) as u64
+    );
+    let quarantine = outs[0].join("quality/quarantine/patients.parquet");
+    let details = parquet_column(&quarantine, "detail");
+    let last = details.last().unwrap().as_deref().unwrap();
+    assert_eq!(
+        last,
+        format!("person_id already loaded from line {}", first_valid + 1)
+    );
+    assert_eq!(
+        parquet_column(&quarantine, "line").last().unwrap(),
+        &Some((records + 1).to_string())
+    );
 }
 
 #[test]

@@ -8,13 +8,15 @@
 //! loaded and quarantined by reason; read must equal loaded + quarantined or ingest fails.
 //!
 //! Load order: patients, then referrals, then the other extracts in parallel (each needs only
-//! the person and referral keys, which are read-only by then). File-level problems (missing
+//! the person and referral keys, which are read-only by then). Within a file, records are
+//! checked on several threads and settled in file order (`load`). File-level problems (missing
 //! required column, empty file, unreadable encoding, a column of NHS numbers) stop ingest.
 
 pub mod contract;
 pub mod contracts;
 pub mod fields;
 pub mod inspect;
+mod load;
 pub mod parquet_out;
 pub mod profile;
 pub mod quarantine;
@@ -22,16 +24,16 @@ pub mod report;
 pub mod source;
 pub mod starter;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use contract::{Contract, Kind, Row, RowProblem, TableBuilder, Value};
 use fields::{DateFormat, Problem};
+use load::{Loaded, load_extract};
 use parquet_out::ParquetSink;
-use profile::{Layouts, Mapped, Mapper, Profile, Questionnaires};
-use quarantine::{QuarantineWriter, QuarantinedRow, Reason};
+use profile::{Layouts, Mapped, Mapper, Profile};
+use quarantine::{QuarantinedRow, Reason};
 use report::{FileReport, IngestReport};
 use source::{BytesRead, Container, RawRecord, Source};
 
@@ -294,7 +296,14 @@ pub fn ingest(
         &contracts::patients::CONTRACT,
         &contracts::referrals::CONTRACT,
     ] {
-        let loaded = load_extract(contract, &files_of(contract), &keys, out_dir, progress)?;
+        let loaded = load_extract(
+            contract,
+            &files_of(contract),
+            &keys,
+            options.threads,
+            out_dir,
+            progress,
+        )?;
         keys.absorb(contract.name, loaded.keys);
         files.extend(loaded.reports);
     }
@@ -309,7 +318,9 @@ pub fn ingest(
         let handles: Vec<_> = rest
             .iter()
             .map(|(contract, files)| {
-                scope.spawn(|| load_extract(contract, files, &keys, out_dir, progress))
+                scope.spawn(|| {
+                    load_extract(contract, files, &keys, options.threads, out_dir, progress)
+                })
             })
             .collect();
         handles
@@ -389,6 +400,8 @@ pub struct IngestOptions {
     pub min_linkage_rate: f64,
     /// A year of birth after this (the study's data_end) is quarantined; none without a study.
     pub latest_birth_year: Option<i32>,
+    /// Threads checking each file's records (the result does not depend on it).
+    pub threads: usize,
 }
 
 impl Default for IngestOptions {
@@ -397,6 +410,7 @@ impl Default for IngestOptions {
             layouts: Layouts::built_in(),
             min_linkage_rate: report::DEFAULT_MIN_LINKAGE_RATE,
             latest_birth_year: None,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 }
@@ -444,18 +458,6 @@ struct ExtractKeys {
     owner: HashMap<String, String>,
 }
 
-struct Loaded {
-    reports: Vec<FileReport>,
-    keys: ExtractKeys,
-}
-
-/// Rows buffered before a record batch is written.
-const BATCH_ROWS: usize = 64 * 1024;
-
-/// A column whose values are NHS numbers in at least half the rows (and at least this many,
-/// or every row of a smaller file) stops ingest: the extract must be pseudonymised first.
-const NHS_NUMBER_COLUMN_MIN_HITS: u64 = 5;
-
 /// Reads and checks every record of one extract's file against its contract, as ingest does,
 /// but keeps nothing and has no other extract loaded (so references fail as orphans): the
 /// entry point of the fuzz targets in `fuzz/`. Returns (rows read, rows that would load).
@@ -498,241 +500,6 @@ pub fn check_file(extract: &str, path: &Path, container: Container) -> Result<(u
     Ok((read, loaded))
 }
 
-/// Loads every file of one extract, in order, into its one table and quarantine file.
-fn load_extract(
-    contract: &'static Contract,
-    inputs: &[&InputFile],
-    keys: &Keys,
-    out_dir: &Path,
-    progress: &Progress,
-) -> Result<Loaded> {
-    let mut sink = ParquetSink::create(
-        out_dir
-            .join(DATA_DIR)
-            .join(format!("{}.parquet", contract.name)),
-        contract.schema(),
-    )?;
-    let mut quarantine = QuarantineWriter::create(
-        out_dir
-            .join("quality/quarantine")
-            .join(format!("{}.parquet", contract.name)),
-    )?;
-    let mut table = TableBuilder::new(contract);
-    let mut extract_keys = ExtractKeys::default();
-    let mut reports = Vec::with_capacity(inputs.len());
-    for input in inputs {
-        let report = load_file(
-            input,
-            keys,
-            &mut extract_keys,
-            &mut table,
-            &mut sink,
-            &mut quarantine,
-            progress,
-        )?;
-        reports.push(report);
-    }
-    if !table.is_empty() {
-        sink.write(&table.finish_batch())?;
-    }
-    sink.finish()?;
-    quarantine.finish()?;
-    Ok(Loaded {
-        reports,
-        keys: extract_keys,
-    })
-}
-
-/// Reads one file of an extract: each record is mapped by the file's profile (if it has
-/// one), checked by the contract, and loaded, quarantined or excluded.
-fn load_file(
-    input: &InputFile,
-    keys: &Keys,
-    extract_keys: &mut ExtractKeys,
-    table: &mut TableBuilder,
-    sink: &mut ParquetSink,
-    quarantine: &mut QuarantineWriter,
-    progress: &Progress,
-) -> Result<FileReport> {
-    let contract = input.contract;
-    let file_label = input.path.file_name().map_or_else(
-        || input.path.display().to_string(),
-        |name| name.to_string_lossy().into_owned(),
-    );
-    let file_bytes = std::fs::metadata(&input.path).map_or(0, |meta| meta.len());
-    let bytes_read = BytesRead::default();
-    let bar = progress.file_bar(&file_label, file_bytes);
-    let mut source = Source::open(&input.path, input.container, bytes_read.clone())?;
-    let mapper = match &input.profile {
-        Some(profile) => Some(Mapper::new(profile, source.header(), &input.path)?),
-        None => None,
-    };
-    let layout = match &mapper {
-        Some(_) => Layout::contract_shaped(contract),
-        None => Layout::from_header(contract, &source)?,
-    };
-
-    let mut report = FileReport::new(contract.name, &file_label, input.container, file_bytes);
-    report.profile = input.profile.as_ref().map(|profile| profile.name.clone());
-    report.ignored_columns = layout.ignored.clone();
-    for column in &layout.ignored {
-        report.warn(format!(
-            "column '{column}' is not in the contract and was ignored"
-        ));
-    }
-    for column in &layout.absent_optional {
-        report.warn(format!(
-            "optional column '{column}' is absent; treated as blank"
-        ));
-    }
-    if let Some(mapper) = &mapper {
-        for skipped in &mapper.skipped_rules {
-            report.warn(skipped.clone());
-        }
-    }
-    quarantine.set_file(&file_label)?;
-    let mut checker = Checker {
-        contract,
-        layout: &layout,
-        keys,
-        extract_keys,
-        date_format: None,
-        table,
-        sink,
-    };
-    let mut questionnaires = Questionnaires::default();
-    let mut nhs_hits = vec![0u64; source.header().len()];
-    let mut record = RawRecord::default();
-    let source_width = source.header().len();
-
-    while source.next_record(&mut record)? {
-        report.rows_read += 1;
-        for (column, field) in record.fields.iter().enumerate() {
-            if column < nhs_hits.len() && fields::is_nhs_number(field) {
-                nhs_hits[column] += 1;
-            }
-        }
-        if let Some(column) = nhs_number_column(&nhs_hits, report.rows_read, false) {
-            return Err(nhs_number_error(&source, column, record.line));
-        }
-        let rows = match &mapper {
-            None => vec![(None, Cow::Borrowed(&record))],
-            Some(mapper) => match map_record(mapper, &record, source_width) {
-                Ok(Mapped::Rows(rows)) if mapper.is_long() => {
-                    for (fields, _) in rows {
-                        match questionnaires.push(mapper, fields, &record.fields, record.line) {
-                            Ok(true) => {}
-                            Ok(false) => report.rows_combined += 1,
-                            Err(problem) => {
-                                let rejection = Rejection::new(
-                                    Some(&problem.column),
-                                    Some(&problem.raw_value),
-                                    problem.problem,
-                                );
-                                report.count_quarantined(rejection.reason);
-                                quarantine.push(rejection.into_row(record.line))?;
-                            }
-                        }
-                    }
-                    continue;
-                }
-                Ok(Mapped::Rows(rows)) => rows
-                    .into_iter()
-                    .map(|(fields, added)| {
-                        let line = record.line;
-                        (added, Cow::Owned(RawRecord { line, fields }))
-                    })
-                    .collect(),
-                Ok(Mapped::Excluded(reason)) => {
-                    report.count_excluded(reason);
-                    continue;
-                }
-                Err(rejection) => {
-                    report.count_quarantined(rejection.reason);
-                    quarantine.push(rejection.into_row(record.line))?;
-                    continue;
-                }
-            },
-        };
-        for (added, row) in rows {
-            if let Some(reason) = added {
-                report.count_added(reason);
-            }
-            match checker.load(&row)? {
-                Ok(()) => report.rows_loaded += 1,
-                Err(mut rejection) => {
-                    if let Some(mapper) = &mapper {
-                        rejection.name_source_column(mapper, &record, &source);
-                    }
-                    report.count_quarantined(rejection.reason);
-                    quarantine.push(rejection.into_row(record.line))?;
-                }
-            }
-        }
-        if report.rows_read.is_multiple_of(4096) {
-            bar.set_position(bytes_read.get());
-        }
-    }
-    // A long layout's questionnaires, each at the line of its first item.
-    for (line, fields) in questionnaires.finish() {
-        match checker.load(&RawRecord { line, fields })? {
-            Ok(()) => report.rows_loaded += 1,
-            Err(rejection) => {
-                report.count_quarantined(rejection.reason);
-                quarantine.push(rejection.into_row(line))?;
-            }
-        }
-    }
-    let date_format = checker.date_format;
-    if let Some(column) = nhs_number_column(&nhs_hits, report.rows_read, true) {
-        return Err(nhs_number_error(&source, column, 1));
-    }
-    if report.rows_read == 0 {
-        report.warn("the file has a header but no data rows".to_string());
-    }
-    report.encoding = source.encoding().to_string();
-    report.date_format = date_format;
-    report.sha256 = source.sha256();
-    report.finish(keys.study.min_linkage_rate);
-    bar.finish();
-    progress.log(&report.summary_line());
-    Ok(report)
-}
-
-/// Checks contract-shaped records of one file and loads those that pass.
-struct Checker<'a> {
-    contract: &'static Contract,
-    layout: &'a Layout,
-    keys: &'a Keys,
-    extract_keys: &'a mut ExtractKeys,
-    date_format: Option<DateFormat>,
-    table: &'a mut TableBuilder,
-    sink: &'a mut ParquetSink,
-}
-
-impl Checker<'_> {
-    /// Loads the record (writing a batch when one is full), or says why not.
-    fn load(&mut self, record: &RawRecord) -> Result<std::result::Result<(), Rejection>> {
-        match check_record(
-            self.contract,
-            self.layout,
-            record,
-            self.keys,
-            self.extract_keys,
-            &mut self.date_format,
-        ) {
-            Ok(values) => {
-                self.table.append(&values, record.line);
-                if self.table.len() >= BATCH_ROWS {
-                    self.sink.write(&self.table.finish_batch())?;
-                }
-                Ok(Ok(()))
-            }
-            Err(rejection) => Ok(Err(rejection)),
-        }
-    }
-}
-
 /// Maps one record of a profiled file, or says why it cannot be.
 fn map_record(
     mapper: &Mapper<'_>,
@@ -758,32 +525,6 @@ fn wrong_field_count(fields: usize, header: usize) -> Rejection {
         Problem::new(
             Reason::WrongFieldCount,
             format!("the row has {fields} fields but the header has {header}"),
-        ),
-    )
-}
-
-/// The column (by header position) that holds NHS numbers, if any. At the end of the file
-/// (`at_end`) a single hit in a one-row file counts; mid-file at least a handful must.
-fn nhs_number_column(hits: &[u64], rows_read: u64, at_end: bool) -> Option<usize> {
-    let min_hits = if at_end {
-        1
-    } else {
-        NHS_NUMBER_COLUMN_MIN_HITS
-    };
-    hits.iter()
-        .position(|&count| count >= min_hits && 2 * count >= rows_read)
-}
-
-fn nhs_number_error(source: &Source, column: usize, line: u64) -> Error {
-    let name = source.header().get(column).cloned().unwrap_or_default();
-    Error::input(
-        Location::file(source.path())
-            .line(line)
-            .column(name.clone()),
-        format!(
-            "this column holds NHS numbers (10 digits passing the modulus-11 check); identifiable \
-             data must not be ingested. Pseudonymise it first: sp-impact pseudonymise --key-file KEY \
-             --column {name} IN OUT (or remove the column)"
         ),
     )
 }
@@ -903,7 +644,7 @@ impl Rejection {
 
     /// Names the source column (and its value) that fed the contract column blamed, so a
     /// user of a profiled file finds the problem in their own file.
-    fn name_source_column(&mut self, mapper: &Mapper<'_>, record: &RawRecord, source: &Source) {
+    fn name_source_column(&mut self, mapper: &Mapper<'_>, record: &RawRecord, header: &[String]) {
         let Some(column) = self.column.clone() else {
             return;
         };
@@ -911,8 +652,7 @@ impl Rejection {
             return;
         };
         let wanted = normalise_name(source_column);
-        if let Some(position) = source
-            .header()
+        if let Some(position) = header
             .iter()
             .position(|name| normalise_name(name) == wanted)
         {
@@ -956,6 +696,28 @@ fn check_record(
     extract_keys: &mut ExtractKeys,
     date_format: &mut Option<DateFormat>,
 ) -> Result<Vec<Value>, Rejection> {
+    let values = check_fields(contract, layout, record, keys, date_format)?;
+    let row = Row { contract, values };
+    if let Some(key_column) = contract.unique_key {
+        let key = row.get(key_column).as_text().unwrap_or_default();
+        let person = row.get("person_id").as_text();
+        claim_key(contract, extract_keys, key, person, record.line).map_err(|problem| {
+            let raw = layout.raw(contract, record, problem.column);
+            Rejection::new(Some(problem.column), raw, problem.problem)
+        })?;
+    }
+    Ok(row.values)
+}
+
+/// Checks one record against its contract and the extracts loaded before it (everything
+/// but its unique key, which depends on the records before it); returns the typed values.
+fn check_fields(
+    contract: &'static Contract,
+    layout: &Layout,
+    record: &RawRecord,
+    keys: &Keys,
+    date_format: &mut Option<DateFormat>,
+) -> Result<Vec<Value>, Rejection> {
     if record.fields.len() != layout.header_len {
         return Err(wrong_field_count(record.fields.len(), layout.header_len));
     }
@@ -982,28 +744,37 @@ fn check_record(
     };
     (contract.rules)(&mut row).map_err(blame)?;
     check_references(&row, keys).map_err(blame)?;
-
-    if let Some(key_column) = contract.unique_key {
-        let key = row
-            .get(key_column)
-            .as_text()
-            .unwrap_or_default()
-            .to_string();
-        if let Some(first) = extract_keys.first_line.get(&key) {
-            return Err(blame(RowProblem::new(
-                key_column,
-                Reason::DuplicateKey,
-                format!("{key_column} already loaded from line {first}"),
-            )));
-        }
-        if let Some(person) = row.get("person_id").as_text()
-            && contract.name != "patients"
-        {
-            extract_keys.owner.insert(key.clone(), person.to_string());
-        }
-        extract_keys.first_line.insert(key, record.line);
-    }
     Ok(row.values)
+}
+
+/// Claims a unique key for its extract (with the person it belongs to, for later
+/// references), or says on which line it was loaded before.
+fn claim_key(
+    contract: &Contract,
+    extract_keys: &mut ExtractKeys,
+    key: &str,
+    person: Option<&str>,
+    line: u64,
+) -> Result<(), RowProblem> {
+    let Some(key_column) = contract.unique_key else {
+        return Ok(());
+    };
+    if let Some(first) = extract_keys.first_line.get(key) {
+        return Err(RowProblem::new(
+            key_column,
+            Reason::DuplicateKey,
+            format!("{key_column} already loaded from line {first}"),
+        ));
+    }
+    if let Some(person) = person
+        && contract.name != "patients"
+    {
+        extract_keys
+            .owner
+            .insert(key.to_string(), person.to_string());
+    }
+    extract_keys.first_line.insert(key.to_string(), line);
+    Ok(())
 }
 
 /// Cross-file rules: person_id must be a loaded patient; referral_id, when given, a loaded

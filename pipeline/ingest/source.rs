@@ -70,6 +70,9 @@ pub struct Source {
     header: Vec<String>,
     body: Body,
     text: TextDecoder,
+    /// Field strings taken back from records as they are refilled, so reading a record
+    /// allocates nothing once the first few records have been read.
+    spare: Vec<String>,
 }
 
 enum Body {
@@ -126,10 +129,12 @@ impl Source {
                     return Ok(false);
                 }
                 out.line = record.position().map_or(0, |position| position.line());
-                out.fields.clear();
+                self.spare.append(&mut out.fields);
                 for (index, bytes) in record.iter().enumerate() {
                     let column = self.header.get(index).map(String::as_str).unwrap_or("");
-                    let text = self.text.decode(bytes, &self.path, out.line, column)?;
+                    let mut text = self.spare.pop().unwrap_or_default();
+                    self.text
+                        .decode_into(bytes, &mut text, &self.path, out.line, column)?;
                     out.fields.push(text);
                 }
                 Ok(true)
@@ -166,14 +171,17 @@ impl Source {
                 let row = *next_row_in_batch;
                 *next_row_in_batch += 1;
                 out.line = *rows_before_batch + row as u64 + 1;
-                out.fields.clear();
+                self.spare.append(&mut out.fields);
                 for column in batch.iter() {
                     let value = if column.is_null(row) {
                         ""
                     } else {
                         column.value(row)
                     };
-                    out.fields.push(value.to_string());
+                    let mut text = self.spare.pop().unwrap_or_default();
+                    text.clear();
+                    text.push_str(value);
+                    out.fields.push(text);
                 }
                 bytes_read.add(bytes_per_row.round() as u64);
                 Ok(true)
@@ -260,8 +268,9 @@ fn open_csv(path: &Path, container: Container, bytes_read: BytesRead) -> Result<
         .enumerate()
         .map(|(index, name)| {
             let column = format!("#{}", index + 1);
-            text.decode(name, path, 1, &column)
-                .map(|name| name.trim().to_string())
+            let mut name_text = String::new();
+            text.decode_into(name, &mut name_text, path, 1, &column)
+                .map(|()| name_text.trim().to_string())
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Source {
@@ -273,6 +282,7 @@ fn open_csv(path: &Path, container: Container, bytes_read: BytesRead) -> Result<
             hasher,
         },
         text,
+        spare: Vec::new(),
     })
 }
 
@@ -353,6 +363,7 @@ fn open_parquet(path: &Path, bytes_read: BytesRead) -> Result<Source> {
             bytes_read,
         },
         text: TextDecoder::new(false),
+        spare: Vec::new(),
     })
 }
 
@@ -426,7 +437,16 @@ impl TextDecoder {
         }
     }
 
-    fn decode(&mut self, bytes: &[u8], path: &Path, line: u64, column: &str) -> Result<String> {
+    /// Decodes `bytes` into `out` (replacing what it held).
+    fn decode_into(
+        &mut self,
+        bytes: &[u8],
+        out: &mut String,
+        path: &Path,
+        line: u64,
+        column: &str,
+    ) -> Result<()> {
+        out.clear();
         if bytes.contains(&0) {
             return Err(Error::input(
                 Location::file(path).line(line).column(column),
@@ -434,17 +454,19 @@ impl TextDecoder {
             ));
         }
         if bytes.is_ascii() {
-            return Ok(String::from_utf8(bytes.to_vec()).expect("ASCII is UTF-8"));
+            out.push_str(std::str::from_utf8(bytes).expect("ASCII is UTF-8"));
+            return Ok(());
         }
         match self.encoding {
             TextEncoding::AsciiSoFar | TextEncoding::Utf8 => match std::str::from_utf8(bytes) {
                 Ok(text) => {
                     self.encoding = TextEncoding::Utf8;
-                    Ok(text.to_string())
+                    out.push_str(text);
+                    Ok(())
                 }
                 Err(_) if self.encoding == TextEncoding::AsciiSoFar => {
                     self.encoding = TextEncoding::Windows1252;
-                    decode_1252(bytes, path, line, column)
+                    decode_1252(bytes, out, path, line, column)
                 }
                 Err(_) => Err(Error::input(
                     Location::file(path).line(line).column(column),
@@ -452,12 +474,12 @@ impl TextDecoder {
                      encodings; re-export it as \"CSV UTF-8 (comma delimited)\"",
                 )),
             },
-            TextEncoding::Windows1252 => decode_1252(bytes, path, line, column),
+            TextEncoding::Windows1252 => decode_1252(bytes, out, path, line, column),
         }
     }
 }
 
-fn decode_1252(bytes: &[u8], path: &Path, line: u64, column: &str) -> Result<String> {
+fn decode_1252(bytes: &[u8], out: &mut String, path: &Path, line: u64, column: &str) -> Result<()> {
     if bytes.iter().any(|byte| UNASSIGNED_1252.contains(byte)) {
         return Err(Error::input(
             Location::file(path).line(line).column(column),
@@ -466,5 +488,6 @@ fn decode_1252(bytes: &[u8], path: &Path, line: u64, column: &str) -> Result<Str
         ));
     }
     let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
-    Ok(text.into_owned())
+    out.push_str(&text);
+    Ok(())
 }

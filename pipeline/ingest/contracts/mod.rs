@@ -34,3 +34,30 @@ pub(crate) fn no_rules(
 ) -> Result<(), super::contract::RowProblem> {
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ALL;
+    use crate::ingest::contract::Kind;
+
+    /// `CodeSet::normalise` compares ignoring ASCII case, which is a lower-casing lookup only
+    /// if every spelling is lower case.
+    #[test]
+    fn code_spellings_are_lower_case() {
+        for contract in ALL {
+            for column in contract.columns {
+                if let Kind::Code(codes) | Kind::CodeList(codes) = column.kind {
+                    for (spelling, _) in codes.spellings {
+                        assert_eq!(
+                            *spelling,
+                            spelling.to_lowercase(),
+                            "{}.{}",
+                            contract.name,
+                            column.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
