@@ -17,7 +17,6 @@ use datafusion::prelude::SessionContext;
 use sha2::{Digest, Sha256};
 
 use crate::calendar;
-use crate::ingest::fields::{date_from_days, days_since_epoch};
 
 /// Every function the models may call. A Ballista scheduler and executor need them too
 /// (`engine::cluster`).
@@ -44,8 +43,8 @@ fn downcast<'a, T: 'static>(array: &'a ArrayRef, name: &str) -> datafusion::erro
     })
 }
 
-/// The error for a date result outside the supported range (chrono's, narrower than
-/// Date32's): reported, never a panic or a silent null.
+/// The error for a date result outside Date32's range: reported, never a panic or a
+/// silent null.
 fn out_of_range(function: &str) -> DataFusionError {
     DataFusionError::Execution(format!("{function}: date outside the supported range"))
 }
@@ -67,9 +66,8 @@ fn add_months() -> ScalarUDF {
                     (Some(date), Some(months)) => {
                         let months =
                             i32::try_from(months).map_err(|_| out_of_range("add_months"))?;
-                        date_from_days(date)
-                            .and_then(|date| calendar::add_months(date, months))
-                            .map(|date| Some(days_since_epoch(date)))
+                        calendar::add_months_to_days(date, months)
+                            .map(Some)
                             .ok_or_else(|| out_of_range("add_months"))
                     }
                     _ => Ok(None),
@@ -94,9 +92,7 @@ fn relative_month() -> ScalarUDF {
                 .iter()
                 .zip(dates.iter())
                 .map(|pair| match pair {
-                    (Some(index), Some(date)) => date_from_days(index)
-                        .zip(date_from_days(date))
-                        .and_then(|(index, date)| calendar::relative_month(index, date))
+                    (Some(index), Some(date)) => calendar::relative_month_of_days(index, date)
                         .map(|month| Some(i64::from(month)))
                         .ok_or_else(|| out_of_range("relative_month")),
                     _ => Ok(None),
