@@ -29,6 +29,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow::datatypes::{Field, Schema};
 use datafusion::prelude::SessionContext;
+use nalgebra::DMatrix;
 use serde_json::{Value, json};
 
 use super::{BOOTSTRAP_REPLICATES, Columns, number};
@@ -38,7 +39,8 @@ use crate::econ::programme::{ProgrammeCost, STAFFING_PRICE_YEAR, Staffing};
 use crate::econ::{Payback, break_even_cost, discount_factor, payback};
 use crate::error::Result;
 use crate::outcomes::{self, COUNTED};
-use crate::stats::bootstrap::{finite_replicates, percentile_interval, resample};
+use crate::stats::StatsResult;
+use crate::stats::bootstrap::{finite_replicates, for_each_resample, percentile_interval};
 
 /// The return-per-£1 months of results.json.
 const RETURN_MONTHS: [u32; 3] = [12, 18, 24];
@@ -96,6 +98,34 @@ impl Sums {
             pre: Cell::default(),
             months: vec![Cell::default(); horizon],
             persons: 0.0,
+        }
+    }
+
+    /// Values in a flat layout: each cell's costs then exposure (pre-period first), then
+    /// the persons.
+    fn width(horizon: usize) -> usize {
+        (1 + horizon) * (COUNTED + 1) + 1
+    }
+
+    fn flat(&self) -> impl Iterator<Item = f64> + '_ {
+        std::iter::once(&self.pre)
+            .chain(&self.months)
+            .flat_map(|cell| cell.cost.iter().copied().chain([cell.exposure]))
+            .chain([self.persons])
+    }
+
+    fn from_flat(values: &[f64], horizon: usize) -> Sums {
+        let cell = |at: usize| {
+            let values = &values[at * (COUNTED + 1)..(at + 1) * (COUNTED + 1)];
+            Cell {
+                cost: values[..COUNTED].try_into().expect("COUNTED costs"),
+                exposure: values[COUNTED],
+            }
+        };
+        Sums {
+            pre: cell(0),
+            months: (1..=horizon).map(cell).collect(),
+            persons: values[Sums::width(horizon) - 1],
         }
     }
 }
@@ -182,16 +212,15 @@ fn savings_of(
 /// as the savings assume it (the ratio-scale counterfactual): the savings are this less what
 /// the treated group did cost, so savings / this is the share of its expected NHS costs the
 /// service avoided.
-fn expected_cost_without_service<'a>(
-    chosen: impl Iterator<Item = &'a Set>,
+fn expected_cost_without_service(
+    treated: &Sums,
+    comparison: &Sums,
     horizon: usize,
     discount_rate: f64,
 ) -> f64 {
-    let (treated, comparison) = pooled(chosen, horizon);
     (0..horizon)
         .map(|month| {
-            let (expected, _) =
-                monthly_costs(&treated, &comparison, month, &NO_CHANGE, Scale::Ratio);
+            let (expected, _) = monthly_costs(treated, comparison, month, &NO_CHANGE, Scale::Ratio);
             discount_factor(discount_rate, month as u32 + 1) * expected
         })
         .sum()
@@ -213,6 +242,53 @@ fn pooled<'a>(chosen: impl Iterator<Item = &'a Set>, horizon: usize) -> (Sums, S
         }
     }
     (treated, comparison)
+}
+
+/// Replicates multiplied at once by [`replicate_sums`].
+const REPLICATE_BLOCK: usize = 64;
+
+/// The treated and comparison sums of each bootstrap replicate over matched sets (the
+/// seeded resamples of `stats::bootstrap`, as the DiD uses). A replicate's sums are
+/// sum_i (times set i was drawn) x set i, so a block of replicates is one matrix product
+/// (draw counts x sets), which reads the sets once per block rather than once per
+/// replicate: at a million people, 2,000 replicates over 22,000 sets take about a second,
+/// where pooling set by set took tens.
+fn replicate_sums(sets: &[Set], horizon: usize, seed: u64) -> StatsResult<Vec<(Sums, Sums)>> {
+    let width = Sums::width(horizon);
+    let by_set = DMatrix::from_row_iterator(
+        sets.len(),
+        2 * width,
+        sets.iter()
+            .flat_map(|set| set.treated.flat().chain(set.comparison.flat())),
+    );
+    let mut replicates = Vec::with_capacity(BOOTSTRAP_REPLICATES);
+    let mut counts = DMatrix::<f64>::zeros(REPLICATE_BLOCK, sets.len());
+    let mut in_block = 0;
+    let multiply = |counts: &mut DMatrix<f64>, rows: usize, out: &mut Vec<(Sums, Sums)>| {
+        let pooled = counts.rows(0, rows) * &by_set;
+        for row in pooled.row_iter() {
+            let values: Vec<f64> = row.iter().copied().collect();
+            out.push((
+                Sums::from_flat(&values[..width], horizon),
+                Sums::from_flat(&values[width..], horizon),
+            ));
+        }
+        counts.fill(0.0);
+    };
+    for_each_resample(sets.len(), BOOTSTRAP_REPLICATES, seed, |indices| {
+        for &index in indices {
+            counts[(in_block, index)] += 1.0;
+        }
+        in_block += 1;
+        if in_block == REPLICATE_BLOCK {
+            multiply(&mut counts, in_block, &mut replicates);
+            in_block = 0;
+        }
+    })?;
+    if in_block > 0 {
+        multiply(&mut counts, in_block, &mut replicates);
+    }
+    Ok(replicates)
 }
 
 async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -> Result<Vec<Set>> {
@@ -284,15 +360,20 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
 pub async fn saving(ctx: &SessionContext, config: &StudyConfig) -> Result<Value> {
     let horizon = (config.post_months as usize).min(HORIZON_MONTHS);
     let sets = load_sets(ctx, horizon, config).await?;
-    let discounted = |chosen: &mut dyn Iterator<Item = &Set>| {
-        let monthly = savings(chosen, horizon, &NO_CHANGE, Scale::Ratio);
+    let discounted = |treated: &Sums, comparison: &Sums| {
+        let monthly = savings_of(treated, comparison, horizon, &NO_CHANGE, Scale::Ratio);
         payback(&monthly, 0.0, config.discount_rate, &RETURN_MONTHS).discounted_savings_per_person
     };
-    let point = discounted(&mut sets.iter());
-    let totals = resample(sets.len(), BOOTSTRAP_REPLICATES, config.seed, |indices| {
-        discounted(&mut indices.iter().map(|&index| &sets[index]))
-    })
-    .ok();
+    let (treated, comparison) = pooled(sets.iter(), horizon);
+    let point = discounted(&treated, &comparison);
+    let totals = replicate_sums(&sets, horizon, config.seed)
+        .map(|replicates| {
+            replicates
+                .iter()
+                .map(|(treated, comparison)| discounted(treated, comparison))
+                .collect::<Vec<f64>>()
+        })
+        .ok();
     let (finite, non_finite) = finite_replicates(totals.as_deref().unwrap_or_default());
     let interval = totals.and_then(|_| percentile_interval(&finite, 0.95).ok());
     Ok(json!({
@@ -323,43 +404,51 @@ pub async fn estimate(
     let monthly = savings(sets.iter(), horizon, &NO_CHANGE, Scale::Ratio);
     let point = curve(&monthly, cost_per_person, config.discount_rate);
 
-    let expected = expected_cost_without_service(sets.iter(), horizon, config.discount_rate);
+    let (treated, comparison) = pooled(sets.iter(), horizon);
+    let expected =
+        expected_cost_without_service(&treated, &comparison, horizon, config.discount_rate);
     let mut replicate_shares = Vec::new();
     let mut break_even_by_24 = 0usize;
     let mut replicate_returns = Vec::new();
     let mut replicate_cumulative: Vec<Vec<f64>> = vec![Vec::new(); horizon];
-    let mut replicate_sums: Vec<(Sums, Sums)> = Vec::with_capacity(BOOTSTRAP_REPLICATES);
-    let totals = resample(sets.len(), BOOTSTRAP_REPLICATES, config.seed, |indices| {
-        let (treated, comparison) = pooled(indices.iter().map(|&index| &sets[index]), horizon);
-        let replicate = curve(
-            &savings_of(&treated, &comparison, horizon, &NO_CHANGE, Scale::Ratio),
-            cost_per_person,
-            config.discount_rate,
-        );
-        replicate_sums.push((treated, comparison));
-        if replicate.break_even_month.is_some_and(|month| month <= 24) {
-            break_even_by_24 += 1;
-        }
-        for (month, row) in replicate.monthly.iter().enumerate() {
-            replicate_cumulative[month].push(row.cumulative_net_per_person);
-        }
-        replicate_returns.push(
-            replicate
-                .return_per_pound
-                .get(&24)
-                .copied()
-                .unwrap_or(f64::NAN),
-        );
-        replicate_shares.push(
-            replicate.discounted_savings_per_person
-                / expected_cost_without_service(
-                    indices.iter().map(|&index| &sets[index]),
-                    horizon,
+    let replicates = replicate_sums(&sets, horizon, config.seed);
+    let totals = replicates.as_ref().map(|replicates| {
+        replicates
+            .iter()
+            .map(|(treated, comparison)| {
+                let replicate = curve(
+                    &savings_of(treated, comparison, horizon, &NO_CHANGE, Scale::Ratio),
+                    cost_per_person,
                     config.discount_rate,
-                ),
-        );
-        replicate.discounted_savings_per_person
+                );
+                if replicate.break_even_month.is_some_and(|month| month <= 24) {
+                    break_even_by_24 += 1;
+                }
+                for (month, row) in replicate.monthly.iter().enumerate() {
+                    replicate_cumulative[month].push(row.cumulative_net_per_person);
+                }
+                replicate_returns.push(
+                    replicate
+                        .return_per_pound
+                        .get(&24)
+                        .copied()
+                        .unwrap_or(f64::NAN),
+                );
+                replicate_shares.push(
+                    replicate.discounted_savings_per_person
+                        / expected_cost_without_service(
+                            treated,
+                            comparison,
+                            horizon,
+                            config.discount_rate,
+                        ),
+                );
+                replicate.discounted_savings_per_person
+            })
+            .collect::<Vec<f64>>()
     });
+    let totals = totals.map_err(|error| error.clone());
+    let replicate_sums = replicates.unwrap_or_default();
     let interval = |values: &[f64]| percentile_interval(&finite_replicates(values).0, 0.95).ok();
     let non_finite = totals
         .as_deref()
@@ -841,6 +930,56 @@ mod tests {
         }
     }
 
+    /// The blocked matrix product gives each replicate the sums that pooling its resampled
+    /// sets one by one gives (up to rounding), in the same order, for a number of
+    /// replicates that is not a multiple of the block.
+    #[test]
+    fn replicate_sums_are_the_resamples_pooled_set_by_set() {
+        let horizon = 3;
+        let sets: Vec<Set> = (0..37)
+            .map(|set| {
+                let value = |offset: usize| ((set * 7 + offset * 13) % 29) as f64 + 0.25;
+                let sums = |group: usize| Sums {
+                    pre: Cell {
+                        cost: std::array::from_fn(|category| value(group + category)),
+                        exposure: value(group + 50),
+                    },
+                    months: (0..horizon)
+                        .map(|month| Cell {
+                            cost: std::array::from_fn(|category| {
+                                value(group + month * 11 + category)
+                            }),
+                            exposure: value(group + month + 60),
+                        })
+                        .collect(),
+                    persons: value(group + 70),
+                };
+                Set {
+                    treated: sums(0),
+                    comparison: sums(100),
+                }
+            })
+            .collect();
+        let blocked = replicate_sums(&sets, horizon, 11).unwrap();
+        assert_eq!(blocked.len(), BOOTSTRAP_REPLICATES);
+        assert_ne!(BOOTSTRAP_REPLICATES % REPLICATE_BLOCK, 0);
+        let mut replicate = 0;
+        for_each_resample(sets.len(), BOOTSTRAP_REPLICATES, 11, |indices| {
+            let (treated, comparison) = pooled(indices.iter().map(|&index| &sets[index]), horizon);
+            for (got, want) in [
+                (&blocked[replicate].0, &treated),
+                (&blocked[replicate].1, &comparison),
+            ] {
+                for (got, want) in got.flat().zip(want.flat()) {
+                    assert!((got - want).abs() <= 1e-9 * want.abs(), "{got} {want}");
+                }
+            }
+            replicate += 1;
+        })
+        .unwrap();
+        assert_eq!(replicate, BOOTSTRAP_REPLICATES);
+    }
+
     #[test]
     fn savings_are_per_person_referred_not_per_surviving_person_month() {
         // Two treated people: one dies before follow-up month 0, so the treated group has one
@@ -992,7 +1131,7 @@ mod tests {
             treated: sums(100.0, 99.0),
             comparison: sums(100.0, 110.0),
         };
-        let expected = expected_cost_without_service(std::iter::once(&set), 2, 0.0);
+        let expected = expected_cost_without_service(&set.treated, &set.comparison, 2, 0.0);
         assert!((expected - 220.0).abs() < 1e-9);
         let point = payback(
             &savings(std::iter::once(&set), 2, &NO_CHANGE, Scale::Ratio),

@@ -20,19 +20,33 @@ pub fn resample(
     seed: u64,
     mut statistic: impl FnMut(&[usize]) -> f64,
 ) -> StatsResult<Vec<f64>> {
+    let mut values = Vec::with_capacity(replicates);
+    for_each_resample(units, replicates, seed, |indices| {
+        values.push(statistic(indices));
+    })?;
+    Ok(values)
+}
+
+/// The resamples of [`resample`], in order, each handed to `visit` (for a caller that
+/// computes its replicates in blocks rather than one value at a time).
+pub fn for_each_resample(
+    units: usize,
+    replicates: usize,
+    seed: u64,
+    mut visit: impl FnMut(&[usize]),
+) -> StatsResult<()> {
     if units == 0 {
         return Err(StatsError::TooFew { needed: 1, got: 0 });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut indices = vec![0; units];
-    let mut values = Vec::with_capacity(replicates);
     for _ in 0..replicates {
         for index in indices.iter_mut() {
             *index = rng.random_range(0..units);
         }
-        values.push(statistic(&indices));
+        visit(&indices);
     }
-    Ok(values)
+    Ok(())
 }
 
 /// Leave-one-unit-out values of `statistic` (for the BCa acceleration).
