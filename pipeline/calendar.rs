@@ -7,8 +7,6 @@
 
 use chrono::NaiveDate;
 
-use crate::ingest::fields::{date_from_days, days_since_epoch};
-
 /// `date` moved by `months` calendar months, the day clamped to the target month's end;
 /// None when the result is outside chrono's date range.
 pub fn add_months(date: NaiveDate, months: i32) -> Option<NaiveDate> {
@@ -23,6 +21,19 @@ pub fn relative_month(index: NaiveDate, date: NaiveDate) -> Option<i32> {
     add_months(index, month)?;
     add_months(index, month.checked_add(1)?)?;
     Some(month)
+}
+
+/// Days from 1970-01-01, the Arrow `Date32` representation.
+pub fn days_since_epoch(date: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a valid date");
+    (date - epoch).num_days() as i32
+}
+
+/// The date `days` after 1970-01-01 (inverse of [`days_since_epoch`]); None outside
+/// chrono's date range (Arrow's Date32 reaches further).
+pub fn date_from_days(days: i32) -> Option<NaiveDate> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a valid date");
+    epoch.checked_add_signed(chrono::Duration::days(i64::from(days)))
 }
 
 /// [`add_months`] on day numbers; None when the result does not fit a Date32.

@@ -19,8 +19,8 @@
 //!
 //! Supporting modules: [`measures`] (the wellbeing instruments and their scoring),
 //! [`outcomes`] (the service-use measures: the registry every layer iterates),
-//! [`pseudonymise`] (keyed hashing of identifiers), [`output`] (crash-safe output folders), [`calendar`] (month
-//! arithmetic), [`costs`] (unit costs and costing rules),
+//! [`pseudonymise`] (keyed hashing of identifiers), [`output`] (crash-safe output folders), [`parquet_out`] (the one
+//! Parquet writer setting), [`calendar`] (day numbers and month arithmetic), [`costs`] (unit costs and costing rules),
 //! [`progress`] (bars and log lines), [`error`] (the one error type and exit codes).
 //! [`app`] maps the command line onto these.
 
@@ -38,6 +38,7 @@ pub mod ingest;
 pub mod measures;
 pub mod outcomes;
 pub mod output;
+pub mod parquet_out;
 pub mod progress;
 pub mod pseudonymise;
 pub mod query;

@@ -8,8 +8,8 @@ fuzz_target!(|text: &str| {
     let mut unfixed = None;
     if let Ok(date) = parse_date(text, &mut unfixed) {
         // A date that parses is within the supported range and round-trips through days.
-        let days = sp_impact::ingest::fields::days_since_epoch(date);
-        assert_eq!(sp_impact::ingest::fields::date_from_days(days), Some(date));
+        let days = sp_impact::calendar::days_since_epoch(date);
+        assert_eq!(sp_impact::calendar::date_from_days(days), Some(date));
     }
     for format in [DateFormat::Iso, DateFormat::Uk] {
         let _ = parse_date(text, &mut Some(format));

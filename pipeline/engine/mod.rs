@@ -27,12 +27,12 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
+use crate::calendar::days_since_epoch;
 use crate::config::StudyConfig;
 use crate::costs::UnitCosts;
 use crate::error::{Error, Result};
 use crate::ingest::contracts;
-use crate::ingest::fields::days_since_epoch;
-use crate::ingest::parquet_out::ParquetSink;
+use crate::parquet_out::ParquetSink;
 
 /// Which engine runs the SQL, and how it may use the machine.
 #[derive(Debug, Clone)]

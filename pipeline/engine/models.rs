@@ -32,7 +32,7 @@ use futures::StreamExt;
 
 use super::engine_error;
 use crate::error::{Error, Location, Result};
-use crate::ingest::parquet_out::ParquetSink;
+use crate::parquet_out::ParquetSink;
 use crate::progress::Progress;
 
 /// Layers in run order; the folder a model sits in.

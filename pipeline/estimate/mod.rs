@@ -380,7 +380,7 @@ pub(crate) fn write_restricted_table(
     batch: &RecordBatch,
 ) -> Result<()> {
     let parquet_path = tables_dir.join(format!("{name}.parquet"));
-    let mut sink = crate::ingest::parquet_out::ParquetSink::create(parquet_path, batch.schema())?;
+    let mut sink = crate::parquet_out::ParquetSink::create(parquet_path, batch.schema())?;
     sink.write(batch)?;
     sink.finish()?;
     let csv_path = tables_dir.join(format!("{name}.csv"));

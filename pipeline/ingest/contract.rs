@@ -248,7 +248,7 @@ pub fn parse_field(
         Kind::Text => Value::Text(text.to_string()),
         Kind::Int { min, max } => Value::Int(fields::parse_int(text, min, max)?),
         Kind::Number { min, max } => Value::Number(fields::parse_number(text, min, max)?),
-        Kind::Date => Value::Date(fields::days_since_epoch(fields::parse_date(
+        Kind::Date => Value::Date(crate::calendar::days_since_epoch(fields::parse_date(
             text,
             date_format,
         )?)),

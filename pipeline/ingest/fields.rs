@@ -47,19 +47,6 @@ impl DateFormat {
 const EARLIEST_YEAR: i32 = 1900;
 const LATEST_YEAR: i32 = 2100;
 
-/// Days from 1970-01-01, the Arrow `Date32` representation.
-pub fn days_since_epoch(date: NaiveDate) -> i32 {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a valid date");
-    (date - epoch).num_days() as i32
-}
-
-/// The date `days` after 1970-01-01 (inverse of [`days_since_epoch`]); None outside
-/// chrono's date range (Arrow's Date32 reaches further).
-pub fn date_from_days(days: i32) -> Option<NaiveDate> {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a valid date");
-    epoch.checked_add_signed(chrono::Duration::days(i64::from(days)))
-}
-
 /// Parses a date, fixing the file's format on the first valid date (`format` starts `None`).
 pub fn parse_date(raw: &str, format: &mut Option<DateFormat>) -> Result<NaiveDate, Problem> {
     let text = strip_midnight(raw.trim());

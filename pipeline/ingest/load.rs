@@ -25,7 +25,6 @@ use indicatif::ProgressBar;
 
 use super::contract::{Contract, TableBuilder};
 use super::fields::{self, DateFormat};
-use super::parquet_out::ParquetSink;
 use super::profile::{Mapped, Mapper, Questionnaires};
 use super::quarantine::QuarantineWriter;
 use super::report::FileReport;
@@ -34,6 +33,7 @@ use super::{
     DATA_DIR, ExtractKeys, InputFile, Keys, Layout, Rejection, check_fields, claim_key, map_record,
 };
 use crate::error::{Error, Location, Result};
+use crate::parquet_out::ParquetSink;
 use crate::progress::Progress;
 
 /// Records checked together as one unit of work.

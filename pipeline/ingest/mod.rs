@@ -17,7 +17,6 @@ pub mod contracts;
 pub mod fields;
 pub mod inspect;
 mod load;
-pub mod parquet_out;
 pub mod profile;
 pub mod quarantine;
 pub mod report;
@@ -31,13 +30,13 @@ use std::sync::Arc;
 use contract::{Contract, Kind, Row, RowProblem, TableBuilder, Value};
 use fields::{DateFormat, Problem};
 use load::{Loaded, load_extract};
-use parquet_out::ParquetSink;
 use profile::{Layouts, Mapped, Mapper, Profile};
 use quarantine::{QuarantinedRow, Reason};
 use report::{FileReport, IngestReport};
 use source::{BytesRead, Container, RawRecord, Source};
 
 use crate::error::{Error, Location, Result};
+use crate::parquet_out::ParquetSink;
 use crate::progress::Progress;
 
 /// Where the loaded tables go inside an output folder.

@@ -12,8 +12,8 @@ use arrow::array::{ArrayRef, StringBuilder, UInt64Builder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
-use super::parquet_out::ParquetSink;
 use crate::error::Result;
+use crate::parquet_out::ParquetSink;
 
 /// Why a row was quarantined. The names from [`reason_name`] are the keys of `ingest.json`'s
 /// `quarantined_by_reason` and of the quarantine file's `reason` column.

@@ -4,7 +4,8 @@
 use crate::ingest::contract::{ColumnSpec, Contract, Kind, Row, RowProblem, check_not_before};
 use chrono::Datelike;
 
-use crate::ingest::fields::{CodeSet, date_from_days};
+use crate::calendar::date_from_days;
+use crate::ingest::fields::CodeSet;
 use crate::ingest::quarantine::Reason;
 
 /// Sex: words, or the NHS Data Dictionary PERSON STATED GENDER codes 1/2/9/X.
