@@ -158,6 +158,7 @@ fn report_renders_in_headless_chromium_with_every_section() {
         "forest_rate_ratios",
         "payback_curve",
         "tornado",
+        "two_way_cost_and_effect",
         "balance_love_plot",
         "referral_funnel",
         "cohort_flow",

@@ -26,7 +26,7 @@ const HTML_TEMPLATE: &str = include_str!("../../reports/templates/report.html.j2
 const MARKDOWN_TEMPLATE: &str = include_str!("../../reports/templates/report.md.j2");
 
 /// Which report section each chart belongs to, by name prefix.
-const FIGURE_SECTIONS: [(&str, &str); 9] = [
+const FIGURE_SECTIONS: [(&str, &str); 10] = [
     ("cohort_flow", "cohort"),
     ("balance", "cohort"),
     ("wellbeing", "wellbeing"),
@@ -34,6 +34,7 @@ const FIGURE_SECTIONS: [(&str, &str); 9] = [
     ("event_study", "service_use"),
     ("payback", "verdict"),
     ("tornado", "economics"),
+    ("two_way", "economics"),
     ("equity", "equity"),
     ("referral_funnel", "equity"),
 ];

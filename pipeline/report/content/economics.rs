@@ -250,6 +250,7 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
     }
     let returns = &economics["return_per_pound"];
     let (share_needed, share_note) = share_needed_table(economics);
+    content.charts.extend(two_way_chart(economics));
     let (scales, scales_note) = scales_table(economics);
     let psa = &economics["psa"];
     let psa_note = float(&psa["net_mean"]).map(|mean| {
@@ -350,6 +351,71 @@ fn scales_table(economics: &Value) -> (Table, Option<String>) {
         )
     });
     (table, note)
+}
+
+/// The two-way sensitivity as a picture: programme cost per person against the share of
+/// expected NHS costs avoided, with the break-even line (net saving zero; below it the
+/// service pays for itself) and this study's estimate at its own cost, with its interval.
+fn two_way_chart(economics: &Value) -> Option<Chart> {
+    let needed = &economics["share_needed"];
+    let expected = float(&needed["expected_cost_per_person"])?;
+    let cost = float(&economics["programme_cost_per_person"])?;
+    let estimate = float(&needed["estimated_share"])? * 100.0;
+    let (low, high) = interval(&needed["estimated_share_ci95"])
+        .map_or((estimate, estimate), |(low, high)| {
+            (low * 100.0, high * 100.0)
+        });
+    // The grid's shares, widened to the interval and to the share that breaks even at 1.5
+    // times the study's cost.
+    let top_share = [30.0, high, 150.0 * cost / expected]
+        .into_iter()
+        .fold(f64::MIN, f64::max);
+    let break_even_cost = |share: f64| expected * share / 100.0;
+    let shares: Vec<f64> = (0..=20)
+        .map(|step| top_share * step as f64 / 20.0)
+        .collect();
+    let break_even = Line {
+        name: "Break-even: the cost the avoided share pays for (shaded: pays for itself)".into(),
+        colour: 0,
+        points: shares
+            .iter()
+            .map(|&share| (share, break_even_cost(share)))
+            .collect(),
+        band: shares
+            .iter()
+            .map(|&share| (share, 0.0, break_even_cost(share)))
+            .collect(),
+        dashed: false,
+    };
+    let study = Line {
+        name: "This study: estimated share avoided (95% CI) at its cost".into(),
+        colour: 1,
+        points: vec![(low, cost), (high, cost)],
+        band: Vec::new(),
+        dashed: false,
+    };
+    let share = |value: f64| format!("{value:.1}%").replace('-', "\u{2212}");
+    Some(Chart {
+        name: "two_way_cost_and_effect".into(),
+        title: "Programme cost against the share of NHS costs avoided".into(),
+        note: format!(
+            "{SOURCE}. Expected NHS cost per person over {} months without the service: {} (discounted). Below the line it pays for itself; marked: this study, {} ({} to {}) at {}.",
+            economics["horizon_months"],
+            gbp(Some(expected)),
+            share(estimate),
+            share(low),
+            share(high),
+            gbp(Some(cost)),
+        ),
+        kind: Kind::Lines {
+            series: vec![break_even, study],
+            x_label: "Share of expected NHS costs avoided (%)".into(),
+            y_label: "Programme cost per person (£)".into(),
+            vertical: Vec::new(),
+            horizontal: Some(0.0),
+            markers: vec![(estimate, cost, "this study".into())],
+        },
+    })
 }
 
 /// What the service would need to achieve: net saving per person by the share of its
