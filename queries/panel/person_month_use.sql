@@ -16,9 +16,19 @@
 
 with
 
-cohort as (select person_id, index_date, exit_date from analysis_cohort),
-
 params as (select pre_months, post_months from study_params),
+
+-- The panel's window per person, computed once per person rather than once per event.
+cohort as (
+    select
+        analysis_cohort.person_id,
+        analysis_cohort.index_date,
+        analysis_cohort.exit_date,
+        add_months(analysis_cohort.index_date, -params.pre_months) as window_start,
+        add_months(analysis_cohort.index_date, params.post_months) as window_end
+    from analysis_cohort
+    cross join params
+),
 
 windowed_events as (
     select
@@ -28,9 +38,8 @@ windowed_events as (
         cast(round(events.cost_gbp * 1000000.0) as bigint) as cost_micro_gbp
     from stg_events as events
     inner join cohort on events.person_id = cohort.person_id
-    cross join params
-    where events.event_date >= add_months(cohort.index_date, -params.pre_months)
-        and events.event_date < add_months(cohort.index_date, params.post_months)
+    where events.event_date >= cohort.window_start
+        and events.event_date < cohort.window_end
         and events.event_date < cohort.exit_date
         and events.event_date <> cohort.index_date
 ),
