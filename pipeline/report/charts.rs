@@ -304,6 +304,26 @@ type RowChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedC
 
 /// Rows of empty space kept above the data for a legend of `series` entries (none for one
 /// series), so the legend never covers an estimate or its interval.
+/// The outline (pixels about the point) of a dot series' marker: a shape per series as
+/// well as a colour, so the series stay apart in greyscale print (some Okabe-Ito colours are
+/// of near-equal lightness): circle, square, triangle, diamond.
+fn marker_outline(series: usize) -> Vec<(i32, i32)> {
+    match series % 4 {
+        0 => (0..16)
+            .map(|step| {
+                let angle = f64::from(step) * std::f64::consts::PI / 8.0;
+                (
+                    (5.5 * angle.cos()).round() as i32,
+                    (5.5 * angle.sin()).round() as i32,
+                )
+            })
+            .collect(),
+        1 => vec![(-5, -5), (5, -5), (5, 5), (-5, 5)],
+        2 => vec![(0, -7), (6, 5), (-6, 5)],
+        _ => vec![(0, -7), (7, 0), (0, 7), (-7, 0)],
+    }
+}
+
 fn legend_rows(series: usize) -> f64 {
     if series > 1 {
         0.65 * series as f64
@@ -471,14 +491,16 @@ fn draw_dots<DB: DrawingBackend>(
             }))
             .map_err(text)?;
         chart
-            .draw_series(
-                points
-                    .iter()
-                    .map(|(y, (value, _))| Circle::new((*value, *y), 5, colour.filled())),
-            )
+            .draw_series(points.iter().map(|(y, (value, _))| {
+                EmptyElement::at((*value, *y))
+                    + Polygon::new(marker_outline(series_index), colour.filled())
+            }))
             .map_err(text)?
             .label(name.as_str())
-            .legend(move |(x, y)| Circle::new((x + 8, y), 5, colour.filled()));
+            .legend(move |(x, y)| {
+                EmptyElement::at((x + 8, y))
+                    + Polygon::new(marker_outline(series_index), colour.filled())
+            });
     }
     if series.len() > 1 {
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
@@ -659,4 +681,26 @@ fn draw_histogram<DB: DrawingBackend>(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Grey level of a colour as greyscale print renders it (ITU-R BT.601 luma).
+    fn luma(colour: RGBColor) -> f64 {
+        0.299 * f64::from(colour.0) + 0.587 * f64::from(colour.1) + 0.114 * f64::from(colour.2)
+    }
+
+    /// In greyscale the two colours of a two-series chart (lines, bars) differ clearly, and
+    /// dot series (up to four in one chart) differ by shape whatever their grey.
+    #[test]
+    fn series_stay_apart_in_greyscale() {
+        assert!((luma(PALETTE[0]) - luma(PALETTE[1])).abs() > 60.0);
+        let outlines: Vec<Vec<(i32, i32)>> = (0..4).map(marker_outline).collect();
+        for (index, outline) in outlines.iter().enumerate() {
+            assert!(outline.len() >= 3);
+            assert!(!outlines[..index].contains(outline), "series {index}");
+        }
+    }
 }
