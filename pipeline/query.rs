@@ -54,7 +54,7 @@ pub fn query(
             QueryFormat::Parquet => {
                 let path = output
                     .ok_or_else(|| Error::Usage("--format parquet needs --output FILE".into()))?;
-                models::write_parquet(frame, path, &[]).await?;
+                models::write_parquet(frame, path, &[], models::KeyOrder::Sorted).await?;
             }
             _ => {
                 let batches = frame

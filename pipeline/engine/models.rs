@@ -12,12 +12,16 @@
 //! -- test: relationships(person_id -> analysis_cohort.person_id)
 //! -- test: expression(exposure_days between 0 and 31)
 //! -- set: datafusion.optimizer.prefer_hash_join = false   (engine settings for this model)
+//! -- presorted: true   (the query emits its rows in key order: written without a sort)
 //! ```
 //!
 //! Models run in dependency order (ties by layer, then name); a cycle or an unknown name in
 //! `depends_on` is an error naming the model. `staging` models are views; every other layer
 //! is materialised to `tables/<model>.parquet` (sorted by its key, so reruns are
-//! byte-identical) and registered as a table. Each test compiles to a query that must
+//! byte-identical) and registered as a table. A `presorted` model's query must itself emit
+//! its rows in key order (e.g. each person's months unnested from a table stored sorted by
+//! person, on one partition): it is written without a sort, and the order is checked as the
+//! rows are written (an error if a row comes before the one written ahead of it). Each test compiles to a query that must
 //! return zero rows. `set` lines change DataFusion settings while the model and its tests
 //! run, and are put back afterwards.
 
@@ -50,6 +54,8 @@ pub struct Model {
     pub tests: Vec<ModelTest>,
     /// Engine settings (key, value) while this model runs.
     pub settings: Vec<(String, String)>,
+    /// The query emits its rows in key order; the runner checks instead of sorting.
+    pub presorted: bool,
     pub sql: String,
 }
 
@@ -181,6 +187,7 @@ fn parse_model(path: &Path, layer: &str, text: &str) -> Result<Model> {
         key: Vec::new(),
         tests: Vec::new(),
         settings: Vec::new(),
+        presorted: false,
         sql: String::new(),
     };
     let mut body = Vec::new();
@@ -201,6 +208,17 @@ fn parse_model(path: &Path, layer: &str, text: &str) -> Result<Model> {
                     "depends_on" => model.depends_on = list(value),
                     "key" => model.key = list(value),
                     "test" => model.tests.push(parse_test(value).map_err(at)?),
+                    "presorted" => {
+                        model.presorted = match value {
+                            "true" => true,
+                            "false" => false,
+                            _ => {
+                                return Err(at(format!(
+                                    "'-- presorted: {value}' is neither true nor false"
+                                )));
+                            }
+                        }
+                    }
                     "set" => {
                         let (key, setting) = value.split_once('=').ok_or_else(|| {
                             at(format!("'-- set: {value}' is not '-- set: key = value'"))
@@ -406,7 +424,7 @@ pub async fn run_models(
         let _ = ctx.deregister_table(model.name.as_str());
         let materialised = model.layer != "staging";
         let rows = if materialised {
-            let sorted = if model.key.is_empty() {
+            let sorted = if model.key.is_empty() || model.presorted {
                 frame
             } else {
                 let order = model
@@ -419,7 +437,12 @@ pub async fn run_models(
                 frame.sort(order).map_err(failed)?
             };
             let path = tables_dir.join(format!("{}.parquet", model.name));
-            let written = write_parquet(sorted, &path, &model.key)
+            let order = if model.presorted {
+                KeyOrder::Check
+            } else {
+                KeyOrder::Sorted
+            };
+            let written = write_parquet(sorted, &path, &model.key, order)
                 .await
                 .map_err(|error| match error {
                     Error::Parquet { .. } | Error::Io { .. } => error,
@@ -608,20 +631,29 @@ pub struct Written {
     pub duplicate_keys: u64,
 }
 
+/// Whether rows given to [`write_parquet`] in key order were sorted by the engine, or come
+/// in that order from the query itself and must be checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrder {
+    Sorted,
+    Check,
+}
+
 /// Streams a query's result into one zstd Parquet file. When `key` is given the rows arrive
-/// sorted by it, so equal keys are adjacent and their count comes free of a second query
+/// in key order, so equal keys are adjacent and their count comes free of a second query
 /// (on the 24-million-row panel a group-by took ~6 s).
 pub async fn write_parquet(
     frame: datafusion::dataframe::DataFrame,
     path: &Path,
     key: &[String],
+    order: KeyOrder,
 ) -> Result<Written> {
     let mut stream = frame
         .execute_stream()
         .await
         .map_err(|error| engine_error("running a query", error))?;
     let schema = stream.schema();
-    let mut keys = AdjacentKeys::new(&schema, key)?;
+    let mut keys = AdjacentKeys::new(&schema, key, order == KeyOrder::Check)?;
     let mut sink = ParquetSink::create(path.to_path_buf(), Arc::clone(&schema))?;
     let concat = |batches: &[RecordBatch]| {
         arrow::compute::concat_batches(&schema, batches)
@@ -657,17 +689,20 @@ pub async fn write_parquet(
 }
 
 /// Counts runs of equal keys in rows sorted by the key (arrow's row format compares every
-/// key type bytewise, nulls equal to nulls as in SQL's group by).
+/// key type bytewise, nulls equal to nulls as in SQL's group by), and, when asked, checks
+/// that each row's key is not below the one before (ascending, nulls last: the order the
+/// runner sorts in).
 struct AdjacentKeys {
     columns: Vec<usize>,
     converter: Option<RowConverter>,
     previous: Option<OwnedRow>,
     in_run: bool,
     duplicates: u64,
+    check_order: bool,
 }
 
 impl AdjacentKeys {
-    fn new(schema: &arrow::datatypes::Schema, key: &[String]) -> Result<Self> {
+    fn new(schema: &arrow::datatypes::Schema, key: &[String], check_order: bool) -> Result<Self> {
         let columns = key
             .iter()
             .map(|name| {
@@ -681,7 +716,15 @@ impl AdjacentKeys {
         } else {
             let fields = columns
                 .iter()
-                .map(|&index| SortField::new(schema.field(index).data_type().clone()))
+                .map(|&index| {
+                    SortField::new_with_options(
+                        schema.field(index).data_type().clone(),
+                        arrow::compute::SortOptions {
+                            descending: false,
+                            nulls_first: false,
+                        },
+                    )
+                })
                 .collect();
             Some(RowConverter::new(fields).map_err(|error| engine_error("key columns", error))?)
         };
@@ -691,6 +734,7 @@ impl AdjacentKeys {
             previous: None,
             in_run: false,
             duplicates: 0,
+            check_order,
         })
     }
 
@@ -711,13 +755,16 @@ impl AdjacentKeys {
             .map_err(|error| engine_error("key columns", error))?;
         for index in 0..rows.num_rows() {
             let row = rows.row(index);
-            let equal = match index {
-                0 => self
-                    .previous
-                    .as_ref()
-                    .is_some_and(|previous| previous.row() == row),
-                _ => rows.row(index - 1) == row,
+            let before = match index {
+                0 => self.previous.as_ref().map(OwnedRow::row),
+                _ => Some(rows.row(index - 1)),
             };
+            if self.check_order && before.is_some_and(|before| before > row) {
+                return Err(Error::DataTest(
+                    "rows are not in key order although the model is declared presorted".into(),
+                ));
+            }
+            let equal = before.is_some_and(|before| before == row);
             if equal && !self.in_run {
                 self.duplicates += 1;
             }
@@ -742,8 +789,38 @@ mod tests {
             key: vec![],
             tests: vec![],
             settings: vec![],
+            presorted: false,
             sql: String::new(),
         }
+    }
+
+    /// A presorted model's rows are written as they come, so a row out of key order is an
+    /// error rather than a table the key test and every reader would trust.
+    #[tokio::test]
+    async fn a_presorted_result_out_of_key_order_is_an_error() {
+        let ctx = SessionContext::new();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let key = ["k".to_string(), "m".to_string()];
+        let write = |sql: &'static str| {
+            let ctx = ctx.clone();
+            let path = path.clone();
+            let key = key.clone();
+            async move {
+                let frame = ctx.sql(sql).await.unwrap();
+                write_parquet(frame, &path, &key, KeyOrder::Check).await
+            }
+        };
+        let in_order = write("select * from (values ('a', 1), ('a', 2), ('b', 1)) as t(k, m)")
+            .await
+            .unwrap();
+        assert_eq!((in_order.rows, in_order.duplicate_keys), (3, 0));
+        let out_of_order = write("select * from (values ('a', 2), ('a', 1)) as t(k, m)").await;
+        assert!(
+            matches!(&out_of_order, Err(Error::DataTest(message)) if message.contains("not in key order")),
+            "{:?}",
+            out_of_order.err()
+        );
     }
 
     #[test]
@@ -793,7 +870,7 @@ mod tests {
             .unwrap()
         };
         let key = ["person_id".to_string(), "month".to_string()];
-        let mut keys = AdjacentKeys::new(&schema, &key).unwrap();
+        let mut keys = AdjacentKeys::new(&schema, &key, false).unwrap();
         // (a,1) (a,2) | (a,2) (a,2) (b,1) | (b,1) | (None,1) (None,1)
         keys.observe(&batch(&[Some("a"), Some("a")], &[1, 2]))
             .unwrap();
@@ -802,12 +879,12 @@ mod tests {
         keys.observe(&batch(&[Some("b")], &[1])).unwrap();
         keys.observe(&batch(&[None, None], &[1, 1])).unwrap();
         assert_eq!(keys.duplicates, 3);
-        let mut no_key = AdjacentKeys::new(&schema, &[]).unwrap();
+        let mut no_key = AdjacentKeys::new(&schema, &[], false).unwrap();
         no_key
             .observe(&batch(&[Some("a"), Some("a")], &[1, 1]))
             .unwrap();
         assert_eq!(no_key.duplicates, 0);
-        assert!(AdjacentKeys::new(&schema, &["nope".to_string()]).is_err());
+        assert!(AdjacentKeys::new(&schema, &["nope".to_string()], false).is_err());
     }
 
     #[test]

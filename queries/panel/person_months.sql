@@ -4,35 +4,41 @@
 -- key: person_id, relative_month
 -- test: expression(exposure_days >= 0 and exposure_days <= month_days)
 -- test: expression(exposure_months >= 0 and exposure_months <= 1)
+-- presorted: true
+-- set: datafusion.execution.target_partitions = 1
 -- The exposure half of the person-month panel; its use is `person_month_use` (one row per
 -- person, month and measure with use), so the panel does not grow a column per measure.
 -- Relative month k is [index + k months, index + (k+1) months) (day clamped to the month's
 -- end). Exposure is the days of that interval before exit, as a fraction of the interval
--- (person-months) and in days / 365.25 (person-years). The 48 months are the cross join's
--- build side and the people stream past them: the other way round, each output batch is a
--- whole cohort (645,000 rows at 1M people) and sorting them took 107 s instead of 18 s.
+-- (person-months) and in days / 365.25 (person-years). Each person's months are unnested
+-- from their own row of analysis_cohort, which is stored sorted by person, and read on one
+-- partition: the rows come out in key order, so the runner checks the order as it writes
+-- instead of sorting 31M rows (at 1M people the model took 15 s with the sort, 8 s without).
 
 with
 
-cohort as (select person_id, group_name, index_date, exit_date from analysis_cohort),
-
 params as (select pre_months, post_months from study_params),
 
-months as (
-    select unnest(range(-params.pre_months, params.post_months)) as relative_month
-    from params
+person_month as (
+    select
+        cohort.person_id,
+        cohort.group_name,
+        cohort.index_date,
+        cohort.exit_date,
+        unnest(range(-params.pre_months, params.post_months)) as relative_month
+    from analysis_cohort as cohort
+    cross join params
 ),
 
 exposure as (
     select
-        cohort.person_id,
-        cohort.group_name,
-        months.relative_month,
-        add_months(cohort.index_date, months.relative_month) as month_start,
-        add_months(cohort.index_date, months.relative_month + 1) as month_end,
-        cohort.exit_date
-    from months
-    cross join cohort
+        person_id,
+        group_name,
+        relative_month,
+        add_months(index_date, relative_month) as month_start,
+        add_months(index_date, relative_month + 1) as month_end,
+        exit_date
+    from person_month
 ),
 
 final as (
