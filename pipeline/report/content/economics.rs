@@ -353,6 +353,12 @@ fn scales_table(economics: &Value) -> (Table, Option<String>) {
     (table, note)
 }
 
+/// A share (a fraction) as a percentage with one decimal and a true minus sign, as the
+/// pounds have.
+fn share(fraction: f64) -> String {
+    format!("{:.1}%", fraction * 100.0).replace('-', "\u{2212}")
+}
+
 /// The two-way sensitivity as a picture: programme cost per person against the share of
 /// expected NHS costs avoided, with the break-even line (net saving zero; below it the
 /// service pays for itself) and this study's estimate at its own cost, with its interval.
@@ -360,11 +366,11 @@ fn two_way_chart(economics: &Value) -> Option<Chart> {
     let needed = &economics["share_needed"];
     let expected = float(&needed["expected_cost_per_person"])?;
     let cost = float(&economics["programme_cost_per_person"])?;
-    let estimate = float(&needed["estimated_share"])? * 100.0;
-    let (low, high) = interval(&needed["estimated_share_ci95"])
-        .map_or((estimate, estimate), |(low, high)| {
-            (low * 100.0, high * 100.0)
-        });
+    // Shares as fractions (for the note) and on the chart's percent axis.
+    let estimated = float(&needed["estimated_share"])?;
+    let (low_share, high_share) =
+        interval(&needed["estimated_share_ci95"]).unwrap_or((estimated, estimated));
+    let (estimate, low, high) = (estimated * 100.0, low_share * 100.0, high_share * 100.0);
     // The grid's shares, widened to the interval and to the share that breaks even at 1.5
     // times the study's cost.
     let top_share = [30.0, high, 150.0 * cost / expected]
@@ -394,7 +400,6 @@ fn two_way_chart(economics: &Value) -> Option<Chart> {
         band: Vec::new(),
         dashed: false,
     };
-    let share = |value: f64| format!("{value:.1}%").replace('-', "\u{2212}");
     Some(Chart {
         name: "two_way_cost_and_effect".into(),
         title: "Programme cost against the share of NHS costs avoided".into(),
@@ -402,9 +407,9 @@ fn two_way_chart(economics: &Value) -> Option<Chart> {
             "{SOURCE}. Expected NHS cost per person over {} months without the service: {} (discounted). Below the line it pays for itself; marked: this study, {} ({} to {}) at {}.",
             economics["horizon_months"],
             gbp(Some(expected)),
-            share(estimate),
-            share(low),
-            share(high),
+            share(estimated),
+            share(low_share),
+            share(high_share),
             gbp(Some(cost)),
         ),
         kind: Kind::Lines {
@@ -468,8 +473,6 @@ fn share_needed_table(economics: &Value) -> (Table, Option<String>) {
         );
         table.rows.push(cells);
     }
-    // A share as a percentage with one decimal and a true minus sign, as the pounds have.
-    let share = |value: f64| format!("{:.1}%", value * 100.0).replace('-', "\u{2212}");
     let note = float(&needed["expected_cost_per_person"]).map(|expected| {
         let estimate = float(&needed["estimated_share"]).map_or("n/a".into(), share);
         let estimate_ci = interval(&needed["estimated_share_ci95"])
