@@ -274,6 +274,86 @@ fn publishable_count(text: &str) -> bool {
     }
 }
 
+/// The published tables' columns of words; every other column is numeric.
+const TEXT_COLUMNS: [&str; 20] = [
+    "step",
+    "covariate",
+    "design",
+    "scenario",
+    "parameter",
+    "variation",
+    "item",
+    "unit",
+    "source",
+    "breakdown",
+    "level",
+    "measure",
+    "route",
+    "activity_type",
+    "instrument",
+    "group",
+    "extract",
+    "file",
+    "reasons",
+    "scale",
+];
+
+/// A tidy CSV: every column but the words holds a plain number or nothing ("1,234", "£5",
+/// "12%", "<0.001" and "0.8 to 0.9" are the report's, not the CSV's); a `*_count` column holds
+/// the published count as an integer (0, or a multiple of 5 above 7), or is empty with `true`
+/// in its `*_count_suppressed` flag; a flag is `true` or `false`, and `true` only beside an
+/// empty value. Returns the counts checked and the suppressed ones.
+fn assert_tidy_csv(path: &Path) -> (usize, usize) {
+    let name = path.display().to_string();
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let column = |key: &str| headers.iter().position(|header| header == key);
+    let (mut checked, mut suppressed) = (0, 0);
+    for record in reader.records() {
+        let record = record.unwrap();
+        for (index, header) in headers.iter().enumerate() {
+            if let Some(value_key) = header.strip_suffix("_suppressed") {
+                let flag = &record[index];
+                assert!(
+                    flag == "true" || flag == "false",
+                    "{name}: {header} = {flag}"
+                );
+                if let (Some(value), "true") = (column(value_key), flag) {
+                    assert_eq!(
+                        &record[value], "",
+                        "{name}: {value_key} suppressed but shown"
+                    );
+                }
+            }
+            if !TEXT_COLUMNS.contains(&header) && !header.ends_with("_suppressed") {
+                let value = &record[index];
+                assert!(
+                    value.is_empty() || value.parse::<f64>().is_ok_and(f64::is_finite),
+                    "{name}: {header} = {value} is not a number"
+                );
+            }
+            if !header.ends_with("_count") {
+                continue;
+            }
+            let value = &record[index];
+            let flag = column(&format!("{header}_suppressed"))
+                .map(|flag| &record[flag])
+                .unwrap_or_else(|| panic!("{name}: {header} has no _suppressed flag"));
+            if value.is_empty() {
+                assert_eq!(flag, "true", "{name}: {header} empty but not flagged");
+                suppressed += 1;
+            } else {
+                assert!(
+                    !value.contains(',') && publishable_count(value),
+                    "{name}: {header} = {value}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    (checked, suppressed)
+}
+
 /// Every file under `dir`, recursively.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
@@ -324,27 +404,9 @@ pub fn assert_publishable(published: &Path, data: &Path) -> usize {
             "{name}"
         );
         if name.ends_with(".csv") {
-            let mut reader = csv::Reader::from_path(&path).unwrap();
-            let headers = reader.headers().unwrap().clone();
-            let count_columns: Vec<usize> = headers
-                .iter()
-                .enumerate()
-                .filter(|(_, header)| header.ends_with("_count"))
-                .map(|(index, _)| index)
-                .collect();
-            for record in reader.records() {
-                let record = record.unwrap();
-                for &column in &count_columns {
-                    let cell = &record[column];
-                    assert!(
-                        publishable_count(cell),
-                        "{name}: {} = {cell}",
-                        &headers[column]
-                    );
-                    suppressed += usize::from(cell == "*");
-                    counts_checked += 1;
-                }
-            }
+            let (checked, flagged) = assert_tidy_csv(&path);
+            counts_checked += checked;
+            suppressed += flagged;
         }
         if name.ends_with(".html") {
             for cell in text.split("<td class=\"count\">").skip(1) {
@@ -375,11 +437,20 @@ fn published_outputs_carry_no_small_or_unrounded_count_and_no_identifier() {
     // The one mechanism, checked against the exact figures: each cohort-flow step is the
     // exact count suppressed or rounded.
     let mut reader = csv::Reader::from_path(published.join("tables/cohort_flow.csv")).unwrap();
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["step", "persons_count", "persons_count_suppressed"]
+    );
     let published_flow: Vec<(String, String)> = reader
         .records()
         .map(|record| {
             let record = record.unwrap();
-            (record[0].to_string(), record[1].to_string())
+            let shown = if &record[2] == "true" {
+                "*"
+            } else {
+                &record[1]
+            };
+            (record[0].to_string(), shown.to_string())
         })
         .collect();
     for step in results["cohort"]["flow"].as_array().unwrap() {
@@ -393,20 +464,40 @@ fn published_outputs_carry_no_small_or_unrounded_count_and_no_identifier() {
         let expected = match exact {
             0 => "0".to_string(),
             1..=7 => "*".to_string(),
-            n => {
-                let rounded = (n + 2) / 5 * 5;
-                rounded
-                    .to_string()
-                    .as_bytes()
-                    .rchunks(3)
-                    .rev()
-                    .map(|chunk| std::str::from_utf8(chunk).unwrap())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            }
+            n => ((n + 2) / 5 * 5).to_string(),
         };
         assert_eq!(shown, &expected, "{label}: exact {exact}");
     }
+    // The tidy service-use table holds the headline estimate as numbers, to the report's two
+    // decimals, its interval in two columns and p as a number.
+    let mut reader = csv::Reader::from_path(published.join("tables/service_use.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let field = |record: &csv::StringRecord, key: &str| -> f64 {
+        let index = headers.iter().position(|header| header == key).unwrap();
+        record[index].parse().unwrap()
+    };
+    let gp_row = reader
+        .records()
+        .map(Result::unwrap)
+        .find(|record| record[0].starts_with("GP demand"))
+        .unwrap();
+    let gp = results["service_use"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["measure"] == "gp_demand")
+        .unwrap();
+    let did = &gp["did"];
+    let two_places = |value: &serde_json::Value| (value.as_f64().unwrap() * 100.0).round() / 100.0;
+    assert_eq!(
+        field(&gp_row, "did_rate_ratio"),
+        two_places(&did["rate_ratio"])
+    );
+    assert_eq!(field(&gp_row, "did_ci_lower"), two_places(&did["ci95"][0]));
+    assert_eq!(field(&gp_row, "did_ci_upper"), two_places(&did["ci95"][1]));
+    let p = did["p"].as_f64().unwrap();
+    assert!((field(&gp_row, "did_p") - p).abs() <= 0.005 * p, "p {p}");
+
     // Restricted outputs stay outside published/ and say so.
     assert_eq!(
         read_json(&work.path().join("out/results.json"))["restricted"],

@@ -117,14 +117,15 @@ fn read_json(path: &Path) -> Result<Value> {
     })
 }
 
+/// A table as tidy CSV (docs/domain.md, Disclosure control: Published tables).
 fn write_csv(path: &Path, table: &content::Table) -> Result<()> {
+    let records = table
+        .csv_records()
+        .map_err(|reason| Error::Usage(format!("writing {}: {reason}", path.display())))?;
     let failed = |error: csv::Error| Error::Usage(format!("writing {}: {error}", path.display()));
     let mut writer = csv::Writer::from_path(path).map_err(failed)?;
-    writer
-        .write_record(table.columns.iter().map(|column| column.key.as_str()))
-        .map_err(failed)?;
-    for row in &table.rows {
-        writer.write_record(row).map_err(failed)?;
+    for record in records {
+        writer.write_record(record).map_err(failed)?;
     }
     writer
         .flush()

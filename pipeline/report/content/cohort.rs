@@ -3,25 +3,24 @@
 
 use serde_json::{Value, json};
 
+use super::table::{COUNT, Cell, NUMBER, TEXT};
 use super::{Content, SOURCE, Table};
 use crate::report::charts::{Bar, Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{count, decimals, float};
+use crate::report::format::{count, float};
 
 pub(super) fn cohort_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
     let mut flow = Table::new(
         "cohort_flow",
         "Cohort flow",
-        &[
-            ("step", "Step", "text"),
-            ("persons_count", "People", "count"),
-        ],
+        &[("step", "Step", TEXT), ("persons_count", "People", COUNT)],
     );
     let mut bars = Vec::new();
     for step in results["cohort"]["flow"].as_array().into_iter().flatten() {
         let label = step["step"].as_str().unwrap_or("").replace('_', " ");
         let persons = count(&step["persons"]).unwrap_or(0);
-        flow.rows.push(vec![label.clone(), rule.count(persons)]);
+        flow.rows
+            .push(vec![Cell::text(label.clone()), Cell::count(rule, persons)]);
         bars.push(Bar {
             label,
             start: 0.0,
@@ -36,7 +35,8 @@ pub(super) fn cohort_section(results: &Value, rule: Disclosure, content: &mut Co
         ("treated not matched", "unmatched_treated"),
     ] {
         if let Some(persons) = count(&results["cohort"][key]) {
-            flow.rows.push(vec![step.into(), rule.count(persons)]);
+            flow.rows
+                .push(vec![Cell::text(step), Cell::count(rule, persons)]);
             bars.push(Bar {
                 label: step.into(),
                 start: 0.0,
@@ -74,20 +74,21 @@ pub(super) fn cohort_section(results: &Value, rule: Disclosure, content: &mut Co
         "balance",
         "Balance of the matched sample (standardised mean differences; target |SMD| < 0.1)",
         &[
-            ("covariate", "Covariate", "text"),
-            ("smd_before", "SMD before matching", "number"),
-            ("smd_after", "SMD after matching", "number"),
-            ("variance_ratio_after", "Variance ratio after", "number"),
+            ("covariate", "Covariate", TEXT),
+            ("smd_before", "SMD before matching", NUMBER),
+            ("smd_after", "SMD after matching", NUMBER),
+            ("variance_ratio_after", "Variance ratio after", NUMBER),
         ],
     );
     let mut dots = Vec::new();
     for row in results["balance"].as_array().into_iter().flatten() {
         let covariate = row["covariate"].as_str().unwrap_or("").to_string();
+        let number = |key: &str, places: usize| Cell::decimals(float(&row[key]), places);
         balance.rows.push(vec![
-            covariate.clone(),
-            decimals(float(&row["smd_before"]), 3),
-            decimals(float(&row["smd_after"]), 3),
-            decimals(float(&row["variance_ratio_after"]), 2),
+            Cell::text(covariate.clone()),
+            number("smd_before", 3),
+            number("smd_after", 3),
+            number("variance_ratio_after", 2),
         ]);
         dots.push(DotRow {
             label: covariate.replace('_', " "),
@@ -129,16 +130,16 @@ fn exits_table(results: &Value, rule: Disclosure) -> Table {
             "How follow-up ended within {months} months of the index date (deaths and leaving the practice end NHS costs in both the referred and the expected path)"
         ),
         &[
-            ("group", "Group", "text"),
-            ("people_count", "People", "count"),
-            ("died_count", "Died", "count"),
-            ("left_practice_count", "Left the practice", "count"),
+            ("group", "Group", TEXT),
+            ("people_count", "People", COUNT),
+            ("died_count", "Died", COUNT),
+            ("left_practice_count", "Left the practice", COUNT),
             (
                 "referred_later_count",
                 "Referred later (follow-up ends there)",
-                "count",
+                COUNT,
             ),
-            ("followed_to_end_count", "Followed to the end", "count"),
+            ("followed_to_end_count", "Followed to the end", COUNT),
         ],
     );
     for row in exits["groups"].as_array().into_iter().flatten() {
@@ -147,7 +148,7 @@ fn exits_table(results: &Value, rule: Disclosure) -> Table {
             Some("comparison") => "Comparison",
             _ => "n/a",
         };
-        let mut cells = vec![group.to_string()];
+        let mut cells = vec![Cell::text(group)];
         for key in [
             "people",
             "died",
@@ -155,7 +156,7 @@ fn exits_table(results: &Value, rule: Disclosure) -> Table {
             "referred_later",
             "followed_to_end",
         ] {
-            cells.push(rule.count(count(&row[key]).unwrap_or(0)));
+            cells.push(Cell::count(rule, count(&row[key]).unwrap_or(0)));
         }
         table.rows.push(cells);
     }

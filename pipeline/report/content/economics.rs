@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::table::{Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, TEXT};
 use super::{Content, SOURCE, Table};
 use crate::report::charts::{Bar, Chart, Kind, Line};
 use crate::report::disclosure::Disclosure;
@@ -17,14 +18,14 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         "economics_monthly",
         "Savings per person referred by month (NHS perspective, discounted)",
         &[
-            ("month", "Month", "number"),
-            ("saving_per_person_gbp", "Saving in month", "number"),
+            ("month", "Month", NUMBER),
+            ("saving_per_person_gbp", "Saving in month", NUMBER),
             (
                 "cumulative_net_per_person_gbp",
                 "Cumulative net (after programme cost)",
-                "number",
+                NUMBER,
             ),
-            ("cumulative_net_ci95_gbp", "95% CI", "number"),
+            ("cumulative_net_per_person_gbp_ci", "95% CI", INTERVAL),
         ],
     );
     let mut curve = Line {
@@ -37,11 +38,12 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
     for row in economics["monthly"].as_array().into_iter().flatten() {
         let month = float(&row["month"]).unwrap_or(0.0);
         let net = float(&row["cumulative_net_per_person"]);
+        let band = interval(&row["cumulative_net_ci95"]);
         monthly.rows.push(vec![
-            format!("{month}"),
-            gbp(float(&row["saving_per_person"])),
-            gbp(net),
-            gbp_ci(interval(&row["cumulative_net_ci95"])),
+            Cell::decimals(Some(month), 0),
+            Cell::gbp(float(&row["saving_per_person"])),
+            Cell::gbp(net),
+            Cell::interval(band, gbp_ci(band), POUNDS),
         ]);
         if let Some(net) = net {
             curve.points.push((month, net));
@@ -55,10 +57,10 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         "economics_projections",
         "Scenarios beyond the observed follow-up (assumptions, not estimates)",
         &[
-            ("scenario", "Scenario", "text"),
-            ("to_month", "To month", "number"),
-            ("break_even_month", "Break-even month", "number"),
-            ("net_per_person_gbp", "Net per person at the end", "number"),
+            ("scenario", "Scenario", TEXT),
+            ("to_month", "To month", NUMBER),
+            ("break_even_month", "Break-even month", NUMBER),
+            ("net_per_person_gbp", "Net per person at the end", NUMBER),
         ],
     );
     let observed = economics["horizon_months"].as_f64().unwrap_or(24.0);
@@ -69,12 +71,13 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         .enumerate()
     {
         projections.rows.push(vec![
-            scenario["scenario"].as_str().unwrap_or("").into(),
-            scenario["projected_to_month"].to_string(),
-            scenario["break_even_month"]
-                .as_u64()
-                .map_or("not reached".into(), |m| m.to_string()),
-            gbp(float(&scenario["net_per_person_at_end"])),
+            Cell::text(scenario["scenario"].as_str().unwrap_or("")),
+            Cell::decimals(float(&scenario["projected_to_month"]), 0),
+            match float(&scenario["break_even_month"]) {
+                Some(month) => Cell::decimals(Some(month), 0),
+                None => Cell::missing("not reached"),
+            },
+            Cell::gbp(float(&scenario["net_per_person_at_end"])),
         ]);
         let points: Vec<(f64, f64)> = scenario["cumulative_net_per_person"]
             .as_array()
@@ -120,10 +123,10 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         "economics_tornado",
         "One-way sensitivity of the net saving per person",
         &[
-            ("parameter", "Parameter", "text"),
-            ("variation", "Varied by", "text"),
-            ("net_at_low_gbp", "Net at low value", "number"),
-            ("net_at_high_gbp", "Net at high value", "number"),
+            ("parameter", "Parameter", TEXT),
+            ("variation", "Varied by", TEXT),
+            ("net_at_low_gbp", "Net at low value", NUMBER),
+            ("net_at_high_gbp", "Net at high value", NUMBER),
         ],
     );
     let mut bars = Vec::new();
@@ -131,10 +134,10 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         let parameter = bar["parameter"].as_str().unwrap_or("").to_string();
         let (low, high) = (float(&bar["net_at_low"]), float(&bar["net_at_high"]));
         tornado.rows.push(vec![
-            parameter.clone(),
-            bar["variation"].as_str().unwrap_or("").into(),
-            gbp(low),
-            gbp(high),
+            Cell::text(parameter.clone()),
+            Cell::text(bar["variation"].as_str().unwrap_or("")),
+            Cell::gbp(low),
+            Cell::gbp(high),
         ]);
         if let (Some(low), Some(high)) = (low, high) {
             bars.push(Bar {
@@ -165,10 +168,10 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         "unit_costs",
         "Unit costs used",
         &[
-            ("item", "Item", "text"),
-            ("value_gbp", "£", "number"),
-            ("unit", "Unit", "text"),
-            ("source", "Source", "text"),
+            ("item", "Item", TEXT),
+            ("value_gbp", "£", NUMBER),
+            ("unit", "Unit", TEXT),
+            ("source", "Source", TEXT),
         ],
     );
     for item in economics["unit_cost_table"]["items"]
@@ -176,31 +179,32 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         .into_iter()
         .flatten()
     {
+        let value = float(&item["value_gbp"]);
         unit_costs.rows.push(vec![
-            item["item"].as_str().unwrap_or("").replace('_', " "),
-            decimals(float(&item["value_gbp"]), 2),
-            item["unit"].as_str().unwrap_or("").into(),
-            format!(
+            Cell::text(item["item"].as_str().unwrap_or("").replace('_', " ")),
+            Cell::decimals(value, 2),
+            Cell::text(item["unit"].as_str().unwrap_or("")),
+            Cell::text(format!(
                 "{} ({})",
                 item["source"].as_str().unwrap_or(""),
                 item["table_reference"].as_str().unwrap_or("")
-            ),
+            )),
         ]);
     }
     let mut thresholds = Table::new(
         "break_even_thresholds",
         "What the programme could cost and still pay for itself: thresholds, not predictions",
         &[
-            ("months", "Within (months)", "text"),
+            ("months", "Within (months)", NUMBER),
             (
-                "cost_per_person",
+                "cost_per_person_gbp",
                 "Programme cost per person at break-even (95% CI)",
-                "text",
+                ESTIMATE,
             ),
             (
                 "caseload_per_fte",
                 "Link-worker caseload per FTE a year at that cost (95% CI)",
-                "text",
+                ESTIMATE,
             ),
         ],
     );
@@ -220,19 +224,31 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         .into_iter()
         .flatten()
     {
-        let cost_ci = gbp_ci(interval(&row["cost_ci95"]));
-        let caseload_ci = match row["caseload_ci95"].as_array() {
+        let cost = float(&row["cost_per_person"]);
+        let cost_ci = interval(&row["cost_ci95"]);
+        let (caseload_ci, caseload_bounds) = match row["caseload_ci95"].as_array() {
             Some(bounds) if bounds.len() == 2 => {
-                let low = float(&bounds[0]).map_or("n/a".to_string(), people);
-                let high = float(&bounds[1]).map_or("no upper limit".to_string(), people);
-                format!(" ({low} to {high})")
+                let (low, high) = (float(&bounds[0]), float(&bounds[1]));
+                let low_text = low.map_or("n/a".to_string(), people);
+                let high_text = high.map_or("no upper limit".to_string(), people);
+                (format!(" ({low_text} to {high_text})"), [low, high])
             }
-            _ => String::new(),
+            _ => (String::new(), [None, None]),
         };
+        let caseload_value = float(&row["caseload_per_fte"]);
         thresholds.rows.push(vec![
-            row["months"].to_string(),
-            format!("{} ({cost_ci})", gbp(float(&row["cost_per_person"]))),
-            format!("{}{caseload_ci}", caseload(&row["caseload_per_fte"])),
+            Cell::decimals(float(&row["months"]), 0),
+            Cell::estimate(
+                cost,
+                cost_ci,
+                format!("{} ({})", gbp(cost), gbp_ci(cost_ci)),
+                POUNDS,
+            ),
+            Cell::numbers(
+                format!("{}{caseload_ci}", caseload(&row["caseload_per_fte"])),
+                &[caseload_value, caseload_bounds[0], caseload_bounds[1]],
+                Precision::Decimals(0),
+            ),
         ]);
     }
     let thresholds_note = economics["thresholds"]["staffing_basis"].as_str().map(|basis| {
@@ -242,10 +258,10 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
     });
     if economics["hospital_costing"] == "record" {
         unit_costs.rows.push(vec![
-            "hospital events with their own cost".into(),
-            "as recorded".into(),
-            "per record".into(),
-            "the extract's cost_gbp (e.g. the SUS tariff final price), not uprated; the rows above cost records without one".into(),
+            Cell::text("hospital events with their own cost"),
+            Cell::missing("as recorded"),
+            Cell::text("per record"),
+            Cell::text("the extract's cost_gbp (e.g. the SUS tariff final price), not uprated; the rows above cost records without one"),
         ]);
     }
     let returns = &economics["return_per_pound"];
@@ -315,15 +331,19 @@ fn scales_table(economics: &Value) -> (Table, Option<String>) {
         "economics_scales",
         &format!("The saving per person referred over {horizon} months on two scales"),
         &[
-            ("scale", "Scale", "text"),
+            ("scale", "Scale", TEXT),
             (
-                "expected",
+                "expected_gbp",
                 "NHS cost expected without the service",
-                "number",
+                NUMBER,
             ),
-            ("observed", "NHS cost observed", "number"),
-            ("saving", "Saving", "number"),
-            ("discounted", "Saving, discounted (95% CI)", "text"),
+            ("observed_gbp", "NHS cost observed", NUMBER),
+            ("saving_gbp", "Saving", NUMBER),
+            (
+                "discounted_saving_gbp",
+                "Saving, discounted (95% CI)",
+                ESTIMATE,
+            ),
         ],
     );
     for row in scales["rows"].as_array().into_iter().flatten() {
@@ -332,15 +352,18 @@ fn scales_table(economics: &Value) -> (Table, Option<String>) {
             Some("additive") => "Additive: the comparison group's change in pounds (sensitivity)",
             _ => "n/a",
         };
+        let discounted = float(&row["discounted_saving_per_person"]);
+        let discounted_ci = interval(&row["discounted_ci95"]);
         table.rows.push(vec![
-            label.into(),
-            gbp(float(&row["expected_cost_per_person"])),
-            gbp(float(&row["observed_cost_per_person"])),
-            gbp(float(&row["saving_per_person"])),
-            format!(
-                "{} ({})",
-                gbp(float(&row["discounted_saving_per_person"])),
-                gbp_ci(interval(&row["discounted_ci95"]))
+            Cell::text(label),
+            Cell::gbp(float(&row["expected_cost_per_person"])),
+            Cell::gbp(float(&row["observed_cost_per_person"])),
+            Cell::gbp(float(&row["saving_per_person"])),
+            Cell::estimate(
+                discounted,
+                discounted_ci,
+                format!("{} ({})", gbp(discounted), gbp_ci(discounted_ci)),
+                POUNDS,
             ),
         ]);
     }
@@ -436,23 +459,22 @@ fn share_needed_table(economics: &Value) -> (Table, Option<String>) {
         .collect();
     let headers: Vec<(String, String)> = costs
         .iter()
-        .enumerate()
-        .map(|(index, cost)| {
+        .map(|cost| {
             (
-                format!("net_at_cost_{}", index + 1),
+                format!("net_gbp_at_cost_{cost:.0}"),
                 format!("Programme cost {}", gbp(Some(*cost))),
             )
         })
         .collect();
     let mut columns = vec![(
-        "share_avoided",
+        "share_avoided_percent",
         "Share of expected NHS costs avoided",
-        "text",
+        NUMBER,
     )];
     columns.extend(
         headers
             .iter()
-            .map(|(key, header)| (key.as_str(), header.as_str(), "number")),
+            .map(|(key, header)| (key.as_str(), header.as_str(), NUMBER)),
     );
     let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
     let mut table = Table::new(
@@ -463,13 +485,18 @@ fn share_needed_table(economics: &Value) -> (Table, Option<String>) {
         &columns,
     );
     for row in needed["grid"].as_array().into_iter().flatten() {
-        let mut cells = vec![percent(float(&row["share"]).map(|share| share * 100.0))];
+        let share_percent = float(&row["share"]).map(|share| share * 100.0);
+        let mut cells = vec![Cell::number(
+            share_percent,
+            percent(share_percent),
+            Precision::Decimals(0),
+        )];
         cells.extend(
             row["net"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|net| gbp(float(net))),
+                .map(|net| Cell::gbp(float(net))),
         );
         table.rows.push(cells);
     }

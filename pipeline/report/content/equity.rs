@@ -3,23 +3,24 @@
 
 use serde_json::{Value, json};
 
+use super::table::{COUNT, Cell, INTERVAL, NUMBER, Precision, TEST, TEXT};
 use super::{Content, SOURCE, Table};
 use crate::outcomes;
 use crate::report::charts::{Bar, Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{ci, count, decimals, float, interval, p_value, ratio};
+use crate::report::format::{ci, count, float, interval};
 
 pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
     let mut subgroups = Table::new(
         "equity_gp_demand",
         "GP demand rate ratio (matched DiD) by subgroup",
         &[
-            ("breakdown", "Breakdown", "text"),
-            ("level", "Group", "text"),
-            ("matched_sets_count", "Matched pairs", "count"),
-            ("rate_ratio", "Rate ratio", "number"),
-            ("ci95", "95% CI", "number"),
-            ("p_bh", "p (Benjamini-Hochberg)", "number"),
+            ("breakdown", "Breakdown", TEXT),
+            ("level", "Group", TEXT),
+            ("matched_sets_count", "Matched pairs", COUNT),
+            ("rate_ratio", "Rate ratio", NUMBER),
+            ("ci", "95% CI", INTERVAL),
+            ("p_bh", "p (Benjamini-Hochberg)", NUMBER),
         ],
     );
     let mut dots = Vec::new();
@@ -42,22 +43,29 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
             )
         });
         let shown = rule.allows_statistic_of(sets) && rr.is_some();
-        subgroups.rows.push(vec![
-            breakdown.clone(),
-            level.clone(),
-            rule.count(sets),
-            if shown {
-                ratio(rr)
-            } else {
-                "not estimated".into()
-            },
-            if shown {
-                ci(interval_value, 2)
-            } else {
-                String::new()
-            },
-            if shown { p_value(p_bh) } else { String::new() },
-        ]);
+        subgroups.rows.push(if shown {
+            vec![
+                Cell::text(breakdown.clone()),
+                Cell::text(level.clone()),
+                Cell::count(rule, sets),
+                Cell::decimals(rr, 2),
+                Cell::interval(
+                    interval_value,
+                    ci(interval_value, 2),
+                    Precision::Decimals(2),
+                ),
+                Cell::p_value(p_bh),
+            ]
+        } else {
+            vec![
+                Cell::text(breakdown.clone()),
+                Cell::text(level.clone()),
+                Cell::count(rule, sets),
+                Cell::missing("not estimated"),
+                Cell::missing(""),
+                Cell::missing(""),
+            ]
+        });
         if shown {
             dots.push(DotRow {
                 label: format!("{breakdown}: {level}"),
@@ -92,29 +100,31 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
         "equity_wellbeing",
         &format!("{primary} change by subgroup (uncontrolled)"),
         &[
-            ("breakdown", "Breakdown", "text"),
-            ("level", "Group", "text"),
-            ("pairs_count", "People with both scores", "count"),
-            ("mean_change", "Mean change", "number"),
-            ("ci95", "95% CI", "number"),
+            ("breakdown", "Breakdown", TEXT),
+            ("level", "Group", TEXT),
+            ("pairs_count", "People with both scores", COUNT),
+            ("mean_change", "Mean change", NUMBER),
+            ("ci", "95% CI", INTERVAL),
         ],
     );
     for row in rows.iter().filter(|row| row["instrument"] == primary) {
         let pairs = count(&row["n_pairs"]).unwrap_or(0);
         let shown = rule.allows_statistic_of(pairs) && float(&row["mean_change"]).is_some();
+        let change = float(&row["mean_change"]);
+        let change_ci = interval(&row["ci95"]);
         wellbeing.rows.push(vec![
-            row["breakdown"].as_str().unwrap_or("").replace('_', " "),
-            row["level"].as_str().unwrap_or("").replace('_', " "),
-            rule.count(pairs),
+            Cell::text(row["breakdown"].as_str().unwrap_or("").replace('_', " ")),
+            Cell::text(row["level"].as_str().unwrap_or("").replace('_', " ")),
+            Cell::count(rule, pairs),
             if shown {
-                decimals(float(&row["mean_change"]), 2)
+                Cell::decimals(change, 2)
             } else {
-                "not estimated".into()
+                Cell::missing("not estimated")
             },
             if shown {
-                ci(interval(&row["ci95"]), 2)
+                Cell::interval(change_ci, ci(change_ci, 2), Precision::Decimals(2))
             } else {
-                String::new()
+                Cell::missing("")
             },
         ]);
     }
@@ -123,13 +133,17 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
         "funnel",
         "Referral funnel by route",
         &[
-            ("route", "Route", "text"),
-            ("referred_count", "Referred", "count"),
-            ("accepted_count", "Accepted", "count"),
-            ("first_contact_count", "First contact", "count"),
-            ("completed_count", "Completed", "count"),
-            ("declined_count", "Declined", "count"),
-            ("completion_share", "Completed (% of referred)", "number"),
+            ("route", "Route", TEXT),
+            ("referred_count", "Referred", COUNT),
+            ("accepted_count", "Accepted", COUNT),
+            ("first_contact_count", "First contact", COUNT),
+            ("completed_count", "Completed", COUNT),
+            ("declined_count", "Declined", COUNT),
+            (
+                "completed_percent",
+                "Completed (% of referred)",
+                NUMBER.suppressible(),
+            ),
         ],
     );
     let stages = [
@@ -140,13 +154,14 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
         "declined",
     ];
     let mut funnel_row = |route: String, row: &Value| {
-        let mut cells = vec![route];
+        let mut cells = vec![Cell::text(route)];
         cells.extend(
             stages
                 .iter()
-                .map(|stage| rule.count(count(&row[*stage]).unwrap_or(0))),
+                .map(|stage| Cell::count(rule, count(&row[*stage]).unwrap_or(0))),
         );
-        cells.push(rule.percentage(
+        cells.push(Cell::percentage(
+            rule,
             count(&row["completed"]).unwrap_or(0),
             count(&row["referred"]).unwrap_or(0),
         ));
@@ -193,9 +208,9 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
         "participation",
         "Participation in community activities",
         &[
-            ("activity_type", "Activity", "text"),
-            ("people_count", "People", "count"),
-            ("sessions_count", "Sessions", "count"),
+            ("activity_type", "Activity", TEXT),
+            ("people_count", "People", COUNT),
+            ("sessions_count", "Sessions", COUNT),
         ],
     );
     for row in participation["by_activity_type"]
@@ -204,12 +219,14 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
         .flatten()
     {
         activity.rows.push(vec![
-            row["activity_type"]
-                .as_str()
-                .unwrap_or("")
-                .replace('_', " "),
-            rule.count(count(&row["people"]).unwrap_or(0)),
-            rule.count(count(&row["sessions"]).unwrap_or(0)),
+            Cell::text(
+                row["activity_type"]
+                    .as_str()
+                    .unwrap_or("")
+                    .replace('_', " "),
+            ),
+            Cell::count(rule, count(&row["people"]).unwrap_or(0)),
+            Cell::count(rule, count(&row["sessions"]).unwrap_or(0)),
         ]);
     }
     let attended = count(&participation["attended_any"]).unwrap_or(0);
@@ -238,11 +255,11 @@ fn interactions_table(results: &Value) -> Table {
         "equity_interactions",
         "Does the effect differ between groups? Joint test that the DiD rate ratio is the same in every group",
         &[
-            ("breakdown", "Breakdown", "text"),
-            ("measure", "Measure", "text"),
-            ("groups", "Groups compared", "number"),
-            ("chi2", "Chi-squared (df)", "number"),
-            ("p", "p", "number"),
+            ("breakdown", "Breakdown", TEXT),
+            ("measure", "Measure", TEXT),
+            ("groups", "Groups compared", NUMBER),
+            ("chi2", "Chi-squared (df)", TEST),
+            ("p", "p", NUMBER),
         ],
     );
     let primary = results["service_use"]
@@ -260,16 +277,23 @@ fn interactions_table(results: &Value) -> Table {
         .filter(|row| row["measure"].as_str().is_some_and(shown))
     {
         let (statistic, p) = match (float(&row["chi2"]), float(&row["p"])) {
-            (Some(chi2), p) => (format!("{chi2:.2} ({})", row["df"]), p_value(p)),
+            (Some(chi2), p) => (
+                Cell::numbers(
+                    format!("{chi2:.2} ({})", row["df"]),
+                    &[Some(chi2), float(&row["df"])],
+                    Precision::Decimals(2),
+                ),
+                Cell::p_value(p),
+            ),
             (None, _) => (
-                "not tested".into(),
-                row["not_estimated"].as_str().unwrap_or("").to_string(),
+                Cell::missing("not tested"),
+                Cell::missing(row["not_estimated"].as_str().unwrap_or("")),
             ),
         };
         table.rows.push(vec![
-            row["breakdown"].as_str().unwrap_or("").replace('_', " "),
-            outcomes::label(row["measure"].as_str().unwrap_or("")).to_string(),
-            row["levels"].to_string(),
+            Cell::text(row["breakdown"].as_str().unwrap_or("").replace('_', " ")),
+            Cell::text(outcomes::label(row["measure"].as_str().unwrap_or(""))),
+            Cell::decimals(float(&row["levels"]), 0),
             statistic,
             p,
         ]);

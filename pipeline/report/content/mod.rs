@@ -2,16 +2,17 @@
 //! run's `results.json`, `manifest.json` and `quality/ingest.json` with disclosure control
 //! applied. Nothing is re-estimated here; the report only selects, words and formats.
 //!
-//! Tables are built once and rendered three ways (HTML, Markdown, CSV), so the published
-//! numbers cannot disagree between formats. Count columns are keyed `*_count` and rendered
-//! with class "count", which is how the governance test finds every published count.
+//! Tables are built once (`table`) and rendered three ways (HTML and Markdown as formatted
+//! text, CSV tidy and numeric), so the published numbers cannot disagree between formats.
+//! Count columns are keyed `*_count` and rendered with class "count", which is how the
+//! governance test finds every published count.
 
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::charts::Chart;
 use super::disclosure::Disclosure;
 use super::format::count;
+pub use table::Table;
 
 mod cohort;
 mod economics;
@@ -21,44 +22,9 @@ mod methods;
 mod quality;
 mod service_use;
 mod summary;
+mod table;
 mod verdict;
 mod wellbeing;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Column {
-    /// CSV header (snake_case; counts end in `_count`).
-    pub key: String,
-    pub header: String,
-    /// "count", "number" or "text".
-    pub kind: &'static str,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Table {
-    /// CSV file stem under published/tables/.
-    pub name: String,
-    pub caption: String,
-    pub columns: Vec<Column>,
-    pub rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    fn new(name: &str, caption: &str, columns: &[(&str, &str, &'static str)]) -> Table {
-        Table {
-            name: name.into(),
-            caption: caption.into(),
-            columns: columns
-                .iter()
-                .map(|(key, header, kind)| Column {
-                    key: (*key).into(),
-                    header: (*header).into(),
-                    kind,
-                })
-                .collect(),
-            rows: Vec::new(),
-        }
-    }
-}
 
 /// The report: its sections (for the templates), tables and charts.
 pub struct Content {

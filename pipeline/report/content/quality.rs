@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::table::{COUNT, Cell, NUMBER, Precision, TEXT};
 use super::{Content, Table};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::count;
@@ -12,14 +13,18 @@ pub(super) fn quality_section(ingest: &Value, rule: Disclosure, content: &mut Co
         "data_quality",
         "Data quality: rows read, loaded, set aside (quarantined) and not counted per file",
         &[
-            ("extract", "Extract", "text"),
-            ("file", "File (layout)", "text"),
-            ("rows_read_count", "Rows read", "count"),
-            ("rows_loaded_count", "Loaded", "count"),
-            ("rows_quarantined_count", "Quarantined", "count"),
-            ("rows_excluded_count", "Not counted (layout rules)", "count"),
-            ("linked_to_patients", "Linked to patients", "text"),
-            ("reasons", "Reasons", "text"),
+            ("extract", "Extract", TEXT),
+            ("file", "File (layout)", TEXT),
+            ("rows_read_count", "Rows read", COUNT),
+            ("rows_loaded_count", "Loaded", COUNT),
+            ("rows_quarantined_count", "Quarantined", COUNT),
+            ("rows_excluded_count", "Not counted (layout rules)", COUNT),
+            (
+                "linked_to_patients_percent",
+                "Linked to patients",
+                NUMBER.suppressible(),
+            ),
+            ("reasons", "Reasons", TEXT),
         ],
     );
     for file in ingest["files"].as_array().into_iter().flatten() {
@@ -50,19 +55,25 @@ pub(super) fn quality_section(ingest: &Value, rule: Disclosure, content: &mut Co
             Some(profile) => format!("{name} ({profile})"),
             None => name.to_string(),
         };
+        let rows = |key: &str| Cell::count(rule, count(&file[key]).unwrap_or(0));
+        let linked = file["linkage_rate"].as_f64().map(|rate| 100.0 * rate);
         table.rows.push(vec![
-            file["extract"].as_str().unwrap_or("").into(),
-            source,
-            rule.count(count(&file["rows_read"]).unwrap_or(0)),
-            rule.count(count(&file["rows_loaded"]).unwrap_or(0)),
-            rule.count(count(&file["rows_quarantined"]).unwrap_or(0)),
-            rule.count(count(&file["rows_excluded"]).unwrap_or(0)),
-            rule.statistic(
+            Cell::text(file["extract"].as_str().unwrap_or("")),
+            Cell::text(source),
+            rows("rows_read"),
+            rows("rows_loaded"),
+            rows("rows_quarantined"),
+            rows("rows_excluded"),
+            Cell::statistic(
+                rule,
                 count(&file["rows_loaded"]).unwrap_or(0),
-                file["linkage_rate"].as_f64(),
-                |rate| format!("{:.1}%", 100.0 * rate),
+                Cell::number(
+                    linked,
+                    linked.map_or("n/a".into(), |linked| format!("{linked:.1}%")),
+                    Precision::Decimals(1),
+                ),
             ),
-            reasons.join("; "),
+            Cell::text(reasons.join("; ")),
         ]);
     }
     let reconciled = if ingest["reconciled"].as_bool() == Some(true) {

@@ -3,13 +3,12 @@
 
 use serde_json::{Value, json};
 
+use super::table::{Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, Shape, TEST, TEXT};
 use super::{Content, SOURCE, Table, parts};
 use crate::outcomes;
 use crate::report::charts::{Chart, DotRow, Kind, Line};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{
-    ci, decimals, estimate_ratio, float, gbp, gbp_ci, interval, p_value, ratio,
-};
+use crate::report::format::{ci, decimals, estimate_ratio, float, gbp, gbp_ci, interval};
 
 const SERVICE_USE_INTRO: [(&str, bool); 3] = [
     (
@@ -36,37 +35,37 @@ pub(super) fn service_use_section(
         "service_use",
         "Service use: matched difference-in-differences beside the uncontrolled before/after",
         &[
-            ("measure", "Measure", "text"),
+            ("measure", "Measure", TEXT),
             (
                 "before_after_rate_ratio",
                 "Before/after ratio (uncontrolled)",
-                "number",
+                NUMBER,
             ),
             (
                 "comparison_before_after_rate_ratio",
                 "Comparison group's own before/after",
-                "number",
+                NUMBER,
             ),
-            ("did_rate_ratio", "DiD rate ratio", "number"),
-            ("did_ci95", "95% CI", "number"),
-            ("did_p", "p", "number"),
-            ("did_p_holm", "p (Holm, secondary measures)", "number"),
+            ("did_rate_ratio", "DiD rate ratio", NUMBER),
+            ("did_ci", "95% CI", INTERVAL),
+            ("did_p", "p", NUMBER),
+            ("did_p_holm", "p (Holm, secondary measures)", NUMBER),
             (
-                "did_detectable",
+                "did_detectable_rate_ratio",
                 "Smallest change it could detect (80% power)",
-                "text",
+                INTERVAL,
             ),
-            ("change_per_person_year", "Change per person-year", "number"),
-            ("change_ci95", "95% CI (bootstrap)", "number"),
+            ("change_per_person_year", "Change per person-year", NUMBER),
+            ("change_ci", "95% CI (bootstrap)", INTERVAL),
             (
                 "ancova_rate_ratio",
                 "ANCOVA on the baseline (sensitivity)",
-                "number",
+                NUMBER,
             ),
             (
                 "placebo_rate_ratio",
                 "Placebo within the baseline (95% CI)",
-                "number",
+                ESTIMATE,
             ),
         ],
     );
@@ -75,20 +74,20 @@ pub(super) fn service_use_section(
         "event_study_pre_trends",
         "Did the groups' use follow parallel paths before referral? Joint test of the baseline months in the event-study regression",
         &[
-            ("measure", "Measure", "text"),
-            ("months", "Months tested", "text"),
-            ("chi2", "Chi-squared (df)", "number"),
-            ("p", "p", "number"),
+            ("measure", "Measure", TEXT),
+            ("month", "Months tested", MONTHS_TESTED),
+            ("chi2", "Chi-squared (df)", TEST),
+            ("p", "p", NUMBER),
         ],
     );
     let mut events = Table::new(
         "event_study",
         "Monthly rates per person-year, treated and comparison",
         &[
-            ("measure", "Measure", "text"),
-            ("month", "Month from index", "number"),
-            ("treated_rate", "Treated", "number"),
-            ("comparison_rate", "Comparison", "number"),
+            ("measure", "Measure", TEXT),
+            ("month", "Month from index", NUMBER),
+            ("treated_rate", "Treated", NUMBER.suppressible()),
+            ("comparison_rate", "Comparison", NUMBER.suppressible()),
         ],
     );
     let rates_allowed = rule.allows_statistic_of(matched);
@@ -102,34 +101,55 @@ pub(super) fn service_use_section(
         let change = |value: Option<f64>| {
             if cost { gbp(value) } else { decimals(value, 2) }
         };
+        let change_precision = if cost { POUNDS } else { RATIO };
+        let change_ci = interval(&did["change_ci95"]);
+        let placebo = &row["placebo_did"];
+        let placebo_ratio = float(&placebo["rate_ratio"]);
+        let mde = &did["minimum_detectable_rate_ratio"];
+        let p = float(&did["p"]);
+        let p_holm = float(&did["p_holm"]);
         table.rows.push(vec![
-            if primary {
+            Cell::text(if primary {
                 format!("{label} (primary outcome)")
             } else {
                 label.clone()
-            },
-            estimate_ratio(&row["before_after"]),
-            ratio(float(&row["comparison_before_after_rate_ratio"])),
-            estimate_ratio(did),
-            ci(interval(&did["ci95"]), 2),
-            p_value(float(&did["p"])),
+            }),
+            ratio_cell(&row["before_after"]),
+            plain_ratio(&row["comparison_before_after_rate_ratio"]),
+            ratio_cell(did),
+            Cell::interval(interval(&did["ci95"]), ci(interval(&did["ci95"]), 2), RATIO),
+            Cell::p_value(p),
             if primary {
-                "not adjusted".into()
+                Cell::missing("not adjusted")
             } else {
-                p_value(float(&did["p_holm"]))
+                Cell::p_value(p_holm)
             },
-            detectable(&did["minimum_detectable_rate_ratio"]),
-            change(float(&did["change_per_person_year"])),
-            interval(&did["change_ci95"]).map_or("n/a".into(), |(low, high)| {
-                format!("{} to {}", change(Some(low)), change(Some(high)))
-            }),
-            ratio(float(&row["ancova_sensitivity"]["rate_ratio"])),
-            float(&row["placebo_did"]["rate_ratio"]).map_or("n/a".into(), |placebo| {
-                format!(
-                    "{placebo:.2} ({})",
-                    ci(interval(&row["placebo_did"]["ci95"]), 2)
-                )
-            }),
+            Cell::interval(
+                float(&mde["lower"]).zip(float(&mde["higher"])),
+                detectable(mde),
+                RATIO,
+            ),
+            Cell::number(
+                float(&did["change_per_person_year"]),
+                change(float(&did["change_per_person_year"])),
+                change_precision,
+            ),
+            Cell::interval(
+                change_ci,
+                change_ci.map_or("n/a".into(), |(low, high)| {
+                    format!("{} to {}", change(Some(low)), change(Some(high)))
+                }),
+                change_precision,
+            ),
+            plain_ratio(&row["ancova_sensitivity"]["rate_ratio"]),
+            Cell::estimate(
+                placebo_ratio,
+                interval(&placebo["ci95"]),
+                placebo_ratio.map_or("n/a".into(), |placebo_ratio| {
+                    format!("{placebo_ratio:.2} ({})", ci(interval(&placebo["ci95"]), 2))
+                }),
+                RATIO,
+            ),
         ]);
         forest.push(DotRow {
             label: label.clone(),
@@ -159,11 +179,13 @@ pub(super) fn service_use_section(
                 float(&month["treated_rate"]),
                 float(&month["comparison_rate"]),
             );
+            let rate =
+                |value: Option<f64>| Cell::statistic(rule, matched, Cell::decimals(value, 3));
             events.rows.push(vec![
-                label.clone(),
-                format!("{m}"),
-                rule.statistic(matched, t, |v| format!("{v:.3}")),
-                rule.statistic(matched, c, |v| format!("{v:.3}")),
+                Cell::text(label.clone()),
+                Cell::decimals(Some(m), 0),
+                rate(t),
+                rate(c),
             ]);
             if !rates_allowed {
                 continue;
@@ -185,13 +207,25 @@ pub(super) fn service_use_section(
         if let Some(test) = regression["pre_trend"].as_object() {
             let months = &test["months"];
             pre_trends.rows.push(vec![
-                label.clone(),
-                format!(
-                    "{} to {} (against month {})",
-                    months[0], months[1], regression["reference_month"]
+                Cell::text(label.clone()),
+                Cell::numbers(
+                    format!(
+                        "{} to {} (against month {})",
+                        months[0], months[1], regression["reference_month"]
+                    ),
+                    &[
+                        float(&months[0]),
+                        float(&months[1]),
+                        float(&regression["reference_month"]),
+                    ],
+                    Precision::Decimals(0),
                 ),
-                format!("{} ({})", decimals(float(&test["chi2"]), 2), test["df"]),
-                p_value(float(&test["p"])),
+                Cell::numbers(
+                    format!("{} ({})", decimals(float(&test["chi2"]), 2), test["df"]),
+                    &[float(&test["chi2"]), float(&test["df"])],
+                    Precision::Decimals(2),
+                ),
+                Cell::p_value(float(&test["p"])),
             ]);
         }
         if rates_allowed && measure == "gp_demand" {
@@ -245,7 +279,7 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
     let Some(rows) = sensitivity["designs"].as_array() else {
         return (Value::Null, String::new());
     };
-    let mut columns = vec![("design", "Comparison design", "text")];
+    let mut columns = vec![("design", "Comparison design", TEXT)];
     let headers: Vec<(String, String)> = outcomes::compared_across_designs()
         .map(|measure| {
             (
@@ -257,12 +291,12 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
     columns.extend(
         headers
             .iter()
-            .map(|(key, header)| (key.as_str(), header.as_str(), "number")),
+            .map(|(key, header)| (key.as_str(), header.as_str(), ESTIMATE)),
     );
     columns.push((
         "saving_24m",
         "Saving per person, 24 months (95% CI)",
-        "number",
+        ESTIMATE,
     ));
     let mut table = Table::new(
         "design_sensitivity",
@@ -276,26 +310,34 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
         if row["headline"] == true {
             label = format!("{label} (headline)");
         }
-        let mut cells = vec![label];
+        let mut cells = vec![Cell::text(label)];
         for measure in outcomes::compared_across_designs() {
             let estimate = &row["rate_ratios"][measure.code];
             cells.push(
                 match (float(&estimate["rate_ratio"]), interval(&estimate["ci95"])) {
-                    (Some(value), Some((low, high))) => {
-                        format!("{value:.2} ({low:.2} to {high:.2})")
-                    }
-                    _ => estimate_ratio(estimate),
+                    (Some(value), Some((low, high))) => Cell::estimate(
+                        Some(value),
+                        Some((low, high)),
+                        format!("{value:.2} ({low:.2} to {high:.2})"),
+                        RATIO,
+                    ),
+                    _ => Cell::missing(estimate_ratio(estimate)),
                 },
             );
         }
         let saving = &row["saving"];
         cells.push(match float(&saving["savings_per_person"]) {
-            Some(value) => format!(
-                "{} ({})",
-                gbp(Some(value)),
-                gbp_ci(interval(&saving["ci95"]))
+            Some(value) => Cell::estimate(
+                Some(value),
+                interval(&saving["ci95"]),
+                format!(
+                    "{} ({})",
+                    gbp(Some(value)),
+                    gbp_ci(interval(&saving["ci95"]))
+                ),
+                POUNDS,
             ),
-            None => "not estimated".into(),
+            None => Cell::missing("not estimated"),
         });
         table.rows.push(cells);
         forest.push(DotRow {
@@ -343,6 +385,26 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
     let section = json!(table.clone());
     content.tables.push(table);
     (section, verdict)
+}
+
+/// The months a pre-trend test covers and the reference month: `month_first`, `month_last`,
+/// `month_reference`.
+/// Rate ratios and their intervals: two decimals, as the report shows them.
+const RATIO: Precision = Precision::Decimals(2);
+
+const MONTHS_TESTED: Shape = Shape::numbers(&["_first", "_last", "_reference"]);
+
+/// An estimate's rate ratio, or why there is none ("no data", "not estimable").
+fn ratio_cell(estimate: &Value) -> Cell {
+    match estimate["not_estimated"].as_str() {
+        Some(_) => Cell::missing(estimate_ratio(estimate)),
+        None => Cell::decimals(float(&estimate["rate_ratio"]), 2),
+    }
+}
+
+/// A rate ratio, "n/a" when absent.
+fn plain_ratio(value: &Value) -> Cell {
+    Cell::decimals(float(value), 2)
 }
 
 /// A rate ratio's minimum detectable change either side of 1, as "12% lower / 14% higher".

@@ -3,10 +3,11 @@
 
 use serde_json::{Value, json};
 
+use super::table::{COUNT, Cell, ESTIMATE, INTERVAL, NUMBER, Precision, Shape, TEXT};
 use super::{Content, SOURCE, Table, parts};
 use crate::report::charts::{Bin, Chart, Kind};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{ci, count, float, interval, p_value};
+use crate::report::format::{ci, count, float, interval, p_value, percent};
 
 pub(super) fn wellbeing_section(
     results: &Value,
@@ -18,24 +19,36 @@ pub(super) fn wellbeing_section(
         "wellbeing",
         "Wellbeing change among people with a baseline and a follow-up score (uncontrolled)",
         &[
-            ("instrument", "Measure", "text"),
-            ("baseline_count", "People with a baseline", "count"),
-            ("pairs_count", "People with both", "count"),
-            ("mean_baseline", "Mean before", "number"),
-            ("mean_followup", "Mean after", "number"),
-            ("mean_change", "Mean change", "number"),
-            ("ci95", "95% CI", "number"),
+            ("instrument", "Measure", TEXT),
+            ("baseline_count", "People with a baseline", COUNT),
+            ("pairs_count", "People with both", COUNT),
+            ("mean_baseline", "Mean before", STATISTIC),
+            ("mean_followup", "Mean after", STATISTIC),
+            ("mean_change", "Mean change", STATISTIC),
+            ("mean_change_ci", "95% CI", INTERVAL.suppressible()),
             (
                 "rtm_adjusted_change",
                 "Change beyond regression to the mean (95% CI)",
-                "number",
+                ESTIMATE.suppressible(),
             ),
-            ("p_holm", "p (t, Holm)", "number"),
-            ("p_wilcoxon", "p (Wilcoxon)", "number"),
-            ("cohens_dz", "Cohen's d_z (change / SD of change)", "number"),
-            ("cohens_dav", "Cohen's d_av (change / average SD)", "number"),
-            ("improved", "Improved meaningfully", "number"),
-            ("deteriorated", "Deteriorated meaningfully", "number"),
+            ("p_holm", "p (t, Holm)", STATISTIC),
+            ("p_wilcoxon", "p (Wilcoxon)", STATISTIC),
+            (
+                "cohens_dz",
+                "Cohen's d_z (change / SD of change)",
+                STATISTIC,
+            ),
+            (
+                "cohens_dav",
+                "Cohen's d_av (change / average SD)",
+                STATISTIC,
+            ),
+            ("improved_percent", "Improved meaningfully", STATISTIC),
+            (
+                "deteriorated_percent",
+                "Deteriorated meaningfully",
+                STATISTIC,
+            ),
         ],
     );
     for row in results["wellbeing"].as_array().into_iter().flatten() {
@@ -49,53 +62,66 @@ pub(super) fn wellbeing_section(
         };
         let pairs = count(&row["n_pairs"]).unwrap_or(0);
         let baseline_n = count(&row["n_baseline"]).unwrap_or(0);
-        let stat = |key: &str, places: usize| {
-            rule.statistic(pairs, float(&row[key]), |value| format!("{value:.places$}"))
-        };
         let shown = rule.allows_statistic_of(pairs);
-        table.rows.push(vec![
-            name.clone(),
-            rule.count(baseline_n),
-            rule.count(pairs),
-            rule.statistic(baseline_n, float(&row["mean_baseline"]), |v| {
-                format!("{v:.1}")
-            }),
+        let stat = |key: &str, places: usize| {
+            Cell::statistic(rule, pairs, Cell::decimals(float(&row[key]), places))
+        };
+        let share = |key: &str| {
+            let value = float(&row[key]);
+            Cell::statistic(
+                rule,
+                pairs,
+                Cell::number(value, percent(value), Precision::Decimals(0)),
+            )
+        };
+        let change_ci = interval(&row["ci95"]);
+        let rtm = &row["rtm_adjusted"];
+        let rtm_change = float(&rtm["change"]);
+        let p_holm = float(&row["p_t_holm"]);
+        let p_wilcoxon = float(&row["p_wilcoxon"]);
+        let mean_baseline = float(&row["mean_baseline"]);
+        let cells = vec![
+            Cell::text(name.clone()),
+            Cell::count(rule, baseline_n),
+            Cell::count(rule, pairs),
+            Cell::statistic(rule, baseline_n, Cell::decimals(mean_baseline, 1)),
             stat("mean_followup", 1),
             stat("mean_change", 2),
-            if shown {
-                ci(interval(&row["ci95"]), 2)
-            } else {
-                "*".into()
-            },
-            match (shown, float(&row["rtm_adjusted"]["change"])) {
-                (false, _) => "*".into(),
-                (true, None) => "n/a".into(),
-                (true, Some(change)) => format!(
-                    "{change:.2} ({})",
-                    ci(interval(&row["rtm_adjusted"]["ci95"]), 2)
+            shown_or_suppressed(
+                shown,
+                Cell::interval(change_ci, ci(change_ci, 2), TWO_PLACES),
+            ),
+            shown_or_suppressed(
+                shown,
+                match rtm_change {
+                    None => Cell::missing("n/a"),
+                    Some(change) => Cell::estimate(
+                        Some(change),
+                        interval(&rtm["ci95"]),
+                        format!("{change:.2} ({})", ci(interval(&rtm["ci95"]), 2)),
+                        TWO_PLACES,
+                    ),
+                },
+            ),
+            shown_or_suppressed(shown, Cell::p_value(p_holm)),
+            shown_or_suppressed(
+                shown,
+                Cell::number(
+                    p_wilcoxon,
+                    format!(
+                        "{} ({})",
+                        p_value(p_wilcoxon),
+                        row["wilcoxon_method"].as_str().unwrap_or("")
+                    ),
+                    Precision::Significant(3),
                 ),
-            },
-            if shown {
-                p_value(float(&row["p_t_holm"]))
-            } else {
-                "*".into()
-            },
-            if shown {
-                format!(
-                    "{} ({})",
-                    p_value(float(&row["p_wilcoxon"])),
-                    row["wilcoxon_method"].as_str().unwrap_or("")
-                )
-            } else {
-                "*".into()
-            },
+            ),
             stat("cohens_dz", 2),
             stat("cohens_dav", 2),
-            rule.statistic(pairs, float(&row["pct_improved"]), |v| format!("{v:.0}%")),
-            rule.statistic(pairs, float(&row["pct_deteriorated"]), |v| {
-                format!("{v:.0}%")
-            }),
-        ]);
+            share("pct_improved"),
+            share("pct_deteriorated"),
+        ];
+        table.rows.push(cells);
         if !shown || !row["item"].is_null() {
             continue;
         }
@@ -174,18 +200,18 @@ fn attrition_table(results: &Value, rule: Disclosure) -> Table {
         ),
     ];
     let mut columns = vec![
-        ("instrument", "Measure", "text"),
-        ("pairs_count", "People with both", "count"),
+        ("instrument", "Measure", TEXT),
+        ("pairs_count", "People with both", COUNT),
     ];
     columns.extend(
         covariates
             .iter()
-            .map(|(_, key, header)| (*key, *header, "number")),
+            .map(|(_, key, header)| (*key, *header, STATISTIC)),
     );
     columns.push((
         "ipw_change",
         "Change weighted to all eligible (95% CI)",
-        "number",
+        ESTIMATE.suppressible(),
     ));
     let mut table = Table::new(
         "wellbeing_attrition",
@@ -201,8 +227,8 @@ fn attrition_table(results: &Value, rule: Disclosure) -> Table {
         let shown = rule.allows_statistic_of(pairs);
         let smds = attrition["smd_pairs_vs_all_eligible"].as_array();
         let mut cells = vec![
-            row["instrument"].as_str().unwrap_or("").to_string(),
-            rule.count(pairs),
+            Cell::text(row["instrument"].as_str().unwrap_or("")),
+            Cell::count(rule, pairs),
         ];
         for (key, _, _) in covariates {
             let smd = smds
@@ -211,19 +237,43 @@ fn attrition_table(results: &Value, rule: Disclosure) -> Table {
                 .find(|smd| smd["covariate"] == key)
                 .and_then(|smd| float(&smd["smd"]));
             // An SMD that rounds to zero is shown as 0.00, not -0.00.
-            cells.push(rule.statistic(pairs, smd, |value| {
-                format!("{:.2}", if value.abs() < 0.005 { 0.0 } else { value })
-            }));
+            cells.push(Cell::statistic(
+                rule,
+                pairs,
+                Cell::number(
+                    smd,
+                    smd.map_or("n/a".into(), |value| {
+                        format!("{:.2}", if value.abs() < 0.005 { 0.0 } else { value })
+                    }),
+                    TWO_PLACES,
+                ),
+            ));
         }
         let ipw = &row["ipw_change"];
         cells.push(match (shown, float(&ipw["change"])) {
-            (false, _) => "*".into(),
-            (true, Some(change)) => format!("{change:.2} ({})", ci(interval(&ipw["ci95"]), 2)),
-            (true, None) => "n/a".into(),
+            (false, _) => Cell::suppressed(),
+            (true, Some(change)) => Cell::estimate(
+                Some(change),
+                interval(&ipw["ci95"]),
+                format!("{change:.2} ({})", ci(interval(&ipw["ci95"]), 2)),
+                TWO_PLACES,
+            ),
+            (true, None) => Cell::missing("n/a"),
         });
         table.rows.push(cells);
     }
     table
+}
+
+/// A mean, share or test from few enough people that the disclosure rule may suppress it.
+const STATISTIC: Shape = NUMBER.suppressible();
+
+/// Changes, confidence limits and standardised differences: two decimals, as shown.
+const TWO_PLACES: Precision = Precision::Decimals(2);
+
+/// `cell` when its statistic may be published, else suppressed.
+fn shown_or_suppressed(shown: bool, cell: Cell) -> Cell {
+    if shown { cell } else { Cell::suppressed() }
 }
 
 /// A number of days as a reader would say it: "a year", "8 weeks", "30 days".
