@@ -19,6 +19,7 @@
 //!
 //! Supporting modules: [`measures`] (the wellbeing instruments and their scoring),
 //! [`outcomes`] (the service-use measures: the registry every layer iterates),
+//! [`practices`] (referral rates by practice against funnel limits),
 //! [`pseudonymise`] (keyed hashing of identifiers), [`output`] (crash-safe output folders), [`parquet_out`] (the one
 //! Parquet writer setting), [`calendar`] (day numbers and month arithmetic), [`costs`] (unit costs and costing rules),
 //! [`progress`] (bars and log lines), [`error`] (the one error type and exit codes).
@@ -39,6 +40,7 @@ pub mod measures;
 pub mod outcomes;
 pub mod output;
 pub mod parquet_out;
+pub mod practices;
 pub mod progress;
 pub mod pseudonymise;
 pub mod query;

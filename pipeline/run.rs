@@ -290,6 +290,7 @@ async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Valu
         .find(|row| row["referral_route"] == "all")
         .cloned()
         .unwrap_or(Value::Null);
+    let practices = rows(ctx, "select * from practice_funnel order by practice_code").await?;
     let participation = rows(ctx, "select * from participation order by activity_type").await?;
     let all = participation
         .iter()
@@ -320,6 +321,7 @@ async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Valu
             "declined": funnel_all["declined"],
             "by_route": funnel.iter().filter(|row| row["referral_route"] != "all").cloned().collect::<Vec<_>>(),
         },
+        "practices": crate::practices::practices_section(&practices),
         "participation": {
             "referred_with_activity_data": all.map_or(json!(0), |row| row["people_with_activity_data"].clone()),
             "attended_any": all.map_or(json!(0), |row| row["attended_any"].clone()),

@@ -500,6 +500,33 @@ fn wellbeing_pairs_funnel_and_participation() {
         ],
         [10, 2, 9, 6, 3].map(serde_json::Value::from).each_ref()
     );
+    // By practice, everyone registered at some time in the window: A81001 has A, B, E, G,
+    // I, J, L (referred: all but J; accepted: A, B, E, I, L; seen: A, B, E); A81002 has C,
+    // D, F, H, K, M (referred: C, D, F, H, all accepted; seen: D, F, H).
+    let practices: Vec<(String, [u64; 4])> = table(&out, "practice_funnel")
+        .iter()
+        .map(|row| {
+            let number = |column: &str| value(row, column).parse::<u64>().unwrap();
+            (
+                value(row, "practice_code").to_string(),
+                [
+                    number("registered"),
+                    number("referred"),
+                    number("accepted"),
+                    number("first_contact"),
+                ],
+            )
+        })
+        .collect();
+    assert_eq!(
+        practices,
+        vec![
+            ("A81001".to_string(), [7, 6, 5, 3]),
+            ("A81002".to_string(), [6, 4, 4, 3]),
+        ]
+    );
+    assert_eq!(results["practices"]["registered"], 13);
+    assert_eq!(results["practices"]["referred"], 10);
     let participation = &results["participation"];
     // Of the indexed people, A (1 of 2 sessions attended) and E (2 attended) took part; G's
     // session is ignored (never indexed).

@@ -25,7 +25,7 @@ fn small_run(dir: &Path) -> serde_json::Value {
     synth_and_run(&options, dir, &[]).1
 }
 
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "verdict",
     "summary",
     "methods",
@@ -34,6 +34,7 @@ const SECTIONS: [&str; 12] = [
     "service-use",
     "economics",
     "equity",
+    "practices",
     "data-quality",
     "limitations",
     "appendix",
@@ -127,6 +128,17 @@ fn report_renders_in_headless_chromium_with_every_section() {
         );
     }
 
+    // The table cells' classes are theirs alone: a card or figure styled as "number" or
+    // "count" would put its box, border and padding around every numeric cell.
+    for class in ["number", "count"] {
+        let used = format!("class=\"{class}\"");
+        assert_eq!(
+            html.matches(&used).count(),
+            html.matches(&format!("<td {used}")).count(),
+            "class {class} is used outside table cells"
+        );
+    }
+
     // Every inline chart has a text alternative.
     let charts = html.matches("<svg ").count();
     let labelled = html.matches("<svg role=\"img\" aria-label=\"").count();
@@ -164,6 +176,7 @@ fn report_renders_in_headless_chromium_with_every_section() {
         "cohort_flow",
         "event_study_gp_demand",
         "equity_forest",
+        "practice_funnel",
     ] {
         assert!(
             dom_text.contains(&format!("figure-{chart}")),
@@ -176,6 +189,18 @@ fn report_renders_in_headless_chromium_with_every_section() {
         dom_text.contains("figure-wellbeing_change_"),
         "no wellbeing change chart"
     );
+    // Every chart's note (what is drawn, the source) fits the two lines a chart has for it.
+    for figure in html.split("<figure id=\"figure-").skip(1) {
+        let label = figure.split("aria-label=\"").nth(1).unwrap();
+        let label = label.split('"').next().unwrap();
+        let title = figure.split("<figcaption>").nth(1).unwrap();
+        let title = title.split("</figcaption>").next().unwrap();
+        let note = label.strip_prefix(&format!("{title}. ")).unwrap_or(label);
+        assert!(
+            note_lines(note, 125) <= 2,
+            "the note of {title} is cut short: {note}"
+        );
+    }
     // No page errors and no blocked or failed loads.
     for problem in ["Uncaught", "net::ERR", "Not allowed to load"] {
         assert!(
@@ -241,6 +266,35 @@ fn report_renders_in_headless_chromium_with_every_section() {
         );
     }
 
+    // The practice view as a commissioner sees it (the page with every other section
+    // hidden), kept as a test artefact to look at: the funnel plot, then the tables.
+    let practices_only = published.join("report-practices.html");
+    std::fs::write(
+        &practices_only,
+        html.replacen(
+            "</style>",
+            "section { display: none; } section#practices { display: block; }\n</style>",
+            1,
+        ),
+    )
+    .unwrap();
+    let practices_shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-practices.png");
+    let screenshot = headless(
+        work.path(),
+        &[
+            format!("--screenshot={}", practices_shot.display()),
+            "--window-size=1100,1400".into(),
+        ],
+        &practices_only,
+    );
+    assert!(screenshot.status.success());
+    assert!(std::fs::read(&practices_shot).unwrap().len() > 20_000);
+    std::fs::remove_file(&practices_only).unwrap();
+    assert!(
+        dom_text.contains("people were referred per 1,000 registered patients"),
+        "the practice view lacks its rate"
+    );
+
     // The Markdown twin has the same sections.
     let markdown = std::fs::read_to_string(published.join("report.md")).unwrap();
     for heading in [
@@ -252,6 +306,7 @@ fn report_renders_in_headless_chromium_with_every_section() {
         "## Service use",
         "## Economics",
         "## Equity",
+        "## Practices",
         "## Data quality",
         "## Limitations",
         "## Technical appendix: every option used",
@@ -259,6 +314,19 @@ fn report_renders_in_headless_chromium_with_every_section() {
     ] {
         assert!(markdown.contains(heading), "report.md lacks {heading}");
     }
+}
+
+/// How many lines a chart note takes, wrapped at spaces to `width` characters as
+/// `charts::wrap` does.
+fn note_lines(note: &str, width: usize) -> usize {
+    let mut lines: Vec<usize> = Vec::new();
+    for word in note.split(' ') {
+        match lines.last_mut() {
+            Some(line) if *line + 1 + word.len() <= width => *line += 1 + word.len(),
+            _ => lines.push(word.len()),
+        }
+    }
+    lines.len()
 }
 
 /// Whether a published count obeys the rule: "*", 0, or a multiple of 5 above 7.
@@ -275,7 +343,7 @@ fn publishable_count(text: &str) -> bool {
 }
 
 /// The published tables' columns of words; every other column is numeric.
-const TEXT_COLUMNS: [&str; 20] = [
+const TEXT_COLUMNS: [&str; 22] = [
     "step",
     "covariate",
     "design",
@@ -296,6 +364,8 @@ const TEXT_COLUMNS: [&str; 20] = [
     "file",
     "reasons",
     "scale",
+    "practice_code",
+    "position",
 ];
 
 /// A tidy CSV: every column but the words holds a plain number or nothing ("1,234", "£5",

@@ -770,3 +770,24 @@ fn event_study_contrasts_and_pre_trend_test_match_statsmodels() {
         "pre-trend p",
     );
 }
+
+/// Funnel-plot limits: Spiegelhalter's interpolated exact binomial limits, against R's
+/// `qbinom`/`pbinom` (a limit below 0, where the quantile is 0, is held at 0).
+#[test]
+fn funnel_plot_limits_match_r() {
+    let fixture = stats_fixture("funnel.json");
+    let cases = fixture["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 60);
+    for case in cases {
+        let n = case["n"].as_u64().unwrap();
+        let (theta, p) = (case["theta"].as_f64().unwrap(), case["p"].as_f64().unwrap());
+        let expected = case["limit"].as_f64().unwrap().clamp(0.0, 1.0);
+        let actual = sp_impact::stats::funnel::binomial_limit(n, theta, p).unwrap();
+        close(
+            actual,
+            expected,
+            DISTRIBUTION,
+            &format!("n {n} theta {theta} p {p}"),
+        );
+    }
+}

@@ -36,7 +36,7 @@ pub(crate) const MIN_SUBGROUP_SETS: usize = 20;
 
 /// Equity breakdowns: results name and the SQL expression giving the level(s) of a treated
 /// person (reasons are `;`-joined and each counts).
-pub(crate) const BREAKDOWNS: [(&str, &str); 6] = [
+pub(crate) const BREAKDOWNS: [(&str, &str); 7] = [
     (
         "imd_quintile",
         "coalesce(cast(c.imd_quintile as varchar), 'unknown')",
@@ -49,6 +49,9 @@ pub(crate) const BREAKDOWNS: [(&str, &str); 6] = [
         "referral_reason",
         "coalesce(array_to_string(i.referral_reasons, ';'), 'not recorded')",
     ),
+    // The GP contract funds and counts social prescribing practice by practice; the report
+    // shows these estimates in its practice view, not among the equity subgroups.
+    ("practice", "c.practice_code"),
 ];
 
 /// The `BREAKDOWNS` as a SQL select list (`expression as name, ...`).

@@ -78,9 +78,11 @@ fn check_cells(people: &[Person], measure: usize) -> StatsResult<()> {
     Ok(())
 }
 
-/// A breakdown whose levels overlap (a person may have several referral reasons): its
-/// levels are not separate groups, so no single model compares them.
-const OVERLAPPING_BREAKDOWN: &str = "referral_reason";
+/// Breakdowns with no interaction test: referral reason, whose levels overlap (a person may
+/// have several reasons), so no single model compares them; and practice, whose levels can
+/// number hundreds (one fully interacted model per measure would have two columns per
+/// practice).
+const NO_INTERACTION_TEST: [&str; 2] = ["referral_reason", "practice"];
 
 /// DiD per measure within each level of each breakdown (sets defined by their treated member),
 /// each p-value also Benjamini-Hochberg adjusted across every subgroup estimate of its measure;
@@ -153,7 +155,7 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<(Value, Va
             }
             rows.push(row);
         }
-        if breakdown == OVERLAPPING_BREAKDOWN {
+        if NO_INTERACTION_TEST.contains(&breakdown) {
             continue;
         }
         for (index, measure) in MEASURES.iter().enumerate() {
@@ -653,8 +655,8 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             "periods": {"pre_months": config.pre_months, "post_months": config.post_months, "washout_months": config.washout_months, "baseline_months": config.baseline_months},
             "baseline": format!("the DiD baseline is months -{}..-{}; the uncontrolled before/after uses the 12 months before referral", config.washout_months + config.baseline_months, config.washout_months + 1),
             "placebo": "the DiD repeated inside the baseline window: its second half against its first (default design: months -18..-13 against -24..-19), on matched sets whose members have data over the whole window; nobody was referred then, so a rate ratio away from 1 is a difference in pre-existing trends (it cannot see regression to the mean from the referral peak itself)",
-            "subgroups": format!("DiD rate ratio with cluster-robust CI by the treated person's IMD quintile, age band, sex, ethnicity group, referral route and each referral reason; not estimated below {MIN_SUBGROUP_SETS} matched sets; no bootstrap; p_bh: Benjamini-Hochberg across every subgroup estimate of the measure"),
-            "subgroup_interaction": "per breakdown with separate groups (not referral reason, whose groups overlap): one Poisson GLM fully interacted by group, cluster-robust by matched set, joint Wald test that every group's treated x post coefficient equals the first's (chi-squared, groups - 1 df), over the groups estimated for that measure",
+            "subgroups": format!("DiD rate ratio with cluster-robust CI by the treated person's IMD quintile, age band, sex, ethnicity group, referral route, each referral reason and practice; not estimated below {MIN_SUBGROUP_SETS} matched sets; no bootstrap; p_bh: Benjamini-Hochberg across every subgroup estimate of the measure"),
+            "subgroup_interaction": "per breakdown with separate groups (not referral reason, whose groups overlap, nor practice, which can have hundreds): one Poisson GLM fully interacted by group, cluster-robust by matched set, joint Wald test that every group's treated x post coefficient equals the first's (chi-squared, groups - 1 df), over the groups estimated for that measure",
             "multiplicity": format!("primary outcome {} (study.toml primary_outcome), unadjusted; p_holm: Holm across the secondary measures' DiD p-values", config.primary_outcome),
         }),
     })

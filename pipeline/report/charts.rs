@@ -106,7 +106,17 @@ pub struct Line {
     pub points: Vec<(f64, f64)>,
     /// (x, low, high) of a confidence band.
     pub band: Vec<(f64, f64, f64)>,
-    pub dashed: bool,
+    pub stroke: Stroke,
+}
+
+/// How a line's points are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stroke {
+    Solid,
+    /// Scenarios and control limits: assumptions or bounds, not estimates.
+    Dashed,
+    /// Points only, unjoined: units on a funnel plot.
+    Points,
 }
 
 #[derive(Debug, Clone)]
@@ -587,19 +597,38 @@ fn draw_lines<DB: DrawingBackend>(
     }
     for line in series {
         let colour = PALETTE[line.colour % PALETTE.len()];
-        let style = colour.stroke_width(if line.dashed { 2 } else { 3 });
-        let drawn = if line.dashed {
-            chart
-                .draw_series(DashedLineSeries::new(line.points.clone(), 8, 6, style))
-                .map_err(text)?
-        } else {
-            chart
+        let style = colour.stroke_width(if line.stroke == Stroke::Dashed { 2 } else { 3 });
+        let drawn = match line.stroke {
+            Stroke::Solid => chart
                 .draw_series(LineSeries::new(line.points.clone(), style))
-                .map_err(text)?
+                .map_err(text)?,
+            Stroke::Dashed => chart
+                .draw_series(DashedLineSeries::new(line.points.clone(), 8, 6, style))
+                .map_err(text)?,
+            Stroke::Points => chart
+                .draw_series(
+                    line.points
+                        .iter()
+                        .map(|point| Circle::new(*point, 5, colour.filled())),
+                )
+                .map_err(text)?,
         };
-        drawn.label(line.name.as_str()).legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
-        });
+        // A line with no name (the second limit of a pair) has no legend entry.
+        if line.name.is_empty() {
+            continue;
+        }
+        let labelled = drawn.label(line.name.as_str());
+        match line.stroke {
+            Stroke::Points => {
+                labelled.legend(move |(x, y)| Circle::new((x + 9, y), 5, colour.filled()));
+            }
+            stroke => {
+                let width = if stroke == Stroke::Dashed { 2 } else { 3 };
+                labelled.legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(width))
+                });
+            }
+        }
     }
     for (x, y, label) in markers {
         chart

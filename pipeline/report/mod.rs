@@ -26,7 +26,7 @@ const HTML_TEMPLATE: &str = include_str!("../../reports/templates/report.html.j2
 const MARKDOWN_TEMPLATE: &str = include_str!("../../reports/templates/report.md.j2");
 
 /// Which report section each chart belongs to, by name prefix.
-const FIGURE_SECTIONS: [(&str, &str); 10] = [
+const FIGURE_SECTIONS: [(&str, &str); 11] = [
     ("cohort_flow", "cohort"),
     ("balance", "cohort"),
     ("wellbeing", "wellbeing"),
@@ -37,6 +37,7 @@ const FIGURE_SECTIONS: [(&str, &str); 10] = [
     ("two_way", "economics"),
     ("equity", "equity"),
     ("referral_funnel", "equity"),
+    ("practice", "practices"),
 ];
 
 /// Writes `<run_dir>/published/` from the run's results.

@@ -14,11 +14,13 @@
 //! - [`matching`]: greedy nearest-neighbour matching on the logit score, balance (SMD, VR);
 //! - [`bootstrap`]: seeded resampling and percentile/BCa intervals;
 //! - [`event_study`]: the saturated Poisson event study with cluster-robust contrasts;
-//! - [`power`]: minimum detectable effects.
+//! - [`power`]: minimum detectable effects;
+//! - [`funnel`]: funnel-plot control limits for a proportion.
 
 pub mod bootstrap;
 pub mod describe;
 pub mod event_study;
+pub mod funnel;
 pub mod glm;
 pub mod hypothesis;
 pub mod matching;

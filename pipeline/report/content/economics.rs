@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::table::{Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, TEXT};
 use super::{Content, SOURCE, Table};
-use crate::report::charts::{Bar, Chart, Kind, Line};
+use crate::report::charts::{Bar, Chart, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{ci, count, decimals, float, gbp, gbp_ci, interval, percent};
 
@@ -33,7 +33,7 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
         colour: 0,
         points: Vec::new(),
         band: Vec::new(),
-        dashed: false,
+        stroke: Stroke::Solid,
     };
     for row in economics["monthly"].as_array().into_iter().flatten() {
         let month = float(&row["month"]).unwrap_or(0.0);
@@ -92,7 +92,7 @@ pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut
             colour: 2 + index,
             points,
             band: Vec::new(),
-            dashed: true,
+            stroke: Stroke::Dashed,
         });
     }
     let markers = economics["break_even_month"]
@@ -414,14 +414,14 @@ fn two_way_chart(economics: &Value) -> Option<Chart> {
             .iter()
             .map(|&share| (share, 0.0, break_even_cost(share)))
             .collect(),
-        dashed: false,
+        stroke: Stroke::Solid,
     };
     let study = Line {
         name: "This study: estimated share avoided (95% CI) at its cost".into(),
         colour: 1,
         points: vec![(low, cost), (high, cost)],
         band: Vec::new(),
-        dashed: false,
+        stroke: Stroke::Solid,
     };
     Some(Chart {
         name: "two_way_cost_and_effect".into(),

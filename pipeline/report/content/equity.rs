@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::practices::PRACTICE_BREAKDOWN;
 use super::table::{COUNT, Cell, INTERVAL, NUMBER, Precision, TEST, TEXT};
 use super::{Content, SOURCE, Table};
 use crate::outcomes;
@@ -28,6 +29,7 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|row| row["breakdown"] != PRACTICE_BREAKDOWN)
     {
         let sets = count(&row["matched_sets"]).unwrap_or(0);
         let gp = row["measures"]
@@ -107,7 +109,10 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
             ("ci", "95% CI", INTERVAL),
         ],
     );
-    for row in rows.iter().filter(|row| row["instrument"] == primary) {
+    for row in rows
+        .iter()
+        .filter(|row| row["instrument"] == primary && row["breakdown"] != PRACTICE_BREAKDOWN)
+    {
         let pairs = count(&row["n_pairs"]).unwrap_or(0);
         let shown = rule.allows_statistic_of(pairs) && float(&row["mean_change"]).is_some();
         let change = float(&row["mean_change"]);

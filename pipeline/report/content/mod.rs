@@ -19,6 +19,7 @@ mod economics;
 mod equity;
 mod limitations;
 mod methods;
+mod practices;
 mod quality;
 mod service_use;
 mod summary;
@@ -51,6 +52,7 @@ pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure
     let service_use = service_use::service_use_section(results, rule, matched, &mut content);
     let economics = economics::economics_section(results, rule, &mut content);
     let equity = equity::equity_section(results, rule, &mut content);
+    let practices = practices::practices_section(results, rule, &mut content);
     let quality = quality::quality_section(ingest, rule, &mut content);
     let summary = summary::summary(results, rule);
     content.context = json!({
@@ -69,6 +71,7 @@ pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure
         "service_use": service_use,
         "economics": economics,
         "equity": equity,
+        "practices": practices,
         "quality": quality,
         "limitations": limitations::limitations(results, rule),
         "reproducibility": quality::reproducibility(manifest, rule),

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::table::{Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, Shape, TEST, TEXT};
 use super::{Content, SOURCE, Table, parts};
 use crate::outcomes;
-use crate::report::charts::{Chart, DotRow, Kind, Line};
+use crate::report::charts::{Chart, DotRow, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{ci, decimals, estimate_ratio, float, gbp, gbp_ci, interval};
 
@@ -164,14 +164,14 @@ pub(super) fn service_use_section(
             colour: 0,
             points: Vec::new(),
             band: Vec::new(),
-            dashed: false,
+            stroke: Stroke::Solid,
         };
         let mut comparison = Line {
             name: "matched comparison".into(),
             colour: 1,
             points: Vec::new(),
             band: Vec::new(),
-            dashed: false,
+            stroke: Stroke::Solid,
         };
         for month in row["event_study"].as_array().into_iter().flatten() {
             let m = float(&month["month"]).unwrap_or(0.0);
@@ -447,7 +447,7 @@ fn contrast_chart(label: &str, regression: &Value) -> Option<Chart> {
         colour: 0,
         points: Vec::new(),
         band: Vec::new(),
-        dashed: false,
+        stroke: Stroke::Solid,
     };
     for month in regression["contrasts"].as_array()? {
         let (Some(m), Some(value)) = (float(&month["month"]), float(&month["rate_ratio"])) else {

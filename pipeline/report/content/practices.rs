@@ -1,0 +1,232 @@
+//! Practices: the referral rate per 1,000 registered patients of each practice (the GP
+//! contract's measure) on a funnel plot with control limits around the overall rate, its
+//! acceptance and first contact, and the effect on GP demand and the primary outcome by
+//! practice where enough people were matched. Every count and rate under the disclosure rule;
+//! rates come from the rounded counts.
+
+use serde_json::{Value, json};
+
+use super::table::{COUNT, Cell, ESTIMATE, NUMBER, Precision, TEXT};
+use super::{Content, SOURCE, Table};
+use crate::outcomes;
+use crate::report::charts::{Chart, Kind, Line, Stroke};
+use crate::report::disclosure::Disclosure;
+use crate::report::format::{count, float, interval};
+
+/// The equity breakdown holding the effect by practice (`estimate::BREAKDOWNS`).
+pub(super) const PRACTICE_BREAKDOWN: &str = "practice";
+
+pub(super) fn practices_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
+    let section = &results["practices"];
+    let Some(practices) = section["practices"].as_array() else {
+        return json!({"not_estimated": section["not_estimated"]});
+    };
+    let mut table = Table::new(
+        "practices",
+        "Referrals to social prescribing per 1,000 registered patients, by practice",
+        &[
+            ("practice_code", "Practice", TEXT),
+            ("registered_count", "Registered", COUNT),
+            ("referred_count", "Referred", COUNT),
+            (
+                "referrals_per_1000",
+                "Referred per 1,000 registered",
+                NUMBER.suppressible(),
+            ),
+            (
+                "accepted_percent",
+                "Accepted (% of referred)",
+                NUMBER.suppressible(),
+            ),
+            (
+                "first_contact_percent",
+                "Seen by a link worker (% of referred)",
+                NUMBER.suppressible(),
+            ),
+            ("position", "Against the funnel limits", TEXT),
+        ],
+    );
+    let mut points = Vec::new();
+    for practice in practices {
+        let (registered, referred) = (
+            count(&practice["registered"]).unwrap_or(0),
+            count(&practice["referred"]).unwrap_or(0),
+        );
+        let rate = published_rate(rule, referred, registered);
+        if let (Some(rate), Some(shown_registered)) = (rate, rule.rounded(registered)) {
+            points.push((shown_registered as f64, rate));
+        }
+        table.rows.push(vec![
+            Cell::text(practice["practice_code"].as_str().unwrap_or("")),
+            Cell::count(rule, registered),
+            Cell::count(rule, referred),
+            match rate {
+                Some(rate) => {
+                    Cell::number(Some(rate), format!("{rate:.1}"), Precision::Decimals(1))
+                }
+                None if rule.rounded(referred).is_none() => Cell::suppressed(),
+                None => Cell::missing("n/a"),
+            },
+            Cell::percentage(rule, count(&practice["accepted"]).unwrap_or(0), referred),
+            Cell::percentage(
+                rule,
+                count(&practice["first_contact"]).unwrap_or(0),
+                referred,
+            ),
+            Cell::text(practice["position"].as_str().unwrap_or("n/a")),
+        ]);
+    }
+    let overall = published_rate(
+        rule,
+        count(&section["referred"]).unwrap_or(0),
+        count(&section["registered"]).unwrap_or(0),
+    );
+    if let Some(overall) = overall {
+        content
+            .charts
+            .push(funnel_chart(section, points, overall, rule));
+    }
+    let outside = practices
+        .iter()
+        .filter(|practice| {
+            practice["position"]
+                .as_str()
+                .is_some_and(|position| position.ends_with("99.8%"))
+        })
+        .count();
+    let intro = match overall {
+        Some(overall) => format!(
+            "Across the {} practices, {overall:.1} people were referred per 1,000 registered patients. Each practice's rate is drawn against the spread chance alone would give a practice of its size (the funnel): a practice outside the outer (99.8%) limits differs from the overall rate by more than chance explains; one between the inner (95%) and outer limits may, or may be chance. {} Differences in how consistently referrals are coded show here as well as differences in referring.",
+            practices.len(),
+            match outside {
+                0 => "No practice is outside the outer limits.".to_string(),
+                1 => "One practice is outside the outer limits.".to_string(),
+                n => format!("{n} practices are outside the outer limits."),
+            },
+        ),
+        None => "Too few referrals to publish a rate.".into(),
+    };
+    let effects = effects_table(results, rule);
+    let json = json!({"intro": intro, "table": table.clone(), "effects": effects.clone()});
+    content.tables.extend([table, effects]);
+    json
+}
+
+/// A rate per 1,000 from the published (rounded) counts; None when either is suppressed or
+/// nobody is registered.
+fn published_rate(rule: Disclosure, referred: u64, registered: u64) -> Option<f64> {
+    match (rule.rounded(referred), rule.rounded(registered)) {
+        (Some(referred), Some(registered)) if registered > 0 => {
+            Some(1000.0 * referred as f64 / registered as f64)
+        }
+        _ => None,
+    }
+}
+
+fn funnel_chart(section: &Value, points: Vec<(f64, f64)>, overall: f64, rule: Disclosure) -> Chart {
+    let curve = section["curve"].as_array().cloned().unwrap_or_default();
+    let limit = |key: &str| -> Vec<(f64, f64)> {
+        curve
+            .iter()
+            .filter_map(|point| Some((float(&point["registered"])?, float(&point[key])?)))
+            .collect()
+    };
+    let line = |name: &str, colour: usize, points: Vec<(f64, f64)>, stroke: Stroke| Line {
+        name: name.into(),
+        colour,
+        points,
+        band: Vec::new(),
+        stroke,
+    };
+    Chart {
+        name: "practice_funnel".into(),
+        title: "Referrals per 1,000 registered patients by practice, against chance".into(),
+        note: format!(
+            "{SOURCE}. Dots: practices (rates from counts rounded to {}; 1 to {} referrals: not drawn). Line: the overall rate. Dashed: 95% and 99.8% limits (exact binomial, Spiegelhalter 2005).",
+            rule.round_to, rule.suppress_at_or_below
+        ),
+        kind: Kind::Lines {
+            series: vec![
+                line("practice", 0, points, Stroke::Points),
+                line("95% limits", 1, limit("lower_95"), Stroke::Dashed),
+                line("", 1, limit("upper_95"), Stroke::Dashed),
+                line("99.8% limits", 3, limit("lower_99_8"), Stroke::Dashed),
+                line("", 3, limit("upper_99_8"), Stroke::Dashed),
+            ],
+            x_label: "Registered patients".into(),
+            y_label: "Referred per 1,000 registered".into(),
+            vertical: Vec::new(),
+            horizontal: Some(overall),
+            markers: Vec::new(),
+        },
+    }
+}
+
+/// The effect by practice: the matched DiD rate ratio for GP demand and the primary outcome,
+/// where at least the subgroup minimum of matched sets had their treated member there.
+fn effects_table(results: &Value, rule: Disclosure) -> Table {
+    let primary = results["service_use"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|row| row["role"] == "primary")
+        .and_then(|row| row["measure"].as_str())
+        .unwrap_or("total_cost");
+    let measures = if primary == "gp_demand" {
+        vec!["gp_demand"]
+    } else {
+        vec!["gp_demand", primary]
+    };
+    let keys: Vec<(String, String)> = measures
+        .iter()
+        .map(|measure| {
+            (
+                format!("{measure}_rate_ratio"),
+                format!("{} (95% CI)", outcomes::label(measure)),
+            )
+        })
+        .collect();
+    let mut columns = vec![
+        ("practice_code", "Practice", TEXT),
+        ("matched_sets_count", "Matched sets", COUNT),
+    ];
+    columns.extend(
+        keys.iter()
+            .map(|(key, header)| (key.as_str(), header.as_str(), ESTIMATE)),
+    );
+    let mut table = Table::new(
+        "practice_effects",
+        "Effect by practice: matched difference-in-differences rate ratio where the practice had enough matched people",
+        &columns,
+    );
+    for row in results["equity"]["service_use"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|row| row["breakdown"] == PRACTICE_BREAKDOWN)
+    {
+        let sets = count(&row["matched_sets"]).unwrap_or(0);
+        let mut cells = vec![
+            Cell::text(row["level"].as_str().unwrap_or("")),
+            Cell::count(rule, sets),
+        ];
+        for measure in &measures {
+            let estimate = row["measures"]
+                .as_array()
+                .and_then(|all| all.iter().find(|m| m["measure"] == *measure));
+            let value = estimate.and_then(|estimate| float(&estimate["rate_ratio"]));
+            let ci = estimate.and_then(|estimate| interval(&estimate["ci95"]));
+            cells.push(match (value, rule.allows_statistic_of(sets)) {
+                (Some(value), true) => Cell::estimate(
+                    Some(value),
+                    ci,
+                    format!("{value:.2} ({})", crate::report::format::ci(ci, 2)),
+                    Precision::Decimals(2),
+                ),
+                _ => Cell::missing("not estimated"),
+            });
+        }
+        table.rows.push(cells);
+    }
+    table
+}
