@@ -20,9 +20,19 @@ pub fn run(cli: Cli) -> Result<()> {
     let progress = Progress::new(cli.common.quiet);
     match cli.command {
         Command::Run(args) => {
+            // Before any work: a PDF asked for and no browser to print it is a usage error.
+            let chromium = args
+                .pdf
+                .then(crate::report::pdf::find_chromium)
+                .transpose()?;
             let inputs = StudyInputs::resolve(&args.study, &progress)?;
             let out = args.out.clone().or_else(|| inputs.default_out());
-            crate::run::run(&inputs.run_options(&args.study, out)?, &progress).map(|_| ())
+            let out = crate::run::run(&inputs.run_options(&args.study, out)?, &progress)?;
+            if let Some(chromium) = chromium {
+                let pdf = crate::report::pdf::print(&chromium, &out.join("published"))?;
+                progress.log(&format!("report: {} (A4)", pdf.display()));
+            }
+            Ok(())
         }
         Command::Check(args) => {
             let inputs = StudyInputs::resolve(&args, &progress)?;

@@ -35,7 +35,7 @@ pub enum Command {
     /// sample: sample-data/ in this directory if there is one, otherwise the bundled sample
     /// (20,000 synthetic people, built into the binary).
     #[command(after_help = "Examples:\n  sp-impact run\n  \
-        sp-impact run --config study.toml --data extracts/ --out results/\n\n\
+        sp-impact run --config study.toml --data extracts/ --out results/ --pdf\n\n\
         Writes OUT/results.json, OUT/manifest.json, OUT/tables/*.parquet and OUT/quality/; \
         OUT defaults to reports/output/<study name>, or sp-impact-output/ for the bundled sample.")]
     Run(RunArgs),
@@ -229,6 +229,11 @@ pub struct RunArgs {
     /// Output folder (default: reports/output/<study name>); replaced atomically at the end.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also print the report to an A4 PDF, published/report.pdf, with a headless Chromium
+    /// (chromium or google-chrome on PATH, or $SP_IMPACT_CHROMIUM); without one the run stops
+    /// at once and says so.
+    #[arg(long)]
+    pub pdf: bool,
 }
 
 #[derive(Debug, Args)]

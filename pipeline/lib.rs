@@ -19,6 +19,7 @@
 //!
 //! Supporting modules: [`measures`] (the wellbeing instruments and their scoring),
 //! [`outcomes`] (the service-use measures: the registry every layer iterates),
+//! [`comparators`] (published evaluations to read the results beside),
 //! [`practices`] (referral rates by practice against funnel limits),
 //! [`pseudonymise`] (keyed hashing of identifiers), [`output`] (crash-safe output folders), [`parquet_out`] (the one
 //! Parquet writer setting), [`calendar`] (day numbers and month arithmetic), [`costs`] (unit costs and costing rules),
@@ -28,6 +29,7 @@
 pub mod app;
 pub mod calendar;
 pub mod cli;
+pub mod comparators;
 pub mod config;
 pub mod costs;
 pub mod design;

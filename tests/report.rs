@@ -25,9 +25,10 @@ fn small_run(dir: &Path) -> serde_json::Value {
     synth_and_run(&options, dir, &[]).1
 }
 
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "verdict",
     "summary",
+    "comparison",
     "methods",
     "cohort",
     "wellbeing",
@@ -177,6 +178,7 @@ fn report_renders_in_headless_chromium_with_every_section() {
         "event_study_gp_demand",
         "equity_forest",
         "practice_funnel",
+        "comparison_forest",
     ] {
         assert!(
             dom_text.contains(&format!("figure-{chart}")),
@@ -295,11 +297,38 @@ fn report_renders_in_headless_chromium_with_every_section() {
         "the practice view lacks its rate"
     );
 
+    // Printed to A4 PDF (run --pdf) by the same browser: a real PDF of A4 pages
+    // (595 x 842 points), one or more per section.
+    let pdf = sp_impact::report::pdf::print(&chromium(), &published).unwrap();
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF"));
+    let text = String::from_utf8_lossy(&bytes);
+    let a4_pages = text
+        .split("/MediaBox [0 0 ")
+        .skip(1)
+        .filter(|page| {
+            let size: Vec<f64> = page
+                .split(']')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .map(|number| number.parse().unwrap())
+                .collect();
+            (594.0..596.0).contains(&size[0]) && (841.0..843.0).contains(&size[1])
+        })
+        .count();
+    assert!(
+        a4_pages >= SECTIONS.len() - 1,
+        "{a4_pages} A4 pages for {} sections",
+        SECTIONS.len()
+    );
+
     // The Markdown twin has the same sections.
     let markdown = std::fs::read_to_string(published.join("report.md")).unwrap();
     for heading in [
         "## The answers in brief",
         "## Summary for commissioners",
+        "## How this compares",
         "## How this was evaluated",
         "## Cohort and balance",
         "## Wellbeing",
@@ -343,7 +372,7 @@ fn publishable_count(text: &str) -> bool {
 }
 
 /// The published tables' columns of words; every other column is numeric.
-const TEXT_COLUMNS: [&str; 22] = [
+const TEXT_COLUMNS: [&str; 27] = [
     "step",
     "covariate",
     "design",
@@ -366,6 +395,11 @@ const TEXT_COLUMNS: [&str; 22] = [
     "scale",
     "practice_code",
     "position",
+    "study",
+    "population",
+    "follow_up",
+    "finding",
+    "citation",
 ];
 
 /// A tidy CSV: every column but the words holds a plain number or nothing ("1,234", "£5",

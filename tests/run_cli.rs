@@ -332,3 +332,43 @@ fn run_with_no_arguments_works_from_an_empty_directory_on_the_bundled_sample() {
     assert_eq!(again.code, 2);
     assert!(again.stderr.contains("already exists"), "{}", again.stderr);
 }
+
+/// `run --pdf` with no Chromium to print it stops at once, exit 2, saying how to get one; it
+/// neither runs the analysis nor leaves an output folder.
+#[test]
+fn run_pdf_without_a_browser_stops_at_once_saying_how_to_get_one() {
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("out");
+    let run = |env: &[(&str, &str)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_sp-impact"));
+        command
+            .args(["run", "--pdf", "--out", out.to_str().unwrap()])
+            .current_dir(work.path())
+            .env_remove("SP_IMPACT_CHROMIUM");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let output = command.output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let empty_path = work.path().join("no-browsers-here");
+    std::fs::create_dir(&empty_path).unwrap();
+    let (code, stderr) = run(&[("PATH", empty_path.to_str().unwrap())]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--pdf needs a headless Chromium")
+            && stderr.contains("apt-get install chromium")
+            && stderr.contains("SP_IMPACT_CHROMIUM"),
+        "{stderr}"
+    );
+    let (code, stderr) = run(&[("SP_IMPACT_CHROMIUM", "/nowhere/chromium")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("/nowhere/chromium, which is not a file"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "a refused run left an output folder");
+}

@@ -1,6 +1,7 @@
 //! The published report (docs/domain.md, Disclosure control): `published/report.html` (one
 //! self-contained file: inline SVG and CSS, no script, no network), `report.md`,
-//! `charts/*.svg|png` and `tables/*.csv`, all disclosure-controlled.
+//! `charts/*.svg|png` and `tables/*.csv`, all disclosure-controlled; with `run --pdf`,
+//! `report.pdf` printed from the HTML (`pdf`).
 //!
 //! The report reads only a finished run's `results.json`, `manifest.json` and
 //! `quality/ingest.json`; it never recomputes an estimate. `content` decides what is said
@@ -11,6 +12,7 @@ pub mod charts;
 mod content;
 pub mod disclosure;
 mod format;
+pub mod pdf;
 mod png_text;
 
 use std::path::Path;
@@ -26,7 +28,7 @@ const HTML_TEMPLATE: &str = include_str!("../../reports/templates/report.html.j2
 const MARKDOWN_TEMPLATE: &str = include_str!("../../reports/templates/report.md.j2");
 
 /// Which report section each chart belongs to, by name prefix.
-const FIGURE_SECTIONS: [(&str, &str); 11] = [
+const FIGURE_SECTIONS: [(&str, &str); 12] = [
     ("cohort_flow", "cohort"),
     ("balance", "cohort"),
     ("wellbeing", "wellbeing"),
@@ -38,6 +40,7 @@ const FIGURE_SECTIONS: [(&str, &str); 11] = [
     ("equity", "equity"),
     ("referral_funnel", "equity"),
     ("practice", "practices"),
+    ("comparison", "comparison"),
 ];
 
 /// Writes `<run_dir>/published/` from the run's results.

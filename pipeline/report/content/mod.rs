@@ -15,6 +15,7 @@ use super::format::count;
 pub use table::Table;
 
 mod cohort;
+mod comparison;
 mod economics;
 mod equity;
 mod limitations;
@@ -53,6 +54,7 @@ pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure
     let economics = economics::economics_section(results, rule, &mut content);
     let equity = equity::equity_section(results, rule, &mut content);
     let practices = practices::practices_section(results, rule, &mut content);
+    let comparison = comparison::comparison_section(results, rule, &mut content);
     let quality = quality::quality_section(ingest, rule, &mut content);
     let summary = summary::summary(results, rule);
     content.context = json!({
@@ -63,6 +65,7 @@ pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure
         },
         "verdict": verdict::verdicts(results, rule),
         "summary": summary,
+        "comparison": comparison,
         "approach": methods::approach(results, manifest, rule),
         "methods": methods::methods(results, manifest, rule),
         "methods_intro": "Every option, model and window this analysis used, for an analyst who wants to check or repeat it.",
