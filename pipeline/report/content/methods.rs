@@ -1,7 +1,7 @@
 //! How the evaluation worked: in plain words for a commissioner (`approach`), and every
 //! option, model and window for the technical appendix (`methods`).
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::economics::programme_basis;
 use crate::report::disclosure::Disclosure;
@@ -75,50 +75,168 @@ pub(super) fn approach(results: &Value, manifest: &Value, rule: Disclosure) -> V
     lines
 }
 
-pub(super) fn methods(
-    results: &Value,
-    manifest: &Value,
-    rule: Disclosure,
-) -> Vec<(String, String)> {
-    let mut lines = Vec::new();
+/// The technical appendix: every option, model and window, grouped by topic, each a label
+/// and a sentence (numbers to four significant digits, codes in words).
+pub(super) fn methods(results: &Value, manifest: &Value, rule: Disclosure) -> Vec<Value> {
     let config = &manifest["config"];
-    lines.push(("Design".into(), format!(
-        "Matched comparison cohort with difference-in-differences; {} months before and {} months after each person's referral (index) date; people referred {} to {}, service-use data to {}.",
-        config["pre_months"], config["post_months"],
-        config["start"].as_str().unwrap_or(""), config["end"].as_str().unwrap_or(""), config["data_end"].as_str().unwrap_or("")
-    )));
-    let flatten = |prefix: &str, value: &Value, lines: &mut Vec<(String, String)>| {
-        if let Some(object) = value.as_object() {
-            for (key, value) in object {
-                lines.push((format!("{prefix}: {}", key.replace('_', " ")), plain(value)));
-            }
-        }
-    };
-    flatten("Matching", &results["methods"]["matching"], &mut lines);
-    flatten(
-        "Service use",
-        &results["methods"]["service_use"],
-        &mut lines,
-    );
-    flatten("Wellbeing", &results["methods"]["wellbeing"], &mut lines);
+    let design = vec![(
+        "Comparison, windows and dates".to_string(),
+        format!(
+            "Matched comparison cohort with difference-in-differences; {} months before and {} months after each person's referral (index) date; people referred {} to {}, service-use data to {}.",
+            config["pre_months"],
+            config["post_months"],
+            config["start"].as_str().unwrap_or(""),
+            config["end"].as_str().unwrap_or(""),
+            config["data_end"].as_str().unwrap_or("")
+        ),
+    )];
+    let methods = &results["methods"];
     let economics = &results["economics"];
-    lines.push(("Economics".into(), format!(
-        "{}; unit costs '{}' at {} prices{}; discount rate {}; programme cost {} per person ({}); bootstrap over matched sets ({} replicates, seed {}).",
-        economics["perspective"].as_str().unwrap_or(""),
-        economics["unit_costs"].as_str().unwrap_or(""),
-        economics["price_year"].as_str().unwrap_or(""),
-        economics["unit_cost_table"]["uprated_from"].as_str().map_or(String::new(), |from| format!(" (uprated from {from} by the NHS cost inflation index)")),
-        float(&economics["discount_rate"]).map_or("?".into(), |r| format!("{:.1}%", r * 100.0)),
-        gbp(float(&economics["programme_cost_per_person"])),
-        programme_basis(&economics["programme"], rule),
-        economics["bootstrap"]["replicates"], economics["bootstrap"]["seed"],
-    )));
-    lines
+    let economics_lines = vec![(
+        "Perspective, prices and programme cost".to_string(),
+        format!(
+            "{}; unit costs '{}' at {} prices{}; discount rate {}; programme cost {} per person ({}); bootstrap over matched sets ({} replicates, seed {}).",
+            economics["perspective"].as_str().unwrap_or(""),
+            economics["unit_costs"].as_str().unwrap_or(""),
+            economics["price_year"].as_str().unwrap_or(""),
+            economics["unit_cost_table"]["uprated_from"]
+                .as_str()
+                .map_or(String::new(), |from| format!(
+                    " (uprated from {from} by the NHS cost inflation index)"
+                )),
+            float(&economics["discount_rate"]).map_or("?".into(), |r| format!("{:.1}%", r * 100.0)),
+            gbp(float(&economics["programme_cost_per_person"])),
+            programme_basis(&economics["programme"], rule),
+            economics["bootstrap"]["replicates"],
+            economics["bootstrap"]["seed"],
+        ),
+    )];
+    [
+        ("Design", design),
+        ("Matching", matching(&methods["matching"])),
+        (
+            "Service use",
+            topic(&methods["service_use"], SERVICE_USE_LABELS),
+        ),
+        ("Wellbeing", topic(&methods["wellbeing"], WELLBEING_LABELS)),
+        ("Economics", economics_lines),
+    ]
+    .into_iter()
+    .filter(|(_, items)| !items.is_empty())
+    .map(|(topic, items)| json!({"topic": topic, "items": items}))
+    .collect()
 }
 
-/// A JSON value as plain words: lists joined by commas, objects as "key value" pairs.
+/// Readable labels of the matching options (results.json `methods.matching`); the caliper's
+/// three keys become one item, and the prior-use setting is said by `service_use_covariates`.
+const MATCHING_LABELS: &[(&str, &str)] = &[
+    ("algorithm", "Algorithm"),
+    ("propensity_model", "Propensity model"),
+    ("propensity_fit", "Propensity model fit"),
+    ("covariates", "Propensity model covariates"),
+    ("omitted_covariates", "Covariates left out of the model"),
+    ("service_use_covariates", "Prior NHS use matched on"),
+    ("exact", "Matched exactly on"),
+    ("ratio", "Comparison people per referred person"),
+    ("order", "Order of matching"),
+    ("balance_convention", "How balance is measured"),
+];
+
+const SERVICE_USE_LABELS: &[(&str, &str)] = &[
+    ("periods", "Periods (months)"),
+    ("baseline", "Baseline"),
+    ("follow_up_start", "Start of follow-up"),
+    ("weights", "Weights"),
+    ("did_model", "Difference-in-differences model"),
+    ("did_se", "Standard errors"),
+    ("not_estimable", "When no estimate is given"),
+    ("change_per_person_year", "Change per person-year"),
+    ("bootstrap", "Bootstrap"),
+    ("before_after", "Uncontrolled before/after"),
+    ("placebo", "Placebo"),
+    ("sensitivity", "Sensitivity analysis"),
+    ("event_study_ci", "Event-study bands"),
+    ("event_study_regression", "Event-study regression"),
+    ("multiplicity", "Multiple comparisons"),
+    ("subgroups", "Subgroups"),
+    ("subgroup_interaction", "Do subgroups differ?"),
+];
+
+const WELLBEING_LABELS: &[(&str, &str)] = &[
+    ("pairs", "Baseline and follow-up"),
+    ("uncontrolled", "No comparison group"),
+    ("paired_t", "Paired t-test"),
+    ("wilcoxon", "Wilcoxon signed-rank test"),
+    ("effect_size", "Effect sizes"),
+    ("meaningful_change", "Meaningful change"),
+    ("multiplicity", "Multiple comparisons"),
+    ("rtm_adjusted", "Change beyond regression to the mean"),
+    ("attrition", "Who answered twice"),
+    ("ipw_change", "Weighted change (sensitivity)"),
+    ("subgroups", "Subgroups"),
+];
+
+/// A topic's options in `labels` order, then any option without a label (so a new option is
+/// never lost from the appendix), each as (label, plain words).
+fn topic(options: &Value, labels: &[(&str, &str)]) -> Vec<(String, String)> {
+    let Some(options) = options.as_object() else {
+        return Vec::new();
+    };
+    let mut items: Vec<(String, String)> = labels
+        .iter()
+        .filter_map(|(key, label)| Some((label.to_string(), plain(options.get(*key)?))))
+        .collect();
+    items.extend(
+        options
+            .iter()
+            .filter(|(key, _)| !labels.iter().any(|(known, _)| known == key))
+            .map(|(key, value)| (sentence_case(&key.replace('_', " ")), plain(value))),
+    );
+    items
+}
+
+/// The matching options: the caliper as one sentence, the rest by `MATCHING_LABELS`.
+fn matching(options: &Value) -> Vec<(String, String)> {
+    const CALIPER: [&str; 3] = ["caliper_sd", "caliper_scale", "caliper_logit"];
+    const SAID_ELSEWHERE: [&str; 1] = ["match_on_prior_use"];
+    let Some(object) = options.as_object() else {
+        return Vec::new();
+    };
+    let rest: serde_json::Map<String, Value> = object
+        .iter()
+        .filter(|(key, _)| {
+            !CALIPER.contains(&key.as_str()) && !SAID_ELSEWHERE.contains(&key.as_str())
+        })
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    let mut items = topic(&Value::Object(rest), MATCHING_LABELS);
+    if let (Some(sd), Some(logit)) = (
+        float(&options["caliper_sd"]),
+        float(&options["caliper_logit"]),
+    ) {
+        items.insert(
+            items.len().min(3),
+            (
+                "Caliper".to_string(),
+                format!(
+                    "{} x the {} = {} on the logit scale",
+                    significant(sd),
+                    options["caliper_scale"]
+                        .as_str()
+                        .unwrap_or("SD of the logit score"),
+                    significant(logit)
+                ),
+            ),
+        );
+    }
+    items
+}
+
+/// A JSON value as plain words: lists joined by commas, objects as "key value" pairs,
+/// numbers to four significant digits, codes (one word with underscores) in words.
 fn plain(value: &Value) -> String {
     match value {
+        Value::String(text) if !text.contains(' ') => words(text),
         Value::String(text) => text.clone(),
         Value::Array(items) if items.is_empty() => "none".into(),
         Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
@@ -127,8 +245,32 @@ fn plain(value: &Value) -> String {
             .map(|(key, value)| format!("{} {}", key.replace('_', " "), plain(value)))
             .collect::<Vec<_>>()
             .join("; "),
+        Value::Number(number) => number.as_i64().map_or_else(
+            || float(value).map_or("?".into(), significant),
+            |n| n.to_string(),
+        ),
         other => other.to_string(),
     }
+}
+
+/// A code as words: "gp_demand_m3_m1" -> "gp demand in months -3 to -1".
+fn words(code: &str) -> String {
+    code.replace("_m3_m1", " in months -3 to -1")
+        .replace("_baseline", " in the baseline months")
+        .replace('_', " ")
+}
+
+/// A number to four significant digits, without trailing zeros.
+fn significant(value: f64) -> String {
+    let rounded: f64 = format!("{value:.3e}").parse().unwrap_or(value);
+    format!("{rounded}")
+}
+
+fn sentence_case(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 #[cfg(test)]
@@ -172,5 +314,45 @@ mod tests {
         );
         assert!(configured.contains("the design set in its configuration ('history')"));
         assert!(configured.contains("here they agree"));
+    }
+
+    #[test]
+    fn the_appendix_is_grouped_by_topic_in_words_not_keys() {
+        let results = json!({"methods": {
+            "matching": {"algorithm": "greedy", "caliper_sd": 0.2,
+                         "caliper_scale": "pooled SD of the logit score",
+                         "caliper_logit": 0.09647409017645162, "exact": "index_quarter",
+                         "match_on_prior_use": "baseline_and_peak",
+                         "covariates": ["age", "gp_demand_m3_m1", "gp_demand_baseline"],
+                         "ratio": 1},
+            "service_use": {"periods": {"post_months": 24}, "a_new_option": "kept"},
+        }, "economics": {}});
+        let manifest = json!({"config": {"pre_months": 24, "post_months": 24}});
+        let groups = methods(&results, &manifest, Disclosure::new(7, 5));
+        let topics: Vec<&str> = groups
+            .iter()
+            .map(|g| g["topic"].as_str().unwrap())
+            .collect();
+        assert_eq!(topics, ["Design", "Matching", "Service use", "Economics"]);
+        let matching = groups[1]["items"].to_string();
+        assert!(
+            matching
+                .contains("0.2 x the pooled SD of the logit score = 0.09647 on the logit scale")
+        );
+        assert!(
+            matching.contains("\"Matched exactly on\",\"index quarter\""),
+            "{matching}"
+        );
+        assert!(
+            matching
+                .contains("age, gp demand in months -3 to -1, gp demand in the baseline months")
+        );
+        assert!(!matching.contains("baseline_and_peak") && !matching.contains("caliper logit"));
+        let service_use = groups[2]["items"].to_string();
+        assert!(
+            service_use.contains("[\"Periods (months)\",\"post months 24\"]"),
+            "{service_use}"
+        );
+        assert!(service_use.contains("[\"A new option\",\"kept\"]"));
     }
 }
