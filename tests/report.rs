@@ -268,34 +268,46 @@ fn report_renders_in_headless_chromium_with_every_section() {
         );
     }
 
-    // The practice view as a commissioner sees it (the page with every other section
-    // hidden), kept as a test artefact to look at: the funnel plot, then the tables.
-    let practices_only = published.join("report-practices.html");
-    std::fs::write(
-        &practices_only,
-        html.replacen(
-            "</style>",
-            "section { display: none; } section#practices { display: block; }\n</style>",
-            1,
-        ),
-    )
-    .unwrap();
-    let practices_shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-practices.png");
-    let screenshot = headless(
-        work.path(),
-        &[
-            format!("--screenshot={}", practices_shot.display()),
-            "--window-size=1100,1400".into(),
-        ],
-        &practices_only,
-    );
-    assert!(screenshot.status.success());
-    assert!(std::fs::read(&practices_shot).unwrap().len() > 20_000);
-    std::fs::remove_file(&practices_only).unwrap();
+    // The comparison with published evaluations and the practice view as a commissioner
+    // sees them (the page with every other section hidden), kept as test artefacts to look
+    // at: report-comparison.png and report-practices.png.
+    for section in ["comparison", "practices"] {
+        let only = published.join(format!("report-{section}.html"));
+        std::fs::write(
+            &only,
+            html.replacen(
+                "</style>",
+                &format!(
+                    "section {{ display: none; }} section#{section} {{ display: block; }}\n</style>"
+                ),
+                1,
+            ),
+        )
+        .unwrap();
+        let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report-{section}.png"));
+        let screenshot = headless(
+            work.path(),
+            &[
+                format!("--screenshot={}", shot.display()),
+                "--window-size=1100,1800".into(),
+            ],
+            &only,
+        );
+        assert!(screenshot.status.success());
+        assert!(std::fs::read(&shot).unwrap().len() > 20_000);
+        std::fs::remove_file(&only).unwrap();
+    }
     assert!(
         dom_text.contains("people were referred per 1,000 registered patients"),
         "the practice view lacks its rate"
     );
+    for study in [
+        "Wilding et al. 2025",
+        "Polley et al. 2017",
+        "doi:10.1186/s12913-017-2778-y",
+    ] {
+        assert!(dom_text.contains(study), "the comparison lacks {study}");
+    }
 
     // Printed to A4 PDF (run --pdf) by the same browser: a real PDF of A4 pages
     // (595 x 842 points), one or more per section.

@@ -68,8 +68,14 @@ pub(super) fn comparison_section(
                 results["study"]["post_months"].as_i64().unwrap_or(24)
             )),
             Cell::text(format!(
-                "{label} {} than expected from the matched comparison",
-                change_words(ratio)
+                "{label} {} than expected from the matched comparison{}",
+                change_words(ratio),
+                match band {
+                    Some((low, high)) if low <= 1.0 && 1.0 <= high => {
+                        "; the interval includes no change"
+                    }
+                    _ => "",
+                }
             )),
             Cell::estimate(
                 Some(ratio),
@@ -166,4 +172,70 @@ fn published_row(row: &Comparator) -> Vec<Cell> {
         Cell::text(&row.finding),
         ratio,
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_study_sits_first_and_an_interval_through_one_is_said() {
+        let results = json!({
+            "study": {"post_months": 24},
+            "cohort": {"matched_treated": 381, "matched_comparison": 379},
+            "service_use": [
+                {"measure": "gp_demand", "did": {"rate_ratio": 0.9, "ci95": [0.83, 0.97]}},
+                {"measure": "total_cost", "did": {"rate_ratio": 0.96, "ci95": [0.78, 1.19]}},
+            ],
+        });
+        let mut content = Content {
+            context: json!({}),
+            tables: Vec::new(),
+            charts: Vec::new(),
+        };
+        comparison_section(&results, Disclosure::new(7, 5), &mut content);
+        let text = |row: &[Cell]| -> Vec<String> {
+            row.iter()
+                .map(|cell| {
+                    serde_json::to_value(cell)
+                        .unwrap()
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect()
+        };
+        let table = &content.tables[0];
+        let first = text(&table.rows[0]);
+        assert_eq!(first[0], "This study");
+        assert_eq!(
+            first[2],
+            "380 people referred, matched to 380 who were not (yet)"
+        );
+        assert_eq!(
+            first[4],
+            "GP demand 10% lower than expected from the matched comparison"
+        );
+        let cost = text(&table.rows[1]);
+        assert!(
+            cost[4].ends_with("; the interval includes no change"),
+            "{}",
+            cost[4]
+        );
+        // Then every published finding, and one source row per study.
+        let published = published().unwrap();
+        assert_eq!(table.rows.len(), 2 + published.len());
+        let studies: std::collections::BTreeSet<&str> =
+            published.iter().map(|row| row.study.as_str()).collect();
+        assert_eq!(content.tables[1].rows.len(), studies.len());
+        // The chart has a dot for each of this study's measures and each published ratio.
+        let Kind::Dots { rows, .. } = &content.charts[0].kind else {
+            panic!("a forest chart")
+        };
+        let ratios = published
+            .iter()
+            .filter(|row| row.rate_ratio.is_some())
+            .count();
+        assert_eq!(rows.len(), 2 + ratios);
+    }
 }
