@@ -224,39 +224,11 @@ fn report_renders_in_headless_chromium_with_every_section() {
     );
 
     // And it paints: a full-page screenshot is a real, non-trivial PNG.
-    let shot = work.path().join("report.png");
-    let screenshot = headless(
-        work.path(),
-        &[
-            format!("--screenshot={}", shot.display()),
-            "--window-size=1200,4000".into(),
-        ],
-        &page,
-    );
-    assert!(
-        screenshot.status.success(),
-        "{}",
-        String::from_utf8_lossy(&screenshot.stderr)
-    );
-    let png = std::fs::read(&shot).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 50_000,
-        "screenshot of {} bytes",
-        png.len()
-    );
+    let png = screenshot(work.path(), &page, "report-top", (1200, 4000));
+    assert!(png.len() > 50_000, "screenshot of {} bytes", png.len());
 
     // The first page as a commissioner sees it, kept as a test artefact to look at.
-    let first_page = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-first-page.png");
-    let screenshot = headless(
-        work.path(),
-        &[
-            format!("--screenshot={}", first_page.display()),
-            "--window-size=1100,1500".into(),
-        ],
-        &page,
-    );
-    assert!(screenshot.status.success());
-    assert!(std::fs::read(&first_page).unwrap().starts_with(b"\x89PNG"));
+    screenshot(work.path(), &page, "report-first-page", (1100, 1500));
     for question in [
         "Did NHS use fall?",
         "Did wellbeing improve?",
@@ -273,28 +245,17 @@ fn report_renders_in_headless_chromium_with_every_section() {
     // at: report-comparison.png and report-practices.png.
     for section in ["comparison", "practices"] {
         let only = published.join(format!("report-{section}.html"));
-        std::fs::write(
-            &only,
-            html.replacen(
-                "</style>",
-                &format!(
-                    "section {{ display: none; }} section#{section} {{ display: block; }}\n</style>"
-                ),
-                1,
-            ),
-        )
-        .unwrap();
-        let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report-{section}.png"));
-        let screenshot = headless(
-            work.path(),
-            &[
-                format!("--screenshot={}", shot.display()),
-                "--window-size=1100,1800".into(),
-            ],
-            &only,
+        let style = format!(
+            "section {{ display: none; }} section#{section} {{ display: block; }}\n</style>"
         );
-        assert!(screenshot.status.success());
-        assert!(std::fs::read(&shot).unwrap().len() > 20_000);
+        std::fs::write(&only, html.replacen("</style>", &style, 1)).unwrap();
+        let png = screenshot(
+            work.path(),
+            &only,
+            &format!("report-{section}"),
+            (1100, 1800),
+        );
+        assert!(png.len() > 20_000);
         std::fs::remove_file(&only).unwrap();
     }
     assert!(
@@ -368,6 +329,28 @@ fn note_lines(note: &str, width: usize) -> usize {
         }
     }
     lines.len()
+}
+
+/// A `width` x `height` screenshot of `page` in headless Chromium, kept as the test artefact
+/// `$CARGO_TARGET_TMPDIR/<name>.png` to look at; its bytes, checked to be a PNG.
+fn screenshot(work: &Path, page: &Path, name: &str, (width, height): (u32, u32)) -> Vec<u8> {
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.png"));
+    let run = headless(
+        work,
+        &[
+            format!("--screenshot={}", shot.display()),
+            format!("--window-size={width},{height}"),
+        ],
+        page,
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{name} is not a PNG");
+    png
 }
 
 /// Whether a published count obeys the rule: "*", 0, or a multiple of 5 above 7.

@@ -195,15 +195,7 @@ mod tests {
         };
         comparison_section(&results, Disclosure::new(7, 5), &mut content);
         let text = |row: &[Cell]| -> Vec<String> {
-            row.iter()
-                .map(|cell| {
-                    serde_json::to_value(cell)
-                        .unwrap()
-                        .as_str()
-                        .unwrap()
-                        .to_string()
-                })
-                .collect()
+            row.iter().map(|cell| cell.shown().to_string()).collect()
         };
         let table = &content.tables[0];
         let first = text(&table.rows[0]);

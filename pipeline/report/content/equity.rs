@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::practices::PRACTICE_BREAKDOWN;
 use super::table::{COUNT, Cell, INTERVAL, NUMBER, Precision, TEST, TEXT};
-use super::{Content, SOURCE, Table};
+use super::{Content, SOURCE, Table, primary_measure};
 use crate::outcomes;
 use crate::report::charts::{Bar, Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
@@ -267,13 +267,7 @@ fn interactions_table(results: &Value) -> Table {
             ("p", "p", NUMBER),
         ],
     );
-    let primary = results["service_use"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|row| row["role"] == "primary")
-        .and_then(|row| row["measure"].as_str())
-        .unwrap_or("total_cost");
+    let primary = primary_measure(results);
     let shown = |measure: &str| measure == "gp_demand" || measure == primary;
     for row in results["equity"]["service_use_interactions"]
         .as_array()

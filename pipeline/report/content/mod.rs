@@ -86,6 +86,18 @@ pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure
     content
 }
 
+/// The primary outcome's measure code (study.toml `primary_outcome`, total NHS cost by
+/// default), as the service-use results mark it.
+fn primary_measure(results: &Value) -> &str {
+    results["service_use"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|row| row["role"] == "primary")
+        .and_then(|row| row["measure"].as_str())
+        .unwrap_or("total_cost")
+}
+
 /// The service-use section's opening paragraph, in parts (text, shown strong), so the HTML and
 /// Markdown reports say the same words.
 /// A paragraph as parts, some of them emphasised (`strong`): one source for the prose of both

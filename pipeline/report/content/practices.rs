@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, ESTIMATE, NUMBER, Precision, TEXT};
-use super::{Content, SOURCE, Table};
+use super::{Content, SOURCE, Table, primary_measure};
 use crate::outcomes;
 use crate::report::charts::{Chart, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
@@ -165,13 +165,7 @@ fn funnel_chart(section: &Value, points: Vec<(f64, f64)>, overall: f64, rule: Di
 /// The effect by practice: the matched DiD rate ratio for GP demand and the primary outcome,
 /// where at least the subgroup minimum of matched sets had their treated member there.
 fn effects_table(results: &Value, rule: Disclosure) -> Table {
-    let primary = results["service_use"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|row| row["role"] == "primary")
-        .and_then(|row| row["measure"].as_str())
-        .unwrap_or("total_cost");
+    let primary = primary_measure(results);
     let measures = if primary == "gp_demand" {
         vec!["gp_demand"]
     } else {

@@ -137,7 +137,7 @@ pub struct Cell {
 impl Serialize for Cell {
     /// The templates see the report's text only.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.text)
+        serializer.serialize_str(self.shown())
     }
 }
 
@@ -148,6 +148,11 @@ impl Cell {
             tidy: Tidy::Text(text.clone()),
             text,
         }
+    }
+
+    /// What the report shows.
+    pub fn shown(&self) -> &str {
+        &self.text
     }
 
     /// A count as the disclosure rule publishes it.
@@ -476,16 +481,7 @@ mod tests {
             ]
         );
         // The report shows the formatted text.
-        let shown: Vec<String> = table.rows[1]
-            .iter()
-            .map(|cell| {
-                serde_json::to_value(cell)
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            })
-            .collect();
+        let shown: Vec<&str> = table.rows[1].iter().map(Cell::shown).collect();
         assert_eq!(
             shown,
             ["small", "*", "not estimable", "*", "not tested", "*", "n/a"]
