@@ -62,6 +62,8 @@ pub struct StudyConfig {
     pub layouts: Layouts,
     /// Below this share of a file's rows linked to patients, ingest warns.
     pub min_linkage_rate: f64,
+    /// Which PCN each practice belongs to (`[inputs] pcn_lookup`), for the PCN view.
+    pub pcn_lookup: Option<crate::practices::PcnLookup>,
     /// Where the config was read from (for messages and the manifest).
     pub source: PathBuf,
 }
@@ -154,6 +156,8 @@ impl Default for RawQuality {
 struct RawInputs {
     profiles: Vec<PathBuf>,
     files: BTreeMap<String, String>,
+    /// Practice to PCN lookup (practice_code, pcn_code, pcn_name), relative to study.toml.
+    pcn_lookup: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -653,6 +657,19 @@ impl StudyConfig {
                 Error::Usage(reason) => invalid("inputs", reason),
                 other => other,
             })?;
+        let pcn_lookup = match &raw.inputs.pcn_lookup {
+            Some(file) => {
+                let lookup = base_dir.join(file);
+                if !lookup.is_file() {
+                    return Err(invalid(
+                        "pcn_lookup",
+                        format!("{} is not a file", lookup.display()),
+                    ));
+                }
+                Some(crate::practices::PcnLookup::read(&lookup)?)
+            }
+            None => None,
+        };
         let unit_cost_table =
             UnitCosts::resolve(&raw.costs.unit_costs, base_dir, &raw.costs.price_year).map_err(
                 |error| match error {
@@ -712,6 +729,7 @@ impl StudyConfig {
             formats: raw.output.formats,
             layouts,
             min_linkage_rate: raw.quality.min_linkage_rate,
+            pcn_lookup,
             source: path.to_path_buf(),
         })
     }
@@ -822,6 +840,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("no-such-profile.toml"), "{error}");
+        let error = parse("[inputs]\npcn_lookup = \"no-such-lookup.csv\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("pcn_lookup") && error.contains("no-such-lookup.csv is not a file"),
+            "{error}"
+        );
     }
 
     #[test]

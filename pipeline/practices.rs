@@ -4,19 +4,146 @@
 //! practice is judged against chance, not ranked in a league table. The effect by practice
 //! is the "practice" equity breakdown (`estimate::BREAKDOWNS`).
 //!
+//! Practices group into primary care networks (PCNs), which is how an integrated care board
+//! funds link workers; the extracts do not say which, so a study may name a lookup
+//! (`[inputs] pcn_lookup`, as NHS England's ePCN file gives it: practice code, PCN code, PCN
+//! name), and the same view is then drawn PCN by PCN.
+//!
 //! Reads the `practice_funnel` mart's rows; writes results.json `practices` (exact counts:
 //! restricted, like the rest of results.json).
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use serde_json::{Value, json};
 
+use crate::error::{Error, Location, Result};
 use crate::stats::funnel::{LIMITS, limits, position};
+
+/// The PCN of each practice, from a study's lookup file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PcnLookup {
+    /// practice code -> (PCN code, PCN name).
+    practices: BTreeMap<String, (String, String)>,
+}
+
+/// What a practice missing from the lookup is grouped under.
+pub const NOT_IN_LOOKUP: &str = "not in the PCN lookup";
+
+impl PcnLookup {
+    /// Reads a lookup CSV: `practice_code` and `pcn_code` required, `pcn_name` optional; one
+    /// row per practice. Errors name the file, line and column.
+    pub fn read(path: &Path) -> Result<PcnLookup> {
+        let at = |line: u64, column: &str| Location::file(path).line(line).column(column);
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::io("reading", path, source))?;
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        let headers = reader
+            .headers()
+            .map_err(|error| Error::input(Location::file(path).line(1), error.to_string()))?
+            .clone();
+        let column = |wanted: &str| headers.iter().position(|header| header == wanted);
+        let required = |wanted: &str| {
+            column(wanted).ok_or_else(|| {
+                Error::input(
+                    at(1, wanted),
+                    format!("required column '{wanted}' is missing"),
+                )
+            })
+        };
+        let (practice_at, pcn_at) = (required("practice_code")?, required("pcn_code")?);
+        let name_at = column("pcn_name");
+        let mut practices = BTreeMap::new();
+        let mut first_line: BTreeMap<String, u64> = BTreeMap::new();
+        for (index, record) in reader.records().enumerate() {
+            let line = index as u64 + 2;
+            let record = record.map_err(|error| {
+                Error::input(Location::file(path).line(line), error.to_string())
+            })?;
+            let field = |at_index: usize, name: &str| -> Result<String> {
+                match record.get(at_index) {
+                    Some(value) if !value.is_empty() => Ok(value.to_string()),
+                    _ => Err(Error::input(at(line, name), "empty")),
+                }
+            };
+            let practice = field(practice_at, "practice_code")?;
+            let pcn = field(pcn_at, "pcn_code")?;
+            let name = name_at
+                .and_then(|at_index| record.get(at_index))
+                .filter(|name| !name.is_empty())
+                .unwrap_or(&pcn)
+                .to_string();
+            if let Some(earlier) = first_line.insert(practice.clone(), line) {
+                return Err(Error::input(
+                    at(line, "practice_code"),
+                    format!("practice {practice} is listed again (first on line {earlier})"),
+                ));
+            }
+            practices.insert(practice, (pcn, name));
+        }
+        Ok(PcnLookup { practices })
+    }
+
+    /// How many practices the lookup lists.
+    pub fn len(&self) -> usize {
+        self.practices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.practices.is_empty()
+    }
+
+    /// The PCN (code, name) of a practice, if the lookup lists it.
+    fn pcn_of(&self, practice: &str) -> Option<&(String, String)> {
+        self.practices.get(practice)
+    }
+}
 
 /// Points on each drawn control limit.
 const CURVE_POINTS: u64 = 60;
 
 /// The `practices` section from the mart's rows (practice_code, registered, referred,
-/// accepted, first_contact).
-pub fn practices_section(rows: &[Value]) -> Value {
+/// accepted, first_contact), with `pcns`, the same per PCN, when a lookup is given.
+pub fn practices_section(rows: &[Value], lookup: Option<&PcnLookup>) -> Value {
+    let mut section = funnel_section(rows, "practice_code");
+    if let Some(lookup) = lookup.filter(|_| section["not_estimated"].is_null()) {
+        section["pcns"] = funnel_section(&by_pcn(rows, lookup), "pcn");
+    }
+    section
+}
+
+/// The practices' rows summed per PCN (keys `pcn`, `pcn_name` and the counts), in PCN order;
+/// practices the lookup does not list together under [`NOT_IN_LOOKUP`].
+fn by_pcn(rows: &[Value], lookup: &PcnLookup) -> Vec<Value> {
+    const COUNTS: [&str; 4] = ["registered", "referred", "accepted", "first_contact"];
+    let mut pcns: BTreeMap<(String, String), [u64; 4]> = BTreeMap::new();
+    for row in rows {
+        let practice = row["practice_code"].as_str().unwrap_or("");
+        let pcn = lookup
+            .pcn_of(practice)
+            .cloned()
+            .unwrap_or_else(|| (NOT_IN_LOOKUP.to_string(), NOT_IN_LOOKUP.to_string()));
+        let sums = pcns.entry(pcn).or_default();
+        for (sum, key) in sums.iter_mut().zip(COUNTS) {
+            *sum += row[key].as_u64().unwrap_or(0);
+        }
+    }
+    pcns.into_iter()
+        .map(|((pcn, name), sums)| {
+            let mut row = json!({"pcn": pcn, "pcn_name": name});
+            for (sum, key) in sums.into_iter().zip(COUNTS) {
+                row[key] = json!(sum);
+            }
+            row
+        })
+        .collect()
+}
+
+/// Each unit's (practice's or PCN's, named by `key`) referral rate placed against funnel
+/// limits around the overall rate, and the limits' curves.
+fn funnel_section(rows: &[Value], key: &str) -> Value {
     let count = |row: &Value, key: &str| row[key].as_u64().unwrap_or(0);
     let registered: u64 = rows.iter().map(|row| count(row, "registered")).sum();
     let referred: u64 = rows.iter().map(|row| count(row, "referred")).sum();
@@ -34,15 +161,20 @@ pub fn practices_section(rows: &[Value]) -> Value {
             } else {
                 None
             };
-            json!({
-                "practice_code": row["practice_code"],
+            let mut unit = json!({
                 "registered": n,
                 "referred": count(row, "referred"),
                 "accepted": count(row, "accepted"),
                 "first_contact": count(row, "first_contact"),
                 "referrals_per_1000": share.map(per_1000),
                 "position": share.and_then(|share| position(share, n, overall)),
-            })
+            });
+            for name in [key, "pcn_name"] {
+                if !row[name].is_null() {
+                    unit[name] = row[name].clone();
+                }
+            }
+            unit
         })
         .collect();
     let sizes = rows.iter().map(|row| count(row, "registered"));
@@ -67,7 +199,7 @@ pub fn practices_section(rows: &[Value]) -> Value {
         "referred": referred,
         "referrals_per_1000": per_1000(overall),
         "limits": "exact binomial with interpolation around the overall rate (Spiegelhalter 2005), 95% and 99.8%",
-        "practices": practices,
+        "units": practices,
         "curve": curve,
     })
 }
@@ -83,10 +215,10 @@ mod tests {
             json!({"practice_code": "A2", "registered": 10_000, "referred": 205, "accepted": 190, "first_contact": 160}),
             json!({"practice_code": "A3", "registered": 10_000, "referred": 320, "accepted": 300, "first_contact": 250}),
         ];
-        let section = practices_section(&rows);
+        let section = practices_section(&rows, None);
         assert_eq!(section["registered"], 30_000);
         assert!((section["referrals_per_1000"].as_f64().unwrap() - 24.166_666).abs() < 1e-5);
-        let positions: Vec<&str> = section["practices"]
+        let positions: Vec<&str> = section["units"]
             .as_array()
             .unwrap()
             .iter()
@@ -99,9 +231,72 @@ mod tests {
         assert_eq!(first["registered"], 5_000);
         assert!(first["lower_99_8"].as_f64() < first["lower_95"].as_f64());
         assert!(first["upper_95"].as_f64() < first["upper_99_8"].as_f64());
+        assert!(section["pcns"].is_null());
         assert_eq!(
-            practices_section(&[])["not_estimated"],
+            practices_section(&[], None)["not_estimated"],
             "no data: no one registered in the study window"
+        );
+    }
+
+    #[test]
+    fn practices_are_summed_into_their_pcns_from_a_lookup_checked_like_an_extract() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pcns.csv");
+        std::fs::write(
+            &path,
+            "practice_code,pcn_code,pcn_name\nA1,U001,North PCN\nA2,U001,North PCN\nA3,U002,\n",
+        )
+        .unwrap();
+        let lookup = PcnLookup::read(&path).unwrap();
+        let rows = vec![
+            json!({"practice_code": "A1", "registered": 10_000, "referred": 200, "accepted": 180, "first_contact": 150}),
+            json!({"practice_code": "A2", "registered": 5_000, "referred": 100, "accepted": 90, "first_contact": 80}),
+            json!({"practice_code": "A3", "registered": 8_000, "referred": 300, "accepted": 250, "first_contact": 200}),
+            json!({"practice_code": "A9", "registered": 2_000, "referred": 10, "accepted": 9, "first_contact": 8}),
+        ];
+        let section = practices_section(&rows, Some(&lookup));
+        let pcns = section["pcns"]["units"].as_array().unwrap();
+        let summary: Vec<(&str, &str, u64, u64)> = pcns
+            .iter()
+            .map(|pcn| {
+                (
+                    pcn["pcn"].as_str().unwrap(),
+                    pcn["pcn_name"].as_str().unwrap(),
+                    pcn["registered"].as_u64().unwrap(),
+                    pcn["referred"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("U001", "North PCN", 15_000, 300),
+                // No name: the code stands for it.
+                ("U002", "U002", 8_000, 300),
+                (NOT_IN_LOOKUP, NOT_IN_LOOKUP, 2_000, 10),
+            ]
+        );
+        assert_eq!(section["pcns"]["registered"], 25_000);
+
+        // Bad lookups: a missing column and a practice listed twice, by file, line, column.
+        std::fs::write(&path, "practice,pcn_code\nA1,U1\n").unwrap();
+        let error = PcnLookup::read(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("required column 'practice_code' is missing"),
+            "{error}"
+        );
+        std::fs::write(&path, "practice_code,pcn_code\nA1,U1\nA2,U1\nA1,U2\n").unwrap();
+        let error = PcnLookup::read(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("line 4")
+                && error.contains("practice A1 is listed again (first on line 2)"),
+            "{error}"
+        );
+        std::fs::write(&path, "practice_code,pcn_code\nA1,\n").unwrap();
+        let error = PcnLookup::read(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("line 2") && error.contains("pcn_code") && error.contains("empty"),
+            "{error}"
         );
     }
 }

@@ -253,6 +253,7 @@ fn manifest(options: &RunOptions, config: &StudyConfig, analysis: &Analysis) -> 
             "input_profiles": config.layouts.user_profile_names(),
             "input_files": config.layouts.pinned,
             "min_linkage_rate": config.min_linkage_rate,
+            "pcn_lookup_practices": config.pcn_lookup.as_ref().map(crate::practices::PcnLookup::len),
         },
         "seed": config.seed,
         "inputs": inputs,
@@ -321,7 +322,7 @@ async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Valu
             "declined": funnel_all["declined"],
             "by_route": funnel.iter().filter(|row| row["referral_route"] != "all").cloned().collect::<Vec<_>>(),
         },
-        "practices": crate::practices::practices_section(&practices),
+        "practices": crate::practices::practices_section(&practices, config.pcn_lookup.as_ref()),
         "participation": {
             "referred_with_activity_data": all.map_or(json!(0), |row| row["people_with_activity_data"].clone()),
             "attended_any": all.map_or(json!(0), |row| row["attended_any"].clone()),

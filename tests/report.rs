@@ -8,7 +8,7 @@ use std::process::Command;
 
 use sp_impact::synth::{Effects, SynthOptions, WorldKind};
 
-use crate::util::{read_json, synth_and_run};
+use crate::util::{fixtures, read_json, run_study};
 
 /// A small synthetic service (so some counts are small), run end to end.
 fn small_run(dir: &Path) -> serde_json::Value {
@@ -22,7 +22,23 @@ fn small_run(dir: &Path) -> serde_json::Value {
         threads: 2,
         gzip: Vec::new(),
     };
-    synth_and_run(&options, dir, &[]).1
+    // The sample's study, with a practice-to-PCN lookup for the PCN view (the third practice
+    // in a PCN of its own).
+    let data = dir.join("data");
+    sp_impact::synth::synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
+    let sample = std::fs::read_to_string(fixtures().join("../../sample-data/study.toml")).unwrap();
+    let config = dir.join("study.toml");
+    std::fs::write(
+        &config,
+        format!("{sample}\n[inputs]\npcn_lookup = \"pcns.csv\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("pcns.csv"),
+        "practice_code,pcn_code,pcn_name\nA81001,U00001,Riverside PCN\nA81002,U00001,Riverside PCN\nA81003,U00002,Hillside PCN\n",
+    )
+    .unwrap();
+    run_study(&config, &data, &dir.join("out"), &[])
 }
 
 const SECTIONS: [&str; 14] = [
@@ -178,6 +194,7 @@ fn report_renders_in_headless_chromium_with_every_section() {
         "event_study_gp_demand",
         "equity_forest",
         "practice_funnel",
+        "pcn_funnel",
         "comparison_forest",
     ] {
         assert!(
@@ -261,6 +278,13 @@ fn report_renders_in_headless_chromium_with_every_section() {
     assert!(
         dom_text.contains("people were referred per 1,000 registered patients"),
         "the practice view lacks its rate"
+    );
+    // With the study's PCN lookup, the same view PCN by PCN.
+    assert!(
+        dom_text.contains("Across the 2 PCNs")
+            && dom_text.contains("Riverside PCN (U00001)")
+            && dom_text.contains("Hillside PCN (U00002)"),
+        "the PCN view is missing"
     );
     for study in [
         "Wilding et al. 2025",
@@ -367,7 +391,7 @@ fn publishable_count(text: &str) -> bool {
 }
 
 /// The published tables' columns of words; every other column is numeric.
-const TEXT_COLUMNS: [&str; 27] = [
+const TEXT_COLUMNS: [&str; 28] = [
     "step",
     "covariate",
     "design",
@@ -395,6 +419,7 @@ const TEXT_COLUMNS: [&str; 27] = [
     "follow_up",
     "finding",
     "citation",
+    "pcn",
 ];
 
 /// A tidy CSV: every column but the words holds a plain number or nothing ("1,234", "£5",

@@ -28,7 +28,7 @@ const HTML_TEMPLATE: &str = include_str!("../../reports/templates/report.html.j2
 const MARKDOWN_TEMPLATE: &str = include_str!("../../reports/templates/report.md.j2");
 
 /// Which report section each chart belongs to, by name prefix.
-const FIGURE_SECTIONS: [(&str, &str); 12] = [
+const FIGURE_SECTIONS: [(&str, &str); 13] = [
     ("cohort_flow", "cohort"),
     ("balance", "cohort"),
     ("wellbeing", "wellbeing"),
@@ -40,6 +40,7 @@ const FIGURE_SECTIONS: [(&str, &str); 12] = [
     ("equity", "equity"),
     ("referral_funnel", "equity"),
     ("practice", "practices"),
+    ("pcn", "pcns"),
     ("comparison", "comparison"),
 ];
 

@@ -16,16 +16,65 @@ use crate::report::format::{count, float, interval};
 /// The equity breakdown holding the effect by practice (`estimate::BREAKDOWNS`).
 pub(super) const PRACTICE_BREAKDOWN: &str = "practice";
 
+/// A level the referral funnel is drawn at: practices always, PCNs with a lookup.
+struct Level {
+    /// results.json key of a unit's code.
+    key: &'static str,
+    /// Name of the unit in the report, singular and plural.
+    one: &'static str,
+    many: &'static str,
+    /// Chart name prefix (charts/<name>_funnel) and the table (published/tables/<table>.csv).
+    name: &'static str,
+    table: &'static str,
+}
+
+const PRACTICES: Level = Level {
+    key: "practice_code",
+    one: "practice",
+    many: "practices",
+    name: "practice",
+    table: "practices",
+};
+
+const PCNS: Level = Level {
+    key: "pcn",
+    one: "PCN",
+    many: "PCNs",
+    name: "pcn",
+    table: "pcns",
+};
+
 pub(super) fn practices_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
     let section = &results["practices"];
-    let Some(practices) = section["practices"].as_array() else {
+    if section["units"].as_array().is_none() {
         return json!({"not_estimated": section["not_estimated"]});
-    };
+    }
+    let (intro, table) = funnel_view(section, &PRACTICES, rule, content);
+    let effects = effects_table(results, rule);
+    let mut json = json!({"intro": intro, "table": table.clone(), "effects": effects.clone()});
+    content.tables.extend([table, effects]);
+    if section["pcns"]["units"].is_array() {
+        let (intro, table) = funnel_view(&section["pcns"], &PCNS, rule, content);
+        json["pcns"] = json!({"intro": intro, "table": table.clone()});
+        content.tables.push(table);
+    }
+    json
+}
+
+/// One level's referral funnel: the sentence that reads it, the table, and the funnel chart.
+fn funnel_view(
+    section: &Value,
+    level: &Level,
+    rule: Disclosure,
+    content: &mut Content,
+) -> (String, Table) {
+    let units = section["units"].as_array().cloned().unwrap_or_default();
+    let by = format!("by {}", level.one);
     let mut table = Table::new(
-        "practices",
-        "Referrals to social prescribing per 1,000 registered patients, by practice",
+        level.table,
+        &format!("Referrals to social prescribing per 1,000 registered patients, {by}"),
         &[
-            ("practice_code", "Practice", TEXT),
+            (level.key, &sentence_case(level.one), TEXT),
             ("registered_count", "Registered", COUNT),
             ("referred_count", "Referred", COUNT),
             (
@@ -47,17 +96,22 @@ pub(super) fn practices_section(results: &Value, rule: Disclosure, content: &mut
         ],
     );
     let mut points = Vec::new();
-    for practice in practices {
+    for unit in &units {
         let (registered, referred) = (
-            count(&practice["registered"]).unwrap_or(0),
-            count(&practice["referred"]).unwrap_or(0),
+            count(&unit["registered"]).unwrap_or(0),
+            count(&unit["referred"]).unwrap_or(0),
         );
         let rate = published_rate(rule, referred, registered);
         if let (Some(rate), Some(shown_registered)) = (rate, rule.rounded(registered)) {
             points.push((shown_registered as f64, rate));
         }
+        let code = unit[level.key].as_str().unwrap_or("");
+        let label = match unit["pcn_name"].as_str() {
+            Some(name) if name != code => format!("{name} ({code})"),
+            _ => code.to_string(),
+        };
         table.rows.push(vec![
-            Cell::text(practice["practice_code"].as_str().unwrap_or("")),
+            Cell::text(label),
             Cell::count(rule, registered),
             Cell::count(rule, referred),
             match rate {
@@ -67,13 +121,9 @@ pub(super) fn practices_section(results: &Value, rule: Disclosure, content: &mut
                 None if rule.rounded(referred).is_none() => Cell::suppressed(),
                 None => Cell::missing("n/a"),
             },
-            Cell::percentage(rule, count(&practice["accepted"]).unwrap_or(0), referred),
-            Cell::percentage(
-                rule,
-                count(&practice["first_contact"]).unwrap_or(0),
-                referred,
-            ),
-            Cell::text(practice["position"].as_str().unwrap_or("n/a")),
+            Cell::percentage(rule, count(&unit["accepted"]).unwrap_or(0), referred),
+            Cell::percentage(rule, count(&unit["first_contact"]).unwrap_or(0), referred),
+            Cell::text(unit["position"].as_str().unwrap_or("n/a")),
         ]);
     }
     let overall = published_rate(
@@ -84,32 +134,37 @@ pub(super) fn practices_section(results: &Value, rule: Disclosure, content: &mut
     if let Some(overall) = overall {
         content
             .charts
-            .push(funnel_chart(section, points, overall, rule));
+            .push(funnel_chart(section, level, points, overall, rule));
     }
-    let outside = practices
+    let outside = units
         .iter()
-        .filter(|practice| {
-            practice["position"]
+        .filter(|unit| {
+            unit["position"]
                 .as_str()
                 .is_some_and(|position| position.ends_with("99.8%"))
         })
         .count();
+    let (one, many) = (level.one, level.many);
     let intro = match overall {
         Some(overall) => format!(
-            "Across the {} practices, {overall:.1} people were referred per 1,000 registered patients. Each practice's rate is drawn against the spread chance alone would give a practice of its size (the funnel): a practice outside the outer (99.8%) limits differs from the overall rate by more than chance explains; one between the inner (95%) and outer limits may, or may be chance. {} Differences in how consistently referrals are coded show here as well as differences in referring.",
-            practices.len(),
+            "Across the {} {many}, {overall:.1} people were referred per 1,000 registered patients. Each {one}'s rate is drawn against the spread chance alone would give a {one} of its size (the funnel): a {one} outside the outer (99.8%) limits differs from the overall rate by more than chance explains; one between the inner (95%) and outer limits may, or may be chance. {} Differences in how consistently referrals are coded show here as well as differences in referring.",
+            units.len(),
             match outside {
-                0 => "No practice is outside the outer limits.".to_string(),
-                1 => "One practice is outside the outer limits.".to_string(),
-                n => format!("{n} practices are outside the outer limits."),
+                0 => format!("No {one} is outside the outer limits."),
+                1 => format!("One {one} is outside the outer limits."),
+                n => format!("{n} {many} are outside the outer limits."),
             },
         ),
         None => "Too few referrals to publish a rate.".into(),
     };
-    let effects = effects_table(results, rule);
-    let json = json!({"intro": intro, "table": table.clone(), "effects": effects.clone()});
-    content.tables.extend([table, effects]);
-    json
+    (intro, table)
+}
+
+fn sentence_case(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 /// A rate per 1,000 from the published (rounded) counts; None when either is suppressed or
@@ -123,7 +178,13 @@ fn published_rate(rule: Disclosure, referred: u64, registered: u64) -> Option<f6
     }
 }
 
-fn funnel_chart(section: &Value, points: Vec<(f64, f64)>, overall: f64, rule: Disclosure) -> Chart {
+fn funnel_chart(
+    section: &Value,
+    level: &Level,
+    points: Vec<(f64, f64)>,
+    overall: f64,
+    rule: Disclosure,
+) -> Chart {
     let curve = section["curve"].as_array().cloned().unwrap_or_default();
     let limit = |key: &str| -> Vec<(f64, f64)> {
         curve
@@ -139,15 +200,18 @@ fn funnel_chart(section: &Value, points: Vec<(f64, f64)>, overall: f64, rule: Di
         stroke,
     };
     Chart {
-        name: "practice_funnel".into(),
-        title: "Referrals per 1,000 registered patients by practice, against chance".into(),
+        name: format!("{}_funnel", level.name),
+        title: format!(
+            "Referrals per 1,000 registered patients by {}, against chance",
+            level.one
+        ),
         note: format!(
-            "{SOURCE}. Dots: practices (rates from counts rounded to {}; 1 to {} referrals: not drawn). Line: the overall rate. Dashed: 95% and 99.8% limits (exact binomial, Spiegelhalter 2005).",
-            rule.round_to, rule.suppress_at_or_below
+            "{SOURCE}. Dots: {} (rates from counts rounded to {}; 1 to {} referrals: not drawn). Line: the overall rate. Dashed: 95% and 99.8% limits (exact binomial, Spiegelhalter 2005).",
+            level.many, rule.round_to, rule.suppress_at_or_below
         ),
         kind: Kind::Lines {
             series: vec![
-                line("practice", 0, points, Stroke::Points),
+                line(level.one, 0, points, Stroke::Points),
                 line("95% limits", 1, limit("lower_95"), Stroke::Dashed),
                 line("", 1, limit("upper_95"), Stroke::Dashed),
                 line("99.8% limits", 3, limit("lower_99_8"), Stroke::Dashed),
