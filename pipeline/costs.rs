@@ -24,6 +24,7 @@ use std::sync::LazyLock;
 use serde::Serialize;
 
 use crate::error::{Error, Location, Result};
+use crate::fact_csv::FactCsv;
 
 /// The unit-cost set used when the study configuration names none.
 pub const DEFAULT_SET: &str = "pssru-2024";
@@ -147,38 +148,19 @@ impl UnitCosts {
     /// table_reference optional). Every item of [`ITEMS`] must appear exactly once, with a
     /// finite value of 0 or more, and all rows must share one price year.
     pub fn parse(text: &str, name: &str, path: &Path) -> Result<UnitCosts> {
+        let table = FactCsv::new(text, path)?;
         let at = |line: u64, column: &str| Location::file(path).line(line).column(column);
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|error| Error::input(Location::file(path).line(1), error.to_string()))?
-            .clone();
-        let column = |wanted: &str| headers.iter().position(|header| header == wanted);
-        let required = |wanted: &str| {
-            column(wanted).ok_or_else(|| {
-                Error::input(
-                    at(1, wanted),
-                    format!("required column '{wanted}' is missing"),
-                )
-            })
-        };
         let (item_at, value_at, year_at, source_at) = (
-            required("item")?,
-            required("value_gbp")?,
-            required("price_year")?,
-            required("source")?,
+            table.required("item")?,
+            table.required("value_gbp")?,
+            table.required("price_year")?,
+            table.required("source")?,
         );
-        let (unit_at, reference_at) = (column("unit"), column("table_reference"));
+        let (unit_at, reference_at) = (table.column("unit"), table.column("table_reference"));
         let mut items: Vec<CostItem> = Vec::new();
         let mut price_year: Option<String> = None;
-        for record in reader.records() {
-            let record = record.map_err(|error| {
-                let line = error.position().map_or(0, |position| position.line());
-                Error::input(Location::file(path).line(line), error.to_string())
-            })?;
-            let line = record.position().map_or(0, |position| position.line());
+        for row in table.records() {
+            let (line, record) = row?;
             let field = |index: Option<usize>| {
                 index
                     .and_then(|index| record.get(index))

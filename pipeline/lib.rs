@@ -22,7 +22,7 @@
 //! [`comparators`] (published evaluations to read the results beside),
 //! [`practices`] (referral rates by practice against funnel limits),
 //! [`pseudonymise`] (keyed hashing of identifiers), [`output`] (crash-safe output folders), [`parquet_out`] (the one
-//! Parquet writer setting), [`calendar`] (day numbers and month arithmetic), [`costs`] (unit costs and costing rules),
+//! Parquet writer setting), [`calendar`] (day numbers and month arithmetic), [`costs`] (unit costs and costing rules), [`fact_csv`] (small CSV tables of facts a study supplies),
 //! [`progress`] (bars and log lines), [`error`] (the one error type and exit codes).
 //! [`app`] maps the command line onto these.
 
@@ -37,6 +37,7 @@ pub mod econ;
 pub mod engine;
 pub mod error;
 pub mod estimate;
+pub mod fact_csv;
 pub mod ingest;
 pub mod measures;
 pub mod outcomes;

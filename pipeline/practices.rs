@@ -18,6 +18,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Location, Result};
+use crate::fact_csv::FactCsv;
 use crate::stats::funnel::{LIMITS, limits, position};
 
 /// The PCN of each practice, from a study's lookup file.
@@ -34,34 +35,19 @@ impl PcnLookup {
     /// Reads a lookup CSV: `practice_code` and `pcn_code` required, `pcn_name` optional; one
     /// row per practice. Errors name the file, line and column.
     pub fn read(path: &Path) -> Result<PcnLookup> {
-        let at = |line: u64, column: &str| Location::file(path).line(line).column(column);
         let text =
             std::fs::read_to_string(path).map_err(|source| Error::io("reading", path, source))?;
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|error| Error::input(Location::file(path).line(1), error.to_string()))?
-            .clone();
-        let column = |wanted: &str| headers.iter().position(|header| header == wanted);
-        let required = |wanted: &str| {
-            column(wanted).ok_or_else(|| {
-                Error::input(
-                    at(1, wanted),
-                    format!("required column '{wanted}' is missing"),
-                )
-            })
-        };
-        let (practice_at, pcn_at) = (required("practice_code")?, required("pcn_code")?);
-        let name_at = column("pcn_name");
+        let table = FactCsv::new(&text, path)?;
+        let at = |line: u64, column: &str| Location::file(path).line(line).column(column);
+        let (practice_at, pcn_at) = (
+            table.required("practice_code")?,
+            table.required("pcn_code")?,
+        );
+        let name_at = table.column("pcn_name");
         let mut practices = BTreeMap::new();
         let mut first_line: BTreeMap<String, u64> = BTreeMap::new();
-        for (index, record) in reader.records().enumerate() {
-            let line = index as u64 + 2;
-            let record = record.map_err(|error| {
-                Error::input(Location::file(path).line(line), error.to_string())
-            })?;
+        for row in table.records() {
+            let (line, record) = row?;
             let field = |at_index: usize, name: &str| -> Result<String> {
                 match record.get(at_index) {
                     Some(value) if !value.is_empty() => Ok(value.to_string()),
