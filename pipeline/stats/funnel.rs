@@ -33,7 +33,9 @@ pub fn binomial_limit(n: u64, theta: f64, p: f64) -> Option<f64> {
     let r = low;
     let at_r = binomial.cdf(r);
     let below_r = if r == 0 { 0.0 } else { binomial.cdf(r - 1) };
-    let alpha = (at_r - p) / (at_r - below_r);
+    // P(Y = r) underflows to 0 only far in a tail; the limit is then r / n itself.
+    let step = at_r - below_r;
+    let alpha = if step > 0.0 { (at_r - p) / step } else { 0.0 };
     Some(((r as f64 - alpha) / n as f64).clamp(0.0, 1.0))
 }
 
@@ -84,5 +86,7 @@ mod tests {
         assert_eq!(position(0.01, 20_000, 0.02).unwrap(), "below 99.8%");
         assert_eq!(binomial_limit(0, 0.02, 0.025), None);
         assert_eq!(binomial_limit(100, 0.0, 0.025), None);
+        // A vast unit with a tiny share still gives a finite limit.
+        assert!(binomial_limit(50_000_000, 1e-7, 0.999).unwrap().is_finite());
     }
 }

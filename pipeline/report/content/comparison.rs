@@ -116,7 +116,7 @@ pub(super) fn comparison_section(
             rows: forest,
             series: vec![
                 "this study (matched comparison)".into(),
-                "published (uncontrolled before/after)".into(),
+                published_series(&published),
             ],
             x_label: "Rate ratio (1 = no change)".into(),
             references: vec![1.0],
@@ -125,6 +125,22 @@ pub(super) fn comparison_section(
     let section = json!({"intro": INTRO, "table": table.clone(), "sources": sources.clone()});
     content.tables.extend([table, sources]);
     section
+}
+
+/// The published dots' legend: their design when they share one (today every published
+/// ratio is from an uncontrolled before/after), else a pointer to the table.
+fn published_series(published: &[Comparator]) -> String {
+    let designs: std::collections::BTreeSet<&str> = published
+        .iter()
+        .filter(|row| row.rate_ratio.is_some())
+        .map(|row| row.design.as_str())
+        .collect();
+    let uncontrolled = designs.iter().all(|design| design.contains("uncontrolled"));
+    if uncontrolled {
+        "published (uncontrolled before/after)".into()
+    } else {
+        "published (designs in the table)".into()
+    }
 }
 
 /// This study's DiD estimate of each compared measure, in `COMPARED` order.
