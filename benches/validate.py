@@ -194,8 +194,13 @@ def report(args, worlds, designs, collected, failures, true_effects):
         "",
     ]
     for design, spec in designs.items():
-        lines.append(f"- `{design}`: {spec['description']} (`washout_months = {spec['washout_months']}`, "
-                     f"`match_on_prior_use = \"{spec['match_on_prior_use']}\"`)")
+        keys = [f"`washout_months = {spec['washout_months']}`",
+                f"`match_on_prior_use = \"{spec['match_on_prior_use']}\"`"]
+        if spec.get("exact_on_prior_use_bands"):
+            keys.append("`exact_on_prior_use_bands = true`")
+        if spec.get("adjust_for_prior_use"):
+            keys.append("adjusted for prior use (a candidate only)")
+        lines.append(f"- `{design}`: {spec['description']} ({', '.join(keys)})")
     lines.append("")
     targets = RATIOS + ["saving_24m"]
     # Summary: coverage per world x design x target.

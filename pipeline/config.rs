@@ -41,6 +41,10 @@ pub struct StudyConfig {
     pub baseline_months: i32,
     /// Which prior service use the propensity model matches on, besides demographics.
     pub match_on_prior_use: PriorUse,
+    /// Matched exactly on bands of that prior use too (`design::Design`).
+    pub exact_on_prior_use_bands: bool,
+    /// The outcome models adjust for each person's prior use of the measure (`design::Design`).
+    pub adjust_for_prior_use: bool,
     pub baseline_window_days: (i32, i32),
     pub followup_window_days: (i32, i32),
     /// The follow-up questionnaire is the one nearest this many days after the index.
@@ -204,6 +208,7 @@ struct RawCohort {
     washout_months: Option<i32>,
     baseline_months: Option<i32>,
     match_on_prior_use: Option<PriorUse>,
+    exact_on_prior_use_bands: Option<bool>,
 }
 
 impl Default for RawCohort {
@@ -217,6 +222,7 @@ impl Default for RawCohort {
             washout_months: None,
             baseline_months: None,
             match_on_prior_use: None,
+            exact_on_prior_use_bands: None,
         }
     }
 }
@@ -448,12 +454,16 @@ impl StudyConfig {
                 design.washout_months == self.washout_months
                     && design.baseline_months == self.baseline_months
                     && design.match_on_prior_use == self.match_on_prior_use
+                    && design.exact_on_prior_use_bands == self.exact_on_prior_use_bands
+                    && design.adjust_for_prior_use == self.adjust_for_prior_use
             })
             .unwrap_or(Design {
                 name: "configured",
                 washout_months: self.washout_months,
                 baseline_months: self.baseline_months,
                 match_on_prior_use: self.match_on_prior_use,
+                exact_on_prior_use_bands: self.exact_on_prior_use_bands,
+                adjust_for_prior_use: self.adjust_for_prior_use,
                 description: "as configured in study.toml",
                 known_bias: "This design was not among the candidates of the validation study (docs/validation.md).",
             })
@@ -466,6 +476,8 @@ impl StudyConfig {
             washout_months: design.washout_months,
             baseline_months: design.baseline_months,
             match_on_prior_use: design.match_on_prior_use,
+            exact_on_prior_use_bands: design.exact_on_prior_use_bands,
+            adjust_for_prior_use: design.adjust_for_prior_use,
             ..self.clone()
         })
     }
@@ -544,6 +556,8 @@ impl StudyConfig {
             washout_months: short_washout,
             baseline_months: raw.study.pre_months - short_washout,
             match_on_prior_use: PriorUse::None,
+            exact_on_prior_use_bands: false,
+            adjust_for_prior_use: false,
             description: "",
             known_bias: "",
         });
@@ -569,6 +583,20 @@ impl StudyConfig {
             .cohort
             .match_on_prior_use
             .unwrap_or(default.match_on_prior_use);
+        let exact_on_prior_use_bands = raw
+            .cohort
+            .exact_on_prior_use_bands
+            .unwrap_or(default.exact_on_prior_use_bands);
+        if exact_on_prior_use_bands && match_on_prior_use == PriorUse::None {
+            return Err(invalid(
+                "exact_on_prior_use_bands",
+                "exact_on_prior_use_bands needs match_on_prior_use = \"baseline\" or \"baseline_and_peak\": there are no prior-use bands to match on".into(),
+            ));
+        }
+        // Not a study.toml key: a design adjusted for prior use is scored beside every run
+        // (results.json design_sensitivity) but cannot be the headline, whose economics
+        // (payback curve, uncertainty, reconciliation) follow the unadjusted DiD model.
+        let adjust_for_prior_use = false;
         let primary_outcome = crate::outcomes::MEASURES
             .iter()
             .find(|measure| measure.code == raw.study.primary_outcome)
@@ -715,6 +743,8 @@ impl StudyConfig {
             washout_months,
             baseline_months,
             match_on_prior_use,
+            exact_on_prior_use_bands,
+            adjust_for_prior_use,
             baseline_window_days,
             followup_window_days,
             followup_target_day,
@@ -806,6 +836,25 @@ mod tests {
                 Path::new("study.toml")
             )
             .is_err()
+        );
+        // Bands of prior use need prior use to be matched on.
+        assert!(!config.exact_on_prior_use_bands);
+        let banded = StudyConfig::parse(
+            &(MINIMAL.to_string() + "[cohort]\nexact_on_prior_use_bands = true\n"),
+            Path::new("study.toml"),
+        )
+        .unwrap();
+        assert_eq!(banded.design().name, "history-bands-older-baseline");
+        let error = StudyConfig::parse(
+            &(MINIMAL.to_string()
+                + "[cohort]\nexact_on_prior_use_bands = true\nmatch_on_prior_use = \"none\"\n"),
+            Path::new("study.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("exact_on_prior_use_bands needs match_on_prior_use"),
+            "{error}"
         );
         assert_eq!(config.comparison, Comparison::Matched);
         assert_eq!(config.caliper_sd, 0.2);

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// Prior service use in the propensity model (GP demand, A&E attendances and emergency
 /// admissions; windows in `queries/panel/matching_covariates.sql`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PriorUse {
     /// Demographics only: prior use is a balance diagnostic.
@@ -56,6 +56,14 @@ pub struct Design {
     pub baseline_months: i32,
     /// Prior use in the propensity model besides demographics.
     pub match_on_prior_use: PriorUse,
+    /// Matched exactly on bands of prior use (`prior_use_band`) as well as within the
+    /// propensity caliper: each comparison person has the treated person's band of GP demand
+    /// in the months matched on and of any emergency care, not only a similar score.
+    pub exact_on_prior_use_bands: bool,
+    /// The outcome model also adjusts for each person's own prior use of the measure in the
+    /// months matched on (doubly robust: the matching and the regression each remove
+    /// imbalance in prior use, so either being right is enough).
+    pub adjust_for_prior_use: bool,
     /// One sentence for the report.
     pub description: &'static str,
     /// Where the validation study found this design biased, for the report's limitations.
@@ -65,12 +73,14 @@ pub struct Design {
 /// The candidate designs, in order of preference: the first is the default, chosen by the
 /// validation study (docs/validation.md) as the one whose coverage is closest to 95% in its
 /// worst world; when a study's look-back is too short for it, the first that fits.
-pub const CANDIDATES: [Design; 6] = [
+pub const CANDIDATES: [Design; 10] = [
     Design {
         name: "history-older-baseline",
         washout_months: 12,
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
+        exact_on_prior_use_bands: false,
+        adjust_for_prior_use: false,
         description: "matched on demographics and prior GP, A&E and emergency use in the year before referral (months -12..-4 and -3..-1); the year before that (-24..-13) as baseline",
         known_bias: "Its baseline is two years before referral: where use drifts differently for people with higher and lower use, or need persists for months, it overstated GP demand by up to 4% in the validation study (docs/validation.md).",
     },
@@ -79,6 +89,8 @@ pub const CANDIDATES: [Design; 6] = [
         washout_months: 6,
         baseline_months: 6,
         match_on_prior_use: PriorUse::BaselineAndPeak,
+        exact_on_prior_use_bands: false,
+        adjust_for_prior_use: false,
         description: "matched on demographics and prior use (months -12..-4 and -3..-1); months -12..-7 as baseline",
         known_bias: "Its baseline (-12..-7) overlaps the months it matches on, which re-creates some regression to the mean, and it leaves the rise just before referral out of the baseline: with a 12-month look-back it understated GP demand by 2% to 10% in six of the seven worlds of the validation study (most where need persists for months) and overstated it by 6% where referral followed a rise in recorded use (docs/validation.md).",
     },
@@ -87,6 +99,8 @@ pub const CANDIDATES: [Design; 6] = [
         washout_months: 3,
         baseline_months: 9,
         match_on_prior_use: PriorUse::BaselineAndPeak,
+        exact_on_prior_use_bands: false,
+        adjust_for_prior_use: false,
         description: "matched on demographics and prior use (months -12..-4 and -3..-1); months -12..-4 as baseline",
         known_bias: "Matching on the months it also uses as baseline re-creates regression to the mean: it understated GP demand by 5% to 11% where referral followed a latent crisis or persistent need in the validation study (docs/validation.md).",
     },
@@ -95,6 +109,8 @@ pub const CANDIDATES: [Design; 6] = [
         washout_months: 0,
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
+        exact_on_prior_use_bands: false,
+        adjust_for_prior_use: false,
         description: "matched on demographics and prior use (months -12..-4 and -3..-1); the whole year before referral as baseline",
         known_bias: "Matching on the months it also uses as baseline re-creates regression to the mean: it understated GP demand by 6% to 11% where referral followed a latent crisis or persistent need in the validation study (docs/validation.md).",
     },
@@ -103,6 +119,8 @@ pub const CANDIDATES: [Design; 6] = [
         washout_months: 3,
         baseline_months: 9,
         match_on_prior_use: PriorUse::Baseline,
+        exact_on_prior_use_bands: false,
+        adjust_for_prior_use: false,
         description: "matched on demographics and prior use in months -12..-4; months -12..-4 as baseline",
         known_bias: "It does not match on the three months before referral: where referral follows a rise in recorded use it overstated GP demand by 13% to 15% in the validation study (docs/validation.md).",
     },
@@ -111,8 +129,50 @@ pub const CANDIDATES: [Design; 6] = [
         washout_months: 3,
         baseline_months: 9,
         match_on_prior_use: PriorUse::None,
+        exact_on_prior_use_bands: false,
+        adjust_for_prior_use: false,
         description: "matched on demographics only; months -12..-4 as baseline (the design before validation)",
         known_bias: "It does not match on prior use: where referral follows a rise in recorded use it overstated GP demand by 17% to 19% in the validation study (docs/validation.md).",
+    },
+    Design {
+        name: "history-bands-older-baseline",
+        washout_months: 12,
+        baseline_months: 12,
+        match_on_prior_use: PriorUse::BaselineAndPeak,
+        exact_on_prior_use_bands: true,
+        adjust_for_prior_use: false,
+        description: "matched exactly on bands of prior GP demand and any emergency care in months -12..-4 and -3..-1, and on demographics and prior use within the propensity caliper; the year before that (-24..-13) as baseline",
+        known_bias: "It leaves referred people with no comparison person in their band of prior use unmatched (29 of 380 on the sample), so it answers for the rest; in the validation study it overstated GP demand by up to 2.6% (where use drifts differently by level) and its saving per person referred erred more than the default's (RMSE up to £179 against £116 at 200,000 people) (docs/validation.md).",
+    },
+    Design {
+        name: "history-bands-washout3",
+        washout_months: 3,
+        baseline_months: 9,
+        match_on_prior_use: PriorUse::BaselineAndPeak,
+        exact_on_prior_use_bands: true,
+        adjust_for_prior_use: false,
+        description: "matched exactly on bands of prior GP demand and any emergency care (months -12..-4 and -3..-1), and on demographics and prior use within the propensity caliper; months -12..-4 as baseline",
+        known_bias: "Matching on the months it also uses as baseline re-creates regression to the mean: it understated GP demand by 6% to 13% where referral followed a latent crisis or persistent need in the validation study (docs/validation.md).",
+    },
+    Design {
+        name: "history-older-baseline-adjusted",
+        washout_months: 12,
+        baseline_months: 12,
+        match_on_prior_use: PriorUse::BaselineAndPeak,
+        exact_on_prior_use_bands: false,
+        adjust_for_prior_use: true,
+        description: "matched as the default (demographics and prior use in months -12..-1; baseline -24..-13), and the outcome model also adjusts for each person's own use of the measure in months -12..-4 and -3..-1 (doubly robust)",
+        known_bias: "As the default, its baseline is two years before referral: where use drifts differently for people with higher and lower use it overstated GP demand by up to 2.8% in the validation study (the default: 3.9%) (docs/validation.md).",
+    },
+    Design {
+        name: "history-adjusted",
+        washout_months: 0,
+        baseline_months: 12,
+        match_on_prior_use: PriorUse::BaselineAndPeak,
+        exact_on_prior_use_bands: false,
+        adjust_for_prior_use: true,
+        description: "matched on demographics and prior use (months -12..-4 and -3..-1); the whole year before referral as baseline, and the outcome model also adjusts for each person's own use of the measure in those months (doubly robust)",
+        known_bias: "Matching on the months it also uses as baseline re-creates regression to the mean, which adjusting for prior use does not undo: it understated GP demand by 8% to 16% where referral followed a latent crisis or persistent need in the validation study (docs/validation.md).",
     },
 ];
 
@@ -121,7 +181,15 @@ pub const CANDIDATES: [Design; 6] = [
 /// (a difference that is both material and larger than the noise of either).
 pub const DISAGREEMENT_RATIO: f64 = 1.10;
 
+/// What a design's matching depends on: designs that agree on it have the same matched sets.
+pub type Matching = (PriorUse, bool);
+
 impl Design {
+    /// What the matching uses (prior use, and whether exactly on its bands).
+    pub fn matching(&self) -> Matching {
+        (self.match_on_prior_use, self.exact_on_prior_use_bands)
+    }
+
     /// The default design for a look-back of `pre_months`: the first candidate that fits.
     pub fn default_for(pre_months: i32) -> Option<Design> {
         CANDIDATES
@@ -179,7 +247,15 @@ mod tests {
                     .iter()
                     .all(|other| other.name != design.name)
             );
-            let keys = |d: &Design| (d.washout_months, d.baseline_months, d.match_on_prior_use);
+            let keys = |d: &Design| {
+                (
+                    d.washout_months,
+                    d.baseline_months,
+                    d.match_on_prior_use,
+                    d.exact_on_prior_use_bands,
+                    d.adjust_for_prior_use,
+                )
+            };
             assert!(
                 CANDIDATES[..index]
                     .iter()
@@ -199,5 +275,16 @@ mod tests {
         assert_eq!(Design::default_for(23).unwrap().name, "history-washout6");
         assert!(Design::default_for(11).is_none());
         assert!(Design::default_for(3).is_none());
+    }
+
+    #[test]
+    fn no_default_adjusts_for_prior_use() {
+        // The headline's economics follow the unadjusted DiD (config.rs refuses an adjusted
+        // headline), so an adjusted design may only be a candidate beside it.
+        for months in 1..=60 {
+            if let Some(design) = Design::default_for(months) {
+                assert!(!design.adjust_for_prior_use, "{months}: {}", design.name);
+            }
+        }
     }
 }

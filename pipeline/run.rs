@@ -242,6 +242,7 @@ fn manifest(options: &RunOptions, config: &StudyConfig, analysis: &Analysis) -> 
             "washout_months": config.washout_months,
             "baseline_months": config.baseline_months,
             "match_on_prior_use": config.match_on_prior_use.as_str(),
+            "exact_on_prior_use_bands": config.exact_on_prior_use_bands,
             "baseline_window_days": [config.baseline_window_days.0, config.baseline_window_days.1],
             "followup_window_days": [config.followup_window_days.0, config.followup_window_days.1],
             "followup_target_day": config.followup_target_day,

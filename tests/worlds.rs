@@ -50,11 +50,32 @@ fn the_default_design_has_no_gross_gp_bias_in_any_world() {
             .map(|row| row["design"]["name"].as_str().unwrap())
             .collect();
         assert_eq!(names[0], sensitivity["headline_design"].as_str().unwrap());
+        // The rest in the candidates' order, whatever order they were matched in; designs
+        // that share a matching (`Design::matching`) share its matched people.
+        let candidates = sp_impact::design::CANDIDATES;
         assert_eq!(
-            names.len(),
-            sp_impact::design::CANDIDATES.len(),
-            "{names:?}"
+            names,
+            candidates
+                .iter()
+                .map(|design| design.name)
+                .collect::<Vec<_>>(),
         );
+        for (row, design) in sensitivity["designs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(&candidates)
+        {
+            let twin = candidates
+                .iter()
+                .position(|other| other.matching() == design.matching())
+                .unwrap();
+            assert_eq!(
+                row["matched_treated"], sensitivity["designs"][twin]["matched_treated"],
+                "{}",
+                design.name
+            );
+        }
         assert!(matches!(
             sensitivity["verdict"].as_str(),
             Some("agree" | "disagree")

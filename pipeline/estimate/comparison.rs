@@ -198,7 +198,15 @@ pub async fn match_cohort(
     let linear = &design * &model.coef;
     let propensity_seconds = clock.elapsed().as_secs_f64();
 
-    let strata = exact_strata(&columns, &config.exact)?;
+    let mut strata = exact_strata(&columns, &config.exact)?;
+    if config.exact_on_prior_use_bands {
+        for (stratum, band) in strata
+            .iter_mut()
+            .zip(prior_use_bands(&columns, config.match_on_prior_use)?)
+        {
+            stratum.push_str(&band);
+        }
+    }
     let units: Vec<Unit> = (0..rows)
         .map(|row| Unit {
             id: ids[row].clone(),
@@ -267,6 +275,31 @@ pub async fn match_cohort(
         }
     }
     let matched_comparison = matching.pairs.len();
+    let mut methods = json!({
+        "propensity_model": "logistic regression of treated on the covariates below; covariates constant overall, or indicators constant within a group (separation), are omitted",
+        "propensity_fit": propensity_fit,
+        "covariates": used.iter().map(|covariate| covariate.name.clone()).collect::<Vec<_>>(),
+        "omitted_covariates": all.iter().filter(|c| c.in_model && !used.iter().any(|u| u.name == c.name)).map(|c| c.name.clone()).collect::<Vec<_>>(),
+        "match_on_prior_use": config.match_on_prior_use.as_str(),
+        "service_use_covariates": match config.match_on_prior_use {
+            PriorUse::None => "none: prior use is reported as balance diagnostics only",
+            PriorUse::Baseline => "GP demand, A&E attendances and emergency admissions in months -12..-4",
+            PriorUse::BaselineAndPeak => "GP demand, A&E attendances and emergency admissions in months -12..-4 and in months -3..-1",
+        },
+        "algorithm": "greedy nearest neighbour on the logit propensity score, without replacement",
+        "order": "largest score first; ties by SHA-256 of person_id",
+        "ratio": options.ratio,
+        "caliper_sd": options.caliper_sd,
+        "caliper_scale": "pooled SD of the logit score, sqrt((s_T^2 + s_C^2) / 2) (Austin 2011)",
+        "caliper_logit": number(matching.caliper),
+        "exact": config.exact,
+        "balance_convention": "SMD with the treated-group SD of the unmatched sample (ATT); binary: sqrt(p(1-p)); variance ratio treated/control",
+    });
+    if config.exact_on_prior_use_bands {
+        methods["exact_on_prior_use_bands"] = json!(
+            "GP demand in months -12..-4 (0, 1-2, 3-5, 6-11, 12+) and, when matched on, -3..-1 (0, 1, 2-3, 4+); any A&E attendance or emergency admission in the months matched on"
+        );
+    }
     Ok(Comparison {
         timings: [
             ("propensity_fit_seconds", propensity_seconds),
@@ -276,27 +309,57 @@ pub async fn match_cohort(
         matched_comparison,
         unmatched_treated: matching.unmatched_treated,
         balance: Value::Array(table),
-        methods: json!({
-            "propensity_model": "logistic regression of treated on the covariates below; covariates constant overall, or indicators constant within a group (separation), are omitted",
-            "propensity_fit": propensity_fit,
-            "covariates": used.iter().map(|covariate| covariate.name.clone()).collect::<Vec<_>>(),
-            "omitted_covariates": all.iter().filter(|c| c.in_model && !used.iter().any(|u| u.name == c.name)).map(|c| c.name.clone()).collect::<Vec<_>>(),
-            "match_on_prior_use": config.match_on_prior_use.as_str(),
-            "service_use_covariates": match config.match_on_prior_use {
-                PriorUse::None => "none: prior use is reported as balance diagnostics only",
-                PriorUse::Baseline => "GP demand, A&E attendances and emergency admissions in months -12..-4",
-                PriorUse::BaselineAndPeak => "GP demand, A&E attendances and emergency admissions in months -12..-4 and in months -3..-1",
-            },
-            "algorithm": "greedy nearest neighbour on the logit propensity score, without replacement",
-            "order": "largest score first; ties by SHA-256 of person_id",
-            "ratio": options.ratio,
-            "caliper_sd": options.caliper_sd,
-            "caliper_scale": "pooled SD of the logit score, sqrt((s_T^2 + s_C^2) / 2) (Austin 2011)",
-            "caliper_logit": number(matching.caliper),
-            "exact": config.exact,
-            "balance_convention": "SMD with the treated-group SD of the unmatched sample (ATT); binary: sqrt(p(1-p)); variance ratio treated/control",
-        }),
+        methods,
     })
+}
+
+/// Each person's band of prior use, for exact matching within the propensity caliper
+/// (`Design::exact_on_prior_use_bands`; Rosenbaum & Rubin 1985, Am Stat 39:33, matching on
+/// the score within exact categories of key covariates): GP demand in months -12..-4 (0, 1-2,
+/// 3-5, 6-11, 12 or more), with `baseline_and_peak` also in months -3..-1 (0, 1, 2-3, 4 or
+/// more), and whether the person had any A&E attendance or emergency admission in those
+/// months. Coarse on purpose: finer bands leave treated people without a match.
+fn prior_use_bands(columns: &Columns, prior_use: PriorUse) -> Result<Vec<String>> {
+    let (_, peak) = prior_use.windows();
+    let gp_baseline = columns.floats_or_zero("gp_demand_baseline")?;
+    let gp_peak = columns.floats_or_zero("gp_demand_m3_m1")?;
+    let mut emergency = columns.floats_or_zero("ae_attendances_baseline")?;
+    for column in ["emergency_admissions_baseline"]
+        .into_iter()
+        .chain(peak.then_some("ae_attendances_m3_m1"))
+        .chain(peak.then_some("emergency_admissions_m3_m1"))
+    {
+        for (total, more) in emergency.iter_mut().zip(columns.floats_or_zero(column)?) {
+            *total += more;
+        }
+    }
+    Ok((0..columns.len())
+        .map(|row| {
+            prior_use_band(
+                gp_baseline[row],
+                peak.then_some(gp_peak[row]),
+                emergency[row],
+            )
+        })
+        .collect())
+}
+
+/// One person's band (see `prior_use_bands`); `gp_peak` is None when months -3..-1 are not
+/// matched on.
+fn prior_use_band(gp_baseline: f64, gp_peak: Option<f64>, emergency: f64) -> String {
+    // How many of the bands' upper bounds the count exceeds.
+    let band = |count: f64, upper_bounds: &[f64]| {
+        upper_bounds
+            .iter()
+            .take_while(|bound| count > **bound)
+            .count()
+    };
+    format!(
+        "gp{}/{}/emergency{}|",
+        band(gp_baseline, &[0.0, 2.0, 5.0, 11.0]),
+        gp_peak.map_or(0, |count| band(count, &[0.0, 1.0, 3.0])),
+        u8::from(emergency > 0.0)
+    )
 }
 
 /// The exact-matching stratum of each person from the config's `exact` keys.
@@ -360,4 +423,27 @@ async fn register_matched_sets(
     .await
     .map_err(|error| engine_error("registering matched_sets", error))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prior_use_band;
+
+    #[test]
+    fn prior_use_bands_split_at_their_stated_bounds() {
+        // GP demand in months -12..-4: 0, 1-2, 3-5, 6-11, 12 or more.
+        let baseline: Vec<String> = [0.0, 1.0, 2.0, 3.0, 5.0, 6.0, 11.0, 12.0, 40.0]
+            .into_iter()
+            .map(|count| prior_use_band(count, None, 0.0))
+            .collect();
+        let expected = [0, 1, 1, 2, 2, 3, 3, 4, 4].map(|band| format!("gp{band}/0/emergency0|"));
+        assert_eq!(baseline, expected);
+        // Months -3..-1 when matched on: 0, 1, 2-3, 4 or more; any emergency care is yes/no.
+        let peak: Vec<String> = [0.0, 1.0, 2.0, 3.0, 4.0, 9.0]
+            .into_iter()
+            .map(|count| prior_use_band(0.0, Some(count), 2.0))
+            .collect();
+        let expected = [0, 1, 2, 2, 3, 3].map(|band| format!("gp0/{band}/emergency1|"));
+        assert_eq!(peak, expected);
+    }
 }

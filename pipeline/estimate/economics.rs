@@ -208,6 +208,18 @@ fn savings_of(
         .collect()
 }
 
+/// Monthly savings per treated person on the ratio scale with the counterfactual multiplied
+/// by `factor` (a design's outcome model moving it; 1 gives `savings_of` exactly).
+fn factored_savings(treated: &Sums, comparison: &Sums, horizon: usize, factor: f64) -> Vec<f64> {
+    (0..horizon)
+        .map(|month| {
+            let (expected, observed) =
+                monthly_costs(treated, comparison, month, &NO_CHANGE, Scale::Ratio);
+            factor * expected - observed
+        })
+        .collect()
+}
+
 /// The discounted NHS cost per treated person over the horizon had there been no service,
 /// as the savings assume it (the ratio-scale counterfactual): the savings are this less what
 /// the treated group did cost, so savings / this is the share of its expected NHS costs the
@@ -357,11 +369,17 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
 /// The discounted saving per treated person at the horizon and its bootstrap interval (the
 /// same seeded bootstrap over matched sets as the headline): what the design sensitivity
 /// compares across designs.
-pub async fn saving(ctx: &SessionContext, config: &StudyConfig) -> Result<Value> {
+pub async fn saving(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+    counterfactual_factor: f64,
+) -> Result<Value> {
     let horizon = (config.post_months as usize).min(HORIZON_MONTHS);
     let sets = load_sets(ctx, horizon, config).await?;
+    // The design's outcome model moves the counterfactual by `counterfactual_factor` (1 for
+    // the plain DiD); the bootstrap holds that factor at its point estimate.
     let discounted = |treated: &Sums, comparison: &Sums| {
-        let monthly = savings_of(treated, comparison, horizon, &NO_CHANGE, Scale::Ratio);
+        let monthly = factored_savings(treated, comparison, horizon, counterfactual_factor);
         payback(&monthly, 0.0, config.discount_rate, &RETURN_MONTHS).discounted_savings_per_person
     };
     let (treated, comparison) = pooled(sets.iter(), horizon);
@@ -376,12 +394,16 @@ pub async fn saving(ctx: &SessionContext, config: &StudyConfig) -> Result<Value>
         .ok();
     let (finite, non_finite) = finite_replicates(totals.as_deref().unwrap_or_default());
     let interval = totals.and_then(|_| percentile_interval(&finite, 0.95).ok());
-    Ok(json!({
+    let mut saving = json!({
         "horizon_months": horizon,
         "savings_per_person": number(point),
         "ci95": interval.map_or(Value::Null, |[low, high]| json!([number(low), number(high)])),
         "bootstrap_non_finite_replicates": non_finite,
-    }))
+    });
+    if counterfactual_factor != 1.0 {
+        saving["counterfactual_factor"] = number(counterfactual_factor);
+    }
+    Ok(saving)
 }
 
 /// The economics section of results.json; writes the restricted monthly series to
@@ -1000,6 +1022,31 @@ mod tests {
         };
         let monthly = savings(std::iter::once(&set), 1, &NO_CHANGE, Scale::Ratio);
         assert_eq!(monthly, vec![10.0]);
+    }
+
+    #[test]
+    fn a_counterfactual_factor_moves_the_saving_to_the_adjusted_models_ratio() {
+        // Treated £60 -> £54 a month, comparison flat at £30: the plain ratio is 0.9, a saving
+        // of £6 a month. An adjusted model with ratio 0.95 gives the factor 0.9 / 0.95: the
+        // counterfactual becomes 60 x 0.9 / 0.95 = 56.84 and the saving 2.84.
+        let sums = |pre: f64, month: f64| Sums {
+            pre: cell(pre, 1.0),
+            months: vec![cell(month, 1.0); 2],
+            persons: 1.0,
+        };
+        let set = Set {
+            treated: sums(60.0, 54.0),
+            comparison: sums(30.0, 30.0),
+        };
+        let plain = factored_savings(&set.treated, &set.comparison, 2, 1.0);
+        assert_eq!(
+            plain,
+            savings(std::iter::once(&set), 2, &NO_CHANGE, Scale::Ratio)
+        );
+        let adjusted = factored_savings(&set.treated, &set.comparison, 2, 0.9 / 0.95);
+        for saving in adjusted {
+            assert!((54.0 / (54.0 + saving) - 0.95).abs() < 1e-12, "{saving}");
+        }
     }
 
     #[test]

@@ -24,7 +24,9 @@ use datafusion::prelude::SessionContext;
 use serde_json::{Value, json};
 
 use crate::config::StudyConfig;
-use crate::design::{CANDIDATES, DISAGREEMENT_RATIO, Design, e_value, e_value_of_interval};
+use crate::design::{
+    CANDIDATES, DISAGREEMENT_RATIO, Design, Matching, e_value, e_value_of_interval,
+};
 use crate::econ::programme::{CostDivisor, ProgrammeCost};
 use crate::engine::engine_error;
 use crate::error::{Error, Result};
@@ -97,30 +99,44 @@ pub async fn estimate(
     let programme = json!(config.programme);
     let wellbeing = wellbeing::estimate(ctx, config.seed).await?;
     let mut methods = json!({ "wellbeing": wellbeing.methods });
-    // The other candidate designs first: each rematches and overwrites `matched_sets`, and
-    // the headline design runs last, so the tables left behind are the headline's.
+    // The matching depends only on what a design matches on (`Design::matching`), so designs
+    // that share it share one matching. The designs matched differently from the headline
+    // run first, grouped by their matching (each group rematches and overwrites
+    // `matched_sets`); then the headline, whose tables are the ones left behind; then the
+    // designs that share its matching, on its matched sets.
     let headline = config.design();
-    let mut rows = Vec::new();
-    for design in CANDIDATES
+    let (mut before, after): (Vec<&Design>, Vec<&Design>) = CANDIDATES
         .iter()
         .filter(|design| design.name != headline.name)
-    {
-        rows.push(match config.with_design(design) {
-            Some(config) => design_row(ctx, &config, design, tables_dir).await?,
-            None => json!({
-                "design": design, "headline": false,
-                "not_estimated": format!("needs {} months of history before the index (pre_months is {})", design.washout_months + design.baseline_months, config.pre_months),
-            }),
-        });
+        .partition(|design| design.matching() != headline.matching());
+    before.sort_by_key(|design| design.matching());
+    let mut matched = None;
+    let mut rows = Vec::new();
+    for design in before {
+        rows.push(design_row(ctx, config, design, tables_dir, &mut matched).await?);
     }
     match comparison::match_cohort(ctx, config, tables_dir).await {
         Ok(comparison) => {
             let service_use = service_use::estimate(ctx, config).await?;
             let economics = economics::estimate(ctx, config, tables_dir).await?;
-            rows.insert(
-                0,
-                headline_row(&headline, &comparison, &service_use.results, &economics),
-            );
+            rows.push(headline_row(
+                &headline,
+                &comparison,
+                &service_use.results,
+                &economics,
+            ));
+            matched = Some((headline.matching(), comparison.matched_treated));
+            for design in after {
+                rows.push(design_row(ctx, config, design, tables_dir, &mut matched).await?);
+            }
+            // Rows in the candidates' order, the headline first.
+            rows.sort_by_key(|row| {
+                let name = row["design"]["name"].as_str().unwrap_or_default();
+                (
+                    name != headline.name,
+                    CANDIDATES.iter().position(|design| design.name == name),
+                )
+            });
             let design_sensitivity = design_sensitivity(&headline, rows, &service_use.results);
             let exits = follow_up_exits(ctx, config).await?;
             methods["matching"] = comparison.methods;
@@ -186,30 +202,53 @@ async fn with_programme_people(ctx: &SessionContext, config: &StudyConfig) -> Re
 }
 
 /// One candidate design's matching, rate ratios and saving (no subgroups, placebo or tables).
+/// `matched` holds the matching now in `matched_sets` and its matched treated count: a design
+/// with the same matching reuses it; another rematches and replaces it.
 async fn design_row(
     ctx: &SessionContext,
     config: &StudyConfig,
     design: &Design,
     tables_dir: &Path,
+    matched: &mut Option<(Matching, usize)>,
 ) -> Result<Value> {
     let mut row = json!({"design": design, "headline": false});
-    match comparison::match_cohort(ctx, config, tables_dir).await {
-        Ok(comparison) => {
-            row["matched_treated"] = json!(comparison.matched_treated);
-            let ratios = service_use::rate_ratios(ctx, config).await?;
-            row["rate_ratios"] = ratios
-                .into_iter()
-                .filter(|(name, _)| {
-                    outcomes::by_code(name).is_some_and(|measure| measure.compared_across_designs)
-                })
-                .map(|(name, estimate)| (name.to_string(), estimate))
-                .collect::<serde_json::Map<_, _>>()
-                .into();
-            row["saving"] = economics::saving(ctx, config).await?;
+    let Some(config) = config.with_design(design) else {
+        row["not_estimated"] = json!(format!(
+            "needs {} months of history before the index (pre_months is {})",
+            design.washout_months + design.baseline_months,
+            config.pre_months
+        ));
+        return Ok(row);
+    };
+    let matched_treated = match matched {
+        Some((matching, count)) if *matching == design.matching() => *count,
+        _ => {
+            *matched = None;
+            match comparison::match_cohort(ctx, &config, tables_dir).await {
+                Ok(comparison) => {
+                    *matched = Some((design.matching(), comparison.matched_treated));
+                    comparison.matched_treated
+                }
+                Err(Error::DataTest(reason)) => {
+                    row["not_estimated"] = json!(reason);
+                    return Ok(row);
+                }
+                Err(other) => return Err(other),
+            }
         }
-        Err(Error::DataTest(reason)) => row["not_estimated"] = json!(reason),
-        Err(other) => return Err(other),
-    }
+    };
+    row["matched_treated"] = json!(matched_treated);
+    let ratios = service_use::rate_ratios(ctx, &config).await?;
+    row["rate_ratios"] = ratios
+        .ratios
+        .into_iter()
+        .filter(|(name, _)| {
+            outcomes::by_code(name).is_some_and(|measure| measure.compared_across_designs)
+        })
+        .map(|(name, estimate)| (name.to_string(), estimate))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    row["saving"] = economics::saving(ctx, &config, ratios.counterfactual_factor).await?;
     Ok(row)
 }
 

@@ -87,7 +87,11 @@ const NO_INTERACTION_TEST: [&str; 2] = ["referral_reason", "practice"];
 /// DiD per measure within each level of each breakdown (sets defined by their treated member),
 /// each p-value also Benjamini-Hochberg adjusted across every subgroup estimate of its measure;
 /// and, per breakdown with separate levels, whether the rate ratio differs between them.
-async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<(Value, Value)> {
+async fn subgroups(
+    ctx: &SessionContext,
+    people: &[Person],
+    adjustment: Adjustment,
+) -> Result<(Value, Value)> {
     let columns = Columns::query(
         ctx,
         &format!(
@@ -138,7 +142,7 @@ async fn subgroups(ctx: &SessionContext, people: &[Person]) -> Result<(Value, Va
                     .iter()
                     .enumerate()
                     .map(|(index, measure)| {
-                        let mut estimate = match did_with(&chosen, index, None) {
+                        let mut estimate = match did_with(&chosen, index, None, adjustment) {
                             Ok(estimate) => {
                                 let (group_of, groups) = &mut estimated[index];
                                 group_of.extend(members.iter().map(|set| (*set, *groups)));
@@ -309,8 +313,9 @@ async fn placebo(ctx: &SessionContext) -> Result<BTreeMap<usize, Value>> {
         } else if set_count < MIN_SUBGROUP_SETS {
             json!({"not_estimated": format!("{set_count} matched sets have data over the whole baseline window (fewer than {MIN_SUBGROUP_SETS})")})
         } else {
-            let mut estimate =
-                did_with(&people, measure, None).unwrap_or_else(|error| note(&error));
+            // Unadjusted whatever the design: the placebo people carry no prior-use windows.
+            let mut estimate = did_with(&people, measure, None, Adjustment::None)
+                .unwrap_or_else(|error| note(&error));
             estimate["matched_sets"] = json!(set_count);
             estimate
         };
@@ -372,7 +377,15 @@ struct Person {
     events: [[f64; 2]; MEASURES.len()],
     naive_before_days: f64,
     naive_before_events: [f64; MEASURES.len()],
+    /// Exposure days and events per measure in the months the matching looks at, -12..-4 and
+    /// -3..-1 (`PRIOR_USE_WINDOWS`), for designs that adjust for prior use.
+    prior_days: [f64; 2],
+    prior_events: [[f64; 2]; MEASURES.len()],
 }
+
+/// The windows of prior use a design may adjust for (the matching's windows,
+/// `queries/panel/matching_covariates.sql`): months -12..-4 and -3..-1.
+const PRIOR_USE_WINDOWS: [std::ops::Range<i64>; 2] = [-12..-3, -3..0];
 
 impl Default for Person {
     fn default() -> Person {
@@ -384,6 +397,8 @@ impl Default for Person {
             events: [[0.0; 2]; MEASURES.len()],
             naive_before_days: 0.0,
             naive_before_events: [0.0; MEASURES.len()],
+            prior_days: [0.0; 2],
+            prior_events: [[0.0; 2]; MEASURES.len()],
         }
     }
 }
@@ -396,6 +411,19 @@ impl Person {
         } else {
             (self.events[measure][1], self.exposure_days[1])
         }
+    }
+
+    /// ln(1 + rate per person-year) of a measure in each prior-use window (0 without
+    /// exposure there): the covariates of a design that adjusts for prior use.
+    fn prior_use(&self, measure: usize) -> [f64; 2] {
+        let mut covariates = [0.0; 2];
+        for (window, covariate) in covariates.iter_mut().enumerate() {
+            let days = self.prior_days[window];
+            if days > 0.0 {
+                *covariate = (self.prior_events[measure][window] / (days / DAYS_PER_YEAR)).ln_1p();
+            }
+        }
+        covariates
     }
 }
 
@@ -492,6 +520,15 @@ async fn load_people(
                 person.naive_before_events[measure] += values[row];
             }
         }
+        if let Some(window) = PRIOR_USE_WINDOWS
+            .iter()
+            .position(|window| window.contains(&month))
+        {
+            person.prior_days[window] += exposure[row];
+            for (measure, values) in counts.iter().enumerate() {
+                person.prior_events[measure][window] += values[row];
+            }
+        }
         let baseline_start = -i64::from(config.washout_months + config.baseline_months);
         if month < 0 && (month >= -i64::from(config.washout_months) || month < baseline_start) {
             continue; // the wash-out, or before the baseline window: in no DiD period
@@ -569,33 +606,66 @@ fn event_study_regression(
 
 /// The DiD rate ratio and its interval per measure (no bootstrap): what the design
 /// sensitivity compares across designs.
-pub async fn rate_ratios(
-    ctx: &SessionContext,
-    config: &StudyConfig,
-) -> Result<Vec<(&'static str, Value)>> {
+pub struct DesignRatios {
+    pub ratios: Vec<(&'static str, Value)>,
+    /// What the g-computation counterfactual of the savings is multiplied by so that it
+    /// follows the design's outcome model: 1 for the plain DiD (its pooled counterfactual
+    /// already gives the total-cost rate ratio); for a design adjusted for prior use, the
+    /// plain total-cost DiD ratio over the adjusted one, so that the pooled saving implies
+    /// the adjusted ratio.
+    pub counterfactual_factor: f64,
+}
+
+pub async fn rate_ratios(ctx: &SessionContext, config: &StudyConfig) -> Result<DesignRatios> {
     let (people, _, _) = load_people(ctx, config, false).await?;
-    Ok(MEASURES
+    let adjustment = Adjustment::of(config);
+    let ratios = MEASURES
         .iter()
         .enumerate()
         .map(|(index, measure)| {
-            let estimate = did_with(&people, index, None).map_or_else(
+            let estimate = did_with(&people, index, None, adjustment).map_or_else(
                 |error| note(&error),
                 |did| json!({"rate_ratio": did["rate_ratio"], "ci95": did["ci95"]}),
             );
             (measure.code, estimate)
         })
-        .collect())
+        .collect();
+    let counterfactual_factor = match adjustment {
+        Adjustment::None => 1.0,
+        Adjustment::PriorUse => {
+            let cost = MEASURES
+                .iter()
+                .position(|measure| measure.is_cost())
+                .expect("the registry has total cost");
+            let log_ratio = |adjustment| -> Option<f64> {
+                check_cells(&people, cost).ok()?;
+                let fit = design(&people, cost, |_| true, Some(adjustment))
+                    .fit()
+                    .ok()?;
+                Some(fit.coef[3])
+            };
+            match (log_ratio(Adjustment::None), log_ratio(Adjustment::PriorUse)) {
+                (Some(plain), Some(adjusted)) => (plain - adjusted).exp(),
+                _ => f64::NAN,
+            }
+        }
+    };
+    Ok(DesignRatios {
+        ratios,
+        counterfactual_factor,
+    })
 }
 
 pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<ServiceUse> {
     let (people, monthly, cells) = load_people(ctx, config, true).await?;
-    let (subgroups, interactions) = subgroups(ctx, &people).await?;
+    let adjustment = Adjustment::of(config);
+    let (subgroups, interactions) = subgroups(ctx, &people, adjustment).await?;
     let mut placebo = placebo(ctx).await?;
     let mut results = Vec::new();
     for (measure, entry) in MEASURES.iter().enumerate() {
         let before_after = before_after(&people, measure, true);
         let comparison = before_after_ratio(&people, measure, false);
-        let did = did(&people, measure, config.seed);
+        let did = did(&people, measure, config.seed, adjustment);
         let ancova = ancova(&people, measure);
         let event_study: Vec<Value> = (-config.pre_months..config.post_months)
             .map(|month| {
@@ -747,9 +817,39 @@ impl Rows {
     }
 }
 
-/// Rows person x period with exposure: the DiD's (1, treated, post, treated x post),
-/// clustered by matched set, or the before/after's (1, post), clustered by person.
-fn design(people: &[Person], measure: usize, include: impl Fn(&Person) -> bool, did: bool) -> Rows {
+/// How the DiD's outcome model treats prior use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Adjustment {
+    /// `count ~ treated + post + treated:post`.
+    None,
+    /// Also each person's prior use of the measure and its interaction with the period,
+    /// `+ h + post:h` for h = ln(1 + rate) in months -12..-4 and -3..-1: the change from
+    /// baseline to follow-up may depend on prior use, so comparison people with a given history
+    /// stand for treated people with that history (regression adjustment on top of matching:
+    /// Rubin 1973, Biometrics 29:185; Ho, Imai, King & Stuart 2007, Political Analysis
+    /// 15:199). The rate ratio is still exp(treated:post).
+    PriorUse,
+}
+
+impl Adjustment {
+    fn of(config: &StudyConfig) -> Adjustment {
+        if config.adjust_for_prior_use {
+            Adjustment::PriorUse
+        } else {
+            Adjustment::None
+        }
+    }
+}
+
+/// Rows person x period with exposure: the DiD's (1, treated, post, treated x post [, h1, h2,
+/// post x h1, post x h2]), clustered by matched set, or the before/after's (1, post),
+/// clustered by person.
+fn design(
+    people: &[Person],
+    measure: usize,
+    include: impl Fn(&Person) -> bool,
+    did: Option<Adjustment>,
+) -> Rows {
     let (mut values, mut y, mut offset, mut clusters, mut weights) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (index, person) in people
@@ -758,7 +858,7 @@ fn design(people: &[Person], measure: usize, include: impl Fn(&Person) -> bool, 
         .filter(|(_, person)| include(person))
     {
         for period in 0..2 {
-            let (events, days) = if did {
+            let (events, days) = if did.is_some() {
                 (person.events[measure][period], person.exposure_days[period])
             } else {
                 person.naive(measure, period)
@@ -767,18 +867,31 @@ fn design(people: &[Person], measure: usize, include: impl Fn(&Person) -> bool, 
                 continue;
             }
             let (treated, post) = (f64::from(u8::from(person.treated)), period as f64);
-            if did {
-                values.extend([1.0, treated, post, treated * post]);
-            } else {
-                values.extend([1.0, post]);
+            match did {
+                Some(adjustment) => {
+                    values.extend([1.0, treated, post, treated * post]);
+                    if adjustment == Adjustment::PriorUse {
+                        let [recent, peak] = person.prior_use(measure);
+                        values.extend([recent, peak, post * recent, post * peak]);
+                    }
+                }
+                None => values.extend([1.0, post]),
             }
             y.push(events);
             offset.push((days / DAYS_PER_YEAR).ln());
-            clusters.push(if did { person.set as u64 } else { index as u64 });
+            clusters.push(if did.is_some() {
+                person.set as u64
+            } else {
+                index as u64
+            });
             weights.push(person.weight);
         }
     }
-    let columns = if did { 4 } else { 2 };
+    let columns = match did {
+        Some(Adjustment::PriorUse) => 8,
+        Some(Adjustment::None) => 4,
+        None => 2,
+    };
     Rows {
         x: DMatrix::from_row_slice(y.len(), columns, &values),
         y,
@@ -827,7 +940,7 @@ fn before_after(people: &[Person], measure: usize, treated: bool) -> StatsResult
             });
         }
     }
-    let rows = design(people, measure, |person| person.treated == treated, false);
+    let rows = design(people, measure, |person| person.treated == treated, None);
     let (ratio, [low, high], p) = rows.rate_ratio(&rows.fit()?, 1)?;
     Ok(json!({
         "pre_rate": number(rate(people, measure, treated, 0)),
@@ -850,8 +963,8 @@ fn before_after_ratio(people: &[Person], measure: usize, treated: bool) -> Stats
 
 /// The headline DiD of one measure, with the bootstrap and what the rate ratio means per
 /// treated person (`avoided_per_person`).
-fn did(people: &[Person], measure: usize, seed: u64) -> StatsResult<Value> {
-    let mut estimate = did_with(people, measure, Some(seed))?;
+fn did(people: &[Person], measure: usize, seed: u64, adjustment: Adjustment) -> StatsResult<Value> {
+    let mut estimate = did_with(people, measure, Some(seed), adjustment)?;
     estimate["avoided_per_person"] = avoided_per_person(people, measure, &estimate);
     Ok(estimate)
 }
@@ -884,9 +997,15 @@ fn avoided_per_person(people: &[Person], measure: usize, did: &Value) -> Value {
 }
 
 /// The DiD of one measure; the bootstrap CI of the absolute change only when `seed` is given.
-fn did_with(people: &[Person], measure: usize, seed: Option<u64>) -> StatsResult<Value> {
+/// The absolute change is always the unadjusted difference of rate changes.
+fn did_with(
+    people: &[Person],
+    measure: usize,
+    seed: Option<u64>,
+    adjustment: Adjustment,
+) -> StatsResult<Value> {
     check_cells(people, measure)?;
-    let rows = design(people, measure, |_| true, true);
+    let rows = design(people, measure, |_| true, Some(adjustment));
     let fit = rows.fit()?;
     let se = fit.standard_errors(&Covariance::Cluster(&rows.clusters))?[3];
     let (p, [low, high]) = wald_ci(fit.coef[3], se, Some(cluster_count(&rows.clusters)));
@@ -1046,6 +1165,51 @@ mod tests {
     use super::*;
 
     /// Matched pairs with the given events per person in [comparison, treated] x [pre, post].
+    #[test]
+    fn the_did_adjusted_for_prior_use_matches_statsmodels() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/stats/adjusted_did.json"
+        );
+        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let people: Vec<Person> = fixture["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                let value = |key: &str| row[key].as_f64().unwrap();
+                let mut person = Person {
+                    set: row["set"].as_i64().unwrap(),
+                    treated: row["treated"] == 1,
+                    weight: value("weight"),
+                    exposure_days: [value("pre_days"), value("post_days")],
+                    prior_days: [value("recent_days"), value("peak_days")],
+                    ..Person::default()
+                };
+                person.events[0] = [value("pre_events"), value("post_events")];
+                person.prior_events[0] = [value("recent_events"), value("peak_events")];
+                person
+            })
+            .collect();
+        for (adjustment, expected) in [
+            (Adjustment::PriorUse, &fixture["adjusted"]),
+            (Adjustment::None, &fixture["unadjusted"]),
+        ] {
+            let estimate = did_with(&people, 0, None, adjustment).unwrap();
+            let close = |actual: &Value, expected: &Value| {
+                let (actual, expected) = (actual.as_f64().unwrap(), expected.as_f64().unwrap());
+                assert!(
+                    ((actual - expected) / expected).abs() < 1e-8,
+                    "{adjustment:?}: {actual} vs statsmodels {expected}"
+                );
+            };
+            close(&estimate["rate_ratio"], &expected["rate_ratio"]);
+            close(&estimate["ci95"][0], &expected["ci95"][0]);
+            close(&estimate["ci95"][1], &expected["ci95"][1]);
+            close(&estimate["p"], &expected["p"]);
+        }
+    }
+
     fn pairs(sets: i64, events: [[f64; 2]; 2]) -> Vec<Person> {
         (0..sets)
             .flat_map(|set| {
@@ -1132,7 +1296,7 @@ mod tests {
         for person in people.iter_mut().filter(|person| !person.treated) {
             person.weight = weights[&person.set];
         }
-        let estimate = did_with(&people, 0, None).unwrap();
+        let estimate = did_with(&people, 0, None, Adjustment::None).unwrap();
         let ratio = estimate["rate_ratio"].as_f64().unwrap();
         assert!((ratio - 11.0 / 14.0).abs() < 1e-9, "{ratio}");
         // The absolute change per person-year uses the same weights: two (weighted) people a
@@ -1150,7 +1314,7 @@ mod tests {
         // No treated event after the index: the Poisson interaction would run to -infinity
         // (rate ratio ~5e-12 with a tight CI, "converged").
         let people = pairs(40, [[1.0, 2.0], [1.0, 0.0]]);
-        let error = did_with(&people, 0, None).unwrap_err();
+        let error = did_with(&people, 0, None, Adjustment::None).unwrap_err();
         assert_eq!(
             error,
             StatsError::TooFewEvents {
@@ -1171,11 +1335,11 @@ mod tests {
             people[index].events[0][0] = f64::from(u8::from(rank < 4));
         }
         assert!(matches!(
-            did_with(&people, 0, None),
+            did_with(&people, 0, None, Adjustment::None),
             Err(StatsError::TooFewEvents { events, .. }) if events == 4.0
         ));
         people[treated_pre[4]].events[0][0] = 1.0;
-        let estimate = did_with(&people, 0, None).unwrap();
+        let estimate = did_with(&people, 0, None, Adjustment::None).unwrap();
         assert!(estimate["rate_ratio"].as_f64().unwrap() > 1.0);
     }
 
@@ -1244,7 +1408,7 @@ mod tests {
     #[test]
     fn no_events_anywhere_is_no_data() {
         let people = pairs(40, [[0.0, 0.0], [0.0, 0.0]]);
-        let error = did_with(&people, 1, None).unwrap_err();
+        let error = did_with(&people, 1, None, Adjustment::None).unwrap_err();
         assert!(error.to_string().starts_with("no data"), "{error}");
         assert!(
             before_after(&people, 1, true)

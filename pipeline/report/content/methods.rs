@@ -18,6 +18,11 @@ pub(super) fn approach(results: &Value, manifest: &Value, rule: Disclosure) -> V
         Some("none") | None => "age, sex, deprivation, ethnicity and long-term conditions".to_string(),
         Some(_) => "age, sex, deprivation, ethnicity, long-term conditions and their GP demand, A&E attendances and emergency admissions over the year before".to_string(),
     };
+    let matched_on = if config["exact_on_prior_use_bands"] == true {
+        format!("{matched_on}, and in the same band of GP demand and of any emergency care")
+    } else {
+        matched_on
+    };
     if let Some(matched) = count(&results["cohort"]["matched_treated"]) {
         lines.push(format!(
             "Each of the {} people referred between {} and {} who could be matched was compared with a person not yet referred on the same date, similar in {matched_on}. Nothing else was matched on, so the groups may still differ in ways the records do not show.",
@@ -137,6 +142,10 @@ const MATCHING_LABELS: &[(&str, &str)] = &[
     ("omitted_covariates", "Covariates left out of the model"),
     ("service_use_covariates", "Prior NHS use matched on"),
     ("exact", "Matched exactly on"),
+    (
+        "exact_on_prior_use_bands",
+        "Also matched exactly on bands of prior use",
+    ),
     ("ratio", "Comparison people per referred person"),
     ("order", "Order of matching"),
     ("balance_convention", "How balance is measured"),
