@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use super::{Columns, number};
 use crate::config::{PriorUse, StudyConfig};
 use crate::engine::engine_error;
+use crate::engine::models::KeyOrder;
 use crate::error::{Error, Result};
+use crate::outcomes;
 use crate::stats::StatsError;
 use crate::stats::glm::{self, Family};
 use crate::stats::matching::{CaliperScale, MatchOptions, Unit, Weighted, balance, greedy_match};
@@ -236,6 +238,7 @@ pub async fn match_cohort(
         set_of[c] = set_of[t];
     }
     register_matched_sets(ctx, tables_dir, &ids, &treated, &set_of).await?;
+    register_matched_panel(ctx, tables_dir).await?;
 
     // With k controls per treated person each control weighs 1/k in the balance (as in the
     // DiD and savings), so every matched set counts once; k varies where the caliper or the
@@ -378,6 +381,26 @@ fn exact_strata(columns: &Columns, keys: &[String]) -> Result<Vec<String>> {
         }
     }
     Ok(strata)
+}
+
+/// The matched people's person-month panel with their use, one row per person and month
+/// (`outcomes::wide_panel_sql`: `person_months` columns, `set_id`, a column per counted
+/// measure and its cost), written once per matching to `tables/matched_panel.parquet`
+/// (restricted: person-level) and registered as `matched_panel`. The DiD, the savings and
+/// every design sharing this matching read it, instead of joining the whole panel again each.
+async fn register_matched_panel(ctx: &SessionContext, tables_dir: &Path) -> Result<()> {
+    let sql = outcomes::wide_panel_sql(
+        "p.*, m.set_id",
+        "matched_sets",
+        "p.person_id, p.relative_month",
+    );
+    let frame = ctx
+        .sql(&sql)
+        .await
+        .map_err(|error| engine_error("matched_panel", error))?;
+    let path = tables_dir.join("matched_panel.parquet");
+    crate::engine::models::write_parquet(frame, &path, &[], KeyOrder::Sorted).await?;
+    crate::engine::register_parquet_file(ctx, "matched_panel", &path).await
 }
 
 async fn register_matched_sets(

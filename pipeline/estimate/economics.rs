@@ -308,11 +308,7 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
     let baseline_start = -i64::from(config.washout_months + config.baseline_months);
     let columns = Columns::query(
         ctx,
-        &outcomes::wide_panel_sql(
-            "m.set_id, m.group_name, p.person_id, p.relative_month, p.exposure_days",
-            "matched_sets",
-            "m.set_id, p.person_id, p.relative_month",
-        ),
+        "select * from matched_panel order by set_id, person_id, relative_month",
     )
     .await?;
     let set_ids = columns.floats_or_zero("set_id")?;

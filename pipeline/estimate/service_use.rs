@@ -451,11 +451,7 @@ async fn load_people(
 ) -> Result<(Vec<Person>, Monthly, EventCells)> {
     let columns = Columns::query(
         ctx,
-        &outcomes::wide_panel_sql(
-            "p.*, m.set_id",
-            "matched_sets",
-            "p.person_id, p.relative_month",
-        ),
+        "select * from matched_panel order by person_id, relative_month",
     )
     .await?;
     let ids = columns.texts("person_id")?;
