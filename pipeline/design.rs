@@ -142,7 +142,7 @@ pub const CANDIDATES: [Design; 10] = [
         exact_on_prior_use_bands: true,
         adjust_for_prior_use: false,
         description: "matched exactly on bands of prior GP demand and any emergency care in months -12..-4 and -3..-1, and on demographics and prior use within the propensity caliper; the year before that (-24..-13) as baseline",
-        known_bias: "It leaves referred people with no comparison person in their band of prior use unmatched (29 of 380 on the sample), so it answers for the rest; in the validation study it overstated GP demand by up to 2.6% (where use drifts differently by level) and its saving per person referred erred more than the default's (RMSE up to £179 against £116 at 200,000 people) (docs/validation.md).",
+        known_bias: "It leaves referred people with no comparison person in their band of prior use unmatched (about 8% on the sample), so it answers for the rest; in the validation study it overstated GP demand by up to 2.6% (where use drifts differently by level) and its saving per person referred erred more than the default's (RMSE up to £179 against £116 at 200,000 people) (docs/validation.md).",
     },
     Design {
         name: "history-bands-washout3",

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::table::{Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, Shape, TEST, TEXT};
+use super::table::{COUNT, Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, Shape, TEST, TEXT};
 use super::{Content, SOURCE, Table, parts};
 use crate::outcomes;
 use crate::report::charts::{Chart, DotRow, Kind, Line, Stroke};
@@ -264,7 +264,7 @@ pub(super) fn service_use_section(
         },
     });
     content.charts.extend(event_charts);
-    let (designs, verdict) = design_sensitivity(&results["design_sensitivity"], content);
+    let (designs, verdict) = design_sensitivity(&results["design_sensitivity"], rule, content);
     let section = json!({
         "intro": parts(&SERVICE_USE_INTRO.map(|(text, strong)| (text.to_string(), strong))),
         "table": table.clone(), "events": events.clone(), "pre_trends": pre_trends.clone(), "designs": designs, "design_verdict": verdict,
@@ -275,11 +275,20 @@ pub(super) fn service_use_section(
 
 /// The rate ratios and saving under every candidate comparison design, the verdict (do the
 /// designs agree?) and a forest chart of the ratios by design.
-fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, String) {
+fn design_sensitivity(
+    sensitivity: &Value,
+    rule: Disclosure,
+    content: &mut Content,
+) -> (Value, String) {
     let Some(rows) = sensitivity["designs"].as_array() else {
         return (Value::Null, String::new());
     };
-    let mut columns = vec![("design", "Comparison design", TEXT)];
+    // How many referred people each design matched: a design that matches exactly on bands
+    // of prior use can leave some without a comparison person, and then answers for the rest.
+    let mut columns = vec![
+        ("design", "Comparison design", TEXT),
+        ("matched_treated", "Referred people matched", COUNT),
+    ];
     let headers: Vec<(String, String)> = outcomes::compared_across_designs()
         .map(|measure| {
             (
@@ -310,7 +319,11 @@ fn design_sensitivity(sensitivity: &Value, content: &mut Content) -> (Value, Str
         if row["headline"] == true {
             label = format!("{label} (headline)");
         }
-        let mut cells = vec![Cell::text(label)];
+        let matched = row["matched_treated"].as_u64().map_or_else(
+            || Cell::missing("not matched"),
+            |count| Cell::count(rule, count),
+        );
+        let mut cells = vec![Cell::text(label), matched];
         for measure in outcomes::compared_across_designs() {
             let estimate = &row["rate_ratios"][measure.code];
             cells.push(
