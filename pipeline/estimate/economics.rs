@@ -939,6 +939,15 @@ fn write_monthly_table(
 mod tests {
     use super::*;
 
+    /// One person's sums: `pre` a month before, `month` in each of two follow-up months.
+    fn two_months(pre: f64, month: f64) -> Sums {
+        Sums {
+            pre: cell(pre, 1.0),
+            months: vec![cell(month, 1.0); 2],
+            persons: 1.0,
+        }
+    }
+
     fn cell(cost: f64, exposure: f64) -> Cell {
         let mut costs = [0.0; COUNTED];
         costs[0] = cost;
@@ -1025,14 +1034,9 @@ mod tests {
         // Treated £60 -> £54 a month, comparison flat at £30: the plain ratio is 0.9, a saving
         // of £6 a month. An adjusted model with ratio 0.95 gives the factor 0.9 / 0.95: the
         // counterfactual becomes 60 x 0.9 / 0.95 = 56.84 and the saving 2.84.
-        let sums = |pre: f64, month: f64| Sums {
-            pre: cell(pre, 1.0),
-            months: vec![cell(month, 1.0); 2],
-            persons: 1.0,
-        };
         let set = Set {
-            treated: sums(60.0, 54.0),
-            comparison: sums(30.0, 30.0),
+            treated: two_months(60.0, 54.0),
+            comparison: two_months(30.0, 30.0),
         };
         let plain = factored_savings(&set.treated, &set.comparison, 2, 1.0);
         assert_eq!(
@@ -1051,14 +1055,9 @@ mod tests {
         // the comparison £30; the comparison's cost rises 10% to £33, and the treated group's
         // to £66, so the rate ratio is 1 and nothing was saved. The additive scale expects
         // 60 + 3 = 63 and reports a cost of £3 a month.
-        let sums = |pre: f64, month: f64| Sums {
-            pre: cell(pre, 1.0),
-            months: vec![cell(month, 1.0); 2],
-            persons: 1.0,
-        };
         let set = Set {
-            treated: sums(60.0, 66.0),
-            comparison: sums(30.0, 33.0),
+            treated: two_months(60.0, 66.0),
+            comparison: two_months(30.0, 33.0),
         };
         let ratio = savings(std::iter::once(&set), 2, &NO_CHANGE, Scale::Ratio);
         assert!(ratio.iter().all(|saving| saving.abs() < 1e-12), "{ratio:?}");
@@ -1165,14 +1164,9 @@ mod tests {
         // Comparison cost rises from 100 to 110 a person-month; the treated group, also at
         // 100 before, costs 99: without the service it would have cost 110, so 11 of 110
         // (10%) was avoided in each of two months.
-        let sums = |pre: f64, month: f64| Sums {
-            pre: cell(pre, 1.0),
-            months: vec![cell(month, 1.0); 2],
-            persons: 1.0,
-        };
         let set = Set {
-            treated: sums(100.0, 99.0),
-            comparison: sums(100.0, 110.0),
+            treated: two_months(100.0, 99.0),
+            comparison: two_months(100.0, 110.0),
         };
         let expected = expected_cost_without_service(&set.treated, &set.comparison, 2, 0.0);
         assert!((expected - 220.0).abs() < 1e-9);

@@ -1160,52 +1160,64 @@ fn exact_poisson_ci(events: f64, years: f64) -> Value {
 mod tests {
     use super::*;
 
-    /// Matched pairs with the given events per person in [comparison, treated] x [pre, post].
-    #[test]
-    fn the_did_adjusted_for_prior_use_matches_statsmodels() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/stats/adjusted_did.json"
-        );
+    /// An oracle fixture of `tests/fixtures/stats/` and its people: one row each with the
+    /// matched set, group, baseline and follow-up days and events of measure 0, and where the
+    /// fixture has them a prior weight and the prior-use windows' days and events.
+    fn oracle_people(file: &str) -> (Value, Vec<Person>) {
+        let path = format!("{}/tests/fixtures/stats/{file}", env!("CARGO_MANIFEST_DIR"));
         let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let people: Vec<Person> = fixture["people"]
+        let people = fixture["people"]
             .as_array()
             .unwrap()
             .iter()
             .map(|row| {
                 let value = |key: &str| row[key].as_f64().unwrap();
+                let optional = |key: &str| row[key].as_f64().unwrap_or(0.0);
                 let mut person = Person {
                     set: row["set"].as_i64().unwrap(),
                     treated: row["treated"] == 1,
-                    weight: value("weight"),
+                    weight: row["weight"].as_f64().unwrap_or(1.0),
                     exposure_days: [value("pre_days"), value("post_days")],
-                    prior_days: [value("recent_days"), value("peak_days")],
+                    prior_days: [optional("recent_days"), optional("peak_days")],
                     ..Person::default()
                 };
                 person.events[0] = [value("pre_events"), value("post_events")];
-                person.prior_events[0] = [value("recent_events"), value("peak_events")];
+                person.prior_events[0] = [optional("recent_events"), optional("peak_events")];
                 person
             })
             .collect();
-        for (adjustment, expected) in [
+        (fixture, people)
+    }
+
+    /// The rate ratio, its interval and p agree with the oracle's to 1e-8 (relative).
+    fn assert_matches_oracle(estimate: &Value, oracle: &Value, what: &str) {
+        for (actual, expected) in [
+            (&estimate["rate_ratio"], &oracle["rate_ratio"]),
+            (&estimate["ci95"][0], &oracle["ci95"][0]),
+            (&estimate["ci95"][1], &oracle["ci95"][1]),
+            (&estimate["p"], &oracle["p"]),
+        ] {
+            let (actual, expected) = (actual.as_f64().unwrap(), expected.as_f64().unwrap());
+            assert!(
+                ((actual - expected) / expected).abs() < 1e-8,
+                "{what}: {actual} vs statsmodels {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_did_adjusted_for_prior_use_matches_statsmodels() {
+        let (fixture, people) = oracle_people("adjusted_did.json");
+        for (adjustment, oracle) in [
             (Adjustment::PriorUse, &fixture["adjusted"]),
             (Adjustment::None, &fixture["unadjusted"]),
         ] {
             let estimate = did_with(&people, 0, None, adjustment).unwrap();
-            let close = |actual: &Value, expected: &Value| {
-                let (actual, expected) = (actual.as_f64().unwrap(), expected.as_f64().unwrap());
-                assert!(
-                    ((actual - expected) / expected).abs() < 1e-8,
-                    "{adjustment:?}: {actual} vs statsmodels {expected}"
-                );
-            };
-            close(&estimate["rate_ratio"], &expected["rate_ratio"]);
-            close(&estimate["ci95"][0], &expected["ci95"][0]);
-            close(&estimate["ci95"][1], &expected["ci95"][1]);
-            close(&estimate["p"], &expected["p"]);
+            assert_matches_oracle(&estimate, oracle, &format!("{adjustment:?}"));
         }
     }
 
+    /// Matched pairs with the given events per person in [comparison, treated] x [pre, post].
     fn pairs(sets: i64, events: [[f64; 2]; 2]) -> Vec<Person> {
         (0..sets)
             .flat_map(|set| {
@@ -1225,39 +1237,8 @@ mod tests {
 
     #[test]
     fn ancova_on_the_lagged_outcome_matches_statsmodels() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/stats/ancova.json"
-        );
-        let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let people: Vec<Person> = fixture["people"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|row| {
-                let value = |key: &str| row[key].as_f64().unwrap();
-                let mut person = Person {
-                    set: row["set"].as_i64().unwrap(),
-                    treated: row["treated"] == 1,
-                    exposure_days: [value("pre_days"), value("post_days")],
-                    ..Person::default()
-                };
-                person.events[0] = [value("pre_events"), value("post_events")];
-                person
-            })
-            .collect();
-        let estimate = ancova(&people, 0).unwrap();
-        let close = |actual: &Value, expected: &Value| {
-            let (actual, expected) = (actual.as_f64().unwrap(), expected.as_f64().unwrap());
-            assert!(
-                ((actual - expected) / expected).abs() < 1e-8,
-                "{actual} vs statsmodels {expected}"
-            );
-        };
-        close(&estimate["rate_ratio"], &fixture["rate_ratio"]);
-        close(&estimate["ci95"][0], &fixture["ci95"][0]);
-        close(&estimate["ci95"][1], &fixture["ci95"][1]);
-        close(&estimate["p"], &fixture["p"]);
+        let (fixture, people) = oracle_people("ancova.json");
+        assert_matches_oracle(&ancova(&people, 0).unwrap(), &fixture, "ANCOVA");
     }
 
     #[test]
