@@ -1,9 +1,9 @@
 //! The matched comparison cohort: a logistic propensity score on age, sex, IMD quintile,
 //! ethnicity group, LTC count and, as `match_on_prior_use` says, prior use (GP demand, A&E
 //! attendances and emergency admissions in months -12..-4 and -3..-1), greedy 1:k matching
-//! on its logit within
-//! the exact strata of the config, and the balance table. Writes and registers
-//! `matched_sets` (restricted: person-level).
+//! on its logit within the exact strata of the config (and, with `exact_on_prior_use_bands`,
+//! within bands of prior use), and the balance table. Writes and registers `matched_sets` and
+//! the matched people's panel `matched_panel` (both restricted: person-level).
 
 use std::collections::BTreeMap;
 use std::path::Path;
