@@ -1,8 +1,10 @@
-//! Input profiles: hospital extracts in the SUS+/NCDR, SUS Unified and HES layouts, dropped
-//! into a data folder with no configuration, load to exactly the rows of their contract-shaped
-//! twin (`tests/fixtures/profiles/hospital_activity.csv`; the layouts are written from it by
-//! `make_fixtures.py`), with every other row excluded by a stated rule and counted; a file no
-//! layout fits is an exit-2 error that names the nearest layouts.
+//! Input profiles: hospital extracts in the SUS+/NCDR, SUS Unified and HES layouts, and GP
+//! appointments from OLIDS, SystmOne and EMIS Web, dropped into a data folder with no
+//! configuration, load to exactly the rows of their contract-shaped twin
+//! (`tests/fixtures/profiles/hospital_activity.csv`, `tests/fixtures/models/gp_appointments.csv`;
+//! the layouts are written from them by `make_fixtures.py`), with every other row excluded by a
+//! stated rule and counted; a file no layout fits is an exit-2 error that names the nearest
+//! layouts.
 
 use std::path::Path;
 
@@ -18,27 +20,47 @@ const HOSPITAL_COLUMNS: [&str; 7] = [
     "department_type",
 ];
 
+const GP_COLUMNS: [&str; 6] = [
+    "person_id",
+    "appointment_date",
+    "status",
+    "hcp_type",
+    "mode",
+    "duration_minutes",
+];
+
 /// A data folder holding the golden fixture's other extracts and `hospital` files.
 fn data_folder(root: &Path, hospital: &Path) -> std::path::PathBuf {
+    data_folder_for(root, "hospital_activity", hospital)
+}
+
+/// A data folder holding the golden fixture's extracts, `extract` replaced by `files` (a
+/// contract-shaped file, or a folder of files in other layouts).
+fn data_folder_for(root: &Path, extract: &str, files: &Path) -> std::path::PathBuf {
     let data = root.join("data");
     std::fs::create_dir_all(&data).unwrap();
+    let replaced = format!("{extract}.csv");
     for entry in std::fs::read_dir(fixtures().join("models")).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with(".csv") && name != "hospital_activity.csv" {
+        if name.ends_with(".csv") && name != replaced {
             std::fs::copy(&path, data.join(&name)).unwrap();
         }
     }
-    if hospital.is_dir() {
-        copy_files(hospital, &data);
+    if files.is_dir() {
+        copy_files(files, &data);
     } else {
-        std::fs::copy(hospital, data.join("hospital_activity.csv")).unwrap();
+        std::fs::copy(files, data.join(&replaced)).unwrap();
     }
     data
 }
 
 fn ingest(root: &Path, hospital: &Path) -> std::path::PathBuf {
-    let data = data_folder(root, hospital);
+    ingest_extract(root, "hospital_activity", hospital)
+}
+
+fn ingest_extract(root: &Path, extract: &str, files: &Path) -> std::path::PathBuf {
+    let data = data_folder_for(root, extract, files);
     let out = root.join("out");
     let run = ingest_cli(&data, &out, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -61,8 +83,13 @@ fn ingest_cli(data: &Path, out: &Path, extra: &[&str]) -> Run {
 
 /// The loaded hospital rows (every contract column, not the source line), sorted.
 fn hospital_rows(out: &Path) -> Vec<Vec<Option<String>>> {
-    let path = out.join("data/hospital_activity.parquet");
-    let columns: Vec<Vec<Option<String>>> = HOSPITAL_COLUMNS
+    loaded_rows(out, "hospital_activity", &HOSPITAL_COLUMNS)
+}
+
+/// The loaded rows of an extract, the given columns, sorted.
+fn loaded_rows(out: &Path, extract: &str, columns: &[&str]) -> Vec<Vec<Option<String>>> {
+    let path = out.join(format!("data/{extract}.parquet"));
+    let columns: Vec<Vec<Option<String>>> = columns
         .iter()
         .map(|column| parquet_column(&path, column))
         .collect();
@@ -126,6 +153,91 @@ fn every_hospital_layout_loads_exactly_the_rows_of_its_contract_shaped_twin() {
             total("rows_loaded") + total("rows_excluded")
         );
         assert_eq!(total("rows_loaded"), 12, "{dialect}");
+    }
+}
+
+#[test]
+fn every_gp_system_layout_loads_the_rows_of_its_contract_shaped_twin() {
+    let twin_dir = tempfile::tempdir().unwrap();
+    let twin_out = ingest_extract(
+        twin_dir.path(),
+        "gp_appointments",
+        &fixtures().join("models/gp_appointments.csv"),
+    );
+    // Each layout is compared on the columns it carries (SRAppointment has no duration and no
+    // contact mode beyond a telephone flag; EMIS slots have neither a mode nor cancellations).
+    let carried_by_systmone = ["person_id", "appointment_date", "status", "hcp_type"];
+    let carried_by_emis = [
+        "person_id",
+        "appointment_date",
+        "status",
+        "hcp_type",
+        "duration_minutes",
+    ];
+    let layouts: [(&str, &str, &[&str], bool, u64); 3] = [
+        ("olids", "olids-appointments", &GP_COLUMNS, true, 2),
+        (
+            "systmone",
+            "systmone-appointments",
+            &carried_by_systmone,
+            true,
+            3,
+        ),
+        ("emis", "emis-appointments", &carried_by_emis, false, 2),
+    ];
+    for (folder, profile, columns, holds_cancellations, excluded) in layouts {
+        let cancelled = Some("cancelled".to_string());
+        let twin: Vec<Vec<Option<String>>> = loaded_rows(&twin_out, "gp_appointments", columns)
+            .into_iter()
+            .filter(|row| holds_cancellations || row[2] != cancelled)
+            .collect();
+        let work = tempfile::tempdir().unwrap();
+        let out = ingest_extract(
+            work.path(),
+            "gp_appointments",
+            &fixtures().join("profiles/gp-systems").join(folder),
+        );
+        assert_eq!(
+            loaded_rows(&out, "gp_appointments", columns),
+            twin,
+            "{folder}"
+        );
+
+        let report = read_json(&out.join("quality/ingest.json"));
+        let file = report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|file| file["extract"] == "gp_appointments")
+            .unwrap();
+        assert_eq!(file["profile"], profile, "{folder}");
+        assert_eq!(file["rows_excluded"], excluded, "{folder}: {file}");
+        assert_eq!(file["rows_quarantined"], 0, "{folder}: {file}");
+        assert_eq!(file["reconciled"], true, "{folder}: {file}");
+    }
+}
+
+#[test]
+fn a_systmone_appointment_file_without_the_staff_role_says_how_to_add_it() {
+    let work = tempfile::tempdir().unwrap();
+    let layouts = work.path().join("layouts");
+    std::fs::create_dir_all(&layouts).unwrap();
+    std::fs::write(
+        layouts.join("SRAppointment.csv"),
+        "RowIdentifier,DateStart,AppointmentStatus,IDProfileClinician,IDPatient\n\
+         1,30/10/2022 09:10:00,Finished,50,A\n",
+    )
+    .unwrap();
+    let data = data_folder_for(work.path(), "gp_appointments", &layouts);
+    let run = ingest_cli(&data, &work.path().join("out"), &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    for expected in [
+        "SRAppointment.csv",
+        "systmone-appointments",
+        "lacks column 'StaffRole'",
+        "join SRStaffMemberProfile on IDProfileClinician = RowIdentifier",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
     }
 }
 

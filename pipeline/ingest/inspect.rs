@@ -215,6 +215,7 @@ fn contract_shaped(
         }
         if let Some(at) = person_at
             && let Some(id) = record.fields.get(at)
+            && !id.trim().is_empty()
         {
             persons.insert(id.trim().to_string());
         }
@@ -305,6 +306,7 @@ fn profiled(
         .flat_map(|map| map.candidates().iter().map(String::as_str))
         .chain(long_columns)
         .chain(profile.exclude.iter().map(|rule| rule.column.as_str()))
+        .chain(profile.recode.iter().map(|rule| rule.column.as_str()))
         .chain(profile.also.iter().map(|rule| rule.column.as_str()))
         .map(normalise_name)
         .collect();
@@ -329,6 +331,7 @@ fn profiled(
         .filter(|map| map.codes.is_some())
         .filter_map(|map| mapper.source_of(&map.to).map(str::to_string))
         .chain(profile.exclude.iter().map(|rule| rule.column.clone()))
+        .chain(profile.recode.iter().map(|rule| rule.column.clone()))
         .chain(profile.also.iter().map(|rule| rule.column.clone()));
     for column in tested {
         let wanted = normalise_name(&column);
@@ -404,6 +407,7 @@ fn profiled(
         }
         if let Some(at) = person_at
             && let Some(id) = record.fields.get(at)
+            && !id.trim().is_empty()
         {
             persons.insert(id.trim().to_string());
         }
@@ -472,7 +476,7 @@ fn profiled(
 }
 
 /// What one source value of a column becomes: the first exclusion it meets, else its mapped
-/// code (or UNMAPPED), else the also-rows it triggers.
+/// code (or UNMAPPED), the recodes and the also-rows it triggers.
 fn value_outcome(profile: &Profile, column: &str, value: &str) -> String {
     // A profile's null values were shown as blank already; any other private value is "not
     // blank", which no rule lists.
@@ -508,6 +512,21 @@ fn value_outcome(profile: &Profile, column: &str, value: &str) -> String {
             });
         }
     }
+    for rule in profile.recode.iter().filter(|rule| same(&rule.column)) {
+        let listed = rule
+            .values
+            .iter()
+            .chain(&rule.not_in)
+            .any(|listed| listed.trim().to_lowercase() == key);
+        if listed == rule.not_in.is_empty() {
+            let set: Vec<String> = rule
+                .set
+                .iter()
+                .map(|(column, value)| format!("{column} {value}"))
+                .collect();
+            outcomes.push(format!("recoded: {} ({})", set.join(", "), rule.reason));
+        }
+    }
     for rule in profile.also.iter().filter(|rule| same(&rule.column)) {
         if rule
             .values
@@ -524,7 +543,7 @@ fn value_outcome(profile: &Profile, column: &str, value: &str) -> String {
     }
 }
 
-/// How many of a file's distinct person ids are in the patients extract.
+/// How many of a file's distinct (non-blank) person ids are in the patients extract.
 fn linkage(persons: &BTreeSet<String>, patients: Option<&BTreeSet<String>>) -> String {
     match patients {
         None => format!(

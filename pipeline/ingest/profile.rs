@@ -6,8 +6,10 @@
 //! layout (its signature), and for each contract column the source column (with a code map or
 //! a unit) or a constant. Rows the layout holds but the contract does not count (a cancelled
 //! appointment, a maternity admission, a duplicate record) are excluded by a stated rule and
-//! counted by reason in the quality report; a row may also add one (an A&E arrival by
-//! ambulance is also an ambulance conveyance). The mapped row is then checked by the contract
+//! counted by reason in the quality report; a rule may recode a row from another column (an
+//! appointment in a "Social Prescribing Service" slot is the link worker's, whatever the
+//! clinician's recorded role), and a row may also add one (an A&E arrival by ambulance is
+//! also an ambulance conveyance). The mapped row is then checked by the contract
 //! exactly as a contract-shaped file is, so a layout adds no validation of its own.
 //!
 //! Code maps of NHS Data Dictionary values that several layouts share (admission method,
@@ -31,7 +33,7 @@ use super::quarantine::Reason;
 use crate::error::{Error, Location, Result};
 
 /// The built-in profiles, by file name.
-const FILES: [(&str, &str); 11] = [
+const FILES: [(&str, &str); 14] = [
     (
         "ncdr-apcs.toml",
         include_str!("../../profiles/ncdr-apcs.toml"),
@@ -56,6 +58,18 @@ const FILES: [(&str, &str); 11] = [
     ("hes-apc.toml", include_str!("../../profiles/hes-apc.toml")),
     ("hes-op.toml", include_str!("../../profiles/hes-op.toml")),
     ("hes-ae.toml", include_str!("../../profiles/hes-ae.toml")),
+    (
+        "olids-appointments.toml",
+        include_str!("../../profiles/olids-appointments.toml"),
+    ),
+    (
+        "systmone-appointments.toml",
+        include_str!("../../profiles/systmone-appointments.toml"),
+    ),
+    (
+        "emis-appointments.toml",
+        include_str!("../../profiles/emis-appointments.toml"),
+    ),
     (
         "gp-coded-referrals.toml",
         include_str!("../../profiles/gp-coded-referrals.toml"),
@@ -208,6 +222,10 @@ pub struct Profile {
     /// Rows the contract does not count, dropped and counted by reason.
     #[serde(default)]
     pub exclude: Vec<Exclusion>,
+    /// Rows whose value in a source column meets a test get contract columns replaced, rule
+    /// by rule in order (a later rule wins).
+    #[serde(default)]
+    pub recode: Vec<Recode>,
     /// Rows that stand for a second event, added with some columns replaced.
     #[serde(default)]
     pub also: Vec<AlsoRow>,
@@ -246,6 +264,14 @@ pub struct ColumnMap {
     /// The source's unit, converted to the contract's (only `seconds` -> minutes).
     #[serde(default)]
     pub unit: Option<String>,
+    /// The source holds a date and a time of day (`2023-04-03 09:10:00`, `03/04/2023 09:10`,
+    /// `2023-04-03T09:10:00Z`); the date is kept, the time dropped. Only for date columns.
+    #[serde(default)]
+    pub datetime: bool,
+    /// What to tell a user whose file lacks the source column (say, how to add it from
+    /// another table of the same extract).
+    #[serde(default)]
+    pub if_missing: Option<String>,
 }
 
 /// The item and response columns of a long questionnaire layout.
@@ -299,6 +325,23 @@ pub struct Exclusion {
     #[serde(default)]
     pub not_in: Vec<String>,
     /// Why, as counted in the quality report.
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recode {
+    /// The source column tested.
+    pub column: String,
+    /// Recode rows whose value is one of these ("" for blank) ...
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// ... or whose value is not one of these (`not_in = [""]`: any value).
+    #[serde(default)]
+    pub not_in: Vec<String>,
+    /// Contract columns replaced (constants; "" for blank).
+    pub set: BTreeMap<String, String>,
+    /// Why, for people reading the profile and `inspect`.
     pub reason: String,
 }
 
@@ -407,6 +450,12 @@ impl Profile {
                     self.name, map.to
                 ));
             }
+            if map.datetime && !matches!(spec.kind, Kind::Date) {
+                return Err(format!(
+                    "profile '{}': column '{}': `datetime` is only for date columns",
+                    self.name, map.to
+                ));
+            }
             if let Some(name) = &map.codes {
                 let codes = self.codes.get(name).ok_or_else(|| {
                     format!(
@@ -429,11 +478,24 @@ impl Profile {
                 ));
             }
         }
-        for also in &self.also {
-            for (column, value) in &also.set {
+        for recode in &self.recode {
+            if recode.values.is_empty() == recode.not_in.is_empty() {
+                return Err(format!(
+                    "profile '{}': recode on '{}' needs exactly one of `values` and `not_in`",
+                    self.name, recode.column
+                ));
+            }
+        }
+        let sets = self
+            .recode
+            .iter()
+            .map(|recode| ("recode", &recode.set))
+            .chain(self.also.iter().map(|also| ("also-row", &also.set)));
+        for (rule, set) in sets {
+            for (column, value) in set {
                 if !contract.columns.iter().any(|spec| spec.name == column) {
                     return Err(format!(
-                        "profile '{}': also-row sets '{column}', which is not a column of {}",
+                        "profile '{}': {rule} sets '{column}', which is not a column of {}",
                         self.name, contract.name
                     ));
                 }
@@ -499,10 +561,11 @@ enum Fill {
         source: String,
         codes: Option<String>,
         seconds: bool,
+        date_only: bool,
     },
 }
 
-/// A test on one source column (an exclusion or an also-row), resolved to a position.
+/// A test on one source column (an exclusion, a recode or an also-row), resolved to a position.
 #[derive(Debug)]
 struct Test<'p> {
     position: usize,
@@ -541,6 +604,7 @@ pub struct Mapper<'p> {
     profile: &'p Profile,
     fills: Vec<Fill>,
     exclusions: Vec<Test<'p>>,
+    recodes: Vec<(Test<'p>, &'p Recode)>,
     also: Vec<(Test<'p>, &'p AlsoRow)>,
     null_values: Vec<String>,
     /// Exclusion rules whose column the file lacks (so they cannot apply), for the report.
@@ -574,6 +638,15 @@ impl<'p> Mapper<'p> {
                 ),
             )
         };
+        // A rule on a column: its position and values, or None when the file lacks it.
+        let test = |column: &str, values: &[String], not_in: &[String], reason: &'p str| {
+            position(column).map(|position| Test {
+                position,
+                values: values.iter().chain(not_in).map(|v| key(v)).collect(),
+                negate: !not_in.is_empty(),
+                reason,
+            })
+        };
         let contract = profile.contract();
         let mut fills = Vec::with_capacity(contract.columns.len());
         for spec in contract.columns {
@@ -606,12 +679,14 @@ impl<'p> Mapper<'p> {
                             source,
                             codes: map.codes.clone(),
                             seconds: map.unit.is_some(),
+                            date_only: map.datetime,
                         },
                         None if spec.required => {
-                            return Err(lacks(
-                                &map.candidates().join("' or '"),
-                                &format!("which fills the required '{}'", spec.name),
-                            ));
+                            let mut purpose = format!("which fills the required '{}'", spec.name);
+                            if let Some(hint) = &map.if_missing {
+                                purpose = format!("{purpose} ({hint})");
+                            }
+                            return Err(lacks(&map.candidates().join("' or '"), &purpose));
                         }
                         None => Fill::Blank,
                     }
@@ -622,36 +697,28 @@ impl<'p> Mapper<'p> {
         let mut skipped_rules = Vec::new();
         let mut exclusions = Vec::new();
         for rule in &profile.exclude {
-            match position(&rule.column) {
-                Some(position) => exclusions.push(Test {
-                    position,
-                    values: rule
-                        .values
-                        .iter()
-                        .chain(&rule.not_in)
-                        .map(|v| key(v))
-                        .collect(),
-                    negate: !rule.not_in.is_empty(),
-                    reason: &rule.reason,
-                }),
+            match test(&rule.column, &rule.values, &rule.not_in, &rule.reason) {
+                Some(test) => exclusions.push(test),
                 None => skipped_rules.push(format!(
                     "column '{}' is absent, so rows were not excluded by it ({})",
                     rule.column, rule.reason
                 )),
             }
         }
+        let mut recodes = Vec::new();
+        for rule in &profile.recode {
+            match test(&rule.column, &rule.values, &rule.not_in, &rule.reason) {
+                Some(test) => recodes.push((test, rule)),
+                None => skipped_rules.push(format!(
+                    "column '{}' is absent, so no rows were recoded by it ({})",
+                    rule.column, rule.reason
+                )),
+            }
+        }
         let mut also = Vec::new();
         for rule in &profile.also {
-            match position(&rule.column) {
-                Some(position) => also.push((
-                    Test {
-                        position,
-                        values: rule.values.iter().map(|v| key(v)).collect(),
-                        negate: false,
-                        reason: &rule.reason,
-                    },
-                    rule,
-                )),
+            match test(&rule.column, &rule.values, &[], &rule.reason) {
+                Some(test) => also.push((test, rule)),
                 None => skipped_rules.push(format!(
                     "column '{}' is absent, so no rows were added by it ({})",
                     rule.column, rule.reason
@@ -678,6 +745,7 @@ impl<'p> Mapper<'p> {
             profile,
             fills,
             exclusions,
+            recodes,
             also,
             null_values: profile.null_values.iter().map(|v| key(v)).collect(),
             skipped_rules,
@@ -746,8 +814,10 @@ impl<'p> Mapper<'p> {
                     source,
                     codes,
                     seconds,
+                    date_only,
                 } => {
                     let raw = self.field(fields, *position);
+                    let raw = if *date_only { date_part(raw) } else { raw };
                     let value = match codes {
                         Some(name) => self.code(name, source, raw)?,
                         None => raw.trim().to_string(),
@@ -760,25 +830,33 @@ impl<'p> Mapper<'p> {
                 }
             });
         }
+        for (rule, recode) in &self.recodes {
+            if rule.matches(self.field(fields, rule.position)) {
+                self.replace(&mut row, &recode.set);
+            }
+        }
         let mut rows = Vec::with_capacity(1);
         for (rule, also) in &self.also {
             if rule.matches(self.field(fields, rule.position)) {
                 let mut extra = row.clone();
-                for (column, value) in &also.set {
-                    let index = self
-                        .profile
-                        .contract()
-                        .columns
-                        .iter()
-                        .position(|spec| spec.name == column)
-                        .expect("checked when parsed");
-                    extra[index] = value.clone();
-                }
+                self.replace(&mut extra, &also.set);
                 rows.push((extra, Some(also.reason.clone())));
             }
         }
         rows.insert(0, (row, None));
         Ok(Mapped::Rows(rows))
+    }
+
+    /// Replaces contract columns of a mapped row by a rule's constants.
+    fn replace(&self, row: &mut [String], set: &BTreeMap<String, String>) {
+        let columns = self.profile.contract().columns;
+        for (column, value) in set {
+            let index = columns
+                .iter()
+                .position(|spec| spec.name == column)
+                .expect("checked when parsed");
+            row[index] = value.clone();
+        }
     }
 
     /// A source value through a code map; a blank value with no entry for "" stays blank (the
@@ -920,6 +998,13 @@ fn item_slot(instrument: &str, raw: &str) -> Option<&'static str> {
         .iter()
         .find(|(code, _, name)| code.eq_ignore_ascii_case(instrument.trim()) && *name == item)
         .map(|(_, position, _)| ITEM_COLUMNS[*position as usize - 1])
+}
+
+/// The date of a date and time (`2023-04-03 09:10:00`, `03/04/2023 09:10`,
+/// `2023-04-03T09:10:00Z`): the text before the first space or `T`.
+fn date_part(raw: &str) -> &str {
+    let raw = raw.trim();
+    raw.split([' ', 'T']).next().unwrap_or(raw)
 }
 
 /// Whole minutes from a duration in seconds (rounded half up); text that is not a number is
@@ -1074,5 +1159,14 @@ value = "hospice"
         assert_eq!(seconds_to_minutes("89"), "1");
         assert_eq!(seconds_to_minutes("90"), "2");
         assert_eq!(seconds_to_minutes("ten"), "ten");
+    }
+
+    #[test]
+    fn a_date_and_time_keeps_its_date() {
+        assert_eq!(date_part("2023-04-03 09:10:00"), "2023-04-03");
+        assert_eq!(date_part("03/04/2023 09:10"), "03/04/2023");
+        assert_eq!(date_part(" 2023-04-03T09:10:00Z"), "2023-04-03");
+        assert_eq!(date_part("2023-04-03"), "2023-04-03");
+        assert_eq!(date_part(""), "");
     }
 }
