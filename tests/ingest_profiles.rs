@@ -121,7 +121,14 @@ fn every_hospital_layout_loads_exactly_the_rows_of_its_contract_shaped_twin() {
         &profiles.join("hospital_activity.csv"),
     ));
     assert_eq!(twin.len(), 12);
-    for dialect in ["ncdr", "sus-unified", "hes"] {
+    // Each folder, and the prefix of the layouts its files are read as.
+    let dialects = [
+        ("ncdr", "ncdr"),
+        ("ncdr-episodes", "ncdr"),
+        ("sus-unified", "sus-unified"),
+        ("hes", "hes"),
+    ];
+    for (dialect, layout) in dialects {
         let work = tempfile::tempdir().unwrap();
         let out = ingest(work.path(), &profiles.join(dialect));
         assert_eq!(hospital_rows(&out), twin, "{dialect}");
@@ -139,7 +146,7 @@ fn every_hospital_layout_loads_exactly_the_rows_of_its_contract_shaped_twin() {
             "{dialect}: three files feed hospital activity"
         );
         for file in &files {
-            assert!(file["profile"].as_str().unwrap().starts_with(dialect));
+            assert!(file["profile"].as_str().unwrap().starts_with(layout));
             assert_eq!(file["linkage_rate"], 1.0, "{dialect}: {file}");
             assert_eq!(file["reconciled"], true, "{dialect}: {file}");
             assert_eq!(file["rows_quarantined"], 0, "{dialect}: {file}");

@@ -33,10 +33,14 @@ use super::quarantine::Reason;
 use crate::error::{Error, Location, Result};
 
 /// The built-in profiles, by file name.
-const FILES: [(&str, &str); 14] = [
+const FILES: [(&str, &str); 15] = [
     (
         "ncdr-apcs.toml",
         include_str!("../../profiles/ncdr-apcs.toml"),
+    ),
+    (
+        "ncdr-apce.toml",
+        include_str!("../../profiles/ncdr-apce.toml"),
     ),
     (
         "ncdr-opa.toml",
@@ -1038,8 +1042,8 @@ pub fn listing() -> String {
     text
 }
 
-/// The profiles that fit a header, and for the rest how close each came (signature columns
-/// present of those needed), best first.
+/// The profiles that fit a header (the most specific, see [`most_specific`]), and for the rest
+/// how close each came (signature columns present of those needed), best first.
 pub fn fitting<'a>(
     profiles: &'a [Arc<Profile>],
     header: &[String],
@@ -1059,7 +1063,29 @@ pub fn fitting<'a>(
         }
     }
     near.sort_by_key(|(profile, missing)| (missing.len(), profile.name.clone()));
-    (fits, near)
+    (most_specific(fits), near)
+}
+
+/// The fitting layouts less those another fitting layout refines: a header with every
+/// signature column of one layout and of a second whose signature has all of the first's and
+/// more (NCDR's APC episodes, `Episode_Number`, beside its spells) is the
+/// second's.
+fn most_specific(fits: Vec<&Arc<Profile>>) -> Vec<&Arc<Profile>> {
+    let columns = |profile: &Profile| -> std::collections::BTreeSet<String> {
+        profile
+            .signature
+            .iter()
+            .map(|column| super::normalise_name(column))
+            .collect()
+    };
+    let refines = |finer: &Profile, coarser: &Profile| {
+        let (finer, coarser) = (columns(finer), columns(coarser));
+        finer.len() > coarser.len() && finer.is_superset(&coarser)
+    };
+    fits.iter()
+        .filter(|fit| !fits.iter().any(|other| refines(other, fit)))
+        .copied()
+        .collect()
 }
 
 #[cfg(test)]
@@ -1124,6 +1150,26 @@ mod tests {
             let names: Vec<&str> = fits.iter().map(|fit| fit.name.as_str()).collect();
             assert_eq!(names, [profile.name.as_str()]);
         }
+    }
+
+    #[test]
+    fn a_header_fitting_a_layout_and_a_finer_one_is_read_as_the_finer() {
+        let names = |header: &[&str]| -> Vec<String> {
+            let header: Vec<String> = header.iter().map(|name| name.to_string()).collect();
+            fitting(&BUILT_IN, &header)
+                .0
+                .iter()
+                .map(|fit| fit.name.clone())
+                .collect()
+        };
+        let spells = [
+            "Der_Pseudo_NHS_Number",
+            "Admission_Date",
+            "Admission_Method",
+        ];
+        assert_eq!(names(&spells), ["ncdr-apcs"]);
+        let episodes = [&spells[..], &["Episode_Number"]].concat();
+        assert_eq!(names(&episodes), ["ncdr-apce"]);
     }
 
     #[test]
