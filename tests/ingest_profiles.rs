@@ -590,6 +590,27 @@ fn coded_gp_events_load_as_the_referrals_they_record() {
     );
     // The same code twice on one day is one referral recorded twice.
     assert_eq!(report["quarantined_by_reason"]["duplicate_key"], 1);
+
+    // The referrals coded in CTV3 (XaaEC; CTV3 has no decline code): the same rows but the
+    // decline, with identifiers made from the CTV3 code.
+    let without_id = |rows: Vec<Vec<Option<String>>>| -> Vec<Vec<Option<String>>> {
+        let mut rows: Vec<Vec<Option<String>>> =
+            rows.into_iter().map(|row| row[1..].to_vec()).collect();
+        rows.sort();
+        rows
+    };
+    let referral = Some("871731000000106".to_string());
+    let referrals_only: Vec<Vec<Option<String>>> = without_id(expected)
+        .into_iter()
+        .filter(|row| row[2] == referral)
+        .collect();
+    assert_eq!(referrals_only.len(), 4);
+    let ctv3 = tempfile::tempdir().unwrap();
+    let out = ingest_with_referrals(ctv3.path(), &fixture.join("coded_events_ctv3.csv"));
+    assert_eq!(without_id(rows(&out)), referrals_only);
+    let report = file_report(&out, "coded_events_ctv3.csv");
+    assert_eq!(report["profile"], "gp-coded-referrals-ctv3");
+    assert_eq!(report["rows_excluded"], 2);
 }
 
 #[test]

@@ -33,7 +33,7 @@ use super::quarantine::Reason;
 use crate::error::{Error, Location, Result};
 
 /// The built-in profiles, by file name.
-const FILES: [(&str, &str); 15] = [
+const FILES: [(&str, &str); 16] = [
     (
         "ncdr-apcs.toml",
         include_str!("../../profiles/ncdr-apcs.toml"),
@@ -77,6 +77,10 @@ const FILES: [(&str, &str); 15] = [
     (
         "gp-coded-referrals.toml",
         include_str!("../../profiles/gp-coded-referrals.toml"),
+    ),
+    (
+        "gp-coded-referrals-ctv3.toml",
+        include_str!("../../profiles/gp-coded-referrals-ctv3.toml"),
     ),
     (
         "long-questionnaires.toml",
@@ -218,6 +222,10 @@ pub struct Profile {
     pub sources: Vec<String>,
     /// Header columns that together identify the layout (matched as header names are).
     pub signature: Vec<String>,
+    /// Layouts this one steps aside for when a header fits both (an ehrQL event extract carries
+    /// CTV3 and SNOMED CT codes: it is read by its SNOMED CT codes).
+    #[serde(default)]
+    pub defers_to: Vec<String>,
     /// Values read as blank in every column (e.g. HES's 1800-01-01 "null date").
     #[serde(default)]
     pub null_values: Vec<String>,
@@ -1066,10 +1074,10 @@ pub fn fitting<'a>(
     (most_specific(fits), near)
 }
 
-/// The fitting layouts less those another fitting layout refines: a header with every
-/// signature column of one layout and of a second whose signature has all of the first's and
-/// more (NCDR's APC episodes, `Episode_Number`, beside its spells) is the
-/// second's.
+/// The fitting layouts less those another fitting layout refines or that defer to another
+/// fitting layout: a header with every signature column of one layout and of a second whose
+/// signature has all of the first's and more (NCDR's APC episodes, `Episode_Number`, beside
+/// its spells) is the second's.
 fn most_specific(fits: Vec<&Arc<Profile>>) -> Vec<&Arc<Profile>> {
     let columns = |profile: &Profile| -> std::collections::BTreeSet<String> {
         profile
@@ -1083,7 +1091,11 @@ fn most_specific(fits: Vec<&Arc<Profile>>) -> Vec<&Arc<Profile>> {
         finer.len() > coarser.len() && finer.is_superset(&coarser)
     };
     fits.iter()
-        .filter(|fit| !fits.iter().any(|other| refines(other, fit)))
+        .filter(|fit| {
+            !fits
+                .iter()
+                .any(|other| refines(other, fit) || fit.defers_to.contains(&other.name))
+        })
         .copied()
         .collect()
 }
@@ -1170,6 +1182,20 @@ mod tests {
         assert_eq!(names(&spells), ["ncdr-apcs"]);
         let episodes = [&spells[..], &["Episode_Number"]].concat();
         assert_eq!(names(&episodes), ["ncdr-apce"]);
+    }
+
+    #[test]
+    fn a_layout_defers_only_to_built_in_layouts_of_its_extract() {
+        for profile in BUILT_IN.iter() {
+            for name in &profile.defers_to {
+                let other = BUILT_IN.iter().find(|other| &other.name == name);
+                assert!(
+                    other.is_some_and(|other| other.extract == profile.extract),
+                    "{} defers to {name}",
+                    profile.name
+                );
+            }
+        }
     }
 
     #[test]
