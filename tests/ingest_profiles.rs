@@ -171,9 +171,15 @@ fn every_gp_system_layout_loads_the_rows_of_its_contract_shaped_twin() {
         "gp_appointments",
         &fixtures().join("models/gp_appointments.csv"),
     );
-    // Each layout is compared on the columns it carries (SRAppointment has no duration and no
-    // contact mode beyond a telephone flag; EMIS slots have neither a mode nor cancellations).
-    let carried_by_systmone = ["person_id", "appointment_date", "status", "hcp_type"];
+    // Each layout is compared on the columns it carries (SRAppointment has no contact mode
+    // beyond a telephone flag; EMIS slots have neither a mode nor cancellations).
+    let carried_by_systmone = [
+        "person_id",
+        "appointment_date",
+        "status",
+        "hcp_type",
+        "duration_minutes",
+    ];
     let carried_by_emis = [
         "person_id",
         "appointment_date",

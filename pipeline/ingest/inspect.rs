@@ -274,6 +274,9 @@ fn profiled(
             (Some(map), Some(source)) if map.unit.is_some() => {
                 format!("<- {source} (in {})", map.unit.as_deref().unwrap_or(""))
             }
+            (Some(map), Some(source)) if !map.between.is_empty() => {
+                format!("<- minutes from {source}")
+            }
             (_, Some(source)) => format!("<- {source}"),
             (Some(map), None) if map.value.is_some() => {
                 format!("= \"{}\"", map.value.as_deref().unwrap_or(""))
@@ -303,7 +306,13 @@ fn profiled(
     let used: BTreeSet<String> = profile
         .columns
         .iter()
-        .flat_map(|map| map.candidates().iter().map(String::as_str))
+        .flat_map(|map| {
+            map.candidates()
+                .iter()
+                .chain(&map.join)
+                .chain(&map.between)
+                .map(String::as_str)
+        })
         .chain(long_columns)
         .chain(profile.exclude.iter().map(|rule| rule.column.as_str()))
         .chain(profile.recode.iter().map(|rule| rule.column.as_str()))
@@ -486,15 +495,12 @@ fn value_outcome(profile: &Profile, column: &str, value: &str) -> String {
         value.trim().to_lowercase()
     };
     let same = |other: &str| normalise_name(other) == normalise_name(column);
-    for rule in profile.exclude.iter().filter(|rule| same(&rule.column)) {
-        let listed = rule
-            .values
-            .iter()
-            .chain(&rule.not_in)
-            .any(|listed| listed.trim().to_lowercase() == key);
-        if listed != rule.not_in.is_empty() {
-            continue;
-        }
+    if let Some(rule) = profile
+        .exclude
+        .iter()
+        .filter(|rule| same(&rule.column))
+        .find(|rule| applies(&rule.values, &rule.not_in, &key))
+    {
         return format!("not counted ({})", rule.reason);
     }
     let mut outcomes = Vec::new();
@@ -513,12 +519,7 @@ fn value_outcome(profile: &Profile, column: &str, value: &str) -> String {
         }
     }
     for rule in profile.recode.iter().filter(|rule| same(&rule.column)) {
-        let listed = rule
-            .values
-            .iter()
-            .chain(&rule.not_in)
-            .any(|listed| listed.trim().to_lowercase() == key);
-        if listed == rule.not_in.is_empty() {
+        if applies(&rule.values, &rule.not_in, &key) {
             let set: Vec<String> = rule
                 .set
                 .iter()
@@ -541,6 +542,16 @@ fn value_outcome(profile: &Profile, column: &str, value: &str) -> String {
     } else {
         outcomes.join(", ")
     }
+}
+
+/// Whether a rule listing `values` (or, when `not_in` is given, every value but those) applies
+/// to a value's key (trimmed, lower case).
+fn applies(values: &[String], not_in: &[String], key: &str) -> bool {
+    let listed = values
+        .iter()
+        .chain(not_in)
+        .any(|listed| listed.trim().to_lowercase() == key);
+    listed == not_in.is_empty()
 }
 
 /// How many of a file's distinct (non-blank) person ids are in the patients extract.

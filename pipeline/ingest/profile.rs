@@ -270,6 +270,10 @@ pub struct ColumnMap {
     /// layout that has none (a referral recorded as a coded event: person, date, code).
     #[serde(default)]
     pub join: Vec<String>,
+    /// Two source columns, a start and an end date-time, whose difference in whole minutes
+    /// makes the value (an appointment's duration from its slot's start and end).
+    #[serde(default)]
+    pub between: Vec<String>,
     /// The code map (in `[codes]`) the source value goes through.
     #[serde(default)]
     pub codes: Option<String>,
@@ -447,10 +451,19 @@ impl Profile {
                 !map.candidates().is_empty(),
                 map.value.is_some(),
                 !map.join.is_empty(),
+                !map.between.is_empty(),
             ];
             if ways.iter().filter(|way| **way).count() != 1 {
                 return Err(format!(
-                    "profile '{}': column '{}' needs exactly one of `from`, `value` and `join`",
+                    "profile '{}': column '{}' needs exactly one of `from`, `value`, `join` and `between`",
+                    self.name, map.to
+                ));
+            }
+            if !map.between.is_empty()
+                && (map.between.len() != 2 || !matches!(spec.kind, Kind::Int { .. }))
+            {
+                return Err(format!(
+                    "profile '{}': column '{}': `between` takes two date-time columns (start, end) and fills a whole number of minutes",
                     self.name, map.to
                 ));
             }
@@ -568,6 +581,11 @@ enum Fill {
         positions: Vec<usize>,
         source: String,
     },
+    Minutes {
+        start: usize,
+        end: usize,
+        source: String,
+    },
     Column {
         position: usize,
         source: String,
@@ -667,6 +685,22 @@ impl<'p> Mapper<'p> {
                 Some(ColumnMap {
                     value: Some(value), ..
                 }) => Fill::Constant(value.clone()),
+                Some(map) if !map.between.is_empty() => {
+                    match (position(&map.between[0]), position(&map.between[1])) {
+                        (Some(start), Some(end)) => Fill::Minutes {
+                            start,
+                            end,
+                            source: map.between.join(" to "),
+                        },
+                        _ if !spec.required => Fill::Blank,
+                        _ => {
+                            return Err(lacks(
+                                &map.between.join("' or '"),
+                                &format!("which make '{}'", spec.name),
+                            ));
+                        }
+                    }
+                }
                 Some(map) if !map.join.is_empty() => {
                     let mut positions = Vec::with_capacity(map.join.len());
                     for column in &map.join {
@@ -783,7 +817,9 @@ impl<'p> Mapper<'p> {
             .iter()
             .position(|spec| spec.name == contract_column)?;
         match &self.fills[index] {
-            Fill::Column { source, .. } | Fill::Join { source, .. } => Some(source),
+            Fill::Column { source, .. }
+            | Fill::Join { source, .. }
+            | Fill::Minutes { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -821,6 +857,20 @@ impl<'p> Mapper<'p> {
                         parts.join("-")
                     }
                 }
+                Fill::Minutes { start, end, source } => minutes_between(
+                    self.field(fields, *start),
+                    self.field(fields, *end),
+                )
+                .map_err(|raw_value| MapProblem {
+                    column: source.clone(),
+                    raw_value: raw_value.clone(),
+                    problem: Problem::new(
+                        Reason::BadDate,
+                        format!(
+                            "'{raw_value}' is not a date and time (YYYY-MM-DD HH:MM[:SS] or DD/MM/YYYY HH:MM[:SS])"
+                        ),
+                    ),
+                })?,
                 Fill::Column {
                     position,
                     source,
@@ -1017,6 +1067,35 @@ fn item_slot(instrument: &str, raw: &str) -> Option<&'static str> {
 fn date_part(raw: &str) -> &str {
     let raw = raw.trim();
     raw.split([' ', 'T']).next().unwrap_or(raw)
+}
+
+/// Whole minutes from `start` to `end` (date-times as `YYYY-MM-DD HH:MM[:SS]`, with a space or
+/// `T`, or `DD/MM/YYYY HH:MM[:SS]`): blank when either is blank; the text that does not read
+/// as a date-time is the error. A negative difference is passed on for the contract to refuse.
+fn minutes_between(start: &str, end: &str) -> std::result::Result<String, String> {
+    let (start, end) = (start.trim(), end.trim());
+    if start.is_empty() || end.is_empty() {
+        return Ok(String::new());
+    }
+    let parse = |text: &str| -> std::result::Result<chrono::NaiveDateTime, String> {
+        const FORMATS: [&str; 6] = [
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+            "%d/%m/%Y %H:%M:%S%.f",
+            "%d/%m/%Y %H:%M",
+            "%Y-%m-%dT%H:%M",
+        ];
+        let text_without_zone = text.strip_suffix('Z').unwrap_or(text);
+        FORMATS
+            .iter()
+            .find_map(|format| {
+                chrono::NaiveDateTime::parse_from_str(text_without_zone, format).ok()
+            })
+            .ok_or_else(|| text.to_string())
+    };
+    let minutes = (parse(end)? - parse(start)?).num_minutes();
+    Ok(minutes.to_string())
 }
 
 /// Whole minutes from a duration in seconds (rounded half up); text that is not a number is
@@ -1231,6 +1310,27 @@ value = "hospice"
         assert_eq!(seconds_to_minutes("89"), "1");
         assert_eq!(seconds_to_minutes("90"), "2");
         assert_eq!(seconds_to_minutes("ten"), "ten");
+    }
+
+    #[test]
+    fn a_duration_is_the_minutes_between_two_date_times() {
+        assert_eq!(
+            minutes_between("30/10/2022 09:10:00", "30/10/2022 09:25:00"),
+            Ok("15".to_string())
+        );
+        assert_eq!(
+            minutes_between("2022-10-30T09:10:00Z", "2022-10-30 10:00"),
+            Ok("50".to_string())
+        );
+        assert_eq!(minutes_between("", "2022-10-30 10:00"), Ok(String::new()));
+        assert_eq!(
+            minutes_between("2022-10-30 10:00", "2022-10-30 09:50"),
+            Ok("-10".to_string())
+        );
+        assert_eq!(
+            minutes_between("30 Oct 2022 09:10", "2022-10-30 10:00"),
+            Err("30 Oct 2022 09:10".to_string())
+        );
     }
 
     #[test]
