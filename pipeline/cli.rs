@@ -47,8 +47,10 @@ pub enum Command {
     Sample(SampleArgs),
 
     /// List the input layouts (profiles) a data file may be in besides the contract shape:
-    /// SUS+/NCDR, SUS Unified and HES hospital extracts. A file in the data folder not named
-    /// after an extract is read through the one layout whose signature columns its header has.
+    /// SUS+/NCDR, SUS Unified and HES hospital extracts; OLIDS, SystmOne and EMIS Web GP
+    /// appointments; referrals as coded GP events; questionnaires one row per item. A file in
+    /// the data folder not named after an extract is read through the layout whose signature
+    /// columns its header has.
     #[command(after_help = "Example:\n  sp-impact profiles")]
     Profiles,
 
