@@ -695,7 +695,7 @@ impl<'p> Mapper<'p> {
                         _ if !spec.required => Fill::Blank,
                         _ => {
                             return Err(lacks(
-                                &map.between.join("' or '"),
+                                &map.between.join("' and '"),
                                 &format!("which make '{}'", spec.name),
                             ));
                         }
