@@ -20,15 +20,6 @@ const HOSPITAL_COLUMNS: [&str; 7] = [
     "department_type",
 ];
 
-const GP_COLUMNS: [&str; 6] = [
-    "person_id",
-    "appointment_date",
-    "status",
-    "hcp_type",
-    "mode",
-    "duration_minutes",
-];
-
 /// A data folder holding the golden fixture's other extracts and `hospital` files.
 fn data_folder(root: &Path, hospital: &Path) -> std::path::PathBuf {
     data_folder_for(root, "hospital_activity", hospital)
@@ -187,8 +178,13 @@ fn every_gp_system_layout_loads_the_rows_of_its_contract_shaped_twin() {
         "hcp_type",
         "duration_minutes",
     ];
+    let every_column: Vec<&str> = sp_impact::ingest::contracts::gp_appointments::CONTRACT
+        .columns
+        .iter()
+        .map(|spec| spec.name)
+        .collect();
     let layouts: [(&str, &str, &[&str], bool, u64); 3] = [
-        ("olids", "olids-appointments", &GP_COLUMNS, true, 2),
+        ("olids", "olids-appointments", &every_column, true, 2),
         (
             "systmone",
             "systmone-appointments",

@@ -499,7 +499,7 @@ fn value_outcome(profile: &Profile, column: &str, value: &str) -> String {
         .exclude
         .iter()
         .filter(|rule| same(&rule.column))
-        .find(|rule| applies(&rule.values, &rule.not_in, &key))
+        .find(|rule| profile::rule_applies(&rule.values, &rule.not_in, &key))
     {
         return format!("not counted ({})", rule.reason);
     }
@@ -519,7 +519,7 @@ fn value_outcome(profile: &Profile, column: &str, value: &str) -> String {
         }
     }
     for rule in profile.recode.iter().filter(|rule| same(&rule.column)) {
-        if applies(&rule.values, &rule.not_in, &key) {
+        if profile::rule_applies(&rule.values, &rule.not_in, &key) {
             let set: Vec<String> = rule
                 .set
                 .iter()
@@ -542,16 +542,6 @@ fn value_outcome(profile: &Profile, column: &str, value: &str) -> String {
     } else {
         outcomes.join(", ")
     }
-}
-
-/// Whether a rule listing `values` (or, when `not_in` is given, every value but those) applies
-/// to a value's key (trimmed, lower case).
-fn applies(values: &[String], not_in: &[String], key: &str) -> bool {
-    let listed = values
-        .iter()
-        .chain(not_in)
-        .any(|listed| listed.trim().to_lowercase() == key);
-    listed == not_in.is_empty()
 }
 
 /// How many of a file's distinct (non-blank) person ids are in the patients extract.

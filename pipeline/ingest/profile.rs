@@ -386,6 +386,20 @@ fn listed(values: &[String], raw: &str) -> bool {
     values.iter().any(|value| value.eq_ignore_ascii_case(raw))
 }
 
+/// Whether a rule on a column applies to a value: one listing `values` applies to those, one
+/// listing `not_in` to every other value (`not_in = [""]`: any value that is not blank).
+pub fn rule_applies(values: &[String], not_in: &[String], raw: &str) -> bool {
+    if not_in.is_empty() {
+        values
+            .iter()
+            .any(|value| value.trim().eq_ignore_ascii_case(raw.trim()))
+    } else {
+        !not_in
+            .iter()
+            .any(|value| value.trim().eq_ignore_ascii_case(raw.trim()))
+    }
+}
+
 impl Profile {
     /// Parses and checks a profile against its contract; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Profile> {
