@@ -9,9 +9,8 @@
 //!    DataFusion session; the SQL models of `queries/` run as a tested DAG into `tables/`.
 //! 3. [`estimate`]: matching, difference-in-differences and wellbeing change computed with
 //!    [`stats`] from the model tables.
-//! 4. [`run`]: `run` and `check` over those stages; `results.json` and `manifest.json`
-//!    (economics and the report build on these results); [`query`]: ad-hoc SQL over a
-//!    finished run.
+//! 4. [`run`]: `run` and `check` over those stages; `results.json` ([`results`], the types
+//!    the report reads back) and `manifest.json`; [`query`]: ad-hoc SQL over a finished run.
 //!
 //! Numerics: [`stats`] (tests, effect sizes, GLMs, bootstrap; pure functions).
 //!
@@ -48,6 +47,7 @@ pub mod progress;
 pub mod pseudonymise;
 pub mod query;
 pub mod report;
+pub mod results;
 pub mod run;
 pub mod sample;
 pub mod stats;

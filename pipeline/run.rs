@@ -20,6 +20,10 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, contracts, report::IngestReport};
 use crate::output::StagedOutput;
 use crate::progress::Progress;
+use crate::results::{
+    ActivityParticipation, Cohort, FlowStep, Funnel, MatchedGroups, Participation, RESTRICTED,
+    Results, RouteFunnel, SCHEMA_VERSION, Study,
+};
 
 /// Tables registered before any model runs.
 pub fn source_tables() -> Vec<&'static str> {
@@ -58,7 +62,7 @@ impl RunOptions {
 pub struct Analysis {
     pub ingest: IngestReport,
     pub models: ModelRun,
-    pub results: Value,
+    pub results: Results,
     pub timings: BTreeMap<&'static str, f64>,
 }
 
@@ -100,15 +104,15 @@ fn analyse(
             let clock = Instant::now();
             let estimates = crate::estimate::estimate(&ctx, config, &dir.join("tables")).await?;
             estimate_seconds = clock.elapsed().as_secs_f64();
-            merge(&mut results["cohort"], estimates.cohort);
-            results["balance"] = estimates.balance;
-            results["service_use"] = estimates.service_use;
-            results["wellbeing"] = estimates.wellbeing;
-            results["economics"] = estimates.economics;
-            results["equity"] = estimates.equity;
-            results["design_sensitivity"] = estimates.design_sensitivity;
-            results["methods"] = estimates.methods;
-            results["programme"] = estimates.programme;
+            results.cohort.matched = estimates.matched;
+            results.balance = estimates.balance;
+            results.service_use = estimates.service_use;
+            results.wellbeing = estimates.wellbeing;
+            results.economics = estimates.economics;
+            results.equity = estimates.equity;
+            results.design_sensitivity = estimates.design_sensitivity;
+            results.methods = estimates.methods;
+            results.programme = estimates.programme;
             stage_parts = estimates.timings;
         }
         Ok::<_, Error>((run, results))
@@ -149,7 +153,9 @@ pub fn run(options: &RunOptions, progress: &Progress) -> Result<PathBuf> {
     let out = options.out_dir(&config);
     let staged = StagedOutput::begin(&out)?;
     let analysis = analyse(options, &config, staged.path(), progress)?;
-    write_json(&staged.path().join("results.json"), &analysis.results)?;
+    // Through a JSON value, whose maps are sorted: results.json's keys in alphabetical order.
+    let results = serde_json::to_value(&analysis.results).expect("results serialise");
+    write_json(&staged.path().join("results.json"), &results)?;
     write_json(
         &staged.path().join("manifest.json"),
         &manifest(options, &config, &analysis),
@@ -171,8 +177,8 @@ pub fn run(options: &RunOptions, progress: &Progress) -> Result<PathBuf> {
 /// The outputs are written (the wellbeing analysis and data quality still stand), but a run
 /// whose service-use analysis could not be estimated at all exits 1 with the reason: a
 /// report without its main estimate must not pass for a finished evaluation.
-fn fail_without_service_use(results: &Value) -> Result<()> {
-    match results["service_use"]["not_estimated"].as_str() {
+fn fail_without_service_use(results: &Results) -> Result<()> {
+    match results.service_use["not_estimated"].as_str() {
         Some(reason) => Err(Error::DataTest(format!(
             "the service-use analysis could not be estimated: {reason} (outputs were written; the report says so)"
         ))),
@@ -196,13 +202,6 @@ pub fn check(options: &RunOptions, progress: &Progress) -> Result<()> {
         analysis.models.failed_tests.len()
     ));
     fail_on_tests(&analysis.models)
-}
-
-/// Adds the keys of `extra` (an object) to `target` (an object).
-fn merge(target: &mut Value, extra: Value) {
-    if let (Value::Object(target), Value::Object(extra)) = (target, extra) {
-        target.extend(extra);
-    }
 }
 
 fn fail_on_tests(run: &ModelRun) -> Result<()> {
@@ -274,63 +273,115 @@ fn engine_manifest(options: &EngineOptions) -> Value {
 }
 
 /// The results document: restricted, exact counts. Every number here is
-/// read from a model's table; nothing is recomputed.
-async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Value> {
-    let flow = rows(
+/// read from a model's table; nothing is recomputed. The estimate sections are added to it.
+async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Results> {
+    let flow: Vec<FlowStep> = typed_rows(
         ctx,
         "select step, persons from cohort_flow order by step_order",
     )
     .await?;
-    let step = |name: &str| -> Value {
+    let step = |name: &str| -> Result<u64> {
         flow.iter()
-            .find(|row| row["step"] == name)
-            .map_or(Value::Null, |row| row["persons"].clone())
+            .find(|row| row.step == name)
+            .map(|row| row.persons)
+            .ok_or_else(|| Error::DataTest(format!("cohort_flow has no step {name}")))
     };
-    let funnel = rows(ctx, "select * from funnel order by referral_route").await?;
-    let funnel_all = funnel
+    let cohort = Cohort {
+        referrals: step("referrals_in_window")?,
+        persons_referred: step("persons_referred_in_window")?,
+        persons_with_index_date: step("persons_with_index_date")?,
+        eligible_treated: step("eligible_treated")?,
+        comparison_pool: step("comparison_pool")?,
+        eligible_comparison_candidates: step("eligible_comparison_candidates")?,
+        comparison_censored_at_referral: step("comparison_censored_at_referral")?,
+        flow: flow.clone(),
+        matched: MatchedGroups::default(),
+    };
+    let mut by_route: Vec<RouteFunnel> =
+        typed_rows(ctx, "select * from funnel order by referral_route").await?;
+    let all_routes = by_route
         .iter()
-        .find(|row| row["referral_route"] == "all")
-        .cloned()
-        .unwrap_or(Value::Null);
+        .position(|row| row.referral_route == "all")
+        .map(|at| by_route.remove(at))
+        .ok_or_else(|| Error::DataTest("funnel has no row for all routes".into()))?;
+    let funnel = Funnel {
+        all_routes: all_routes.stages,
+        by_route,
+    };
     let practices = rows(ctx, "select * from practice_funnel order by practice_code").await?;
-    let participation = rows(ctx, "select * from participation order by activity_type").await?;
-    let all = participation
+    let mut by_type: Vec<ParticipationRow> =
+        typed_rows(ctx, "select * from participation order by activity_type").await?;
+    let all_types = by_type
         .iter()
-        .find(|row| row["activity_type"] == "all");
-    let by_type: Vec<Value> = participation
-        .iter()
-        .filter(|row| row["activity_type"] != "all")
-        .map(|row| json!({"activity_type": row["activity_type"], "people": row["attended_any"], "sessions": row["sessions_attended"]}))
-        .collect();
-    Ok(json!({
-        "schema_version": 1,
-        "restricted": "exact counts: not for publication without disclosure control",
-        "study": {"name": config.name, "pre_months": config.pre_months, "post_months": config.post_months,
-                  "start": config.start.to_string(), "end": config.end.to_string(), "data_end": config.data_end.to_string()},
-        "cohort": {
-            "referrals": step("referrals_in_window"),
-            "persons_referred": step("persons_referred_in_window"),
-            "persons_with_index_date": step("persons_with_index_date"),
-            "eligible_treated": step("eligible_treated"),
-            "comparison_pool": step("comparison_pool"),
-            "eligible_comparison_candidates": step("eligible_comparison_candidates"),
-            "comparison_censored_at_referral": step("comparison_censored_at_referral"),
-            "flow": flow,
+        .position(|row| row.activity_type == "all")
+        .map(|at| by_type.remove(at));
+    let participation = Participation {
+        referred_with_activity_data: all_types
+            .as_ref()
+            .map_or(0, |row| row.people_with_activity_data),
+        attended_any: all_types.as_ref().map_or(0, |row| row.attended_any),
+        sessions_per_person: all_types.and_then(|row| row.sessions_per_attending_person),
+        by_activity_type: by_type
+            .into_iter()
+            .map(|row| ActivityParticipation {
+                activity_type: row.activity_type,
+                people: row.attended_any,
+                sessions: row.sessions_attended,
+            })
+            .collect(),
+    };
+    Ok(Results {
+        schema_version: SCHEMA_VERSION,
+        restricted: RESTRICTED.into(),
+        study: Study {
+            name: config.name.clone(),
+            start: config.start,
+            end: config.end,
+            data_end: config.data_end,
+            pre_months: config.pre_months,
+            post_months: config.post_months,
         },
-        "funnel": {
-            "referred": funnel_all["referred"], "accepted": funnel_all["accepted"],
-            "first_contact": funnel_all["first_contact"], "completed": funnel_all["completed"],
-            "declined": funnel_all["declined"],
-            "by_route": funnel.iter().filter(|row| row["referral_route"] != "all").cloned().collect::<Vec<_>>(),
-        },
-        "practices": crate::practices::practices_section(&practices, config.pcn_lookup.as_ref()),
-        "participation": {
-            "referred_with_activity_data": all.map_or(json!(0), |row| row["people_with_activity_data"].clone()),
-            "attended_any": all.map_or(json!(0), |row| row["attended_any"].clone()),
-            "sessions_per_person": all.map_or(Value::Null, |row| row["sessions_per_attending_person"].clone()),
-            "by_activity_type": by_type,
-        },
-    }))
+        cohort,
+        funnel,
+        participation,
+        practices: crate::practices::practices_section(&practices, config.pcn_lookup.as_ref()),
+        balance: Value::Null,
+        service_use: Value::Null,
+        wellbeing: Value::Null,
+        economics: Value::Null,
+        equity: Value::Null,
+        design_sensitivity: Value::Null,
+        methods: Value::Null,
+        programme: Value::Null,
+    })
+}
+
+/// A row of the `participation` model.
+#[derive(serde::Deserialize)]
+struct ParticipationRow {
+    activity_type: String,
+    people_with_activity_data: u64,
+    attended_any: u64,
+    sessions_attended: u64,
+    sessions_per_attending_person: Option<f64>,
+}
+
+/// A query's rows as `T`s (through their JSON objects, `rows`).
+async fn typed_rows<T: serde::de::DeserializeOwned>(
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<Vec<T>> {
+    rows(ctx, sql)
+        .await?
+        .into_iter()
+        .map(|row| {
+            serde_json::from_value(row).map_err(|error| {
+                Error::DataTest(format!(
+                    "a row of \"{sql}\" does not fit results.json: {error}"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// A query's rows as JSON objects (Int64, Float64 and Utf8 columns; others as text).

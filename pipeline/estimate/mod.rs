@@ -31,6 +31,7 @@ use crate::econ::programme::{CostDivisor, ProgrammeCost};
 use crate::engine::engine_error;
 use crate::error::{Error, Result};
 use crate::outcomes;
+use crate::results::{FollowUpExits, GroupExits, MatchedGroups, NotEstimated};
 
 /// Fewest matched sets (service use) or pairs (wellbeing) for a subgroup estimate (equity
 /// breakdowns).
@@ -70,7 +71,8 @@ pub const BOOTSTRAP_REPLICATES: usize = 2000;
 
 /// The results.json sections this stage adds.
 pub struct Estimates {
-    pub cohort: Value,
+    /// The matched groups, added to results.json's cohort section.
+    pub matched: MatchedGroups,
     pub balance: Value,
     pub service_use: Value,
     pub wellbeing: Value,
@@ -142,12 +144,13 @@ pub async fn estimate(
             methods["matching"] = comparison.methods;
             methods["service_use"] = service_use.methods;
             Ok(Estimates {
-                cohort: json!({
-                    "matched_treated": comparison.matched_treated,
-                    "matched_comparison": comparison.matched_comparison,
-                    "unmatched_treated": comparison.unmatched_treated,
-                    "follow_up_exits": exits,
-                }),
+                matched: MatchedGroups {
+                    matched_treated: Some(comparison.matched_treated as u64),
+                    matched_comparison: Some(comparison.matched_comparison as u64),
+                    unmatched_treated: Some(comparison.unmatched_treated as u64),
+                    follow_up_exits: Some(exits),
+                    not_matched: None,
+                },
                 balance: comparison.balance,
                 service_use: service_use.results,
                 wellbeing: wellbeing.results,
@@ -160,9 +163,17 @@ pub async fn estimate(
             })
         }
         Err(Error::DataTest(reason)) => {
+            let unmatched = MatchedGroups {
+                matched_treated: Some(0),
+                matched_comparison: Some(0),
+                not_matched: Some(NotEstimated {
+                    not_estimated: reason.clone(),
+                }),
+                ..MatchedGroups::default()
+            };
             let reason = json!({ "not_estimated": reason });
             Ok(Estimates {
-                cohort: json!({"matched_treated": 0, "matched_comparison": 0, "matching": reason.clone()}),
+                matched: unmatched,
                 balance: reason.clone(),
                 service_use: reason.clone(),
                 wellbeing: wellbeing.results,
@@ -473,7 +484,7 @@ pub(super) fn comparison_weights<K: PartialEq>(
 /// (the end of follow-up or of the data). Exits end NHS costs in both the factual and the
 /// counterfactual path (docs/methods.md, Economics); referred people who die or leave more
 /// often than their comparison group are a reason to read the savings with care.
-async fn follow_up_exits(ctx: &SessionContext, config: &StudyConfig) -> Result<Value> {
+async fn follow_up_exits(ctx: &SessionContext, config: &StudyConfig) -> Result<FollowUpExits> {
     let end = format!("a.index_date + interval '{} months'", config.post_months);
     let columns = Columns::query(
         ctx,
@@ -497,22 +508,22 @@ async fn follow_up_exits(ctx: &SessionContext, config: &StudyConfig) -> Result<V
         ),
     )
     .await?;
-    let groups = columns.texts("group_name")?;
+    let names = columns.texts("group_name")?;
     let [people, died, referred, left] = ["people", "died", "referred_later", "left_practice"]
         .map(|name| columns.floats_or_zero(name));
     let (people, died, referred, left) = (people?, died?, referred?, left?);
-    let rows: Vec<Value> = (0..groups.len())
-        .map(|row| {
-            let followed = people[row] - died[row] - referred[row] - left[row];
-            json!({
-                "group": groups[row],
-                "people": people[row] as u64,
-                "died": died[row] as u64,
-                "left_practice": left[row] as u64,
-                "referred_later": referred[row] as u64,
-                "followed_to_end": followed as u64,
-            })
+    let groups = (0..names.len())
+        .map(|row| GroupExits {
+            group: names[row].clone().unwrap_or_default(),
+            people: people[row] as u64,
+            died: died[row] as u64,
+            left_practice: left[row] as u64,
+            referred_later: referred[row] as u64,
+            followed_to_end: (people[row] - died[row] - referred[row] - left[row]) as u64,
         })
         .collect();
-    Ok(json!({"within_months": config.post_months, "groups": rows}))
+    Ok(FollowUpExits {
+        within_months: config.post_months,
+        groups,
+    })
 }

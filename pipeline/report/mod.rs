@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 use crate::config::StudyConfig;
 use crate::error::{Error, Result};
+use crate::results::{Results, SCHEMA_VERSION};
 use disclosure::Disclosure;
 
 const HTML_TEMPLATE: &str = include_str!("../../reports/templates/report.html.j2");
@@ -46,7 +47,7 @@ const FIGURE_SECTIONS: [(&str, &str); 13] = [
 
 /// Writes `<run_dir>/published/` from the run's results.
 pub fn publish(run_dir: &Path, config: &StudyConfig) -> Result<()> {
-    let results = read_json(&run_dir.join("results.json"))?;
+    let results = read_results(&run_dir.join("results.json"))?;
     let manifest = read_json(&run_dir.join("manifest.json"))?;
     let ingest = read_json(&run_dir.join("quality/ingest.json"))?;
     let rule = Disclosure::new(config.suppress_at_or_below, config.round_to);
@@ -109,6 +110,27 @@ pub fn publish(run_dir: &Path, config: &StudyConfig) -> Result<()> {
         std::fs::write(&path, text).map_err(|source| Error::io("writing", &path, source))?;
     }
     Ok(())
+}
+
+/// A run's results.json as the types the run wrote it from; one from an incompatible
+/// version is an error naming the field, not a report with gaps.
+fn read_results(path: &Path) -> Result<Results> {
+    let results: Results = serde_json::from_value(read_json(path)?).map_err(|error| {
+        Error::input(
+            crate::error::Location::file(path),
+            format!("not the results of this version of sp-impact: {error}"),
+        )
+    })?;
+    if results.schema_version != SCHEMA_VERSION {
+        return Err(Error::input(
+            crate::error::Location::file(path),
+            format!(
+                "results.json schema version {} (this sp-impact reads version {SCHEMA_VERSION})",
+                results.schema_version
+            ),
+        ));
+    }
+    Ok(results)
 }
 
 fn read_json(path: &Path) -> Result<Value> {

@@ -1,24 +1,25 @@
 //! Cohort and balance: the cohort flow from referral to the matched sample, and covariate
 //! balance before and after matching.
 
+use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, NUMBER, TEXT};
 use super::{Content, SOURCE, Table};
 use crate::report::charts::{Bar, Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{count, float};
+use crate::report::format::float;
 
-pub(super) fn cohort_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
+pub(super) fn cohort_section(results: &Results, rule: Disclosure, content: &mut Content) -> Value {
     let mut flow = Table::new(
         "cohort_flow",
         "Cohort flow",
         &[("step", "Step", TEXT), ("persons_count", "People", COUNT)],
     );
     let mut bars = Vec::new();
-    for step in results["cohort"]["flow"].as_array().into_iter().flatten() {
-        let label = step["step"].as_str().unwrap_or("").replace('_', " ");
-        let persons = count(&step["persons"]).unwrap_or(0);
+    for step in &results.cohort.flow {
+        let label = step.step.replace('_', " ");
+        let persons = step.persons;
         flow.rows
             .push(vec![Cell::text(label.clone()), Cell::count(rule, persons)]);
         bars.push(Bar {
@@ -29,12 +30,13 @@ pub(super) fn cohort_section(results: &Value, rule: Disclosure, content: &mut Co
             colour: 0,
         });
     }
-    for (step, key) in [
-        ("matched treated", "matched_treated"),
-        ("matched comparison", "matched_comparison"),
-        ("treated not matched", "unmatched_treated"),
+    let matched = &results.cohort.matched;
+    for (step, persons) in [
+        ("matched treated", matched.matched_treated),
+        ("matched comparison", matched.matched_comparison),
+        ("treated not matched", matched.unmatched_treated),
     ] {
-        if let Some(persons) = count(&results["cohort"][key]) {
+        if let Some(persons) = persons {
             flow.rows
                 .push(vec![Cell::text(step), Cell::count(rule, persons)]);
             bars.push(Bar {
@@ -81,7 +83,7 @@ pub(super) fn cohort_section(results: &Value, rule: Disclosure, content: &mut Co
         ],
     );
     let mut dots = Vec::new();
-    for row in results["balance"].as_array().into_iter().flatten() {
+    for row in results.balance.as_array().into_iter().flatten() {
         let covariate = row["covariate"].as_str().unwrap_or("").to_string();
         let number = |key: &str, places: usize| Cell::decimals(float(&row[key]), places);
         balance.rows.push(vec![
@@ -121,9 +123,9 @@ pub(super) fn cohort_section(results: &Value, rule: Disclosure, content: &mut Co
 
 /// How each matched group's follow-up ended: death, leaving the practice, a later referral
 /// (comparison people, who count until then) or followed to the end.
-fn exits_table(results: &Value, rule: Disclosure) -> Table {
-    let exits = &results["cohort"]["follow_up_exits"];
-    let months = exits["within_months"].as_u64().unwrap_or(24);
+fn exits_table(results: &Results, rule: Disclosure) -> Table {
+    let exits = results.cohort.matched.follow_up_exits.as_ref();
+    let months = exits.map_or(results.study.post_months, |exits| exits.within_months);
     let mut table = Table::new(
         "follow_up_exits",
         &format!(
@@ -142,21 +144,24 @@ fn exits_table(results: &Value, rule: Disclosure) -> Table {
             ("followed_to_end_count", "Followed to the end", COUNT),
         ],
     );
-    for row in exits["groups"].as_array().into_iter().flatten() {
-        let group = match row["group"].as_str() {
-            Some("treated") => "Referred (treated)",
-            Some("comparison") => "Comparison",
+    for row in exits
+        .map(|exits| exits.groups.as_slice())
+        .unwrap_or_default()
+    {
+        let group = match row.group.as_str() {
+            "treated" => "Referred (treated)",
+            "comparison" => "Comparison",
             _ => "n/a",
         };
         let mut cells = vec![Cell::text(group)];
-        for key in [
-            "people",
-            "died",
-            "left_practice",
-            "referred_later",
-            "followed_to_end",
+        for persons in [
+            row.people,
+            row.died,
+            row.left_practice,
+            row.referred_later,
+            row.followed_to_end,
         ] {
-            cells.push(Cell::count(rule, count(&row[key]).unwrap_or(0)));
+            cells.push(Cell::count(rule, persons));
         }
         table.rows.push(cells);
     }

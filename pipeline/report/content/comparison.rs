@@ -4,6 +4,7 @@
 //! before/after studies compare people with themselves after a peak in need and are flattered
 //! by regression to the mean; matched and controlled studies compare them with similar people.
 
+use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::table::{Cell, ESTIMATE, Precision, TEXT};
@@ -12,7 +13,7 @@ use crate::comparators::{Comparator, published};
 use crate::outcomes;
 use crate::report::charts::{Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{change_words, ci, count, float, interval};
+use crate::report::format::{change_words, ci, float, interval};
 
 /// The measures of this study shown beside the published ones.
 const COMPARED: [&str; 4] = [
@@ -25,7 +26,7 @@ const COMPARED: [&str; 4] = [
 const INTRO: &str = "Published evaluations of social prescribing, with their designs. Uncontrolled before/after studies compare people with themselves after the peak in need that led to their referral, so part of the fall they report would have happened anyway (regression to the mean); matched and controlled studies compare people with similar people who were not referred. Read this study's estimates beside studies of the same kind of design.";
 
 pub(super) fn comparison_section(
-    results: &Value,
+    results: &Results,
     rule: Disclosure,
     content: &mut Content,
 ) -> Value {
@@ -63,10 +64,7 @@ pub(super) fn comparison_section(
             Cell::text("This study"),
             Cell::text("matched difference-in-differences"),
             Cell::text(population(results, rule)),
-            Cell::text(format!(
-                "{} months",
-                results["study"]["post_months"].as_i64().unwrap_or(24)
-            )),
+            Cell::text(format!("{} months", results.study.post_months)),
             Cell::text(format!(
                 "{label} {} than expected from the matched comparison{}",
                 change_words(ratio),
@@ -144,11 +142,12 @@ fn published_series(published: &[Comparator]) -> String {
 }
 
 /// This study's DiD estimate of each compared measure, in `COMPARED` order.
-fn this_study(results: &Value) -> Vec<(&'static str, Value)> {
+fn this_study(results: &Results) -> Vec<(&'static str, Value)> {
     COMPARED
         .iter()
         .filter_map(|measure| {
-            let row = results["service_use"]
+            let row = results
+                .service_use
                 .as_array()?
                 .iter()
                 .find(|row| row["measure"] == *measure)?;
@@ -158,12 +157,12 @@ fn this_study(results: &Value) -> Vec<(&'static str, Value)> {
 }
 
 /// The matched sample in words, counts under the disclosure rule.
-fn population(results: &Value, rule: Disclosure) -> String {
-    let cohort = &results["cohort"];
+fn population(results: &Results, rule: Disclosure) -> String {
+    let matched = &results.cohort.matched;
     format!(
         "{} people referred, matched to {} who were not (yet)",
-        rule.count(count(&cohort["matched_treated"]).unwrap_or(0)),
-        rule.count(count(&cohort["matched_comparison"]).unwrap_or(0))
+        rule.count(matched.treated()),
+        rule.count(matched.matched_comparison.unwrap_or(0))
     )
 }
 
@@ -193,6 +192,7 @@ fn published_row(row: &Comparator) -> Vec<Cell> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::for_tests;
 
     #[test]
     fn this_study_sits_first_and_an_interval_through_one_is_said() {
@@ -209,7 +209,7 @@ mod tests {
             tables: Vec::new(),
             charts: Vec::new(),
         };
-        comparison_section(&results, Disclosure::new(7, 5), &mut content);
+        comparison_section(&for_tests(results), Disclosure::new(7, 5), &mut content);
         let text = |row: &[Cell]| -> Vec<String> {
             row.iter().map(|cell| cell.shown().to_string()).collect()
         };

@@ -1,6 +1,7 @@
 //! Economics: savings, net cost, break-even and return per £1, thresholds, tornado,
 //! projections, monthly series and the unit costs used.
 
+use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::table::{Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, TEXT};
@@ -9,8 +10,12 @@ use crate::report::charts::{Bar, Chart, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{ci, count, decimals, float, gbp, gbp_ci, interval, percent};
 
-pub(super) fn economics_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
-    let economics = &results["economics"];
+pub(super) fn economics_section(
+    results: &Results,
+    rule: Disclosure,
+    content: &mut Content,
+) -> Value {
+    let economics = &results.economics;
     if economics["monthly"].as_array().is_none() {
         return json!({"not_estimated": economics["not_estimated"]});
     }

@@ -1,6 +1,7 @@
 //! Equity, referral funnel and participation: subgroup estimates (with the test of whether
 //! they differ), the funnel and community activity.
 
+use crate::results::{FunnelStages, Results};
 use serde_json::{Value, json};
 
 use super::practices::PRACTICE_BREAKDOWN;
@@ -11,7 +12,7 @@ use crate::report::charts::{Bar, Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{ci, count, float, interval};
 
-pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
+pub(super) fn equity_section(results: &Results, rule: Disclosure, content: &mut Content) -> Value {
     let mut subgroups = Table::new(
         "equity_gp_demand",
         "GP demand rate ratio (matched DiD) by subgroup",
@@ -25,7 +26,7 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
         ],
     );
     let mut dots = Vec::new();
-    for row in results["equity"]["service_use"]
+    for row in results.equity["service_use"]
         .as_array()
         .into_iter()
         .flatten()
@@ -90,7 +91,7 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
             },
         });
     }
-    let rows = results["equity"]["wellbeing"]
+    let rows = results.equity["wellbeing"]
         .as_array()
         .cloned()
         .unwrap_or_default();
@@ -133,7 +134,7 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
             },
         ]);
     }
-    let funnel = &results["funnel"];
+    let funnel = &results.funnel;
     let mut funnel_table = Table::new(
         "funnel",
         "Referral funnel by route",
@@ -151,37 +152,21 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
             ),
         ],
     );
-    let stages = [
-        "referred",
-        "accepted",
-        "first_contact",
-        "completed",
-        "declined",
-    ];
-    let mut funnel_row = |route: String, row: &Value| {
+    let mut funnel_row = |route: String, stages: &FunnelStages| {
         let mut cells = vec![Cell::text(route)];
         cells.extend(
             stages
+                .named()
                 .iter()
-                .map(|stage| Cell::count(rule, count(&row[*stage]).unwrap_or(0))),
+                .map(|(_, people)| Cell::count(rule, *people)),
         );
-        cells.push(Cell::percentage(
-            rule,
-            count(&row["completed"]).unwrap_or(0),
-            count(&row["referred"]).unwrap_or(0),
-        ));
+        cells.push(Cell::percentage(rule, stages.completed, stages.referred));
         funnel_table.rows.push(cells);
     };
-    for row in funnel["by_route"].as_array().into_iter().flatten() {
-        funnel_row(
-            row["referral_route"]
-                .as_str()
-                .unwrap_or("")
-                .replace('_', " "),
-            row,
-        );
+    for row in &funnel.by_route {
+        funnel_row(row.referral_route.replace('_', " "), &row.stages);
     }
-    funnel_row("all routes".into(), funnel);
+    funnel_row("all routes".into(), &funnel.all_routes);
     content.charts.push(Chart {
         name: "referral_funnel".into(),
         title: "Referral funnel".into(),
@@ -190,11 +175,13 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
             rule.round_to, rule.suppress_at_or_below
         ),
         kind: Kind::Bars {
-            rows: stages
+            rows: funnel
+                .all_routes
+                .named()
                 .iter()
                 .enumerate()
-                .map(|(index, stage)| {
-                    let n = count(&funnel[*stage]).unwrap_or(0);
+                .map(|(index, (stage, n))| {
+                    let n = *n;
                     Bar {
                         label: stage.replace('_', " "),
                         start: 0.0,
@@ -208,7 +195,7 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
             reference: None,
         },
     });
-    let participation = &results["participation"];
+    let participation = &results.participation;
     let mut activity = Table::new(
         "participation",
         "Participation in community activities",
@@ -218,23 +205,14 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
             ("sessions_count", "Sessions", COUNT),
         ],
     );
-    for row in participation["by_activity_type"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
+    for row in &participation.by_activity_type {
         activity.rows.push(vec![
-            Cell::text(
-                row["activity_type"]
-                    .as_str()
-                    .unwrap_or("")
-                    .replace('_', " "),
-            ),
-            Cell::count(rule, count(&row["people"]).unwrap_or(0)),
-            Cell::count(rule, count(&row["sessions"]).unwrap_or(0)),
+            Cell::text(row.activity_type.replace('_', " ")),
+            Cell::count(rule, row.people),
+            Cell::count(rule, row.sessions),
         ]);
     }
-    let attended = count(&participation["attended_any"]).unwrap_or(0);
+    let attended = participation.attended_any;
     let interactions = interactions_table(results);
     let section = json!({
         "subgroups": subgroups.clone(),
@@ -243,8 +221,8 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
         "funnel": funnel_table.clone(),
         "participation": activity.clone(),
         "attended_any": rule.count(attended),
-        "with_activity_data": rule.count(count(&participation["referred_with_activity_data"]).unwrap_or(0)),
-        "sessions_per_person": rule.statistic(attended, float(&participation["sessions_per_person"]), |v| format!("{v:.1}")),
+        "with_activity_data": rule.count(participation.referred_with_activity_data),
+        "sessions_per_person": rule.statistic(attended, participation.sessions_per_person, |v| format!("{v:.1}")),
     });
     content
         .tables
@@ -255,7 +233,7 @@ pub(super) fn equity_section(results: &Value, rule: Disclosure, content: &mut Co
 /// Whether the DiD rate ratio differs between a breakdown's groups, for GP demand and the
 /// primary outcome: a difference between subgroup estimates is only evidence of a different
 /// effect when this joint test says so.
-fn interactions_table(results: &Value) -> Table {
+fn interactions_table(results: &Results) -> Table {
     let mut table = Table::new(
         "equity_interactions",
         "Does the effect differ between groups? Joint test that the DiD rate ratio is the same in every group",
@@ -269,7 +247,7 @@ fn interactions_table(results: &Value) -> Table {
     );
     let primary = primary_measure(results);
     let shown = |measure: &str| measure == "gp_demand" || measure == primary;
-    for row in results["equity"]["service_use_interactions"]
+    for row in results.equity["service_use_interactions"]
         .as_array()
         .into_iter()
         .flatten()

@@ -1,21 +1,21 @@
 //! Limitations generated from what this run found: the design's known bias, design
 //! disagreement, undefined bootstrap replicates and more.
 
-use serde_json::Value;
+use crate::results::Results;
 
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
 use crate::report::format::count;
 
-pub(super) fn limitations(results: &Value, rule: Disclosure) -> Vec<String> {
+pub(super) fn limitations(results: &Results, rule: Disclosure) -> Vec<String> {
     let mut lines = Vec::new();
-    let headline = results["design_sensitivity"]["designs"]
+    let headline = results.design_sensitivity["designs"]
         .as_array()
         .and_then(|rows| rows.iter().find(|row| row["headline"] == true));
     if let Some(bias) = headline.and_then(|row| row["design"]["known_bias"].as_str()) {
         lines.push(format!("The comparison design: {bias}"));
     }
-    if results["design_sensitivity"]["verdict"] == "disagree" {
+    if results.design_sensitivity["verdict"] == "disagree" {
         lines.push("The comparison designs disagree (see Service use): which one is right depends on how people came to be referred, and the simulation study in docs/validation.md shows that each design is biased in some plausible worlds.".to_string());
     }
     lines.extend([
@@ -23,7 +23,7 @@ pub(super) fn limitations(results: &Value, rule: Disclosure) -> Vec<String> {
         "Wellbeing change has no comparison group: people are referred when wellbeing is low, so part of any improvement would have happened anyway.".to_string(),
         "Savings are NHS costs avoided at national average unit costs; freed GP time is capacity, not cash released. Benefits outside the NHS are not counted.".to_string(),
     ]);
-    if let Some(unmatched) = count(&results["cohort"]["unmatched_treated"]).filter(|n| *n > 0) {
+    if let Some(unmatched) = results.cohort.matched.unmatched_treated.filter(|n| *n > 0) {
         lines.push(format!(
             "{} eligible referred people had no comparison person within the caliper and are not in the matched estimates.",
             rule.count(unmatched)
@@ -36,7 +36,7 @@ pub(super) fn limitations(results: &Value, rule: Disclosure) -> Vec<String> {
             undefined.join(", ")
         ));
     }
-    if let Some(rows) = results["wellbeing"].as_array() {
+    if let Some(rows) = results.wellbeing.as_array() {
         let attrition: Vec<String> = rows
             .iter()
             .filter(|row| row["item"].is_null())
@@ -64,10 +64,11 @@ pub(super) fn limitations(results: &Value, rule: Disclosure) -> Vec<String> {
 }
 
 /// "<what>: n of N" for every bootstrap with undefined replicates (results.json counts them).
-fn undefined_bootstrap_replicates(results: &Value) -> Vec<String> {
-    let replicates = &results["economics"]["bootstrap"]["replicates"];
+fn undefined_bootstrap_replicates(results: &Results) -> Vec<String> {
+    let replicates = &results.economics["bootstrap"]["replicates"];
     let of = |n: u64| format!("{n} of {}", count(replicates).unwrap_or(0));
-    let mut found: Vec<String> = results["service_use"]
+    let mut found: Vec<String> = results
+        .service_use
         .as_array()
         .into_iter()
         .flatten()
@@ -81,7 +82,7 @@ fn undefined_bootstrap_replicates(results: &Value) -> Vec<String> {
         })
         .collect();
     if let Some(n) =
-        count(&results["economics"]["bootstrap"]["non_finite_replicates"]).filter(|n| *n > 0)
+        count(&results.economics["bootstrap"]["non_finite_replicates"]).filter(|n| *n > 0)
     {
         found.push(format!("savings {}", of(n)));
     }
@@ -91,6 +92,7 @@ fn undefined_bootstrap_replicates(results: &Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::for_tests;
     use serde_json::json;
 
     #[test]
@@ -103,13 +105,13 @@ mod tests {
             "economics": {"bootstrap": {"replicates": 2000, "non_finite_replicates": 1}},
         });
         assert_eq!(
-            undefined_bootstrap_replicates(&results),
+            undefined_bootstrap_replicates(&for_tests(results)),
             [
                 "change per person-year of Emergency admissions 3 of 2000",
                 "savings 1 of 2000"
             ]
         );
         let clean = json!({"service_use": [], "economics": {"bootstrap": {"replicates": 2000, "non_finite_replicates": 0}}});
-        assert!(undefined_bootstrap_replicates(&clean).is_empty());
+        assert!(undefined_bootstrap_replicates(&for_tests(clean)).is_empty());
     }
 }

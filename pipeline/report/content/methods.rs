@@ -1,15 +1,16 @@
 //! How the evaluation worked: in plain words for a commissioner (`approach`), and every
 //! option, model and window for the technical appendix (`methods`).
 
+use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::economics::programme_basis;
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{count, float, gbp};
+use crate::report::format::{float, gbp};
 
 /// How the evaluation worked, in plain words for a commissioner: what was compared with what,
 /// and why that matters. Every option behind it is in the technical appendix (`methods`).
-pub(super) fn approach(results: &Value, manifest: &Value, rule: Disclosure) -> Vec<String> {
+pub(super) fn approach(results: &Results, manifest: &Value, rule: Disclosure) -> Vec<String> {
     let config = &manifest["config"];
     let number = |key: &str| config[key].as_i64().unwrap_or(0);
     let (washout, baseline) = (number("washout_months"), number("baseline_months"));
@@ -23,7 +24,7 @@ pub(super) fn approach(results: &Value, manifest: &Value, rule: Disclosure) -> V
     } else {
         matched_on
     };
-    if let Some(matched) = count(&results["cohort"]["matched_treated"]) {
+    if let Some(matched) = results.cohort.matched.matched_treated {
         lines.push(format!(
             "Each of the {} people referred between {} and {} who could be matched was compared with a person not yet referred on the same date, similar in {matched_on}. Nothing else was matched on, so the groups may still differ in ways the records do not show.",
             rule.count(matched),
@@ -46,7 +47,7 @@ pub(super) fn approach(results: &Value, manifest: &Value, rule: Disclosure) -> V
         }
     ));
     lines.push("This matters because people tend to be referred when their need is at a peak, and peaks pass on their own: a simple before-and-after count of the referred group alone mistakes that fall for an effect. That count is shown beside each estimate, for contrast only.".into());
-    let sensitivity = &results["design_sensitivity"];
+    let sensitivity = &results.design_sensitivity;
     if let Some(headline) = sensitivity["headline_design"].as_str() {
         let default = crate::design::Design::default_for(number("pre_months") as i32)
             .map(|design| design.name);
@@ -67,7 +68,7 @@ pub(super) fn approach(results: &Value, manifest: &Value, rule: Disclosure) -> V
         ));
     }
     lines.push("Wellbeing is compared before and after within the referred group only: there is no comparison group for it.".into());
-    let economics = &results["economics"];
+    let economics = &results.economics;
     if economics["savings_per_person_24m"].is_number() {
         lines.push(format!(
             "NHS costs are valued with the {} unit costs at {} prices and discounted at {} a year, against a programme cost of {} per person; the uncertainty in every estimate comes from resampling the matched pairs.",
@@ -82,7 +83,7 @@ pub(super) fn approach(results: &Value, manifest: &Value, rule: Disclosure) -> V
 
 /// The technical appendix: every option, model and window, grouped by topic, each a label
 /// and a sentence (numbers to four significant digits, codes in words).
-pub(super) fn methods(results: &Value, manifest: &Value, rule: Disclosure) -> Vec<Value> {
+pub(super) fn methods(results: &Results, manifest: &Value, rule: Disclosure) -> Vec<Value> {
     let config = &manifest["config"];
     let design = vec![(
         "Comparison, windows and dates".to_string(),
@@ -95,8 +96,8 @@ pub(super) fn methods(results: &Value, manifest: &Value, rule: Disclosure) -> Ve
             config["data_end"].as_str().unwrap_or("")
         ),
     )];
-    let methods = &results["methods"];
-    let economics = &results["economics"];
+    let methods = &results.methods;
+    let economics = &results.economics;
     let economics_lines = vec![(
         "Perspective, prices and programme cost".to_string(),
         format!(
@@ -285,6 +286,7 @@ fn sentence_case(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::for_tests;
     use serde_json::json;
 
     #[test]
@@ -301,7 +303,7 @@ mod tests {
         };
         let rule = Disclosure::new(7, 5);
         let text = approach(
-            &results("history-older-baseline", "disagree"),
+            &for_tests(results("history-older-baseline", "disagree")),
             &manifest("baseline_and_peak"),
             rule,
         )
@@ -316,7 +318,12 @@ mod tests {
             !text.contains("NHS costs are valued"),
             "no economics, no sentence"
         );
-        let configured = approach(&results("history", "agree"), &manifest("none"), rule).join(" ");
+        let configured = approach(
+            &for_tests(results("history", "agree")),
+            &manifest("none"),
+            rule,
+        )
+        .join(" ");
         assert!(
             configured
                 .contains("similar in age, sex, deprivation, ethnicity and long-term conditions.")
@@ -337,7 +344,7 @@ mod tests {
             "service_use": {"periods": {"post_months": 24}, "a_new_option": "kept"},
         }, "economics": {}});
         let manifest = json!({"config": {"pre_months": 24, "post_months": 24}});
-        let groups = methods(&results, &manifest, Disclosure::new(7, 5));
+        let groups = methods(&for_tests(results), &manifest, Disclosure::new(7, 5));
         let topics: Vec<&str> = groups
             .iter()
             .map(|g| g["topic"].as_str().unwrap())

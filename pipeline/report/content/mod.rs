@@ -7,11 +7,11 @@
 //! Count columns are keyed `*_count` and rendered with class "count", which is how the
 //! governance test finds every published count.
 
+use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::charts::Chart;
 use super::disclosure::Disclosure;
-use super::format::count;
 pub use table::Table;
 
 mod cohort;
@@ -37,16 +37,14 @@ pub struct Content {
 
 const SOURCE: &str = "Source: sp-impact analysis of GP and hospital extracts";
 
-pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure) -> Content {
+pub fn build(results: &Results, manifest: &Value, ingest: &Value, rule: Disclosure) -> Content {
     let mut content = Content {
         context: json!({}),
         tables: Vec::new(),
         charts: Vec::new(),
     };
-    let study = &results["study"];
-    let pre_months = study["pre_months"].as_i64().unwrap_or(12);
-    let post_months = study["post_months"].as_i64().unwrap_or(24);
-    let matched = count(&results["cohort"]["matched_treated"]).unwrap_or(0);
+    let study = &results.study;
+    let matched = results.cohort.matched.treated();
 
     let cohort = cohort::cohort_section(results, rule, &mut content);
     let wellbeing = wellbeing::wellbeing_section(results, manifest, rule, &mut content);
@@ -58,10 +56,10 @@ pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure
     let quality = quality::quality_section(ingest, rule, &mut content);
     let summary = summary::summary(results, rule);
     content.context = json!({
-        "title": format!("Impact evaluation: {}", study["name"].as_str().unwrap_or("social prescribing")),
+        "title": format!("Impact evaluation: {}", study.name),
         "study": {
-            "name": study["name"], "start": study["start"], "end": study["end"],
-            "data_end": study["data_end"], "pre_months": pre_months, "post_months": post_months,
+            "name": study.name, "start": study.start, "end": study.end,
+            "data_end": study.data_end, "pre_months": study.pre_months, "post_months": study.post_months,
         },
         "verdict": verdict::verdicts(results, rule),
         "summary": summary,
@@ -88,8 +86,9 @@ pub fn build(results: &Value, manifest: &Value, ingest: &Value, rule: Disclosure
 
 /// The primary outcome's measure code (study.toml `primary_outcome`, total NHS cost by
 /// default), as the service-use results mark it.
-fn primary_measure(results: &Value) -> &str {
-    results["service_use"]
+fn primary_measure(results: &Results) -> &str {
+    results
+        .service_use
         .as_array()
         .into_iter()
         .flatten()

@@ -4,6 +4,7 @@
 //! practice where enough people were matched. Every count and rate under the disclosure rule;
 //! rates come from the rounded counts.
 
+use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, ESTIMATE, NUMBER, Precision, TEXT};
@@ -44,8 +45,12 @@ const PCNS: Level = Level {
     table: "pcns",
 };
 
-pub(super) fn practices_section(results: &Value, rule: Disclosure, content: &mut Content) -> Value {
-    let section = &results["practices"];
+pub(super) fn practices_section(
+    results: &Results,
+    rule: Disclosure,
+    content: &mut Content,
+) -> Value {
+    let section = &results.practices;
     if section["units"].as_array().is_none() {
         return json!({"not_estimated": section["not_estimated"]});
     }
@@ -228,7 +233,7 @@ fn funnel_chart(
 
 /// The effect by practice: the matched DiD rate ratio for GP demand and the primary outcome,
 /// where at least the subgroup minimum of matched sets had their treated member there.
-fn effects_table(results: &Value, rule: Disclosure) -> Table {
+fn effects_table(results: &Results, rule: Disclosure) -> Table {
     let primary = primary_measure(results);
     let measures = if primary == "gp_demand" {
         vec!["gp_demand"]
@@ -257,7 +262,7 @@ fn effects_table(results: &Value, rule: Disclosure) -> Table {
         "Effect by practice: matched difference-in-differences rate ratio where the practice had enough matched people",
         &columns,
     );
-    for row in results["equity"]["service_use"]
+    for row in results.equity["service_use"]
         .as_array()
         .into_iter()
         .flatten()

@@ -1,6 +1,7 @@
 //! Service use: the matched difference-in-differences beside the uncontrolled before/after,
 //! event studies, the smallest detectable change, and the design-sensitivity table.
 
+use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, Shape, TEST, TEXT};
@@ -23,13 +24,13 @@ const SERVICE_USE_INTRO: [(&str, bool); 3] = [
 ];
 
 pub(super) fn service_use_section(
-    results: &Value,
+    results: &Results,
     rule: Disclosure,
     matched: u64,
     content: &mut Content,
 ) -> Value {
-    let Some(rows) = results["service_use"].as_array() else {
-        return json!({"not_estimated": results["service_use"]["not_estimated"]});
+    let Some(rows) = results.service_use.as_array() else {
+        return json!({"not_estimated": results.service_use["not_estimated"]});
     };
     let mut table = Table::new(
         "service_use",
@@ -264,7 +265,7 @@ pub(super) fn service_use_section(
         },
     });
     content.charts.extend(event_charts);
-    let (designs, verdict) = design_sensitivity(&results["design_sensitivity"], rule, content);
+    let (designs, verdict) = design_sensitivity(&results.design_sensitivity, rule, content);
     let section = json!({
         "intro": parts(&SERVICE_USE_INTRO.map(|(text, strong)| (text.to_string(), strong))),
         "table": table.clone(), "events": events.clone(), "pre_trends": pre_trends.clone(), "designs": designs, "design_verdict": verdict,

@@ -1,6 +1,7 @@
 //! The summary for commissioners: the few sentences a reader takes away, each from this
 //! run's estimates, with counts disclosure-controlled.
 
+use crate::results::Results;
 use serde_json::Value;
 
 use super::service_use::power_sentence;
@@ -10,24 +11,21 @@ use crate::report::format::{
     change_words, ci, count, decimals, float, gbp, gbp_ci, interval, p_value, percent,
 };
 
-pub(super) fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
+pub(super) fn summary(results: &Results, rule: Disclosure) -> Vec<String> {
     let mut lines = Vec::new();
-    let cohort = &results["cohort"];
-    let study = &results["study"];
-    if let (Some(eligible), Some(matched)) = (
-        count(&cohort["eligible_treated"]),
-        count(&cohort["matched_treated"]),
-    ) {
+    let cohort = &results.cohort;
+    let study = &results.study;
+    if let Some(matched) = cohort.matched.matched_treated {
         lines.push(format!(
             "{} people referred between {} and {} were eligible for the evaluation; {} of them were matched to {} similar people not yet referred on that date (the comparison group; anyone referred later counts only until their referral).",
-            rule.count(eligible),
-            study["start"].as_str().unwrap_or("?"),
-            study["end"].as_str().unwrap_or("?"),
+            rule.count(cohort.eligible_treated),
+            study.start,
+            study.end,
             rule.count(matched),
-            rule.count(count(&cohort["matched_comparison"]).unwrap_or(0)),
+            rule.count(cohort.matched.matched_comparison.unwrap_or(0)),
         ));
     }
-    if let Some(primary) = results["service_use"].as_array().and_then(|rows| {
+    if let Some(primary) = results.service_use.as_array().and_then(|rows| {
         rows.iter()
             .find(|row| row["role"] == "primary" && row["measure"] != "gp_demand")
     }) {
@@ -46,7 +44,8 @@ pub(super) fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
             }
         }
     }
-    if let Some(gp) = results["service_use"]
+    if let Some(gp) = results
+        .service_use
         .as_array()
         .and_then(|rows| rows.iter().find(|row| row["measure"] == "gp_demand"))
     {
@@ -77,7 +76,7 @@ pub(super) fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
         }
     }
     let primary = |instrument: &str| {
-        results["wellbeing"].as_array().and_then(|rows| {
+        results.wellbeing.as_array().and_then(|rows| {
             rows.iter()
                 .find(|row| row["item"].is_null() && row["instrument"] == instrument)
         })
@@ -94,7 +93,7 @@ pub(super) fn summary(results: &Value, rule: Disclosure) -> Vec<String> {
             ));
         }
     }
-    let economics = &results["economics"];
+    let economics = &results.economics;
     if let Some(savings) = float(&economics["savings_per_person_24m"]) {
         let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
         let break_even = match economics["break_even_month"].as_u64() {

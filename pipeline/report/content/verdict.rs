@@ -7,6 +7,7 @@
 //! says no clear change, with what the study could have detected. So no run claims a
 //! reduction, or that the service pays for itself, from an interval that includes neither.
 
+use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::service_use::power_sentence;
@@ -21,8 +22,8 @@ pub(super) const RULES: &str = "How strong the evidence is: \"Strong\" when the 
 const PRE_TREND_ALPHA: f64 = 0.05;
 
 /// The verdicts and headline numbers of the first page.
-pub(super) fn verdicts(results: &Value, rule: Disclosure) -> Value {
-    let matched = count(&results["cohort"]["matched_treated"]).unwrap_or(0);
+pub(super) fn verdicts(results: &Results, rule: Disclosure) -> Value {
+    let matched = results.cohort.matched.treated();
     let published = rule.allows_statistic_of(matched);
     let questions = if published {
         vec![
@@ -45,8 +46,9 @@ fn verdict(question: &str, answer: &str, detail: String, strength: &str, why: St
     json!({"question": question, "answer": answer, "detail": detail, "strength": strength, "why": why})
 }
 
-fn service_use<'a>(results: &'a Value, code: &str) -> Option<&'a Value> {
-    results["service_use"]
+fn service_use<'a>(results: &'a Results, code: &str) -> Option<&'a Value> {
+    results
+        .service_use
         .as_array()?
         .iter()
         .find(|row| row["measure"] == code)
@@ -72,8 +74,8 @@ fn side(low: f64, high: f64, no_effect: f64) -> Side {
 
 /// The checks behind a clear result for `measure`: do the designs agree on it, and did the
 /// groups follow parallel paths before referral. Returns the label and the reasons.
-fn strength(results: &Value, measure: &str) -> (&'static str, String) {
-    let sensitivity = &results["design_sensitivity"];
+fn strength(results: &Results, measure: &str) -> (&'static str, String) {
+    let sensitivity = &results.design_sensitivity;
     let disagree = sensitivity["disagreements"]
         .as_array()
         .is_some_and(|rows| rows.iter().any(|row| row["measure"] == measure));
@@ -118,9 +120,10 @@ fn strength(results: &Value, measure: &str) -> (&'static str, String) {
 }
 
 /// Did NHS use fall? The primary outcome's DiD (total NHS cost unless the study named another).
-fn nhs_use(results: &Value) -> Value {
+fn nhs_use(results: &Results) -> Value {
     const QUESTION: &str = "Did NHS use fall?";
-    let Some(primary) = results["service_use"]
+    let Some(primary) = results
+        .service_use
         .as_array()
         .and_then(|rows| rows.iter().find(|row| row["role"] == "primary"))
     else {
@@ -175,10 +178,10 @@ fn nhs_use(results: &Value) -> Value {
 /// best weak evidence that the service caused it. The change beyond regression to the mean
 /// towards the population average is stated beside it as a bound, not used for the answer: it
 /// over-corrects where referred people's usual wellbeing is below that average.
-fn wellbeing(results: &Value, rule: Disclosure) -> Value {
+fn wellbeing(results: &Results, rule: Disclosure) -> Value {
     const QUESTION: &str = "Did wellbeing improve?";
     let row = ["WEMWBS", "SWEMWBS"].iter().find_map(|instrument| {
-        results["wellbeing"].as_array()?.iter().find(|row| {
+        results.wellbeing.as_array()?.iter().find(|row| {
             row["item"].is_null()
                 && row["instrument"] == *instrument
                 && float(&row["mean_change"]).is_some()
@@ -245,8 +248,8 @@ fn wellbeing(results: &Value, rule: Disclosure) -> Value {
 
 /// Does it pay for its cost within the follow-up? The cumulative discounted net saving at
 /// the horizon and its bootstrap interval.
-fn pays_for_itself(results: &Value) -> Value {
-    let economics = &results["economics"];
+fn pays_for_itself(results: &Results) -> Value {
+    let economics = &results.economics;
     let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
     let question = format!("Does it pay for its cost within {horizon} months?");
     let last = economics["monthly"]
@@ -302,8 +305,8 @@ fn pays_for_itself(results: &Value) -> Value {
 
 /// The three or four numbers in large type: savings, programme cost, the chance of breaking
 /// even, and the GP demand change.
-fn numbers(results: &Value) -> Vec<Value> {
-    let economics = &results["economics"];
+fn numbers(results: &Results) -> Vec<Value> {
+    let economics = &results.economics;
     let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
     let mut numbers = Vec::new();
     if let Some(savings) = float(&economics["savings_per_person_24m"]) {
@@ -342,6 +345,7 @@ fn numbers(results: &Value) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::for_tests;
 
     fn results(ci: [f64; 2], net_ci: [f64; 2], disagree: bool, pre_trend_p: f64) -> Value {
         json!({
@@ -381,7 +385,10 @@ mod tests {
     #[test]
     fn an_interval_including_no_effect_is_never_a_yes() {
         let rule = Disclosure::new(7, 5);
-        let value = verdicts(&results([0.8, 1.1], [-300.0, 500.0], false, 0.5), rule);
+        let value = verdicts(
+            &for_tests(results([0.8, 1.1], [-300.0, 500.0], false, 0.5)),
+            rule,
+        );
         let found = answers(&value);
         assert_eq!(found[0], ("No clear change".into(), "Inconclusive".into()));
         assert_eq!(found[2], ("Uncertain".into(), "Inconclusive".into()));
@@ -397,7 +404,7 @@ mod tests {
         let mut bounded = results([0.8, 1.1], [-300.0, 500.0], false, 0.5);
         bounded["wellbeing"][0]["rtm_adjusted"] = json!({"change": 1.0, "ci95": [-1.0, 3.0],
             "expected_from_regression_to_the_mean": 2.0, "population_mean": 49.4});
-        let value = verdicts(&bounded, rule);
+        let value = verdicts(&for_tests(bounded), rule);
         assert_eq!(answers(&value)[1], ("Yes".into(), "Weak".into()));
         let detail = value["questions"][1]["detail"].as_str().unwrap();
         assert!(detail.contains("about 2.0 points"), "{detail}");
@@ -407,23 +414,23 @@ mod tests {
     fn a_clear_result_is_graded_by_design_agreement_and_pre_trends() {
         let rule = Disclosure::new(7, 5);
         let strong = answers(&verdicts(
-            &results([0.7, 0.9], [50.0, 200.0], false, 0.5),
+            &for_tests(results([0.7, 0.9], [50.0, 200.0], false, 0.5)),
             rule,
         ));
         assert_eq!(strong[0], ("Yes".into(), "Strong".into()));
         assert_eq!(strong[2], ("Yes".into(), "Strong".into()));
         let moderate = answers(&verdicts(
-            &results([0.7, 0.9], [50.0, 200.0], true, 0.5),
+            &for_tests(results([0.7, 0.9], [50.0, 200.0], true, 0.5)),
             rule,
         ));
         assert_eq!(moderate[0], ("Yes".into(), "Moderate".into()));
         let weak = answers(&verdicts(
-            &results([0.7, 0.9], [50.0, 200.0], true, 0.01),
+            &for_tests(results([0.7, 0.9], [50.0, 200.0], true, 0.01)),
             rule,
         ));
         assert_eq!(weak[0], ("Yes".into(), "Weak".into()));
         let rose = answers(&verdicts(
-            &results([1.1, 1.3], [-900.0, -100.0], false, 0.5),
+            &for_tests(results([1.1, 1.3], [-900.0, -100.0], false, 0.5)),
             rule,
         ));
         assert_eq!(rose[0].0, "No: it rose");
@@ -434,7 +441,7 @@ mod tests {
     fn a_small_study_publishes_no_verdict() {
         let mut small = results([0.7, 0.9], [50.0, 200.0], false, 0.5);
         small["cohort"]["matched_treated"] = json!(5);
-        let value = verdicts(&small, Disclosure::new(7, 5));
+        let value = verdicts(&for_tests(small), Disclosure::new(7, 5));
         assert!(value["questions"].as_array().unwrap().is_empty());
         assert!(value["numbers"].as_array().unwrap().is_empty());
     }

@@ -1,6 +1,7 @@
 //! Wellbeing: the paired change per instrument and item, and the paragraph that says how
 //! baseline and follow-up questionnaires were paired.
 
+use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, ESTIMATE, INTERVAL, NUMBER, Precision, Shape, TEXT};
@@ -10,7 +11,7 @@ use crate::report::disclosure::Disclosure;
 use crate::report::format::{ci, count, float, interval, p_value, percent};
 
 pub(super) fn wellbeing_section(
-    results: &Value,
+    results: &Results,
     manifest: &Value,
     rule: Disclosure,
     content: &mut Content,
@@ -51,7 +52,7 @@ pub(super) fn wellbeing_section(
             ),
         ],
     );
-    for row in results["wellbeing"].as_array().into_iter().flatten() {
+    for row in results.wellbeing.as_array().into_iter().flatten() {
         let name = match row["item"].as_str() {
             Some(item) => format!(
                 "{} {}",
@@ -171,7 +172,7 @@ pub(super) fn wellbeing_section(
 /// Who answered twice: per whole-score measure, the people with a pair against all eligible
 /// referred people (standardised mean differences), and the change weighted to stand for all
 /// of them (inverse probability of having a pair).
-fn attrition_table(results: &Value, rule: Disclosure) -> Table {
+fn attrition_table(results: &Results, rule: Disclosure) -> Table {
     // (covariate in results.json, CSV column, header): no CSV key of an SMD ends in "_count",
     // which would read as a count column.
     let covariates = [
@@ -218,7 +219,7 @@ fn attrition_table(results: &Value, rule: Disclosure) -> Table {
         "Who answered twice: standardised mean differences of the people with both scores against everyone eligible who was referred, and the change weighted to stand for all of them",
         &columns,
     );
-    for row in results["wellbeing"].as_array().into_iter().flatten() {
+    for row in results.wellbeing.as_array().into_iter().flatten() {
         let attrition = &row["attrition_vs_eligible"];
         if !row["item"].is_null() || !attrition.is_object() {
             continue;

@@ -1,0 +1,268 @@
+//! `results.json`, the seam between estimation and the report, as types.
+//!
+//! The run builds a [`Results`] and writes it; the report reads it back into the same types,
+//! so a section or key renamed on one side is a compile error (or, for a results.json from
+//! another version, an error naming the missing field), never an "n/a" in a published
+//! report. The file is written through `serde_json::Value`, whose maps are sorted, so the
+//! keys come out in alphabetical order whatever the field order here.
+//!
+//! Typed so far: the study, the cohort and its flow, the matched groups and how their
+//! follow-up ended, the referral funnel and participation. The estimate sections are still
+//! JSON values built by `estimate` (their keys are documented where they are built); each
+//! becomes a type here as it is converted, the report reading it the same way.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The version of this layout; a reader refuses other versions.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Said of restricted outputs: exact counts, before disclosure control.
+pub const RESTRICTED: &str = "exact counts: not for publication without disclosure control";
+
+/// The whole results document.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    pub schema_version: u32,
+    pub restricted: String,
+    pub study: Study,
+    pub cohort: Cohort,
+    pub funnel: Funnel,
+    pub participation: Participation,
+    /// Referral rates by practice and PCN (`practices::practices_section`).
+    pub practices: Value,
+    /// The estimate sections (`estimate::Estimates`); absent when the model tests failed and
+    /// nothing was estimated.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub balance: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub service_use: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub wellbeing: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub economics: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub equity: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub design_sensitivity: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub methods: Value,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub programme: Value,
+}
+
+/// Why a result could not be estimated (too few people or events, no data): the report
+/// says the reason where the number would be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotEstimated {
+    pub not_estimated: String,
+}
+
+/// The study as configured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Study {
+    pub name: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub data_end: NaiveDate,
+    pub pre_months: i32,
+    pub post_months: i32,
+}
+
+/// Who was referred, who was eligible, who was matched (`cohort_flow`, then the matching).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cohort {
+    pub referrals: u64,
+    pub persons_referred: u64,
+    pub persons_with_index_date: u64,
+    pub eligible_treated: u64,
+    pub comparison_pool: u64,
+    pub eligible_comparison_candidates: u64,
+    pub comparison_censored_at_referral: u64,
+    /// Every step of `cohort_flow`, in order.
+    pub flow: Vec<FlowStep>,
+    /// The matched groups (none of these keys when nothing was estimated).
+    #[serde(flatten)]
+    pub matched: MatchedGroups,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlowStep {
+    pub step: String,
+    pub persons: u64,
+}
+
+/// The matched groups (`estimate::comparison`): every key absent when the model tests
+/// failed and nothing was estimated.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MatchedGroups {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_treated: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_comparison: Option<u64>,
+    /// Eligible referred people left without a comparison person; absent when the matching
+    /// could not run (`matching` says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmatched_treated: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up_exits: Option<FollowUpExits>,
+    /// Why there is no matched comparison, when there is none.
+    #[serde(default, rename = "matching", skip_serializing_if = "Option::is_none")]
+    pub not_matched: Option<NotEstimated>,
+}
+
+impl MatchedGroups {
+    /// Referred people with a comparison person (0 when none were matched or nothing was
+    /// estimated).
+    pub fn treated(&self) -> u64 {
+        self.matched_treated.unwrap_or(0)
+    }
+}
+
+/// How each matched group's follow-up ended within `within_months` of the index date.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FollowUpExits {
+    pub within_months: i32,
+    pub groups: Vec<GroupExits>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GroupExits {
+    /// "treated" or "comparison".
+    pub group: String,
+    pub people: u64,
+    pub died: u64,
+    pub left_practice: u64,
+    /// Comparison people censored at their own later referral.
+    pub referred_later: u64,
+    pub followed_to_end: u64,
+}
+
+/// The referral funnel (`funnel`): every route together, then each route.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Funnel {
+    #[serde(flatten)]
+    pub all_routes: FunnelStages,
+    pub by_route: Vec<RouteFunnel>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RouteFunnel {
+    pub referral_route: String,
+    #[serde(flatten)]
+    pub stages: FunnelStages,
+}
+
+/// People at each stage of the funnel.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct FunnelStages {
+    pub referred: u64,
+    pub accepted: u64,
+    pub first_contact: u64,
+    pub completed: u64,
+    pub declined: u64,
+}
+
+impl FunnelStages {
+    /// Each stage's name and people, in funnel order.
+    pub fn named(&self) -> [(&'static str, u64); 5] {
+        [
+            ("referred", self.referred),
+            ("accepted", self.accepted),
+            ("first_contact", self.first_contact),
+            ("completed", self.completed),
+            ("declined", self.declined),
+        ]
+    }
+}
+
+/// Attendance at community activities (`participation`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Participation {
+    pub referred_with_activity_data: u64,
+    pub attended_any: u64,
+    /// Sessions per person who attended any; none when nobody did.
+    pub sessions_per_person: Option<f64>,
+    pub by_activity_type: Vec<ActivityParticipation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActivityParticipation {
+    pub activity_type: String,
+    pub people: u64,
+    pub sessions: u64,
+}
+
+/// A results document for unit tests: `sections` (a JSON object of results.json sections)
+/// over a minimal valid document; keys given under "cohort" or "study" replace those keys
+/// only.
+#[cfg(test)]
+pub(crate) fn for_tests(sections: Value) -> Results {
+    let mut document = serde_json::json!({
+        "schema_version": SCHEMA_VERSION,
+        "restricted": RESTRICTED,
+        "study": {"name": "test", "start": "2022-04-01", "end": "2024-03-31",
+                  "data_end": "2026-03-31", "pre_months": 24, "post_months": 24},
+        "cohort": {"referrals": 0, "persons_referred": 0, "persons_with_index_date": 0,
+                   "eligible_treated": 0, "comparison_pool": 0,
+                   "eligible_comparison_candidates": 0, "comparison_censored_at_referral": 0,
+                   "flow": []},
+        "funnel": {"referred": 0, "accepted": 0, "first_contact": 0, "completed": 0,
+                   "declined": 0, "by_route": []},
+        "participation": {"referred_with_activity_data": 0, "attended_any": 0,
+                          "sessions_per_person": null, "by_activity_type": []},
+        "practices": {},
+    });
+    for (section, value) in sections.as_object().expect("sections are an object") {
+        match (document[section].as_object_mut(), value.as_object()) {
+            (Some(base), Some(keys)) if section == "cohort" || section == "study" => {
+                base.extend(keys.clone());
+            }
+            _ => document[section] = value.clone(),
+        }
+    }
+    serde_json::from_value(document).expect("a valid results document")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_document_reads_back_as_it_was_written() {
+        let results = for_tests(json!({
+            "cohort": {"matched_treated": 380, "matched_comparison": 380, "unmatched_treated": 8,
+                       "follow_up_exits": {"within_months": 24, "groups": [
+                           {"group": "treated", "people": 380, "died": 9, "left_practice": 22,
+                            "referred_later": 0, "followed_to_end": 349}]}},
+            "funnel": {"referred": 462, "accepted": 427, "first_contact": 372, "completed": 254,
+                       "declined": 52, "by_route": [{"referral_route": "medical", "referred": 383,
+                       "accepted": 350, "first_contact": 304, "completed": 205, "declined": 47}]},
+            "service_use": [{"measure": "gp_demand"}],
+        }));
+        let written = serde_json::to_value(&results).unwrap();
+        assert_eq!(written["cohort"]["follow_up_exits"]["groups"][0]["died"], 9);
+        assert_eq!(written["funnel"]["by_route"][0]["declined"], 47);
+        assert_eq!(written["funnel"]["completed"], 254);
+        assert!(
+            written.get("balance").is_none(),
+            "a section never estimated is left out"
+        );
+        let read: Results = serde_json::from_value(written.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&read).unwrap(), written);
+        assert_eq!(read.cohort.matched.treated(), 380);
+    }
+
+    #[test]
+    fn a_document_missing_a_key_names_it() {
+        let mut written = serde_json::to_value(for_tests(json!({}))).unwrap();
+        written["cohort"]
+            .as_object_mut()
+            .unwrap()
+            .remove("eligible_treated");
+        let error = serde_json::from_value::<Results>(written).unwrap_err();
+        assert!(error.to_string().contains("eligible_treated"), "{error}");
+    }
+}
