@@ -34,8 +34,8 @@ pub struct Results {
     pub practices: Value,
     /// The estimate sections (`estimate::Estimates`); absent when the model tests failed and
     /// nothing was estimated.
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub balance: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<Estimated<Vec<BalanceRow>>>,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub service_use: Value,
     #[serde(default, skip_serializing_if = "Value::is_null")]
@@ -50,6 +50,31 @@ pub struct Results {
     pub methods: Value,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub programme: Value,
+}
+
+/// A result, or the reason it could not be estimated: the report says the reason where the
+/// number would be. Written as the result itself or as `{"not_estimated": reason}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Estimated<T> {
+    Not(NotEstimated),
+    Done(T),
+}
+
+impl<T> Estimated<T> {
+    pub fn not(reason: impl Into<String>) -> Estimated<T> {
+        Estimated::Not(NotEstimated {
+            not_estimated: reason.into(),
+        })
+    }
+
+    /// The result, if there is one.
+    pub fn done(&self) -> Option<&T> {
+        match self {
+            Estimated::Done(value) => Some(value),
+            Estimated::Not(_) => None,
+        }
+    }
 }
 
 /// Why a result could not be estimated (too few people or events, no data): the report
@@ -137,6 +162,25 @@ pub struct GroupExits {
     /// Comparison people censored at their own later referral.
     pub referred_later: u64,
     pub followed_to_end: u64,
+}
+
+/// One covariate's balance before and after matching (`estimate::comparison`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BalanceRow {
+    pub covariate: String,
+    #[serde(flatten)]
+    pub balance: Estimated<CovariateBalance>,
+}
+
+/// Standardised mean differences (treated-group SD) and variance ratios (treated/control; none
+/// for a binary covariate); an SMD is none when it is not finite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CovariateBalance {
+    pub in_propensity_model: bool,
+    pub smd_before: Option<f64>,
+    pub smd_after: Option<f64>,
+    pub variance_ratio_before: Option<f64>,
+    pub variance_ratio_after: Option<f64>,
 }
 
 /// The referral funnel (`funnel`): every route together, then each route.

@@ -105,7 +105,7 @@ fn analyse(
             let estimates = crate::estimate::estimate(&ctx, config, &dir.join("tables")).await?;
             estimate_seconds = clock.elapsed().as_secs_f64();
             results.cohort.matched = estimates.matched;
-            results.balance = estimates.balance;
+            results.balance = Some(estimates.balance);
             results.service_use = estimates.service_use;
             results.wellbeing = estimates.wellbeing;
             results.economics = estimates.economics;
@@ -345,7 +345,7 @@ async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Resu
         funnel,
         participation,
         practices: crate::practices::practices_section(&practices, config.pcn_lookup.as_ref()),
-        balance: Value::Null,
+        balance: None,
         service_use: Value::Null,
         wellbeing: Value::Null,
         economics: Value::Null,

@@ -15,12 +15,13 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use nalgebra::DMatrix;
 use serde_json::{Value, json};
 
-use super::{Columns, number};
+use super::{Columns, finite, number};
 use crate::config::{PriorUse, StudyConfig};
 use crate::engine::engine_error;
 use crate::engine::models::KeyOrder;
 use crate::error::{Error, Result};
 use crate::outcomes;
+use crate::results::{BalanceRow, CovariateBalance, Estimated};
 use crate::stats::StatsError;
 use crate::stats::glm::{self, Family};
 use crate::stats::matching::{CaliperScale, MatchOptions, Unit, Weighted, balance, greedy_match};
@@ -29,7 +30,7 @@ pub struct Comparison {
     pub matched_treated: usize,
     pub matched_comparison: usize,
     pub unmatched_treated: usize,
-    pub balance: Value,
+    pub balance: Vec<BalanceRow>,
     pub methods: Value,
     /// Wall time of the propensity fit and of the matching (for the manifest, never results).
     pub timings: [(&'static str, f64); 2],
@@ -269,12 +270,27 @@ pub async fn match_cohort(
             values: &matched_control,
             weights: control_weights.as_deref(),
         };
-        match balance(&covariate.name, &pick(true, false), &pick(false, false), &pick(true, true), &weighted) {
-            Ok(row) => table.push(json!({
-                "covariate": row.covariate, "in_propensity_model": covariate.in_model, "smd_before": number(row.smd_before), "smd_after": number(row.smd_after),
-                "variance_ratio_before": row.variance_ratio_before, "variance_ratio_after": row.variance_ratio_after,
-            })),
-            Err(error) => table.push(json!({"covariate": covariate.name, "not_estimated": error.to_string()})),
+        match balance(
+            &covariate.name,
+            &pick(true, false),
+            &pick(false, false),
+            &pick(true, true),
+            &weighted,
+        ) {
+            Ok(row) => table.push(BalanceRow {
+                covariate: row.covariate,
+                balance: Estimated::Done(CovariateBalance {
+                    in_propensity_model: covariate.in_model,
+                    smd_before: finite(row.smd_before),
+                    smd_after: finite(row.smd_after),
+                    variance_ratio_before: row.variance_ratio_before,
+                    variance_ratio_after: row.variance_ratio_after,
+                }),
+            }),
+            Err(error) => table.push(BalanceRow {
+                covariate: covariate.name.clone(),
+                balance: Estimated::not(error.to_string()),
+            }),
         }
     }
     let matched_comparison = matching.pairs.len();
@@ -311,7 +327,7 @@ pub async fn match_cohort(
         matched_treated: matching.matched_treated,
         matched_comparison,
         unmatched_treated: matching.unmatched_treated,
-        balance: Value::Array(table),
+        balance: table,
         methods,
     })
 }

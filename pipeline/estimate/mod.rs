@@ -31,7 +31,9 @@ use crate::econ::programme::{CostDivisor, ProgrammeCost};
 use crate::engine::engine_error;
 use crate::error::{Error, Result};
 use crate::outcomes;
-use crate::results::{FollowUpExits, GroupExits, MatchedGroups, NotEstimated};
+use crate::results::{
+    BalanceRow, Estimated, FollowUpExits, GroupExits, MatchedGroups, NotEstimated,
+};
 
 /// Fewest matched sets (service use) or pairs (wellbeing) for a subgroup estimate (equity
 /// breakdowns).
@@ -73,7 +75,7 @@ pub const BOOTSTRAP_REPLICATES: usize = 2000;
 pub struct Estimates {
     /// The matched groups, added to results.json's cohort section.
     pub matched: MatchedGroups,
-    pub balance: Value,
+    pub balance: Estimated<Vec<BalanceRow>>,
     pub service_use: Value,
     pub wellbeing: Value,
     pub economics: Value,
@@ -151,7 +153,7 @@ pub async fn estimate(
                     follow_up_exits: Some(exits),
                     not_matched: None,
                 },
-                balance: comparison.balance,
+                balance: Estimated::Done(comparison.balance),
                 service_use: service_use.results,
                 wellbeing: wellbeing.results,
                 economics,
@@ -171,10 +173,11 @@ pub async fn estimate(
                 }),
                 ..MatchedGroups::default()
             };
+            let balance = Estimated::not(reason.clone());
             let reason = json!({ "not_estimated": reason });
             Ok(Estimates {
                 matched: unmatched,
-                balance: reason.clone(),
+                balance,
                 service_use: reason.clone(),
                 wellbeing: wellbeing.results,
                 economics: reason.clone(),
@@ -446,6 +449,11 @@ pub(crate) fn write_restricted_table(
         .write(batch)
         .map_err(|error| engine_error(name, error))?;
     Ok(())
+}
+
+/// The value when finite: a typed result's `Option<f64>` (written as null otherwise).
+pub(crate) fn finite(value: f64) -> Option<f64> {
+    value.is_finite().then_some(value)
 }
 
 /// A JSON number, or null when not finite.

@@ -1,14 +1,13 @@
 //! Cohort and balance: the cohort flow from referral to the matched sample, and covariate
 //! balance before and after matching.
 
-use crate::results::Results;
+use crate::results::{CovariateBalance, Estimated, Results};
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, NUMBER, TEXT};
 use super::{Content, SOURCE, Table};
 use crate::report::charts::{Bar, Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::float;
 
 pub(super) fn cohort_section(results: &Results, rule: Disclosure, content: &mut Content) -> Value {
     let mut flow = Table::new(
@@ -83,20 +82,27 @@ pub(super) fn cohort_section(results: &Results, rule: Disclosure, content: &mut 
         ],
     );
     let mut dots = Vec::new();
-    for row in results.balance.as_array().into_iter().flatten() {
-        let covariate = row["covariate"].as_str().unwrap_or("").to_string();
-        let number = |key: &str, places: usize| Cell::decimals(float(&row[key]), places);
+    let rows = results.balance.as_ref().and_then(Estimated::done);
+    for row in rows.map(Vec::as_slice).unwrap_or_default() {
+        let estimate = row.balance.done();
+        let number = |value: fn(&CovariateBalance) -> Option<f64>, places: usize| {
+            Cell::decimals(estimate.and_then(value), places)
+        };
         balance.rows.push(vec![
-            Cell::text(covariate.clone()),
-            number("smd_before", 3),
-            number("smd_after", 3),
-            number("variance_ratio_after", 2),
+            Cell::text(row.covariate.clone()),
+            number(|b| b.smd_before, 3),
+            number(|b| b.smd_after, 3),
+            number(|b| b.variance_ratio_after, 2),
         ]);
         dots.push(DotRow {
-            label: covariate.replace('_', " "),
+            label: row.covariate.replace('_', " "),
             points: vec![
-                float(&row["smd_before"]).map(|value| (value, None)),
-                float(&row["smd_after"]).map(|value| (value, None)),
+                estimate
+                    .and_then(|b| b.smd_before)
+                    .map(|value| (value, None)),
+                estimate
+                    .and_then(|b| b.smd_after)
+                    .map(|value| (value, None)),
             ],
         });
     }
