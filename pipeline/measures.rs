@@ -31,6 +31,9 @@ pub struct Instrument {
     pub higher_is_better: bool,
     /// Smallest individual change counted as meaningful, if one is set.
     pub meaningful_change: Option<f64>,
+    /// Width of the bins of the report's chart of paired change: two points on the long
+    /// scales (WEMWBS 14-70, PHQ-9 0-27), so the bars are not one person each; one otherwise.
+    pub change_bin_width: f64,
 }
 
 /// SWEMWBS raw sum 7..=35 to metric score (the Rasch conversion table of the Warwick
@@ -58,6 +61,7 @@ pub const INSTRUMENTS: &[Instrument] = &[
         scoring: Scoring::Sum,
         higher_is_better: true,
         meaningful_change: Some(3.0),
+        change_bin_width: 2.0,
     },
     // SWEMWBS: 7 items 1..5, raw 7..35 Rasch-converted; meaningful change 3 metric points
     // (Shah et al. 2018, strict end).
@@ -69,6 +73,7 @@ pub const INSTRUMENTS: &[Instrument] = &[
         scoring: Scoring::RaschTable(&SWEMWBS_METRIC),
         higher_is_better: true,
         meaningful_change: Some(3.0),
+        change_bin_width: 1.0,
     },
     // ONS4: four 0..10 items analysed separately; meaningful change 1 point per item.
     Instrument {
@@ -79,6 +84,7 @@ pub const INSTRUMENTS: &[Instrument] = &[
         scoring: Scoring::SeparateItems(&ONS4_ITEMS),
         higher_is_better: true,
         meaningful_change: Some(1.0),
+        change_bin_width: 1.0,
     },
     // UCLA-3 loneliness: 3 items 1..3, sum 3..9, higher = lonelier; no agreed threshold.
     Instrument {
@@ -89,6 +95,7 @@ pub const INSTRUMENTS: &[Instrument] = &[
         scoring: Scoring::Sum,
         higher_is_better: false,
         meaningful_change: None,
+        change_bin_width: 1.0,
     },
     // PHQ-9: 9 items 0..3, sum 0..27; reliable improvement 6 (NHS Talking Therapies).
     Instrument {
@@ -99,6 +106,7 @@ pub const INSTRUMENTS: &[Instrument] = &[
         scoring: Scoring::Sum,
         higher_is_better: false,
         meaningful_change: Some(6.0),
+        change_bin_width: 2.0,
     },
     // MYCaW (Measure Yourself Concerns and Wellbeing; Paterson et al. 2007, Complementary
     // Therapies in Medicine 15(1):38-45): up to two concerns the person names and their
@@ -114,6 +122,7 @@ pub const INSTRUMENTS: &[Instrument] = &[
         scoring: Scoring::SeparateItems(&MYCAW_ITEMS),
         higher_is_better: false,
         meaningful_change: None,
+        change_bin_width: 1.0,
     },
     // GAD-7: 7 items 0..3, sum 0..21; reliable improvement 4 (NHS Talking Therapies).
     Instrument {
@@ -124,6 +133,7 @@ pub const INSTRUMENTS: &[Instrument] = &[
         scoring: Scoring::Sum,
         higher_is_better: false,
         meaningful_change: Some(4.0),
+        change_bin_width: 1.0,
     },
 ];
 
@@ -157,6 +167,46 @@ pub fn test_retest_reliability(
         ("WEMWBS", None) => Some((0.83, "Tennant et al. 2007, HQLO 5:63 (one week)")),
         _ => None,
     }
+}
+
+/// The instruments the report answers "did wellbeing improve?" from, in order of preference:
+/// the first one the data hold.
+pub const HEADLINE_INSTRUMENTS: [&str; 2] = ["WEMWBS", "SWEMWBS"];
+
+/// Each instrument's meaningful change and which ones read lower as better, in words for the
+/// methods (from `INSTRUMENTS`, so a new instrument is described without editing this).
+pub fn meaningful_change_text() -> String {
+    let thresholds: Vec<String> = INSTRUMENTS
+        .iter()
+        .map(|instrument| {
+            let qualifier = match instrument.scoring {
+                Scoring::Sum => "",
+                Scoring::RaschTable(_) => " (metric)",
+                Scoring::SeparateItems(_) => " per item",
+            };
+            match instrument.meaningful_change {
+                Some(threshold) => format!("{} {threshold}{qualifier}", instrument.code),
+                None => format!("{} none", instrument.code),
+            }
+        })
+        .collect();
+    let lower_is_better: Vec<String> = INSTRUMENTS
+        .iter()
+        .flat_map(|instrument| match instrument.scoring {
+            Scoring::SeparateItems(items) if instrument.higher_is_better => items
+                .iter()
+                .filter(|item| !higher_is_better(instrument, Some(item)))
+                .map(|item| format!("{} {item}", instrument.code))
+                .collect(),
+            _ if !instrument.higher_is_better => vec![instrument.code.to_string()],
+            _ => Vec::new(),
+        })
+        .collect();
+    format!(
+        "{}; lower is better on {}",
+        thresholds.join(", "),
+        lower_is_better.join(", ")
+    )
 }
 
 /// Whether a higher value is better for an instrument, or an ONS4 item (anxiety: lower is
@@ -245,6 +295,16 @@ impl Instrument {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_meaningful_change_text_is_read_from_the_instruments() {
+        let text = meaningful_change_text();
+        assert_eq!(
+            text,
+            "WEMWBS 3, SWEMWBS 3 (metric), ONS4 1 per item, UCLA3 none, PHQ9 6, MYCAW none, \
+             GAD7 4; lower is better on ONS4 anxiety, UCLA3, PHQ9, MYCAW, GAD7"
+        );
+    }
 
     #[test]
     fn swemwbs_table_spans_raw_7_to_35() {

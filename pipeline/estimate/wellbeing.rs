@@ -158,7 +158,7 @@ pub async fn estimate(ctx: &SessionContext, seed: u64) -> Result<Wellbeing> {
             "paired_t": "t test of follow-up - baseline, 95% t CI",
             "wilcoxon": format!("signed-rank of follow-up - baseline, zeros dropped (Wilcoxon); exact conditional distribution (midranks) when at most {} non-zero pairs, else normal with tie and continuity correction", crate::stats::hypothesis::EXACT_MAX_NONZERO),
             "effect_size": "Cohen's d_z = mean change / SD of change (the paired effect size, larger when scores correlate); d_av = mean change / sqrt((SD before^2 + SD after^2) / 2) (Lakens 2013), comparable with between-group effect sizes",
-            "meaningful_change": "WEMWBS 3, SWEMWBS 3 (metric), ONS4 1 per item, PHQ-9 6, GAD-7 4, UCLA-3 and MYCaW none; direction by instrument (ONS4 anxiety, PHQ-9, GAD-7, UCLA-3, MYCaW: lower is better)",
+            "meaningful_change": measures::meaningful_change_text(),
             "attrition": "baseline of completers vs non-completers by Welch t; and (attrition_vs_eligible) SMDs of the people with a pair against all eligible treated on the propensity covariates (SD of all eligible; binary sqrt(p(1-p)))",
             "ipw_change": format!("sensitivity: Hajek inverse-probability-weighted mean change, weights 1/p from a logistic model of having a pair among all eligible treated (age, female, IMD quintile 1-2, White, long-term conditions, log(1 + GP demand) in months -3..-1 and the baseline); percentile bootstrap ({BOOTSTRAP_REPLICATES} replicates, the study's seed) over the people with a pair holding the fitted weights (one model fit)"),
             "multiplicity": "Holm across the primary family (each instrument, and each ONS4 and MYCaW item)",
@@ -279,13 +279,9 @@ fn rtm_adjusted(code: &str, item: Option<&str>, pre: &[f64], row: &Value) -> Val
 
 /// Counts of paired change (follow-up − baseline) in bins [from, to), for the report's
 /// distribution chart (restricted: exact counts; the report applies disclosure control).
-/// Two-point bins for the long scales (WEMWBS 14-70, PHQ-9 0-27), one point otherwise.
+/// Bins of the instrument's `change_bin_width` (one point for an instrument not registered).
 fn change_histogram(code: &str, pre: &[f64], post: &[f64]) -> Value {
-    let width = if matches!(code, "WEMWBS" | "PHQ9") {
-        2.0
-    } else {
-        1.0
-    };
+    let width = measures::instrument(code).map_or(1.0, |instrument| instrument.change_bin_width);
     let mut bins: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
     for (baseline, followup) in pre.iter().zip(post) {
         *bins

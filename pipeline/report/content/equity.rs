@@ -1,6 +1,7 @@
 //! Equity, referral funnel and participation: subgroup estimates (with the test of whether
 //! they differ), the funnel and community activity.
 
+use crate::measures::HEADLINE_INSTRUMENTS;
 use crate::results::{FunnelStages, Results};
 use serde_json::{Value, json};
 
@@ -95,10 +96,10 @@ pub(super) fn equity_section(results: &Results, rule: Disclosure, content: &mut 
         .as_array()
         .cloned()
         .unwrap_or_default();
-    let primary = ["WEMWBS", "SWEMWBS"]
+    let primary = HEADLINE_INSTRUMENTS
         .into_iter()
         .find(|code| rows.iter().any(|row| row["instrument"] == *code))
-        .unwrap_or("WEMWBS");
+        .unwrap_or(HEADLINE_INSTRUMENTS[0]);
     let mut wellbeing = Table::new(
         "equity_wellbeing",
         &format!("{primary} change by subgroup (uncontrolled)"),

@@ -1,6 +1,7 @@
 //! The summary for commissioners: the few sentences a reader takes away, each from this
 //! run's estimates, with counts disclosure-controlled.
 
+use crate::measures::HEADLINE_INSTRUMENTS;
 use crate::results::Results;
 use serde_json::Value;
 
@@ -81,7 +82,7 @@ pub(super) fn summary(results: &Results, rule: Disclosure) -> Vec<String> {
                 .find(|row| row["item"].is_null() && row["instrument"] == instrument)
         })
     };
-    if let Some(wemwbs) = primary("WEMWBS").or_else(|| primary("SWEMWBS")) {
+    if let Some(wemwbs) = HEADLINE_INSTRUMENTS.into_iter().find_map(primary) {
         let pairs = count(&wemwbs["n_pairs"]).unwrap_or(0);
         if rule.allows_statistic_of(pairs) {
             lines.push(format!(

@@ -7,6 +7,7 @@
 //! says no clear change, with what the study could have detected. So no run claims a
 //! reduction, or that the service pays for itself, from an interval that includes neither.
 
+use crate::measures::HEADLINE_INSTRUMENTS;
 use crate::results::Results;
 use serde_json::{Value, json};
 
@@ -180,7 +181,7 @@ fn nhs_use(results: &Results) -> Value {
 /// over-corrects where referred people's usual wellbeing is below that average.
 fn wellbeing(results: &Results, rule: Disclosure) -> Value {
     const QUESTION: &str = "Did wellbeing improve?";
-    let row = ["WEMWBS", "SWEMWBS"].iter().find_map(|instrument| {
+    let row = HEADLINE_INSTRUMENTS.iter().find_map(|instrument| {
         results.wellbeing.as_array()?.iter().find(|row| {
             row["item"].is_null()
                 && row["instrument"] == *instrument
@@ -191,7 +192,10 @@ fn wellbeing(results: &Results, rule: Disclosure) -> Value {
         return verdict(
             QUESTION,
             "Cannot tell",
-            "No WEMWBS or SWEMWBS scores before and after referral.".into(),
+            format!(
+                "No {} scores before and after referral.",
+                HEADLINE_INSTRUMENTS.join(" or ")
+            ),
             "None",
             String::new(),
         );
