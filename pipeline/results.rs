@@ -38,8 +38,9 @@ pub struct Results {
     pub balance: Option<Estimated<Vec<BalanceRow>>>,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub service_use: Value,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub wellbeing: Value,
+    /// The paired change per instrument and separately analysed item (`estimate::wellbeing`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wellbeing: Option<Vec<WellbeingChange>>,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub economics: Value,
     #[serde(default, skip_serializing_if = "Value::is_null")]
@@ -50,6 +51,13 @@ pub struct Results {
     pub methods: Value,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub programme: Value,
+}
+
+impl Results {
+    /// The wellbeing rows (none when nothing was estimated).
+    pub fn wellbeing(&self) -> &[WellbeingChange] {
+        self.wellbeing.as_deref().unwrap_or_default()
+    }
 }
 
 /// A result, or the reason it could not be estimated: the report says the reason where the
@@ -181,6 +189,158 @@ pub struct CovariateBalance {
     pub smd_after: Option<f64>,
     pub variance_ratio_before: Option<f64>,
     pub variance_ratio_after: Option<f64>,
+}
+
+/// One instrument's (or separately analysed item's) change from baseline to follow-up among
+/// the referred people with both scores: uncontrolled. A statistic that cannot be computed is
+/// none (written as null) or, for a test, its group of keys is replaced by the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WellbeingChange {
+    pub instrument: String,
+    /// The item, for instruments analysed item by item (ONS4, MYCaW).
+    pub item: Option<String>,
+    /// People with a baseline score, with or without a follow-up.
+    pub n_baseline: u64,
+    pub n_pairs: u64,
+    pub mean_baseline: Option<f64>,
+    pub mean_baseline_pairs: Option<f64>,
+    pub mean_followup: Option<f64>,
+    pub population_norm: Option<PopulationNorm>,
+    /// The paired t test; absent when it could not run (`paired_t` says why).
+    #[serde(flatten)]
+    pub paired_t: Option<PairedChange>,
+    #[serde(default, rename = "paired_t", skip_serializing_if = "Option::is_none")]
+    pub paired_t_not_estimated: Option<NotEstimated>,
+    /// Holm-adjusted p of the paired t test across every instrument and item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_t_holm: Option<f64>,
+    /// The Wilcoxon signed-rank test; absent when it could not run (`wilcoxon` says why).
+    #[serde(flatten)]
+    pub wilcoxon: Option<SignedRankChange>,
+    #[serde(default, rename = "wilcoxon", skip_serializing_if = "Option::is_none")]
+    pub wilcoxon_not_estimated: Option<NotEstimated>,
+    pub cohens_dz: Option<f64>,
+    pub cohens_dav: Option<f64>,
+    /// Shares improving and deteriorating by the instrument's meaningful change, where one
+    /// is set.
+    #[serde(flatten)]
+    pub meaningful: Option<MeaningfulChange>,
+    pub rtm_adjusted: Estimated<RtmAdjusted>,
+    pub change_histogram: ChangeHistogram,
+    pub completers_vs_non_completers: Estimated<CompletersDifference>,
+    /// Whole-score instruments: the people with a pair against everyone eligible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attrition_vs_eligible: Option<Attrition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipw_change: Option<Estimated<IpwChange>>,
+}
+
+impl WellbeingChange {
+    /// The mean paired change, when the paired t test ran.
+    pub fn mean_change(&self) -> Option<f64> {
+        self.paired_t.as_ref().and_then(|t| t.mean_change)
+    }
+
+    /// Its 95% interval.
+    pub fn ci95(&self) -> Option<(f64, f64)> {
+        interval(self.paired_t.as_ref()?.ci95)
+    }
+}
+
+/// A 95% interval whose bounds are both finite.
+pub fn interval(ci95: [Option<f64>; 2]) -> Option<(f64, f64)> {
+    match ci95 {
+        [Some(low), Some(high)] => Some((low, high)),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PopulationNorm {
+    pub mean: f64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedChange {
+    pub mean_change: Option<f64>,
+    pub ci95: [Option<f64>; 2],
+    pub t: Option<f64>,
+    pub df: Option<f64>,
+    pub p_t: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedRankChange {
+    pub wilcoxon_v: Option<f64>,
+    pub p_wilcoxon: Option<f64>,
+    /// "exact" or "normal".
+    pub wilcoxon_method: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeaningfulChange {
+    pub meaningful_change_threshold: f64,
+    pub pct_improved: Option<f64>,
+    pub pct_deteriorated: Option<f64>,
+}
+
+/// The change less what regression to the mean alone would produce (a stated bound).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RtmAdjusted {
+    pub change: Option<f64>,
+    pub ci95: [Option<f64>; 2],
+    pub expected_from_regression_to_the_mean: Option<f64>,
+    pub reliability: f64,
+    pub reliability_source: String,
+    pub population_mean: f64,
+}
+
+/// Counts of paired change in bins [from, to).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeHistogram {
+    pub bin_width: f64,
+    pub bins: Vec<HistogramBin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistogramBin {
+    pub from: f64,
+    pub to: f64,
+    pub count: u64,
+}
+
+/// Baseline of the people with a pair against those without (Welch t).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletersDifference {
+    pub difference: Option<f64>,
+    pub ci95: [Option<f64>; 2],
+    pub p: Option<f64>,
+    pub non_completers: u64,
+}
+
+/// The people with a pair against everyone eligible (standardised mean differences).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attrition {
+    pub eligible_treated: u64,
+    pub with_pair: u64,
+    pub smd_pairs_vs_all_eligible: Vec<CovariateSmd>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CovariateSmd {
+    pub covariate: String,
+    pub smd: Option<f64>,
+}
+
+/// The change weighted by the inverse probability of having a pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IpwChange {
+    pub change: Option<f64>,
+    pub ci95: [Option<f64>; 2],
+    pub bootstrap_failed_replicates: u64,
+    /// The completion model, in words.
+    pub model: String,
 }
 
 /// The referral funnel (`funnel`): every route together, then each route.

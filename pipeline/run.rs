@@ -107,7 +107,7 @@ fn analyse(
             results.cohort.matched = estimates.matched;
             results.balance = Some(estimates.balance);
             results.service_use = estimates.service_use;
-            results.wellbeing = estimates.wellbeing;
+            results.wellbeing = Some(estimates.wellbeing);
             results.economics = estimates.economics;
             results.equity = estimates.equity;
             results.design_sensitivity = estimates.design_sensitivity;
@@ -347,7 +347,7 @@ async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Resu
         practices: crate::practices::practices_section(&practices, config.pcn_lookup.as_ref()),
         balance: None,
         service_use: Value::Null,
-        wellbeing: Value::Null,
+        wellbeing: None,
         economics: Value::Null,
         equity: Value::Null,
         design_sensitivity: Value::Null,

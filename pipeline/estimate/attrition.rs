@@ -18,10 +18,10 @@ use std::collections::BTreeMap;
 
 use datafusion::prelude::SessionContext;
 use nalgebra::DMatrix;
-use serde_json::{Value, json};
 
-use super::{BOOTSTRAP_REPLICATES, Columns, note, number};
+use super::{BOOTSTRAP_REPLICATES, Columns, finite, not_estimated};
 use crate::error::Result;
+use crate::results::{Attrition, CovariateSmd, Estimated, IpwChange};
 use crate::stats::bootstrap::{finite_replicates, percentile_interval, resample};
 use crate::stats::describe::{mean, variance};
 use crate::stats::glm::{self, Family};
@@ -118,26 +118,32 @@ async fn load(ctx: &SessionContext) -> Result<Eligible> {
     })
 }
 
-/// Per whole-score instrument: `{"attrition": ..., "ipw_change": ...}`.
-pub async fn estimate(ctx: &SessionContext, seed: u64) -> Result<BTreeMap<String, Value>> {
+/// Per whole-score instrument: who has a pair against everyone eligible, and the weighted
+/// change.
+pub async fn estimate(
+    ctx: &SessionContext,
+    seed: u64,
+) -> Result<BTreeMap<String, (Attrition, Estimated<IpwChange>)>> {
     let eligible = load(ctx).await?;
     Ok(eligible
         .changes
         .iter()
         .map(|(instrument, changes)| {
-            let value = json!({
-                "attrition": attrition(&eligible.covariates, changes),
-                "ipw_change": ipw_change(&eligible.covariates, changes, seed)
-                    .unwrap_or_else(|error| note(&error)),
-            });
-            (instrument.clone(), value)
+            let ipw = match ipw_change(&eligible.covariates, changes, seed) {
+                Ok(change) => Estimated::Done(change),
+                Err(error) => Estimated::Not(not_estimated(&error)),
+            };
+            (
+                instrument.clone(),
+                (attrition(&eligible.covariates, changes), ipw),
+            )
         })
         .collect())
 }
 
 /// SMDs of the people with a pair against all eligible treated.
-fn attrition(covariates: &[[f64; COVARIATES.len()]], changes: &[Option<f64>]) -> Value {
-    let smds: Vec<Value> = COVARIATES
+fn attrition(covariates: &[[f64; COVARIATES.len()]], changes: &[Option<f64>]) -> Attrition {
+    let smds: Vec<CovariateSmd> = COVARIATES
         .iter()
         .enumerate()
         .map(|(column, (name, _, binary))| {
@@ -148,14 +154,17 @@ fn attrition(covariates: &[[f64; COVARIATES.len()]], changes: &[Option<f64>]) ->
                 .filter(|(_, change)| change.is_some())
                 .map(|(row, _)| row[column])
                 .collect();
-            json!({"covariate": name, "smd": smd(&all, &paired, *binary).map_or(Value::Null, number)})
+            CovariateSmd {
+                covariate: name.to_string(),
+                smd: smd(&all, &paired, *binary).ok().and_then(finite),
+            }
         })
         .collect();
-    json!({
-        "eligible_treated": covariates.len(),
-        "with_pair": changes.iter().flatten().count(),
-        "smd_pairs_vs_all_eligible": smds,
-    })
+    Attrition {
+        eligible_treated: covariates.len() as u64,
+        with_pair: changes.iter().flatten().count() as u64,
+        smd_pairs_vs_all_eligible: smds,
+    }
 }
 
 fn smd(all: &[f64], paired: &[f64], binary: bool) -> StatsResult<f64> {
@@ -178,7 +187,7 @@ fn ipw_change(
     covariates: &[[f64; COVARIATES.len()]],
     changes: &[Option<f64>],
     seed: u64,
-) -> StatsResult<Value> {
+) -> StatsResult<IpwChange> {
     let pairs = changes.iter().flatten().count();
     if pairs < MIN_PAIRS {
         return Err(StatsError::TooFew {
@@ -203,14 +212,17 @@ fn ipw_change(
     let replicates = resample(weighted.len(), BOOTSTRAP_REPLICATES, seed, |indices| {
         hajek(&mut indices.iter().map(|&index| &weighted[index]))
     })?;
-    let (finite, failed) = finite_replicates(&replicates);
-    let [low, high] = percentile_interval(&finite, 0.95)?;
-    Ok(json!({
-        "change": number(estimate),
-        "ci95": [number(low), number(high)],
-        "bootstrap_failed_replicates": failed,
-        "model": format!("logistic: has a pair ~ {}", COVARIATES.map(|(name, _, _)| name).join(" + ")),
-    }))
+    let (finite_replicates, failed) = finite_replicates(&replicates);
+    let [low, high] = percentile_interval(&finite_replicates, 0.95)?;
+    Ok(IpwChange {
+        change: finite(estimate),
+        ci95: [finite(low), finite(high)],
+        bootstrap_failed_replicates: failed as u64,
+        model: format!(
+            "logistic: has a pair ~ {}",
+            COVARIATES.map(|(name, _, _)| name).join(" + ")
+        ),
+    })
 }
 
 /// 1/p̂ for every eligible person, p̂ their fitted probability of having a pair from a
@@ -267,21 +279,15 @@ mod tests {
             }
         }
         let ipw = ipw_change(&covariates, &changes, 1).unwrap();
-        let weighted = ipw["change"].as_f64().unwrap();
+        let weighted = ipw.change.unwrap();
         assert!((weighted - 3.0).abs() < 0.15, "{weighted}");
-        let (low, high) = (
-            ipw["ci95"][0].as_f64().unwrap(),
-            ipw["ci95"][1].as_f64().unwrap(),
-        );
-        assert!(low < weighted && weighted < high, "{ipw}");
+        let [low, high] = ipw.ci95.map(Option::unwrap);
+        assert!(low < weighted && weighted < high, "{ipw:?}");
         let attrition = attrition(&covariates, &changes);
         // People with a pair are mostly the first kind: 30 of 120 are female-coded 1 against
         // half of everyone, SMD (0.25 - 0.5) / 0.5 = -0.5.
-        let female = &attrition["smd_pairs_vs_all_eligible"][1];
-        assert!(
-            (female["smd"].as_f64().unwrap() + 0.5).abs() < 1e-12,
-            "{female}"
-        );
-        assert_eq!(attrition["with_pair"], 120);
+        let female = &attrition.smd_pairs_vs_all_eligible[1];
+        assert!((female.smd.unwrap() + 0.5).abs() < 1e-12, "{female:?}");
+        assert_eq!(attrition.with_pair, 120);
     }
 }

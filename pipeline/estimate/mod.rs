@@ -32,7 +32,7 @@ use crate::engine::engine_error;
 use crate::error::{Error, Result};
 use crate::outcomes;
 use crate::results::{
-    BalanceRow, Estimated, FollowUpExits, GroupExits, MatchedGroups, NotEstimated,
+    BalanceRow, Estimated, FollowUpExits, GroupExits, MatchedGroups, NotEstimated, WellbeingChange,
 };
 
 /// Fewest matched sets (service use) or pairs (wellbeing) for a subgroup estimate (equity
@@ -77,7 +77,7 @@ pub struct Estimates {
     pub matched: MatchedGroups,
     pub balance: Estimated<Vec<BalanceRow>>,
     pub service_use: Value,
-    pub wellbeing: Value,
+    pub wellbeing: Vec<WellbeingChange>,
     pub economics: Value,
     /// Subgroup estimates for the equity breakdowns.
     pub equity: Value,
@@ -469,6 +469,13 @@ pub(crate) fn number(value: f64) -> Value {
 /// degenerate groups are expected in subgroups and must not stop an evaluation.
 pub(crate) fn note(error: &crate::stats::StatsError) -> Value {
     json!({ "not_estimated": error.to_string() })
+}
+
+/// The same reason in a typed result.
+pub(crate) fn not_estimated(error: &crate::stats::StatsError) -> NotEstimated {
+    NotEstimated {
+        not_estimated: error.to_string(),
+    }
 }
 
 /// The weight of each comparison person per matched set: 1/k, k the set's comparison people

@@ -10,17 +10,22 @@ use datafusion::prelude::SessionContext;
 use serde_json::{Value, json};
 
 use super::{
-    BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns, note, number,
+    BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns, finite,
+    not_estimated, note, number,
 };
 use crate::error::Result;
 use crate::measures;
+use crate::results::{
+    ChangeHistogram, CompletersDifference, Estimated, HistogramBin, MeaningfulChange, PairedChange,
+    PopulationNorm, RtmAdjusted, SignedRankChange, WellbeingChange,
+};
 use crate::stats::hypothesis::{
     SignedRankMethod, Zeros, cohens_dav, cohens_dz, paired_t, signed_rank, welch_t,
 };
 use crate::stats::multiplicity::holm;
 
 pub struct Wellbeing {
-    pub results: Value,
+    pub results: Vec<WellbeingChange>,
     /// Paired change by equity breakdown (results.json `equity.wellbeing`).
     pub subgroups: Value,
     pub methods: Value,
@@ -121,7 +126,7 @@ pub async fn estimate(ctx: &SessionContext, seed: u64) -> Result<Wellbeing> {
                 _ => {}
             }
         }
-        let row = summarise(
+        let mut row = summarise(
             &instrument_code,
             item.as_deref(),
             &all_baselines,
@@ -129,14 +134,13 @@ pub async fn estimate(ctx: &SessionContext, seed: u64) -> Result<Wellbeing> {
             &post,
             &non_completers,
         );
-        let mut row = row;
         if item.is_none()
-            && let Some(found) = attrition.remove(&instrument_code)
+            && let Some((found, ipw)) = attrition.remove(&instrument_code)
         {
-            row["attrition_vs_eligible"] = found["attrition"].clone();
-            row["ipw_change"] = found["ipw_change"].clone();
+            row.attrition_vs_eligible = Some(found);
+            row.ipw_change = Some(ipw);
         }
-        p_values.push(row["p_t"].as_f64());
+        p_values.push(row.paired_t.as_ref().and_then(|t| t.p_t));
         rows.push(row);
         start = end;
     }
@@ -146,12 +150,12 @@ pub async fn estimate(ctx: &SessionContext, seed: u64) -> Result<Wellbeing> {
         let mut adjusted = adjusted.into_iter();
         for (row, p) in rows.iter_mut().zip(&p_values) {
             if p.is_some() {
-                row["p_t_holm"] = number(adjusted.next().expect("one adjusted p per p"));
+                row.p_t_holm = finite(adjusted.next().expect("one adjusted p per p"));
             }
         }
     }
     Ok(Wellbeing {
-        results: Value::Array(rows),
+        results: rows,
         subgroups: subgroups(ctx).await?,
         methods: json!({
             "pairs": "baseline closest to the index date within baseline_window_days and no later than the first contact with the link worker; follow-up nearest followup_target_day within followup_window_days (wellbeing_pairs.sql)",
@@ -176,72 +180,95 @@ fn summarise(
     pre: &[f64],
     post: &[f64],
     non_completers: &[f64],
-) -> Value {
+) -> WellbeingChange {
     let mean = |values: &[f64]| {
-        if values.is_empty() {
-            Value::Null
-        } else {
-            number(values.iter().sum::<f64>() / values.len() as f64)
-        }
+        (!values.is_empty())
+            .then(|| finite(values.iter().sum::<f64>() / values.len() as f64))
+            .flatten()
     };
-    let instrument = measures::instrument(code);
-    let mut row = json!({
-        "instrument": code,
-        "item": item,
-        "n_baseline": all_baselines.len(),
-        "n_pairs": pre.len(),
-        "mean_baseline": mean(all_baselines),
-        "mean_baseline_pairs": mean(pre),
-        "mean_followup": mean(post),
-        "population_norm": measures::population_norm(code, item).map(|(value, source)| json!({"mean": value, "source": source})),
-    });
-    match paired_t(pre, post) {
-        Ok(t) => {
-            row["mean_change"] = number(t.estimate);
-            row["ci95"] = json!([number(t.ci95[0]), number(t.ci95[1])]);
-            row["t"] = number(t.t);
-            row["df"] = number(t.df);
-            row["p_t"] = number(t.p);
-        }
-        Err(error) => row["paired_t"] = note(&error),
-    }
-    match signed_rank(pre, post, Zeros::Wilcox, SignedRankMethod::Auto) {
-        Ok(w) => {
-            row["wilcoxon_v"] = number(w.v);
-            row["p_wilcoxon"] = number(w.p);
-            row["wilcoxon_method"] = json!(w.method);
-        }
-        Err(error) => row["wilcoxon"] = note(&error),
-    }
-    row["cohens_dz"] = cohens_dz(pre, post).map_or(Value::Null, number);
-    row["cohens_dav"] = cohens_dav(pre, post).map_or(Value::Null, number);
-    if let Some(instrument) = instrument
-        && let Some(threshold) = instrument.meaningful_change
-        && !pre.is_empty()
-    {
-        let better = measures::higher_is_better(instrument, item);
-        let signed: Vec<f64> = pre
-            .iter()
-            .zip(post)
-            .map(|(b, f)| if better { f - b } else { b - f })
-            .collect();
-        let share = |hit: &dyn Fn(f64) -> bool| {
-            100.0 * signed.iter().filter(|change| hit(**change)).count() as f64
-                / signed.len() as f64
+    let (paired, paired_t_not_estimated) = match paired_t(pre, post) {
+        Ok(t) => (
+            Some(PairedChange {
+                mean_change: finite(t.estimate),
+                ci95: [finite(t.ci95[0]), finite(t.ci95[1])],
+                t: finite(t.t),
+                df: finite(t.df),
+                p_t: finite(t.p),
+            }),
+            None,
+        ),
+        Err(error) => (None, Some(not_estimated(&error))),
+    };
+    let (wilcoxon, wilcoxon_not_estimated) =
+        match signed_rank(pre, post, Zeros::Wilcox, SignedRankMethod::Auto) {
+            Ok(w) => (
+                Some(SignedRankChange {
+                    wilcoxon_v: finite(w.v),
+                    p_wilcoxon: finite(w.p),
+                    wilcoxon_method: w.method.to_string(),
+                }),
+                None,
+            ),
+            Err(error) => (None, Some(not_estimated(&error))),
         };
-        row["pct_improved"] = number(share(&|change| change >= threshold));
-        row["pct_deteriorated"] = number(share(&|change| change <= -threshold));
-        row["meaningful_change_threshold"] = number(threshold);
+    let instrument = measures::instrument(code);
+    let meaningful = instrument
+        .and_then(|instrument| Some((instrument, instrument.meaningful_change?)))
+        .filter(|_| !pre.is_empty())
+        .map(|(instrument, threshold)| {
+            let better = measures::higher_is_better(instrument, item);
+            let signed: Vec<f64> = pre
+                .iter()
+                .zip(post)
+                .map(|(b, f)| if better { f - b } else { b - f })
+                .collect();
+            let share = |hit: &dyn Fn(f64) -> bool| {
+                100.0 * signed.iter().filter(|change| hit(**change)).count() as f64
+                    / signed.len() as f64
+            };
+            MeaningfulChange {
+                meaningful_change_threshold: threshold,
+                pct_improved: finite(share(&|change| change >= threshold)),
+                pct_deteriorated: finite(share(&|change| change <= -threshold)),
+            }
+        });
+    let rtm_adjusted = rtm_adjusted(code, item, pre, paired.as_ref());
+    WellbeingChange {
+        instrument: code.to_string(),
+        item: item.map(str::to_string),
+        n_baseline: all_baselines.len() as u64,
+        n_pairs: pre.len() as u64,
+        mean_baseline: mean(all_baselines),
+        mean_baseline_pairs: mean(pre),
+        mean_followup: mean(post),
+        population_norm: measures::population_norm(code, item).map(|(mean, source)| {
+            PopulationNorm {
+                mean,
+                source: source.to_string(),
+            }
+        }),
+        paired_t: paired,
+        paired_t_not_estimated,
+        p_t_holm: None,
+        wilcoxon,
+        wilcoxon_not_estimated,
+        cohens_dz: cohens_dz(pre, post).ok().and_then(finite),
+        cohens_dav: cohens_dav(pre, post).ok().and_then(finite),
+        meaningful,
+        rtm_adjusted,
+        change_histogram: change_histogram(code, pre, post),
+        completers_vs_non_completers: match welch_t(pre, non_completers) {
+            Ok(t) => Estimated::Done(CompletersDifference {
+                difference: finite(t.estimate),
+                ci95: [finite(t.ci95[0]), finite(t.ci95[1])],
+                p: finite(t.p),
+                non_completers: non_completers.len() as u64,
+            }),
+            Err(error) => Estimated::not(error.to_string()),
+        },
+        attrition_vs_eligible: None,
+        ipw_change: None,
     }
-    row["rtm_adjusted"] = rtm_adjusted(code, item, pre, &row);
-    row["change_histogram"] = change_histogram(code, pre, post);
-    row["completers_vs_non_completers"] = match welch_t(pre, non_completers) {
-        Ok(t) => {
-            json!({"difference": number(t.estimate), "ci95": [number(t.ci95[0]), number(t.ci95[1])], "p": number(t.p), "non_completers": non_completers.len()})
-        }
-        Err(error) => note(&error),
-    };
-    row
 }
 
 /// The paired change less the part regression to the mean alone would produce, a labelled
@@ -251,36 +278,44 @@ fn summarise(
 /// first: Barnett, van der Pols & Dobson 2005, Int J Epidemiol 34:215). The interval is the
 /// paired t interval shifted by the same amount (ρ and μ taken as known). Assumes the referred
 /// people come from a population with that mean and were selected on the score measured.
-fn rtm_adjusted(code: &str, item: Option<&str>, pre: &[f64], row: &Value) -> Value {
+fn rtm_adjusted(
+    code: &str,
+    item: Option<&str>,
+    pre: &[f64],
+    paired: Option<&PairedChange>,
+) -> Estimated<RtmAdjusted> {
     let (Some((reliability, reliability_source)), Some((norm, _))) = (
         measures::test_retest_reliability(code, item),
         measures::population_norm(code, item),
     ) else {
-        return json!({"not_estimated": "no published test-retest reliability or population mean for this measure"});
+        return Estimated::not(
+            "no published test-retest reliability or population mean for this measure",
+        );
     };
-    let (Some(change), Some(low), Some(high)) = (
-        row["mean_change"].as_f64(),
-        row["ci95"][0].as_f64(),
-        row["ci95"][1].as_f64(),
-    ) else {
-        return json!({"not_estimated": "no paired change"});
+    let Some(PairedChange {
+        mean_change: Some(change),
+        ci95: [Some(low), Some(high)],
+        ..
+    }) = paired
+    else {
+        return Estimated::not("no paired change");
     };
     let baseline = pre.iter().sum::<f64>() / pre.len() as f64;
     let expected = (1.0 - reliability) * (norm - baseline);
-    json!({
-        "change": number(change - expected),
-        "ci95": [number(low - expected), number(high - expected)],
-        "expected_from_regression_to_the_mean": number(expected),
-        "reliability": reliability,
-        "reliability_source": reliability_source,
-        "population_mean": norm,
+    Estimated::Done(RtmAdjusted {
+        change: finite(change - expected),
+        ci95: [finite(low - expected), finite(high - expected)],
+        expected_from_regression_to_the_mean: finite(expected),
+        reliability,
+        reliability_source: reliability_source.to_string(),
+        population_mean: norm,
     })
 }
 
 /// Counts of paired change (follow-up − baseline) in bins [from, to), for the report's
 /// distribution chart (restricted: exact counts; the report applies disclosure control).
 /// Bins of the instrument's `change_bin_width` (one point for an instrument not registered).
-fn change_histogram(code: &str, pre: &[f64], post: &[f64]) -> Value {
+fn change_histogram(code: &str, pre: &[f64], post: &[f64]) -> ChangeHistogram {
     let width = measures::instrument(code).map_or(1.0, |instrument| instrument.change_bin_width);
     let mut bins: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
     for (baseline, followup) in pre.iter().zip(post) {
@@ -288,12 +323,17 @@ fn change_histogram(code: &str, pre: &[f64], post: &[f64]) -> Value {
             .entry(((followup - baseline) / width).floor() as i64)
             .or_default() += 1;
     }
-    json!({
-        "bin_width": width,
-        "bins": bins.iter().map(|(bin, count)| json!({
-            "from": *bin as f64 * width, "to": (*bin + 1) as f64 * width, "count": count,
-        })).collect::<Vec<_>>(),
-    })
+    ChangeHistogram {
+        bin_width: width,
+        bins: bins
+            .iter()
+            .map(|(bin, count)| HistogramBin {
+                from: *bin as f64 * width,
+                to: (*bin + 1) as f64 * width,
+                count: *count,
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -304,16 +344,29 @@ mod tests {
     fn the_regression_to_the_mean_adjustment_subtracts_what_no_change_would_show() {
         // Pairs starting at 41 on WEMWBS (population mean 49.4, reliability 0.83) would score
         // 0.17 x 8.4 = 1.428 points higher next time with no change at all.
-        let row = json!({"mean_change": 3.0, "ci95": [1.0, 5.0]});
-        let adjusted = rtm_adjusted("WEMWBS", None, &[40.0, 42.0], &row);
+        let paired = PairedChange {
+            mean_change: Some(3.0),
+            ci95: [Some(1.0), Some(5.0)],
+            t: None,
+            df: None,
+            p_t: None,
+        };
+        let adjusted = rtm_adjusted("WEMWBS", None, &[40.0, 42.0], Some(&paired));
+        let adjusted = adjusted
+            .done()
+            .expect("WEMWBS has a reliability and a norm");
         let expected = 0.17 * (49.4 - 41.0);
-        let value = |key: &Value| key.as_f64().unwrap();
-        assert!(
-            (value(&adjusted["expected_from_regression_to_the_mean"]) - expected).abs() < 1e-12
-        );
-        assert!((value(&adjusted["change"]) - (3.0 - expected)).abs() < 1e-12);
-        assert!((value(&adjusted["ci95"][0]) - (1.0 - expected)).abs() < 1e-12);
+        let close = |value: Option<f64>, wanted: f64| (value.unwrap() - wanted).abs() < 1e-12;
+        assert!(close(
+            adjusted.expected_from_regression_to_the_mean,
+            expected
+        ));
+        assert!(close(adjusted.change, 3.0 - expected));
+        assert!(close(adjusted.ci95[0], 1.0 - expected));
         // No published reliability held: not estimated, never a number.
-        assert!(rtm_adjusted("PHQ9", None, &[10.0], &row)["not_estimated"].is_string());
+        assert!(matches!(
+            rtm_adjusted("PHQ9", None, &[10.0], Some(&paired)),
+            Estimated::Not(_)
+        ));
     }
 }

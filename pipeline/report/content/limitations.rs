@@ -36,29 +36,24 @@ pub(super) fn limitations(results: &Results, rule: Disclosure) -> Vec<String> {
             undefined.join(", ")
         ));
     }
-    if let Some(rows) = results.wellbeing.as_array() {
-        let attrition: Vec<String> = rows
-            .iter()
-            .filter(|row| row["item"].is_null())
-            .filter_map(|row| {
-                let baseline = count(&row["n_baseline"])?;
-                let pairs = count(&row["n_pairs"])?;
-                (baseline > 0).then(|| {
-                    format!(
-                        "{} {} of {}",
-                        row["instrument"].as_str().unwrap_or(""),
-                        rule.count(pairs),
-                        rule.count(baseline)
-                    )
-                })
-            })
-            .collect();
-        if !attrition.is_empty() {
-            lines.push(format!(
-                "Not everyone with a baseline wellbeing score has a follow-up (people with both: {}); those lost may differ.",
-                attrition.join(", ")
-            ));
-        }
+    let attrition: Vec<String> = results
+        .wellbeing()
+        .iter()
+        .filter(|row| row.item.is_none() && row.n_baseline > 0)
+        .map(|row| {
+            format!(
+                "{} {} of {}",
+                row.instrument,
+                rule.count(row.n_pairs),
+                rule.count(row.n_baseline)
+            )
+        })
+        .collect();
+    if !attrition.is_empty() {
+        lines.push(format!(
+            "Not everyone with a baseline wellbeing score has a follow-up (people with both: {}); those lost may differ.",
+            attrition.join(", ")
+        ));
     }
     lines
 }

@@ -9,7 +9,7 @@ use super::service_use::power_sentence;
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{
-    change_words, ci, count, decimals, float, gbp, gbp_ci, interval, p_value, percent,
+    change_words, ci, decimals, float, gbp, gbp_ci, interval, p_value, percent,
 };
 
 pub(super) fn summary(results: &Results, rule: Disclosure) -> Vec<String> {
@@ -77,20 +77,20 @@ pub(super) fn summary(results: &Results, rule: Disclosure) -> Vec<String> {
         }
     }
     let primary = |instrument: &str| {
-        results.wellbeing.as_array().and_then(|rows| {
-            rows.iter()
-                .find(|row| row["item"].is_null() && row["instrument"] == instrument)
-        })
+        results
+            .wellbeing()
+            .iter()
+            .find(|row| row.item.is_none() && row.instrument == instrument)
     };
     if let Some(wemwbs) = HEADLINE_INSTRUMENTS.into_iter().find_map(primary) {
-        let pairs = count(&wemwbs["n_pairs"]).unwrap_or(0);
+        let pairs = wemwbs.n_pairs;
         if rule.allows_statistic_of(pairs) {
             lines.push(format!(
                 "Among {} people with a {} score before and after, wellbeing changed by {} points on average (95% CI {}); this has no comparison group.",
                 rule.count(pairs),
-                wemwbs["instrument"].as_str().unwrap_or(""),
-                decimals(float(&wemwbs["mean_change"]), 1),
-                ci(interval(&wemwbs["ci95"]), 1)
+                wemwbs.instrument,
+                decimals(wemwbs.mean_change(), 1),
+                ci(wemwbs.ci95(), 1)
             ));
         }
     }

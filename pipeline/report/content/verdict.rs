@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::service_use::power_sentence;
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{change_words, ci, count, decimals, float, gbp, gbp_ci, interval};
+use crate::report::format::{change_words, ci, decimals, float, gbp, gbp_ci, interval};
 
 /// The rules, as the report states them.
 pub(super) const RULES: &str = "How strong the evidence is: \"Strong\" when the 95% interval excludes no effect, the comparison designs agree on this measure and the referred and comparison groups followed parallel paths before referral (no pre-trend test of the measures compared across designs with p < 0.05); \"Moderate\" when one of those two checks fails; \"Weak\" when both fail, or when there is no comparison group (wellbeing); \"Inconclusive\" when the interval includes no effect.";
@@ -182,10 +182,8 @@ fn nhs_use(results: &Results) -> Value {
 fn wellbeing(results: &Results, rule: Disclosure) -> Value {
     const QUESTION: &str = "Did wellbeing improve?";
     let row = HEADLINE_INSTRUMENTS.iter().find_map(|instrument| {
-        results.wellbeing.as_array()?.iter().find(|row| {
-            row["item"].is_null()
-                && row["instrument"] == *instrument
-                && float(&row["mean_change"]).is_some()
+        results.wellbeing().iter().find(|row| {
+            row.item.is_none() && row.instrument == *instrument && row.mean_change().is_some()
         })
     });
     let Some(row) = row else {
@@ -200,9 +198,8 @@ fn wellbeing(results: &Results, rule: Disclosure) -> Value {
             String::new(),
         );
     };
-    let pairs = count(&row["n_pairs"]).unwrap_or(0);
-    let (Some(change), Some((low, high))) = (float(&row["mean_change"]), interval(&row["ci95"]))
-    else {
+    let pairs = row.n_pairs;
+    let (Some(change), Some((low, high))) = (row.mean_change(), row.ci95()) else {
         return verdict(
             QUESTION,
             "Cannot tell",
@@ -220,20 +217,21 @@ fn wellbeing(results: &Results, rule: Disclosure) -> Value {
             String::new(),
         );
     }
-    let instrument = row["instrument"].as_str().unwrap_or("");
+    let instrument = &row.instrument;
     let mut detail = format!(
         "Among {} people with {instrument} scores before and after, scores changed by {} points on average (95% CI {}).",
         rule.count(pairs),
         decimals(Some(change), 1),
         ci(Some((low, high)), 1)
     );
-    let adjusted = &row["rtm_adjusted"];
-    if let (Some(beyond), Some(range), Some(expected), Some(mean)) = (
-        float(&adjusted["change"]),
-        interval(&adjusted["ci95"]),
-        float(&adjusted["expected_from_regression_to_the_mean"]),
-        float(&adjusted["population_mean"]),
-    ) {
+    if let Some(adjusted) = row.rtm_adjusted.done()
+        && let (Some(beyond), Some(range), Some(expected)) = (
+            adjusted.change,
+            crate::results::interval(adjusted.ci95),
+            adjusted.expected_from_regression_to_the_mean,
+        )
+    {
+        let mean = adjusted.population_mean;
         detail.push_str(&format!(
             " If without the service their scores would have drifted back towards the population average ({}), about {} points of that would have happened anyway, leaving {} (95% CI {}); if their low scores are their usual level, less would have.",
             decimals(Some(mean), 1),
@@ -368,7 +366,11 @@ mod tests {
                           "savings_ci95": [100.0, 900.0], "programme_cost_per_person": 400.0,
                           "p_break_even_by_24m": 0.6,
                           "monthly": [{"cumulative_net_per_person": 100.0, "cumulative_net_ci95": net_ci}]},
-            "wellbeing": [{"instrument": "WEMWBS", "item": null, "n_pairs": 60, "mean_change": 3.0, "ci95": [1.0, 5.0]}],
+            "wellbeing": [{"instrument": "WEMWBS", "item": null, "n_baseline": 90, "n_pairs": 60,
+                           "mean_change": 3.0, "ci95": [1.0, 5.0],
+                           "rtm_adjusted": {"not_estimated": "not in this test"},
+                           "change_histogram": {"bin_width": 2.0, "bins": []},
+                           "completers_vs_non_completers": {"not_estimated": "not in this test"}}],
         })
     }
 
@@ -407,7 +409,8 @@ mod tests {
         // The change beyond regression to the mean is stated as a bound beside the answer.
         let mut bounded = results([0.8, 1.1], [-300.0, 500.0], false, 0.5);
         bounded["wellbeing"][0]["rtm_adjusted"] = json!({"change": 1.0, "ci95": [-1.0, 3.0],
-            "expected_from_regression_to_the_mean": 2.0, "population_mean": 49.4});
+            "expected_from_regression_to_the_mean": 2.0, "population_mean": 49.4,
+            "reliability": 0.83, "reliability_source": "test"});
         let value = verdicts(&for_tests(bounded), rule);
         assert_eq!(answers(&value)[1], ("Yes".into(), "Weak".into()));
         let detail = value["questions"][1]["detail"].as_str().unwrap();

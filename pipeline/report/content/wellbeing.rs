@@ -1,14 +1,14 @@
 //! Wellbeing: the paired change per instrument and item, and the paragraph that says how
 //! baseline and follow-up questionnaires were paired.
 
-use crate::results::Results;
+use crate::results::{Estimated, Results, interval};
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, ESTIMATE, INTERVAL, NUMBER, Precision, Shape, TEXT};
 use super::{Content, SOURCE, Table, parts};
 use crate::report::charts::{Bin, Chart, Kind};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{ci, count, float, interval, p_value, percent};
+use crate::report::format::{ci, p_value, percent};
 
 pub(super) fn wellbeing_section(
     results: &Results,
@@ -52,42 +52,39 @@ pub(super) fn wellbeing_section(
             ),
         ],
     );
-    for row in results.wellbeing.as_array().into_iter().flatten() {
-        let name = match row["item"].as_str() {
-            Some(item) => format!(
-                "{} {}",
-                row["instrument"].as_str().unwrap_or(""),
-                item.replace('_', " ")
-            ),
-            None => row["instrument"].as_str().unwrap_or("").to_string(),
+    for row in results.wellbeing() {
+        let name = match &row.item {
+            Some(item) => format!("{} {}", row.instrument, item.replace('_', " ")),
+            None => row.instrument.clone(),
         };
-        let pairs = count(&row["n_pairs"]).unwrap_or(0);
-        let baseline_n = count(&row["n_baseline"]).unwrap_or(0);
+        let pairs = row.n_pairs;
+        let baseline_n = row.n_baseline;
         let shown = rule.allows_statistic_of(pairs);
-        let stat = |key: &str, places: usize| {
-            Cell::statistic(rule, pairs, Cell::decimals(float(&row[key]), places))
+        let stat = |value: Option<f64>, places: usize| {
+            Cell::statistic(rule, pairs, Cell::decimals(value, places))
         };
-        let share = |key: &str| {
-            let value = float(&row[key]);
+        let share = |value: Option<f64>| {
             Cell::statistic(
                 rule,
                 pairs,
                 Cell::number(value, percent(value), Precision::Decimals(0)),
             )
         };
-        let change_ci = interval(&row["ci95"]);
-        let rtm = &row["rtm_adjusted"];
-        let rtm_change = float(&rtm["change"]);
-        let p_holm = float(&row["p_t_holm"]);
-        let p_wilcoxon = float(&row["p_wilcoxon"]);
-        let mean_baseline = float(&row["mean_baseline"]);
+        let change_ci = row.ci95();
+        let rtm = row.rtm_adjusted.done();
+        let rtm_change = rtm.and_then(|rtm| rtm.change);
+        let rtm_ci = rtm.and_then(|rtm| interval(rtm.ci95));
+        let p_holm = row.p_t_holm;
+        let wilcoxon = row.wilcoxon.as_ref();
+        let p_wilcoxon = wilcoxon.and_then(|w| w.p_wilcoxon);
+        let meaningful = row.meaningful.as_ref();
         let cells = vec![
             Cell::text(name.clone()),
             Cell::count(rule, baseline_n),
             Cell::count(rule, pairs),
-            Cell::statistic(rule, baseline_n, Cell::decimals(mean_baseline, 1)),
-            stat("mean_followup", 1),
-            stat("mean_change", 2),
+            Cell::statistic(rule, baseline_n, Cell::decimals(row.mean_baseline, 1)),
+            stat(row.mean_followup, 1),
+            stat(row.mean_change(), 2),
             shown_or_suppressed(
                 shown,
                 Cell::interval(change_ci, ci(change_ci, 2), TWO_PLACES),
@@ -98,8 +95,8 @@ pub(super) fn wellbeing_section(
                     None => Cell::missing("n/a"),
                     Some(change) => Cell::estimate(
                         Some(change),
-                        interval(&rtm["ci95"]),
-                        format!("{change:.2} ({})", ci(interval(&rtm["ci95"]), 2)),
+                        rtm_ci,
+                        format!("{change:.2} ({})", ci(rtm_ci, 2)),
                         TWO_PLACES,
                     ),
                 },
@@ -112,37 +109,33 @@ pub(super) fn wellbeing_section(
                     format!(
                         "{} ({})",
                         p_value(p_wilcoxon),
-                        row["wilcoxon_method"].as_str().unwrap_or("")
+                        wilcoxon.map_or("", |w| w.wilcoxon_method.as_str())
                     ),
                     Precision::Significant(3),
                 ),
             ),
-            stat("cohens_dz", 2),
-            stat("cohens_dav", 2),
-            share("pct_improved"),
-            share("pct_deteriorated"),
+            stat(row.cohens_dz, 2),
+            stat(row.cohens_dav, 2),
+            share(meaningful.and_then(|m| m.pct_improved)),
+            share(meaningful.and_then(|m| m.pct_deteriorated)),
         ];
         table.rows.push(cells);
-        if !shown || !row["item"].is_null() {
+        if !shown || row.item.is_some() {
             continue;
         }
-        let histogram = &row["change_histogram"];
-        let bins: Vec<Bin> = histogram["bins"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|bin| {
-                let n = count(&bin["count"]).unwrap_or(0);
-                Bin {
-                    from: float(&bin["from"]).unwrap_or(0.0),
-                    to: float(&bin["to"]).unwrap_or(0.0),
-                    height: rule.rounded(n).unwrap_or(0) as f64,
-                    text: rule.count(n),
-                }
+        let bins: Vec<Bin> = row
+            .change_histogram
+            .bins
+            .iter()
+            .map(|bin| Bin {
+                from: bin.from,
+                to: bin.to,
+                height: rule.rounded(bin.count).unwrap_or(0) as f64,
+                text: rule.count(bin.count),
             })
             .collect();
         let mut vertical = vec![(0.0, "no change".to_string())];
-        if let Some(threshold) = float(&row["meaningful_change_threshold"]) {
+        if let Some(threshold) = meaningful.map(|m| m.meaningful_change_threshold) {
             vertical.push((threshold, format!("+{threshold}")));
             vertical.push((-threshold, format!("−{threshold}")));
         }
@@ -219,24 +212,22 @@ fn attrition_table(results: &Results, rule: Disclosure) -> Table {
         "Who answered twice: standardised mean differences of the people with both scores against everyone eligible who was referred, and the change weighted to stand for all of them",
         &columns,
     );
-    for row in results.wellbeing.as_array().into_iter().flatten() {
-        let attrition = &row["attrition_vs_eligible"];
-        if !row["item"].is_null() || !attrition.is_object() {
+    for row in results.wellbeing() {
+        let (None, Some(attrition)) = (&row.item, &row.attrition_vs_eligible) else {
             continue;
-        }
-        let pairs = count(&attrition["with_pair"]).unwrap_or(0);
+        };
+        let pairs = attrition.with_pair;
         let shown = rule.allows_statistic_of(pairs);
-        let smds = attrition["smd_pairs_vs_all_eligible"].as_array();
         let mut cells = vec![
-            Cell::text(row["instrument"].as_str().unwrap_or("")),
+            Cell::text(row.instrument.as_str()),
             Cell::count(rule, pairs),
         ];
         for (key, _, _) in covariates {
-            let smd = smds
-                .into_iter()
-                .flatten()
-                .find(|smd| smd["covariate"] == key)
-                .and_then(|smd| float(&smd["smd"]));
+            let smd = attrition
+                .smd_pairs_vs_all_eligible
+                .iter()
+                .find(|smd| smd.covariate == key)
+                .and_then(|smd| smd.smd);
             // An SMD that rounds to zero is shown as 0.00, not -0.00.
             cells.push(Cell::statistic(
                 rule,
@@ -250,13 +241,14 @@ fn attrition_table(results: &Results, rule: Disclosure) -> Table {
                 ),
             ));
         }
-        let ipw = &row["ipw_change"];
-        cells.push(match (shown, float(&ipw["change"])) {
+        let ipw = row.ipw_change.as_ref().and_then(Estimated::done);
+        let ipw_ci = ipw.and_then(|ipw| interval(ipw.ci95));
+        cells.push(match (shown, ipw.and_then(|ipw| ipw.change)) {
             (false, _) => Cell::suppressed(),
             (true, Some(change)) => Cell::estimate(
                 Some(change),
-                interval(&ipw["ci95"]),
-                format!("{change:.2} ({})", ci(interval(&ipw["ci95"]), 2)),
+                ipw_ci,
+                format!("{change:.2} ({})", ci(ipw_ci, 2)),
                 TWO_PLACES,
             ),
             (true, None) => Cell::missing("n/a"),
