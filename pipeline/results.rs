@@ -11,9 +11,13 @@
 //! JSON values built by `estimate` (their keys are documented where they are built); each
 //! becomes a type here as it is converted, the report reading it the same way.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::design::{Design, PriorUse};
 
 /// The version of this layout; a reader refuses other versions.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -45,8 +49,9 @@ pub struct Results {
     pub economics: Value,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub equity: Value,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub design_sensitivity: Value,
+    /// Every candidate design's estimates beside the headline's (`estimate::design_sensitivity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub design_sensitivity: Option<Estimated<DesignSensitivity>>,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub methods: Value,
     #[serde(default, skip_serializing_if = "Value::is_null")]
@@ -57,6 +62,11 @@ impl Results {
     /// The wellbeing rows (none when nothing was estimated).
     pub fn wellbeing(&self) -> &[WellbeingChange] {
         self.wellbeing.as_deref().unwrap_or_default()
+    }
+
+    /// The designs compared, when they were estimated.
+    pub fn designs(&self) -> Option<&DesignSensitivity> {
+        self.design_sensitivity.as_ref()?.done()
     }
 }
 
@@ -70,6 +80,14 @@ pub enum Estimated<T> {
 }
 
 impl<T> Estimated<T> {
+    /// The reason, when there is no result.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Estimated::Not(reason) => Some(&reason.not_estimated),
+            Estimated::Done(_) => None,
+        }
+    }
+
     pub fn not(reason: impl Into<String>) -> Estimated<T> {
         Estimated::Not(NotEstimated {
             not_estimated: reason.into(),
@@ -343,6 +361,120 @@ pub struct IpwChange {
     pub model: String,
 }
 
+/// Do the candidate comparison designs agree (`design.rs`)?
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesignSensitivity {
+    /// The design the headline estimates use.
+    pub headline_design: String,
+    /// The headline first, then the other candidates in `design::CANDIDATES` order.
+    pub designs: Vec<DesignRow>,
+    pub verdict: DesignVerdict,
+    /// Each pair of designs that disagree on a measure, by `rule`.
+    pub disagreements: Vec<Disagreement>,
+    pub rule: String,
+    /// The headline's E-values per measure (how strong unmeasured confounding would have to
+    /// be to explain the estimate away).
+    pub e_values: BTreeMap<String, EValue>,
+    pub e_value_method: String,
+}
+
+impl DesignSensitivity {
+    /// The headline design's row.
+    pub fn headline(&self) -> Option<&DesignRow> {
+        self.designs.iter().find(|row| row.headline)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DesignVerdict {
+    Agree,
+    Disagree,
+}
+
+/// One design's estimates, or why it could not be estimated (too short a look-back, no
+/// matching).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesignRow {
+    pub design: DesignDescription,
+    pub headline: bool,
+    #[serde(flatten)]
+    pub estimates: Estimated<DesignEstimates>,
+}
+
+/// A `design::Design` as results.json holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesignDescription {
+    pub name: String,
+    pub washout_months: i32,
+    pub baseline_months: i32,
+    pub match_on_prior_use: PriorUse,
+    pub exact_on_prior_use_bands: bool,
+    pub adjust_for_prior_use: bool,
+    pub description: String,
+    pub known_bias: String,
+}
+
+impl From<&Design> for DesignDescription {
+    fn from(design: &Design) -> DesignDescription {
+        DesignDescription {
+            name: design.name.to_string(),
+            washout_months: design.washout_months,
+            baseline_months: design.baseline_months,
+            match_on_prior_use: design.match_on_prior_use,
+            exact_on_prior_use_bands: design.exact_on_prior_use_bands,
+            adjust_for_prior_use: design.adjust_for_prior_use,
+            description: design.description.to_string(),
+            known_bias: design.known_bias.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesignEstimates {
+    /// Referred people with a comparison person under this design.
+    pub matched_treated: u64,
+    /// The measures compared across designs (`outcomes::compared_across_designs`).
+    pub rate_ratios: BTreeMap<String, Estimated<RateRatio>>,
+    pub saving: Estimated<DesignSaving>,
+}
+
+/// A DiD rate ratio and its 95% interval (none when not finite).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateRatio {
+    pub rate_ratio: Option<f64>,
+    pub ci95: [Option<f64>; 2],
+}
+
+/// The discounted saving per person referred at the horizon under a design.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DesignSaving {
+    pub horizon_months: Option<u64>,
+    pub savings_per_person: Option<f64>,
+    pub ci95: Option<[Option<f64>; 2]>,
+    /// Bootstrap replicates with no finite saving (a design's own bootstrap; the headline's
+    /// are in the economics section).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap_non_finite_replicates: Option<u64>,
+    /// What a design's outcome model multiplied the counterfactual by (absent when 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterfactual_factor: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Disagreement {
+    pub measure: String,
+    pub designs: [String; 2],
+    pub rate_ratios: [f64; 2],
+    pub intervals_overlap: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EValue {
+    pub estimate: Option<f64>,
+    pub ci_limit: Option<f64>,
+}
+
 /// The referral funnel (`funnel`): every route together, then each route.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Funnel {
@@ -399,8 +531,8 @@ pub struct ActivityParticipation {
 }
 
 /// A results document for unit tests: `sections` (a JSON object of results.json sections)
-/// over a minimal valid document; keys given under "cohort" or "study" replace those keys
-/// only.
+/// over a minimal valid document; keys given under "cohort", "study" or
+/// "design_sensitivity" replace those keys only.
 #[cfg(test)]
 pub(crate) fn for_tests(sections: Value) -> Results {
     let mut document = serde_json::json!({
@@ -418,7 +550,18 @@ pub(crate) fn for_tests(sections: Value) -> Results {
                           "sessions_per_person": null, "by_activity_type": []},
         "practices": {},
     });
+    // A test's design_sensitivity gives only the keys it is about.
+    let mut bases = serde_json::json!({
+        "design_sensitivity": {"headline_design": "test", "designs": [], "verdict": "agree",
+                               "disagreements": [], "rule": "", "e_values": {},
+                               "e_value_method": ""},
+    });
     for (section, value) in sections.as_object().expect("sections are an object") {
+        if let (Some(base), Some(keys)) = (bases[section].as_object_mut(), value.as_object()) {
+            base.extend(keys.clone());
+            document[section] = bases[section].clone();
+            continue;
+        }
         match (document[section].as_object_mut(), value.as_object()) {
             (Some(base), Some(keys)) if section == "cohort" || section == "study" => {
                 base.extend(keys.clone());

@@ -110,7 +110,7 @@ fn analyse(
             results.wellbeing = Some(estimates.wellbeing);
             results.economics = estimates.economics;
             results.equity = estimates.equity;
-            results.design_sensitivity = estimates.design_sensitivity;
+            results.design_sensitivity = Some(estimates.design_sensitivity);
             results.methods = estimates.methods;
             results.programme = estimates.programme;
             stage_parts = estimates.timings;
@@ -350,7 +350,7 @@ async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Resu
         wellbeing: None,
         economics: Value::Null,
         equity: Value::Null,
-        design_sensitivity: Value::Null,
+        design_sensitivity: None,
         methods: Value::Null,
         programme: Value::Null,
     })

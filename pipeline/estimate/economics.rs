@@ -32,13 +32,14 @@ use datafusion::prelude::SessionContext;
 use nalgebra::DMatrix;
 use serde_json::{Value, json};
 
-use super::{BOOTSTRAP_REPLICATES, Columns, number};
+use super::{BOOTSTRAP_REPLICATES, Columns, finite, number};
 use crate::config::StudyConfig;
 use crate::costs::InflationIndex;
 use crate::econ::programme::{ProgrammeCost, STAFFING_PRICE_YEAR, Staffing};
 use crate::econ::{Payback, break_even_cost, discount_factor, payback};
 use crate::error::Result;
 use crate::outcomes::{self, COUNTED};
+use crate::results::DesignSaving;
 use crate::stats::StatsResult;
 use crate::stats::bootstrap::{finite_replicates, for_each_resample, percentile_interval};
 
@@ -369,7 +370,7 @@ pub async fn saving(
     ctx: &SessionContext,
     config: &StudyConfig,
     counterfactual_factor: f64,
-) -> Result<Value> {
+) -> Result<DesignSaving> {
     let horizon = (config.post_months as usize).min(HORIZON_MONTHS);
     let sets = load_sets(ctx, horizon, config).await?;
     // The design's outcome model moves the counterfactual by `counterfactual_factor` (1 for
@@ -388,18 +389,17 @@ pub async fn saving(
                 .collect::<Vec<f64>>()
         })
         .ok();
-    let (finite, non_finite) = finite_replicates(totals.as_deref().unwrap_or_default());
-    let interval = totals.and_then(|_| percentile_interval(&finite, 0.95).ok());
-    let mut saving = json!({
-        "horizon_months": horizon,
-        "savings_per_person": number(point),
-        "ci95": interval.map_or(Value::Null, |[low, high]| json!([number(low), number(high)])),
-        "bootstrap_non_finite_replicates": non_finite,
-    });
-    if counterfactual_factor != 1.0 {
-        saving["counterfactual_factor"] = number(counterfactual_factor);
-    }
-    Ok(saving)
+    let (finite_totals, non_finite) = finite_replicates(totals.as_deref().unwrap_or_default());
+    let interval = totals.and_then(|_| percentile_interval(&finite_totals, 0.95).ok());
+    Ok(DesignSaving {
+        horizon_months: Some(horizon as u64),
+        savings_per_person: finite(point),
+        ci95: interval.map(|[low, high]| [finite(low), finite(high)]),
+        bootstrap_non_finite_replicates: Some(non_finite as u64),
+        counterfactual_factor: (counterfactual_factor != 1.0)
+            .then_some(counterfactual_factor)
+            .and_then(finite),
+    })
 }
 
 /// The economics section of results.json; writes the restricted monthly series to

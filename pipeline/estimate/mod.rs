@@ -32,7 +32,9 @@ use crate::engine::engine_error;
 use crate::error::{Error, Result};
 use crate::outcomes;
 use crate::results::{
-    BalanceRow, Estimated, FollowUpExits, GroupExits, MatchedGroups, NotEstimated, WellbeingChange,
+    BalanceRow, DesignEstimates, DesignRow, DesignSaving, DesignSensitivity, DesignVerdict,
+    Disagreement, EValue, Estimated, FollowUpExits, GroupExits, MatchedGroups, NotEstimated,
+    RateRatio, WellbeingChange,
 };
 
 /// Fewest matched sets (service use) or pairs (wellbeing) for a subgroup estimate (equity
@@ -83,7 +85,7 @@ pub struct Estimates {
     pub equity: Value,
     /// Every candidate design's rate ratios and saving beside the headline's, the verdict
     /// and the headline's E-values (`design.rs`).
-    pub design_sensitivity: Value,
+    pub design_sensitivity: Estimated<DesignSensitivity>,
     pub methods: Value,
     /// The programme cost as used, a total cost divided among the people the data show.
     pub programme: Value,
@@ -135,7 +137,7 @@ pub async fn estimate(
             }
             // Rows in the candidates' order, the headline first.
             rows.sort_by_key(|row| {
-                let name = row["design"]["name"].as_str().unwrap_or_default();
+                let name = row.design.name.as_str();
                 (
                     name != headline.name,
                     CANDIDATES.iter().position(|design| design.name == name),
@@ -158,7 +160,7 @@ pub async fn estimate(
                 wellbeing: wellbeing.results,
                 economics,
                 equity: json!({ "service_use": service_use.subgroups, "service_use_interactions": service_use.interactions, "wellbeing": wellbeing.subgroups }),
-                design_sensitivity,
+                design_sensitivity: Estimated::Done(design_sensitivity),
                 methods,
                 programme,
                 timings: comparison.timings.to_vec(),
@@ -174,6 +176,7 @@ pub async fn estimate(
                 ..MatchedGroups::default()
             };
             let balance = Estimated::not(reason.clone());
+            let design_sensitivity = Estimated::not(reason.clone());
             let reason = json!({ "not_estimated": reason });
             Ok(Estimates {
                 matched: unmatched,
@@ -182,7 +185,7 @@ pub async fn estimate(
                 wellbeing: wellbeing.results,
                 economics: reason.clone(),
                 equity: json!({ "service_use": reason.clone(), "wellbeing": wellbeing.subgroups }),
-                design_sensitivity: reason,
+                design_sensitivity,
                 methods,
                 programme,
                 timings: Vec::new(),
@@ -224,15 +227,18 @@ async fn design_row(
     design: &Design,
     tables_dir: &Path,
     matched: &mut Option<(Matching, usize)>,
-) -> Result<Value> {
-    let mut row = json!({"design": design, "headline": false});
+) -> Result<DesignRow> {
+    let row = |estimates| DesignRow {
+        design: design.into(),
+        headline: false,
+        estimates,
+    };
     let Some(config) = config.with_design(design) else {
-        row["not_estimated"] = json!(format!(
+        return Ok(row(Estimated::not(format!(
             "needs {} months of history before the index (pre_months is {})",
             design.washout_months + design.baseline_months,
             config.pre_months
-        ));
-        return Ok(row);
+        ))));
     };
     let matched_treated = match matched {
         Some((matching, count)) if *matching == design.matching() => *count,
@@ -243,27 +249,37 @@ async fn design_row(
                     *matched = Some((design.matching(), comparison.matched_treated));
                     comparison.matched_treated
                 }
-                Err(Error::DataTest(reason)) => {
-                    row["not_estimated"] = json!(reason);
-                    return Ok(row);
-                }
+                Err(Error::DataTest(reason)) => return Ok(row(Estimated::not(reason))),
                 Err(other) => return Err(other),
             }
         }
     };
-    row["matched_treated"] = json!(matched_treated);
     let ratios = service_use::rate_ratios(ctx, &config).await?;
-    row["rate_ratios"] = ratios
+    let rate_ratios = ratios
         .ratios
         .into_iter()
         .filter(|(name, _)| {
             outcomes::by_code(name).is_some_and(|measure| measure.compared_across_designs)
         })
-        .map(|(name, estimate)| (name.to_string(), estimate))
-        .collect::<serde_json::Map<_, _>>()
-        .into();
-    row["saving"] = economics::saving(ctx, &config, ratios.counterfactual_factor).await?;
-    Ok(row)
+        .map(|(name, estimate)| (name.to_string(), rate_ratio(&estimate)))
+        .collect();
+    let saving = economics::saving(ctx, &config, ratios.counterfactual_factor).await?;
+    Ok(row(Estimated::Done(DesignEstimates {
+        matched_treated: matched_treated as u64,
+        rate_ratios,
+        saving: Estimated::Done(saving),
+    })))
+}
+
+/// A DiD's rate ratio and interval (from its JSON), or the reason it was not estimated.
+fn rate_ratio(did: &Value) -> Estimated<RateRatio> {
+    match did["not_estimated"].as_str() {
+        Some(reason) => Estimated::not(reason),
+        None => Estimated::Done(RateRatio {
+            rate_ratio: did["rate_ratio"].as_f64(),
+            ci95: [did["ci95"][0].as_f64(), did["ci95"][1].as_f64()],
+        }),
+    }
 }
 
 /// The headline design's row, from the headline estimates themselves.
@@ -272,50 +288,53 @@ fn headline_row(
     comparison: &comparison::Comparison,
     service_use: &Value,
     economics: &Value,
-) -> Value {
-    let rate_ratios: serde_json::Map<String, Value> = outcomes::compared_across_designs()
+) -> DesignRow {
+    let rate_ratios = outcomes::compared_across_designs()
         .map(|measure| measure.code)
         .filter_map(|name| {
             let row = service_use
                 .as_array()?
                 .iter()
                 .find(|row| row["measure"] == *name)?;
-            let did = &row["did"];
-            let estimate = if did["not_estimated"].is_string() {
-                json!({"not_estimated": did["not_estimated"]})
-            } else {
-                json!({"rate_ratio": did["rate_ratio"], "ci95": did["ci95"]})
-            };
-            Some((name.to_string(), estimate))
+            Some((name.to_string(), rate_ratio(&row["did"])))
         })
         .collect();
-    json!({
-        "design": design,
-        "headline": true,
-        "matched_treated": comparison.matched_treated,
-        "rate_ratios": rate_ratios,
-        "saving": {
-            "horizon_months": economics["horizon_months"],
-            "savings_per_person": economics["savings_per_person_24m"],
-            "ci95": economics["savings_ci95"],
-        },
-    })
+    let ci95 = &economics["savings_ci95"];
+    DesignRow {
+        design: design.into(),
+        headline: true,
+        estimates: Estimated::Done(DesignEstimates {
+            matched_treated: comparison.matched_treated as u64,
+            rate_ratios,
+            saving: Estimated::Done(DesignSaving {
+                horizon_months: economics["horizon_months"].as_u64(),
+                savings_per_person: economics["savings_per_person_24m"].as_f64(),
+                ci95: ci95
+                    .is_array()
+                    .then(|| [ci95[0].as_f64(), ci95[1].as_f64()]),
+                bootstrap_non_finite_replicates: None,
+                counterfactual_factor: None,
+            }),
+        }),
+    }
 }
 
 /// Whether the designs agree, by the stated rule, and the headline's E-values.
-fn design_sensitivity(headline: &Design, rows: Vec<Value>, service_use: &Value) -> Value {
+fn design_sensitivity(
+    headline: &Design,
+    rows: Vec<DesignRow>,
+    service_use: &Value,
+) -> DesignSensitivity {
     let mut disagreements = Vec::new();
     for measure in outcomes::compared_across_designs().map(|measure| measure.code) {
         let estimates: Vec<(&str, f64, f64, f64)> = rows
             .iter()
             .filter_map(|row| {
-                let estimate = &row["rate_ratios"][measure];
-                Some((
-                    row["design"]["name"].as_str()?,
-                    estimate["rate_ratio"].as_f64()?,
-                    estimate["ci95"][0].as_f64()?,
-                    estimate["ci95"][1].as_f64()?,
-                ))
+                let estimate = row.estimates.done()?.rate_ratios.get(measure)?.done()?;
+                let [Some(low), Some(high)] = estimate.ci95 else {
+                    return None;
+                };
+                Some((row.design.name.as_str(), estimate.rate_ratio?, low, high))
             })
             .collect();
         for (index, a) in estimates.iter().enumerate() {
@@ -324,15 +343,17 @@ fn design_sensitivity(headline: &Design, rows: Vec<Value>, service_use: &Value) 
                 let outside_each_other = (a.1 < b.2 || a.1 > b.3) && (b.1 < a.2 || b.1 > a.3);
                 let differ = (a.1 / b.1).ln().abs() > DISAGREEMENT_RATIO.ln();
                 if apart || (differ && outside_each_other) {
-                    disagreements.push(json!({
-                        "measure": measure, "designs": [a.0, b.0], "rate_ratios": [a.1, b.1],
-                        "intervals_overlap": !apart,
-                    }));
+                    disagreements.push(Disagreement {
+                        measure: measure.to_string(),
+                        designs: [a.0.to_string(), b.0.to_string()],
+                        rate_ratios: [a.1, b.1],
+                        intervals_overlap: !apart,
+                    });
                 }
             }
         }
     }
-    let e_values: serde_json::Map<String, Value> = service_use
+    let e_values = service_use
         .as_array()
         .into_iter()
         .flatten()
@@ -342,19 +363,26 @@ fn design_sensitivity(headline: &Design, rows: Vec<Value>, service_use: &Value) 
             let (low, high) = (did["ci95"][0].as_f64()?, did["ci95"][1].as_f64()?);
             Some((
                 row["measure"].as_str()?.to_string(),
-                json!({"estimate": number(e_value(ratio)), "ci_limit": number(e_value_of_interval(low, high))}),
+                EValue {
+                    estimate: finite(e_value(ratio)),
+                    ci_limit: finite(e_value_of_interval(low, high)),
+                },
             ))
         })
         .collect();
-    json!({
-        "headline_design": headline.name,
-        "designs": rows,
-        "verdict": if disagreements.is_empty() { "agree" } else { "disagree" },
-        "disagreements": disagreements,
-        "rule": format!("designs disagree when, for GP demand, A&E attendances, emergency admissions or total cost, two designs' 95% intervals do not overlap, or their rate ratios differ by more than a factor of {DISAGREEMENT_RATIO} and each lies outside the other's interval"),
-        "e_values": e_values,
-        "e_value_method": "VanderWeele & Ding 2017: RR + sqrt(RR (RR - 1)), with 1/RR for ratios below 1; ci_limit is the E-value of the interval limit nearest 1 (1 when the interval includes 1)",
-    })
+    DesignSensitivity {
+        headline_design: headline.name.to_string(),
+        designs: rows,
+        verdict: if disagreements.is_empty() {
+            DesignVerdict::Agree
+        } else {
+            DesignVerdict::Disagree
+        },
+        disagreements,
+        rule: format!("designs disagree when, for GP demand, A&E attendances, emergency admissions or total cost, two designs' 95% intervals do not overlap, or their rate ratios differ by more than a factor of {DISAGREEMENT_RATIO} and each lies outside the other's interval"),
+        e_values,
+        e_value_method: "VanderWeele & Ding 2017: RR + sqrt(RR (RR - 1)), with 1/RR for ratios below 1; ci_limit is the E-value of the interval limit nearest 1 (1 when the interval includes 1)".into(),
+    }
 }
 
 /// A query's result, by column.

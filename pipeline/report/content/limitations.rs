@@ -1,7 +1,7 @@
 //! Limitations generated from what this run found: the design's known bias, design
 //! disagreement, undefined bootstrap replicates and more.
 
-use crate::results::Results;
+use crate::results::{DesignSensitivity, DesignVerdict, Results};
 
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
@@ -9,13 +9,14 @@ use crate::report::format::count;
 
 pub(super) fn limitations(results: &Results, rule: Disclosure) -> Vec<String> {
     let mut lines = Vec::new();
-    let headline = results.design_sensitivity["designs"]
-        .as_array()
-        .and_then(|rows| rows.iter().find(|row| row["headline"] == true));
-    if let Some(bias) = headline.and_then(|row| row["design"]["known_bias"].as_str()) {
-        lines.push(format!("The comparison design: {bias}"));
+    let designs = results.designs();
+    if let Some(headline) = designs.and_then(DesignSensitivity::headline) {
+        lines.push(format!(
+            "The comparison design: {}",
+            headline.design.known_bias
+        ));
     }
-    if results.design_sensitivity["verdict"] == "disagree" {
+    if designs.is_some_and(|designs| designs.verdict == DesignVerdict::Disagree) {
         lines.push("The comparison designs disagree (see Service use): which one is right depends on how people came to be referred, and the simulation study in docs/validation.md shows that each design is biased in some plausible worlds.".to_string());
     }
     lines.extend([

@@ -1,7 +1,7 @@
 //! How the evaluation worked: in plain words for a commissioner (`approach`), and every
 //! option, model and window for the technical appendix (`methods`).
 
-use crate::results::Results;
+use crate::results::{DesignVerdict, Results};
 use serde_json::{Value, json};
 
 use super::economics::programme_basis;
@@ -47,8 +47,8 @@ pub(super) fn approach(results: &Results, manifest: &Value, rule: Disclosure) ->
         }
     ));
     lines.push("This matters because people tend to be referred when their need is at a peak, and peaks pass on their own: a simple before-and-after count of the referred group alone mistakes that fall for an effect. That count is shown beside each estimate, for contrast only.".into());
-    let sensitivity = &results.design_sensitivity;
-    if let Some(headline) = sensitivity["headline_design"].as_str() {
+    if let Some(sensitivity) = results.designs() {
+        let headline = sensitivity.headline_design.as_str();
         let default = crate::design::Design::default_for(number("pre_months") as i32)
             .map(|design| design.name);
         let chosen = if default == Some(headline) {
@@ -58,10 +58,9 @@ pub(super) fn approach(results: &Results, manifest: &Value, rule: Disclosure) ->
                 "This run used the design set in its configuration ('{headline}'), not the one the simulation study chose for this look-back"
             )
         };
-        let agreement = match sensitivity["verdict"].as_str() {
-            Some("agree") => "here they agree",
-            Some("disagree") => "here they disagree, so the answer depends on the design",
-            _ => "they could not all be compared here",
+        let agreement = match sensitivity.verdict {
+            DesignVerdict::Agree => "here they agree",
+            DesignVerdict::Disagree => "here they disagree, so the answer depends on the design",
         };
         lines.push(format!(
             "Which comparison is right depends on how people come to be referred, which no one can know from the records. {chosen}; the results under the other candidate designs are shown with the service-use findings, and {agreement}."

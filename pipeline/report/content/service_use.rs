@@ -1,7 +1,9 @@
 //! Service use: the matched difference-in-differences beside the uncontrolled before/after,
 //! event studies, the smallest detectable change, and the design-sensitivity table.
 
-use crate::results::Results;
+use crate::results::{
+    DesignSensitivity, DesignVerdict, Estimated, Results, interval as results_interval,
+};
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, Shape, TEST, TEXT};
@@ -9,7 +11,9 @@ use super::{Content, SOURCE, Table, parts};
 use crate::outcomes;
 use crate::report::charts::{Chart, DotRow, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{ci, decimals, estimate_ratio, float, gbp, gbp_ci, interval};
+use crate::report::format::{
+    ci, decimals, estimate_ratio, float, gbp, gbp_ci, interval, ratio_or_reason,
+};
 
 const SERVICE_USE_INTRO: [(&str, bool); 3] = [
     (
@@ -265,7 +269,10 @@ pub(super) fn service_use_section(
         },
     });
     content.charts.extend(event_charts);
-    let (designs, verdict) = design_sensitivity(&results.design_sensitivity, rule, content);
+    let (designs, verdict) = match results.designs() {
+        Some(sensitivity) => design_sensitivity(sensitivity, rule, content),
+        None => (Value::Null, String::new()),
+    };
     let section = json!({
         "intro": parts(&SERVICE_USE_INTRO.map(|(text, strong)| (text.to_string(), strong))),
         "table": table.clone(), "events": events.clone(), "pre_trends": pre_trends.clone(), "designs": designs, "design_verdict": verdict,
@@ -277,13 +284,10 @@ pub(super) fn service_use_section(
 /// The rate ratios and saving under every candidate comparison design, the verdict (do the
 /// designs agree?) and a forest chart of the ratios by design.
 fn design_sensitivity(
-    sensitivity: &Value,
+    sensitivity: &DesignSensitivity,
     rule: Disclosure,
     content: &mut Content,
 ) -> (Value, String) {
-    let Some(rows) = sensitivity["designs"].as_array() else {
-        return (Value::Null, String::new());
-    };
     // How many referred people each design matched: a design that matches exactly on bands
     // of prior use can leave some without a comparison person, and then answers for the rest.
     let mut columns = vec![
@@ -314,53 +318,62 @@ fn design_sensitivity(
         &columns,
     );
     let mut forest = Vec::new();
-    for row in rows {
-        let design = &row["design"];
-        let mut label = design["description"].as_str().unwrap_or("").to_string();
-        if row["headline"] == true {
+    for row in &sensitivity.designs {
+        let mut label = row.design.description.clone();
+        if row.headline {
             label = format!("{label} (headline)");
         }
-        let matched = row["matched_treated"].as_u64().map_or_else(
+        let estimates = row.estimates.done();
+        let matched = estimates.map_or_else(
             || Cell::missing("not matched"),
-            |count| Cell::count(rule, count),
+            |estimates| Cell::count(rule, estimates.matched_treated),
         );
+        let ratio_of = |code: &str| estimates.and_then(|e| e.rate_ratios.get(code));
         let mut cells = vec![Cell::text(label), matched];
         for measure in outcomes::compared_across_designs() {
-            let estimate = &row["rate_ratios"][measure.code];
+            let estimate = ratio_of(measure.code);
+            let done = estimate.and_then(Estimated::done);
             cells.push(
-                match (float(&estimate["rate_ratio"]), interval(&estimate["ci95"])) {
+                match (
+                    done.and_then(|r| r.rate_ratio),
+                    done.and_then(|r| results_interval(r.ci95)),
+                ) {
                     (Some(value), Some((low, high))) => Cell::estimate(
                         Some(value),
                         Some((low, high)),
                         format!("{value:.2} ({low:.2} to {high:.2})"),
                         RATIO,
                     ),
-                    _ => Cell::missing(estimate_ratio(estimate)),
+                    _ => Cell::missing(ratio_or_reason(
+                        estimate.and_then(Estimated::reason),
+                        done.and_then(|r| r.rate_ratio),
+                    )),
                 },
             );
         }
-        let saving = &row["saving"];
-        cells.push(match float(&saving["savings_per_person"]) {
+        let saving = estimates.and_then(|estimates| estimates.saving.done());
+        let saving_ci = saving
+            .and_then(|saving| saving.ci95)
+            .and_then(results_interval);
+        cells.push(match saving.and_then(|saving| saving.savings_per_person) {
             Some(value) => Cell::estimate(
                 Some(value),
-                interval(&saving["ci95"]),
-                format!(
-                    "{} ({})",
-                    gbp(Some(value)),
-                    gbp_ci(interval(&saving["ci95"]))
-                ),
+                saving_ci,
+                format!("{} ({})", gbp(Some(value)), gbp_ci(saving_ci)),
                 POUNDS,
             ),
             None => Cell::missing("not estimated"),
         });
         table.rows.push(cells);
         forest.push(DotRow {
-            label: design["name"].as_str().unwrap_or("").to_string(),
+            label: row.design.name.clone(),
             points: outcomes::compared_across_designs()
                 .filter(|measure| !measure.is_cost())
                 .map(|measure| {
-                    let estimate = &row["rate_ratios"][measure.code];
-                    float(&estimate["rate_ratio"]).map(|value| (value, interval(&estimate["ci95"])))
+                    let estimate = ratio_of(measure.code).and_then(Estimated::done)?;
+                    estimate
+                        .rate_ratio
+                        .map(|value| (value, results_interval(estimate.ci95)))
                 })
                 .collect(),
         });
@@ -381,15 +394,13 @@ fn design_sensitivity(
             references: vec![1.0],
         },
     });
-    let verdict = if sensitivity["verdict"] == "agree" {
+    let verdict = if sensitivity.verdict == DesignVerdict::Agree {
         "The candidate comparison designs agree: no two give rate ratios whose intervals do not overlap or that differ materially beyond their uncertainty.".to_string()
     } else {
-        let measures: std::collections::BTreeSet<&str> = sensitivity["disagreements"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|row| row["measure"].as_str())
-            .map(outcomes::label)
+        let measures: std::collections::BTreeSet<&str> = sensitivity
+            .disagreements
+            .iter()
+            .map(|row| outcomes::label(&row.measure))
             .collect();
         format!(
             "The candidate comparison designs disagree on {}: which one is right depends on how people came to be referred, which the data cannot tell. The headline design is the one that recovered the truth best across the simulated referral processes of the validation study; read it with the other designs' estimates beside it.",

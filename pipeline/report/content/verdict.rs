@@ -76,10 +76,13 @@ fn side(low: f64, high: f64, no_effect: f64) -> Side {
 /// The checks behind a clear result for `measure`: do the designs agree on it, and did the
 /// groups follow parallel paths before referral. Returns the label and the reasons.
 fn strength(results: &Results, measure: &str) -> (&'static str, String) {
-    let sensitivity = &results.design_sensitivity;
-    let disagree = sensitivity["disagreements"]
-        .as_array()
-        .is_some_and(|rows| rows.iter().any(|row| row["measure"] == measure));
+    let sensitivity = results.designs();
+    let disagree = sensitivity.is_some_and(|sensitivity| {
+        sensitivity
+            .disagreements
+            .iter()
+            .any(|row| row.measure == measure)
+    });
     let compared: Vec<&str> = outcomes::MEASURES
         .iter()
         .filter(|m| m.compared_across_designs)
@@ -97,7 +100,7 @@ fn strength(results: &Results, measure: &str) -> (&'static str, String) {
     let mut reasons = vec!["a matched comparison group".to_string()];
     reasons.push(if disagree {
         "the comparison designs disagree on this measure".into()
-    } else if sensitivity["designs"].is_array() {
+    } else if sensitivity.is_some() {
         "the comparison designs agree".into()
     } else {
         "no other comparison design was estimated".into()
@@ -110,8 +113,8 @@ fn strength(results: &Results, measure: &str) -> (&'static str, String) {
             failed_pre_trends.join(", ")
         )
     });
-    let failures = usize::from(disagree || !sensitivity["designs"].is_array())
-        + usize::from(!failed_pre_trends.is_empty());
+    let failures =
+        usize::from(disagree || sensitivity.is_none()) + usize::from(!failed_pre_trends.is_empty());
     let label = match failures {
         0 => "Strong",
         1 => "Moderate",
@@ -361,7 +364,9 @@ mod tests {
                  "event_study_regression": {"pre_trend": {"p": pre_trend_p}}},
             ],
             "design_sensitivity": {"designs": [], "disagreements":
-                if disagree { json!([{"measure": "total_cost"}]) } else { json!([]) }},
+                if disagree { json!([{"measure": "total_cost", "designs": ["a", "b"],
+                                       "rate_ratios": [0.8, 1.2], "intervals_overlap": false}]) }
+                else { json!([]) }},
             "economics": {"horizon_months": 24, "savings_per_person_24m": 500.0,
                           "savings_ci95": [100.0, 900.0], "programme_cost_per_person": 400.0,
                           "p_break_even_by_24m": 0.6,
