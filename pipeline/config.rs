@@ -15,8 +15,9 @@ use crate::econ::programme::{self, CostDivisor, ProgrammeCost, Staffing};
 use crate::error::{Error, Location, Result};
 use crate::ingest::profile::Layouts;
 
-/// A validated study configuration.
-#[derive(Debug, Clone, PartialEq)]
+/// A validated study configuration. Serialised (every key as resolved, defaults included) it is
+/// the manifest's `config`: what the run actually used.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StudyConfig {
     pub name: String,
     pub start: NaiveDate,
@@ -60,16 +61,43 @@ pub struct StudyConfig {
     pub programme: ProgrammeCost,
     pub suppress_at_or_below: u32,
     pub round_to: u32,
+    #[serde(skip)]
     pub formats: Vec<String>,
     /// The input layouts: built-in profiles, the study's own (`[inputs] profiles`) and files
     /// pinned to a layout or extract (`[inputs.files]`).
+    #[serde(flatten, serialize_with = "serialize_layouts")]
     pub layouts: Layouts,
     /// Below this share of a file's rows linked to patients, ingest warns.
     pub min_linkage_rate: f64,
     /// Which PCN each practice belongs to (`[inputs] pcn_lookup`), for the PCN view.
+    #[serde(
+        rename = "pcn_lookup_practices",
+        serialize_with = "serialize_pcn_lookup"
+    )]
     pub pcn_lookup: Option<crate::practices::PcnLookup>,
     /// Where the config was read from (for messages and the manifest).
+    #[serde(skip)]
     pub source: PathBuf,
+}
+
+/// The layouts as the manifest names them: the study's own profiles and the pinned files.
+fn serialize_layouts<S: serde::Serializer>(
+    layouts: &Layouts,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(2))?;
+    map.serialize_entry("input_profiles", &layouts.user_profile_names())?;
+    map.serialize_entry("input_files", &layouts.pinned)?;
+    map.end()
+}
+
+/// The PCN lookup as the manifest gives it: how many practices it places.
+fn serialize_pcn_lookup<S: serde::Serializer>(
+    lookup: &Option<crate::practices::PcnLookup>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_some(&lookup.as_ref().map(crate::practices::PcnLookup::len))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -800,6 +828,27 @@ mod tests {
 
     const MINIMAL: &str =
         "[study]\nname = \"T\"\nstart = 2022-04-01\nend = 2024-03-31\ndata_end = 2026-03-31\n";
+
+    #[test]
+    fn the_resolved_config_serialises_with_every_key_the_run_used() {
+        let config = StudyConfig::parse(MINIMAL, Path::new("study.toml")).unwrap();
+        let written = serde_json::to_value(&config).unwrap();
+        // Defaults a study.toml leaves out are written as resolved.
+        assert_eq!(written["washout_months"], 12);
+        assert_eq!(written["match_on_prior_use"], "baseline_and_peak");
+        assert_eq!(written["start"], "2022-04-01");
+        assert_eq!(
+            written["baseline_window_days"],
+            serde_json::json!([-60, 30])
+        );
+        // Layouts and the PCN lookup as the manifest names them; nothing about outputs.
+        assert_eq!(written["input_profiles"], serde_json::json!([]));
+        assert_eq!(written["input_files"], serde_json::json!({}));
+        assert!(written["pcn_lookup_practices"].is_null());
+        for left_out in ["layouts", "formats", "source", "pcn_lookup"] {
+            assert!(written.get(left_out).is_none(), "{left_out}");
+        }
+    }
 
     #[test]
     fn defaults_fill_every_optional_key() {
