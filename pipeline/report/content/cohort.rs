@@ -1,13 +1,13 @@
 //! Cohort and balance: the cohort flow from referral to the matched sample, and covariate
 //! balance before and after matching.
 
-use crate::results::{CovariateBalance, Estimated, Results};
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, NUMBER, TEXT};
 use super::{Content, SOURCE, Table};
 use crate::report::charts::{Bar, Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
+use crate::results::{CovariateBalance, Estimated, Results};
 
 pub(super) fn cohort_section(results: &Results, rule: Disclosure, content: &mut Content) -> Value {
     let mut flow = Table::new(

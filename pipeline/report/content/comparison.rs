@@ -4,7 +4,6 @@
 //! before/after studies compare people with themselves after a peak in need and are flattered
 //! by regression to the mean; matched and controlled studies compare them with similar people.
 
-use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::table::{Cell, ESTIMATE, Precision, TEXT};
@@ -14,6 +13,7 @@ use crate::outcomes;
 use crate::report::charts::{Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{change_words, ci, float, interval};
+use crate::results::Results;
 
 /// The measures of this study shown beside the published ones.
 const COMPARED: [&str; 4] = [

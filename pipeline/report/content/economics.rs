@@ -1,7 +1,6 @@
 //! Economics: savings, net cost, break-even and return per £1, thresholds, tornado,
 //! projections, monthly series and the unit costs used.
 
-use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::table::{Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, TEXT};
@@ -9,6 +8,7 @@ use super::{Content, SOURCE, Table};
 use crate::report::charts::{Bar, Chart, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{ci, count, decimals, float, gbp, gbp_ci, interval, percent};
+use crate::results::Results;
 
 pub(super) fn economics_section(
     results: &Results,

@@ -1,17 +1,17 @@
 //! Equity, referral funnel and participation: subgroup estimates (with the test of whether
 //! they differ), the funnel and community activity.
 
-use crate::measures::HEADLINE_INSTRUMENTS;
-use crate::results::{FunnelStages, Results};
 use serde_json::{Value, json};
 
 use super::practices::PRACTICE_BREAKDOWN;
 use super::table::{COUNT, Cell, INTERVAL, NUMBER, Precision, TEST, TEXT};
 use super::{Content, SOURCE, Table, primary_measure};
+use crate::measures::HEADLINE_INSTRUMENTS;
 use crate::outcomes;
 use crate::report::charts::{Bar, Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{ci, count, float, interval};
+use crate::results::{FunnelStages, Results};
 
 pub(super) fn equity_section(results: &Results, rule: Disclosure, content: &mut Content) -> Value {
     let mut subgroups = Table::new(

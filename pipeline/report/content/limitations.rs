@@ -1,11 +1,10 @@
 //! Limitations generated from what this run found: the design's known bias, design
 //! disagreement, undefined bootstrap replicates and more.
 
-use crate::results::{DesignSensitivity, DesignVerdict, Results};
-
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
 use crate::report::format::count;
+use crate::results::{DesignSensitivity, DesignVerdict, Results};
 
 pub(super) fn limitations(results: &Results, rule: Disclosure) -> Vec<String> {
     let mut lines = Vec::new();

@@ -1,12 +1,12 @@
 //! How the evaluation worked: in plain words for a commissioner (`approach`), and every
 //! option, model and window for the technical appendix (`methods`).
 
-use crate::results::{DesignVerdict, Results};
 use serde_json::{Value, json};
 
 use super::economics::programme_basis;
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{float, gbp};
+use crate::results::{DesignVerdict, Results};
 
 /// How the evaluation worked, in plain words for a commissioner: what was compared with what,
 /// and why that matters. Every option behind it is in the technical appendix (`methods`).

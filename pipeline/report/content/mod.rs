@@ -7,11 +7,11 @@
 //! Count columns are keyed `*_count` and rendered with class "count", which is how the
 //! governance test finds every published count.
 
-use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::charts::Chart;
 use super::disclosure::Disclosure;
+use crate::results::Results;
 pub use table::Table;
 
 mod cohort;

@@ -4,7 +4,6 @@
 //! practice where enough people were matched. Every count and rate under the disclosure rule;
 //! rates come from the rounded counts.
 
-use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, ESTIMATE, NUMBER, Precision, TEXT};
@@ -13,6 +12,7 @@ use crate::outcomes;
 use crate::report::charts::{Chart, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{count, float, interval};
+use crate::results::Results;
 
 /// The equity breakdown holding the effect by practice (`estimate::BREAKDOWNS`).
 pub(super) const PRACTICE_BREAKDOWN: &str = "practice";

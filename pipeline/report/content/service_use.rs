@@ -1,9 +1,6 @@
 //! Service use: the matched difference-in-differences beside the uncontrolled before/after,
 //! event studies, the smallest detectable change, and the design-sensitivity table.
 
-use crate::results::{
-    DesignSensitivity, DesignVerdict, Estimated, Results, interval as results_interval,
-};
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, Shape, TEST, TEXT};
@@ -13,6 +10,9 @@ use crate::report::charts::{Chart, DotRow, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{
     ci, decimals, estimate_ratio, float, gbp, gbp_ci, interval, ratio_or_reason,
+};
+use crate::results::{
+    DesignSensitivity, DesignVerdict, Estimated, Results, interval as results_interval,
 };
 
 const SERVICE_USE_INTRO: [(&str, bool); 3] = [

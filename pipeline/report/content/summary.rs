@@ -1,16 +1,16 @@
 //! The summary for commissioners: the few sentences a reader takes away, each from this
 //! run's estimates, with counts disclosure-controlled.
 
-use crate::measures::HEADLINE_INSTRUMENTS;
-use crate::results::Results;
 use serde_json::Value;
 
 use super::service_use::power_sentence;
+use crate::measures::HEADLINE_INSTRUMENTS;
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{
     change_words, ci, decimals, float, gbp, gbp_ci, interval, p_value, percent,
 };
+use crate::results::Results;
 
 pub(super) fn summary(results: &Results, rule: Disclosure) -> Vec<String> {
     let mut lines = Vec::new();

@@ -7,14 +7,14 @@
 //! says no clear change, with what the study could have detected. So no run claims a
 //! reduction, or that the service pays for itself, from an interval that includes neither.
 
-use crate::measures::HEADLINE_INSTRUMENTS;
-use crate::results::Results;
 use serde_json::{Value, json};
 
 use super::service_use::power_sentence;
+use crate::measures::HEADLINE_INSTRUMENTS;
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{change_words, ci, decimals, float, gbp, gbp_ci, interval};
+use crate::results::Results;
 
 /// The rules, as the report states them.
 pub(super) const RULES: &str = "How strong the evidence is: \"Strong\" when the 95% interval excludes no effect, the comparison designs agree on this measure and the referred and comparison groups followed parallel paths before referral (no pre-trend test of the measures compared across designs with p < 0.05); \"Moderate\" when one of those two checks fails; \"Weak\" when both fail, or when there is no comparison group (wellbeing); \"Inconclusive\" when the interval includes no effect.";

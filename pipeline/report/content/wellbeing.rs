@@ -1,7 +1,6 @@
 //! Wellbeing: the paired change per instrument and item, and the paragraph that says how
 //! baseline and follow-up questionnaires were paired.
 
-use crate::results::{Estimated, Results, interval};
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, ESTIMATE, INTERVAL, NUMBER, Precision, Shape, TEXT};
@@ -9,6 +8,7 @@ use super::{Content, SOURCE, Table, parts};
 use crate::report::charts::{Bin, Chart, Kind};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{ci, p_value, percent};
+use crate::results::{Estimated, Results, interval};
 
 pub(super) fn wellbeing_section(
     results: &Results,
