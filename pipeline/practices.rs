@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Location, Result};
 use crate::fact_csv::FactCsv;
+use crate::results::{CurvePoint, Estimated, FunnelUnit, FunnelView};
 use crate::stats::funnel::{LIMITS, limits, position};
 
 /// The PCN of each practice, from a study's lookup file.
@@ -92,10 +93,10 @@ const CURVE_POINTS: u64 = 60;
 
 /// The `practices` section from the mart's rows (practice_code, registered, referred,
 /// accepted, first_contact), with `pcns`, the same per PCN, when a lookup is given.
-pub fn practices_section(rows: &[Value], lookup: Option<&PcnLookup>) -> Value {
+pub fn practices_section(rows: &[Value], lookup: Option<&PcnLookup>) -> Estimated<FunnelView> {
     let mut section = funnel_section(rows, "practice_code");
-    if let Some(lookup) = lookup.filter(|_| section["not_estimated"].is_null()) {
-        section["pcns"] = funnel_section(&by_pcn(rows, lookup), "pcn");
+    if let (Estimated::Done(view), Some(lookup)) = (&mut section, lookup) {
+        view.pcns = Some(Box::new(funnel_section(&by_pcn(rows, lookup), "pcn")));
     }
     section
 }
@@ -129,16 +130,16 @@ fn by_pcn(rows: &[Value], lookup: &PcnLookup) -> Vec<Value> {
 
 /// Each unit's (practice's or PCN's, named by `key`) referral rate placed against funnel
 /// limits around the overall rate, and the limits' curves.
-fn funnel_section(rows: &[Value], key: &str) -> Value {
+fn funnel_section(rows: &[Value], key: &str) -> Estimated<FunnelView> {
     let count = |row: &Value, key: &str| row[key].as_u64().unwrap_or(0);
     let registered: u64 = rows.iter().map(|row| count(row, "registered")).sum();
     let referred: u64 = rows.iter().map(|row| count(row, "referred")).sum();
     if registered == 0 {
-        return json!({"not_estimated": "no data: no one registered in the study window"});
+        return Estimated::not("no data: no one registered in the study window");
     }
     let overall = referred as f64 / registered as f64;
     let per_1000 = |share: f64| share * 1000.0;
-    let practices: Vec<Value> = rows
+    let units: Vec<FunnelUnit> = rows
         .iter()
         .map(|row| {
             let n = count(row, "registered");
@@ -147,46 +148,48 @@ fn funnel_section(rows: &[Value], key: &str) -> Value {
             } else {
                 None
             };
-            let mut unit = json!({
-                "registered": n,
-                "referred": count(row, "referred"),
-                "accepted": count(row, "accepted"),
-                "first_contact": count(row, "first_contact"),
-                "referrals_per_1000": share.map(per_1000),
-                "position": share.and_then(|share| position(share, n, overall)),
-            });
-            for name in [key, "pcn_name"] {
-                if !row[name].is_null() {
-                    unit[name] = row[name].clone();
-                }
+            let code = row[key].as_str().map(str::to_string);
+            FunnelUnit {
+                practice_code: code.clone().filter(|_| key == "practice_code"),
+                pcn: code.filter(|_| key == "pcn"),
+                pcn_name: row["pcn_name"].as_str().map(str::to_string),
+                registered: n,
+                referred: count(row, "referred"),
+                accepted: count(row, "accepted"),
+                first_contact: count(row, "first_contact"),
+                referrals_per_1000: share.map(per_1000),
+                position: share.and_then(|share| position(share, n, overall)),
             }
-            unit
         })
         .collect();
     let sizes = rows.iter().map(|row| count(row, "registered"));
     let (smallest, largest) = (sizes.clone().min().unwrap_or(0), sizes.max().unwrap_or(0));
     let (from, to) = ((smallest / 2).max(1), largest + largest / 10 + 1);
-    let curve: Vec<Value> = (0..CURVE_POINTS)
+    let curve: Vec<CurvePoint> = (0..CURVE_POINTS)
         .map(|step| from + (to - from) * step / (CURVE_POINTS - 1))
         .map(|n| {
-            let mut point = json!({"registered": n});
+            let mut point = CurvePoint {
+                registered: n,
+                limits: BTreeMap::new(),
+            };
             for coverage in LIMITS {
                 let key = format!("{}", (coverage * 1000.0).round() / 10.0).replace('.', "_");
                 if let Some((lower, upper)) = limits(n, overall, coverage) {
-                    point[format!("lower_{key}")] = json!(per_1000(lower));
-                    point[format!("upper_{key}")] = json!(per_1000(upper));
+                    point.limits.insert(format!("lower_{key}"), per_1000(lower));
+                    point.limits.insert(format!("upper_{key}"), per_1000(upper));
                 }
             }
             point
         })
         .collect();
-    json!({
-        "registered": registered,
-        "referred": referred,
-        "referrals_per_1000": per_1000(overall),
-        "limits": "exact binomial with interpolation around the overall rate (Spiegelhalter 2005), 95% and 99.8%",
-        "units": practices,
-        "curve": curve,
+    Estimated::Done(FunnelView {
+        registered,
+        referred,
+        referrals_per_1000: per_1000(overall),
+        limits: "exact binomial with interpolation around the overall rate (Spiegelhalter 2005), 95% and 99.8%".into(),
+        units,
+        curve,
+        pcns: None,
     })
 }
 
@@ -201,7 +204,7 @@ mod tests {
             json!({"practice_code": "A2", "registered": 10_000, "referred": 205, "accepted": 190, "first_contact": 160}),
             json!({"practice_code": "A3", "registered": 10_000, "referred": 320, "accepted": 300, "first_contact": 250}),
         ];
-        let section = practices_section(&rows, None);
+        let section = serde_json::to_value(practices_section(&rows, None)).unwrap();
         assert_eq!(section["registered"], 30_000);
         assert!((section["referrals_per_1000"].as_f64().unwrap() - 24.166_666).abs() < 1e-5);
         let positions: Vec<&str> = section["units"]
@@ -219,7 +222,7 @@ mod tests {
         assert!(first["upper_95"].as_f64() < first["upper_99_8"].as_f64());
         assert!(section["pcns"].is_null());
         assert_eq!(
-            practices_section(&[], None)["not_estimated"],
+            serde_json::to_value(practices_section(&[], None)).unwrap()["not_estimated"],
             "no data: no one registered in the study window"
         );
     }
@@ -240,7 +243,7 @@ mod tests {
             json!({"practice_code": "A3", "registered": 8_000, "referred": 300, "accepted": 250, "first_contact": 200}),
             json!({"practice_code": "A9", "registered": 2_000, "referred": 10, "accepted": 9, "first_contact": 8}),
         ];
-        let section = practices_section(&rows, Some(&lookup));
+        let section = serde_json::to_value(practices_section(&rows, Some(&lookup))).unwrap();
         let pcns = section["pcns"]["units"].as_array().unwrap();
         let summary: Vec<(&str, &str, u64, u64)> = pcns
             .iter()

@@ -6,10 +6,13 @@
 //! report. The file is written through `serde_json::Value`, whose maps are sorted, so the
 //! keys come out in alphabetical order whatever the field order here.
 //!
-//! Typed so far: the study, the cohort and its flow, the matched groups and how their
-//! follow-up ended, the referral funnel and participation. The estimate sections are still
-//! JSON values built by `estimate` (their keys are documented where they are built); each
-//! becomes a type here as it is converted, the report reading it the same way.
+//! Typed: the study, the cohort and its flow, the matched groups and how their follow-up
+//! ended, balance, the referral funnel, participation, practices and PCNs, wellbeing and the
+//! design sensitivity. Still JSON values built by `estimate` (their keys documented where they
+//! are built): service use (and the DiD estimate equity shares with it), economics, equity,
+//! the programme, and the methods (an open map of every option used, which the report's
+//! appendix lists as it finds it). Each becomes a type here as it is converted, the report
+//! reading it the same way.
 
 use std::collections::BTreeMap;
 
@@ -35,7 +38,7 @@ pub struct Results {
     pub funnel: Funnel,
     pub participation: Participation,
     /// Referral rates by practice and PCN (`practices::practices_section`).
-    pub practices: Value,
+    pub practices: Estimated<FunnelView>,
     /// The estimate sections (`estimate::Estimates`); absent when the model tests failed and
     /// nothing was estimated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -475,6 +478,61 @@ pub struct EValue {
     pub ci_limit: Option<f64>,
 }
 
+/// Referrals per 1,000 registered of each unit (practice or PCN) against funnel-plot limits
+/// around the overall rate (`practices.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunnelView {
+    pub registered: u64,
+    pub referred: u64,
+    pub referrals_per_1000: f64,
+    /// How the limits are computed, in words.
+    pub limits: String,
+    pub units: Vec<FunnelUnit>,
+    /// Points on each control limit, for the chart.
+    pub curve: Vec<CurvePoint>,
+    /// The same per PCN, when the study gives a practice-to-PCN lookup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcns: Option<Box<Estimated<FunnelView>>>,
+}
+
+/// A practice (`practice_code`) or a PCN (`pcn`, `pcn_name`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunnelUnit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub practice_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcn_name: Option<String>,
+    pub registered: u64,
+    pub referred: u64,
+    pub accepted: u64,
+    pub first_contact: u64,
+    /// None when nobody is registered.
+    pub referrals_per_1000: Option<f64>,
+    /// "above 99.8%", "below 95%", "within 95%"..., none without a rate.
+    pub position: Option<String>,
+}
+
+impl FunnelUnit {
+    /// The unit's code: the practice's or the PCN's.
+    pub fn code(&self) -> &str {
+        self.practice_code
+            .as_deref()
+            .or(self.pcn.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+/// The control limits at one list size: `lower_95`, `upper_95`, `lower_99_8`, `upper_99_8`
+/// (one pair per coverage in `practices::LIMITS`, where defined).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub registered: u64,
+    #[serde(flatten)]
+    pub limits: BTreeMap<String, f64>,
+}
+
 /// The referral funnel (`funnel`): every route together, then each route.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Funnel {
@@ -548,7 +606,7 @@ pub(crate) fn for_tests(sections: Value) -> Results {
                    "declined": 0, "by_route": []},
         "participation": {"referred_with_activity_data": 0, "attended_any": 0,
                           "sessions_per_person": null, "by_activity_type": []},
-        "practices": {},
+        "practices": {"not_estimated": "not in this test"},
     });
     // A test's design_sensitivity gives only the keys it is about.
     let mut bases = serde_json::json!({

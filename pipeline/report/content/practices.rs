@@ -12,14 +12,14 @@ use crate::outcomes;
 use crate::report::charts::{Chart, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{count, float, interval};
-use crate::results::Results;
+use crate::results::{Estimated, FunnelView, Results};
 
 /// The equity breakdown holding the effect by practice (`estimate::BREAKDOWNS`).
 pub(super) const PRACTICE_BREAKDOWN: &str = "practice";
 
 /// A level the referral funnel is drawn at: practices always, PCNs with a lookup.
 struct Level {
-    /// results.json key of a unit's code.
+    /// The table column of a unit's code (its results.json key).
     key: &'static str,
     /// Name of the unit in the report, singular and plural.
     one: &'static str,
@@ -50,16 +50,16 @@ pub(super) fn practices_section(
     rule: Disclosure,
     content: &mut Content,
 ) -> Value {
-    let section = &results.practices;
-    if section["units"].as_array().is_none() {
-        return json!({"not_estimated": section["not_estimated"]});
-    }
+    let section = match &results.practices {
+        Estimated::Done(section) => section,
+        Estimated::Not(reason) => return json!(reason),
+    };
     let (intro, table) = funnel_view(section, &PRACTICES, rule, content);
     let effects = effects_table(results, rule);
     let mut json = json!({"intro": intro, "table": table.clone(), "effects": effects.clone()});
     content.tables.extend([table, effects]);
-    if section["pcns"]["units"].is_array() {
-        let (intro, table) = funnel_view(&section["pcns"], &PCNS, rule, content);
+    if let Some(Estimated::Done(pcns)) = section.pcns.as_deref() {
+        let (intro, table) = funnel_view(pcns, &PCNS, rule, content);
         json["pcns"] = json!({"intro": intro, "table": table.clone()});
         content.tables.push(table);
     }
@@ -68,12 +68,12 @@ pub(super) fn practices_section(
 
 /// One level's referral funnel: the sentence that reads it, the table, and the funnel chart.
 fn funnel_view(
-    section: &Value,
+    section: &FunnelView,
     level: &Level,
     rule: Disclosure,
     content: &mut Content,
 ) -> (String, Table) {
-    let units = section["units"].as_array().cloned().unwrap_or_default();
+    let units = &section.units;
     let by = format!("by {}", level.one);
     let mut table = Table::new(
         level.table,
@@ -101,17 +101,14 @@ fn funnel_view(
         ],
     );
     let mut points = Vec::new();
-    for unit in &units {
-        let (registered, referred) = (
-            count(&unit["registered"]).unwrap_or(0),
-            count(&unit["referred"]).unwrap_or(0),
-        );
+    for unit in units {
+        let (registered, referred) = (unit.registered, unit.referred);
         let rate = published_rate(rule, referred, registered);
         if let (Some(rate), Some(shown_registered)) = (rate, rule.rounded(registered)) {
             points.push((shown_registered as f64, rate));
         }
-        let code = unit[level.key].as_str().unwrap_or("");
-        let label = match unit["pcn_name"].as_str() {
+        let code = unit.code();
+        let label = match unit.pcn_name.as_deref() {
             Some(name) if name != code => format!("{name} ({code})"),
             _ => code.to_string(),
         };
@@ -126,16 +123,12 @@ fn funnel_view(
                 None if rule.rounded(referred).is_none() => Cell::suppressed(),
                 None => Cell::missing("n/a"),
             },
-            Cell::percentage(rule, count(&unit["accepted"]).unwrap_or(0), referred),
-            Cell::percentage(rule, count(&unit["first_contact"]).unwrap_or(0), referred),
-            Cell::text(unit["position"].as_str().unwrap_or("n/a")),
+            Cell::percentage(rule, unit.accepted, referred),
+            Cell::percentage(rule, unit.first_contact, referred),
+            Cell::text(unit.position.as_deref().unwrap_or("n/a")),
         ]);
     }
-    let overall = published_rate(
-        rule,
-        count(&section["referred"]).unwrap_or(0),
-        count(&section["registered"]).unwrap_or(0),
-    );
+    let overall = published_rate(rule, section.referred, section.registered);
     if let Some(overall) = overall {
         content
             .charts
@@ -144,8 +137,8 @@ fn funnel_view(
     let outside = units
         .iter()
         .filter(|unit| {
-            unit["position"]
-                .as_str()
+            unit.position
+                .as_deref()
                 .is_some_and(|position| position.ends_with("99.8%"))
         })
         .count();
@@ -184,17 +177,17 @@ fn published_rate(rule: Disclosure, referred: u64, registered: u64) -> Option<f6
 }
 
 fn funnel_chart(
-    section: &Value,
+    section: &FunnelView,
     level: &Level,
     points: Vec<(f64, f64)>,
     overall: f64,
     rule: Disclosure,
 ) -> Chart {
-    let curve = section["curve"].as_array().cloned().unwrap_or_default();
     let limit = |key: &str| -> Vec<(f64, f64)> {
-        curve
+        section
+            .curve
             .iter()
-            .filter_map(|point| Some((float(&point["registered"])?, float(&point[key])?)))
+            .filter_map(|point| Some((point.registered as f64, *point.limits.get(key)?)))
             .collect()
     };
     let line = |name: &str, colour: usize, points: Vec<(f64, f64)>, stroke: Stroke| Line {
