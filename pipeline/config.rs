@@ -97,7 +97,10 @@ fn serialize_pcn_lookup<S: serde::Serializer>(
     lookup: &Option<crate::practices::PcnLookup>,
     serializer: S,
 ) -> std::result::Result<S::Ok, S::Error> {
-    serializer.serialize_some(&lookup.as_ref().map(crate::practices::PcnLookup::len))
+    serde::Serialize::serialize(
+        &lookup.as_ref().map(crate::practices::PcnLookup::len),
+        serializer,
+    )
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -255,24 +255,16 @@ async fn design_row(
         }
     };
     let ratios = service_use::rate_ratios(ctx, &config).await?;
-    let rate_ratios = ratios
-        .ratios
-        .into_iter()
-        .filter(|(name, _)| {
-            outcomes::by_code(name).is_some_and(|measure| measure.compared_across_designs)
-        })
-        .map(|(name, estimate)| (name.to_string(), rate_ratio(&estimate)))
-        .collect();
     let saving = economics::saving(ctx, &config, ratios.counterfactual_factor).await?;
     Ok(row(Estimated::Done(DesignEstimates {
         matched_treated: matched_treated as u64,
-        rate_ratios,
+        rate_ratios: ratios.ratios,
         saving: Estimated::Done(saving),
     })))
 }
 
 /// A DiD's rate ratio and interval (from its JSON), or the reason it was not estimated.
-fn rate_ratio(did: &Value) -> Estimated<RateRatio> {
+pub(super) fn rate_ratio(did: &Value) -> Estimated<RateRatio> {
     match did["not_estimated"].as_str() {
         Some(reason) => Estimated::not(reason),
         None => Estimated::Done(RateRatio {

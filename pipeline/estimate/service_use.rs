@@ -31,6 +31,7 @@ use super::{
 use crate::config::StudyConfig;
 use crate::error::Result;
 use crate::outcomes::{self, MEASURES};
+use crate::results::{Estimated, RateRatio};
 use crate::stats::bootstrap::{bca_interval, finite_replicates, percentile_interval, resample};
 use crate::stats::event_study::{CellSums, event_study};
 use crate::stats::glm::{self, Covariance, Family, WaldTest};
@@ -600,10 +601,10 @@ fn event_study_regression(
     }))
 }
 
-/// The DiD rate ratio and its interval per measure (no bootstrap): what the design
-/// sensitivity compares across designs.
+/// The DiD rate ratio and its interval per measure compared across designs (no bootstrap):
+/// what the design sensitivity compares.
 pub struct DesignRatios {
-    pub ratios: Vec<(&'static str, Value)>,
+    pub ratios: BTreeMap<String, Estimated<RateRatio>>,
     /// What the g-computation counterfactual of the savings is multiplied by so that it
     /// follows the design's outcome model: 1 for the plain DiD (its pooled counterfactual
     /// already gives the total-cost rate ratio); for a design adjusted for prior use, the
@@ -618,12 +619,13 @@ pub async fn rate_ratios(ctx: &SessionContext, config: &StudyConfig) -> Result<D
     let ratios = MEASURES
         .iter()
         .enumerate()
+        .filter(|(_, measure)| measure.compared_across_designs)
         .map(|(index, measure)| {
-            let estimate = did_with(&people, index, None, adjustment).map_or_else(
-                |error| note(&error),
-                |did| json!({"rate_ratio": did["rate_ratio"], "ci95": did["ci95"]}),
-            );
-            (measure.code, estimate)
+            let estimate = match did_with(&people, index, None, adjustment) {
+                Ok(did) => super::rate_ratio(&did),
+                Err(error) => Estimated::not(error.to_string()),
+            };
+            (measure.code.to_string(), estimate)
         })
         .collect();
     let counterfactual_factor = match adjustment {
