@@ -7,7 +7,7 @@
 //! set) and `service_measures` (the registry of service-use measures, `outcomes::MEASURES`),
 //! the three written to `tables/` like any model. Every source is a Parquet file opened
 //! by absolute path, so a Ballista executor reading the same shared storage sees the same
-//! tables (`cluster.rs`, feature `distributed`). `models.rs` runs the SQL models in
+//! tables (`cluster.rs`, feature `distributed`). `models/` runs the SQL models in
 //! `queries/`.
 
 #[cfg(feature = "distributed")]
