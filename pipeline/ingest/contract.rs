@@ -149,7 +149,37 @@ pub struct Contract {
     pub unique_key: Option<&'static str>,
     /// Cross-column rules; may fill the derived columns. Runs on rows whose fields all parsed.
     pub rules: fn(&mut Row<'_>) -> Result<(), RowProblem>,
+    /// Columns whose values must be keys of another extract; that extract is loaded first.
+    pub references: &'static [Reference],
 }
+
+/// A column whose values, when given, must be keys loaded from another extract.
+#[derive(Debug, Clone, Copy)]
+pub struct Reference {
+    pub column: &'static str,
+    /// The extract whose unique key the values refer to.
+    pub extract: &'static str,
+    /// The referenced row must belong to the same person_id as the referring row.
+    pub same_person: bool,
+    /// What a value not among the loaded keys is quarantined as.
+    pub unknown: Reason,
+}
+
+/// person_id, which every extract but patients carries: a person loaded from patients.
+pub const PERSON: Reference = Reference {
+    column: "person_id",
+    extract: "patients",
+    same_person: false,
+    unknown: Reason::OrphanPersonId,
+};
+
+/// referral_id, when given: a referral loaded from referrals, of the same person.
+pub const REFERRAL: Reference = Reference {
+    column: "referral_id",
+    extract: "referrals",
+    same_person: true,
+    unknown: Reason::UnknownReferralId,
+};
 
 impl Contract {
     /// Index of a column (input then derived) by name.

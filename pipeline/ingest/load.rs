@@ -72,7 +72,7 @@ pub(super) fn load_extract(
             .join("quality/quarantine")
             .join(format!("{}.parquet", contract.name)),
     )?;
-    let mut extract_keys = ExtractKeys::default();
+    let mut extract_keys = ExtractKeys::for_contract(contract);
     let mut reports = Vec::with_capacity(inputs.len());
     for input in inputs {
         let mut outputs = Outputs {

@@ -7,8 +7,10 @@
 //! `quality/quarantine/<extract>.parquet`. `quality/ingest.json` gives per file rows read,
 //! loaded and quarantined by reason; read must equal loaded + quarantined or ingest fails.
 //!
-//! Load order: patients, then referrals, then the other extracts in parallel (each needs only
-//! the person and referral keys, which are read-only by then). Within a file, records are
+//! Load order: from the contracts' declared references (`contracts::load_waves`): patients;
+//! then referrals, GP appointments and hospital activity in parallel (they need only the
+//! person keys, read-only by then); then wellbeing and activities (they also need the
+//! referral keys). The report lists files in `contracts::ALL` order whatever the load order. Within a file, records are
 //! checked on several threads and settled in file order (`load`). File-level problems (missing
 //! required column, empty file, unreadable encoding, a column of NHS numbers) stop ingest.
 
@@ -122,7 +124,7 @@ pub fn find_inputs(
 
     let mut inputs = Vec::new();
     let mut missing_optional = Vec::new();
-    for contract in contracts::ALL {
+    for &contract in contracts::ALL {
         let for_contract: Vec<&InputFile> = found
             .iter()
             .filter(|input| std::ptr::eq(input.contract, contract))
@@ -291,45 +293,39 @@ pub fn ingest(
         ..Keys::default()
     };
     let mut files = Vec::new();
-    for contract in [
-        &contracts::patients::CONTRACT,
-        &contracts::referrals::CONTRACT,
-    ] {
-        let loaded = load_extract(
-            contract,
-            &files_of(contract),
-            &keys,
-            options.threads,
-            out_dir,
-            progress,
-        )?;
-        keys.absorb(contract.name, loaded.keys);
-        files.extend(loaded.reports);
-    }
-
-    let rest: Vec<(&'static Contract, Vec<&InputFile>)> = contracts::ALL
-        .into_iter()
-        .filter(|contract| !matches!(contract.name, "patients" | "referrals"))
-        .map(|contract| (contract, files_of(contract)))
-        .filter(|(_, files)| !files.is_empty())
-        .collect();
-    let results: Vec<Result<Loaded>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = rest
-            .iter()
-            .map(|(contract, files)| {
-                scope.spawn(|| {
-                    load_extract(contract, files, &keys, options.threads, out_dir, progress)
-                })
-            })
-            .collect();
-        handles
+    for wave in contracts::load_waves() {
+        let wave: Vec<(&'static Contract, Vec<&InputFile>)> = wave
             .into_iter()
-            .map(|handle| handle.join().expect("ingest worker thread panicked"))
-            .collect()
-    });
-    for result in results {
-        files.extend(result?.reports);
+            .map(|contract| (contract, files_of(contract)))
+            .filter(|(_, files)| !files.is_empty())
+            .collect();
+        let results: Vec<Result<Loaded>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = wave
+                .iter()
+                .map(|(contract, files)| {
+                    let keys = &keys;
+                    scope.spawn(move || {
+                        load_extract(contract, files, keys, options.threads, out_dir, progress)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().expect("ingest worker thread panicked"))
+                .collect()
+        });
+        for ((contract, _), result) in wave.iter().zip(results) {
+            let loaded = result?;
+            keys.loaded.insert(contract.name, loaded.keys);
+            files.extend(loaded.reports);
+        }
     }
+    let rank = |file: &FileReport| {
+        contracts::ALL
+            .iter()
+            .position(|contract| contract.name == file.extract)
+    };
+    files.sort_by_key(rank);
     for name in &missing_optional {
         write_empty_extract(name, out_dir)?;
     }
@@ -382,10 +378,7 @@ fn warn_of_mixed_sources(files: &mut [FileReport]) {
 /// An absent optional extract is an empty table with its contract's schema, on disk like
 /// every other (an engine on another machine must be able to open it).
 fn write_empty_extract(name: &str, out_dir: &Path) -> Result<()> {
-    let contract = contracts::ALL
-        .iter()
-        .find(|contract| contract.name == name)
-        .expect("missing extracts are contract names");
+    let contract = contracts::by_name(name).expect("missing extracts are contract names");
     let path = out_dir.join(DATA_DIR).join(format!("{name}.parquet"));
     ParquetSink::create(path, contract.schema())?.finish()
 }
@@ -434,27 +427,25 @@ impl From<&IngestOptions> for StudyLimits {
 #[derive(Default)]
 struct Keys {
     study: StudyLimits,
-    /// Loaded person_id values (from patients).
-    persons: Option<HashMap<String, u64>>,
-    /// Loaded referral_id -> person_id (from referrals).
-    referrals: Option<HashMap<String, String>>,
+    /// By extract name; an extract absent here is not checked against.
+    loaded: HashMap<&'static str, ExtractKeys>,
 }
 
-impl Keys {
-    fn absorb(&mut self, extract: &str, keys: ExtractKeys) {
-        match extract {
-            "patients" => self.persons = Some(keys.first_line),
-            "referrals" => self.referrals = Some(keys.owner),
-            _ => {}
-        }
-    }
-}
-
-/// The unique keys of one extract as loaded: first line of each, and its person_id.
+/// The unique keys of one extract as loaded: first line of each, and, when another extract
+/// requires the same person ([`contracts::keeps_owner`]), its person_id.
 #[derive(Default)]
 struct ExtractKeys {
     first_line: HashMap<String, u64>,
-    owner: HashMap<String, String>,
+    owner: Option<HashMap<String, String>>,
+}
+
+impl ExtractKeys {
+    fn for_contract(contract: &Contract) -> Self {
+        ExtractKeys {
+            first_line: HashMap::new(),
+            owner: contracts::keeps_owner(contract.name).then(HashMap::new),
+        }
+    }
 }
 
 /// Reads and checks every record of one extract's file against its contract, as ingest does,
@@ -462,9 +453,7 @@ struct ExtractKeys {
 /// entry point of the fuzz targets in `fuzz/`. Returns (rows read, rows that would load).
 #[doc(hidden)]
 pub fn check_file(extract: &str, path: &Path, container: Container) -> Result<(u64, u64)> {
-    let contract = contracts::ALL
-        .into_iter()
-        .find(|contract| contract.name == extract)
+    let contract = contracts::by_name(extract)
         .ok_or_else(|| Error::Usage(format!("no extract called {extract}")))?;
     let mut source = Source::open(path, container, BytesRead::default())?;
     let layout = Layout::from_header(contract, &source)?;
@@ -765,64 +754,54 @@ fn claim_key(
             format!("{key_column} already loaded from line {first}"),
         ));
     }
-    if let Some(person) = person
-        && contract.name != "patients"
-    {
-        extract_keys
-            .owner
-            .insert(key.to_string(), person.to_string());
+    if let (Some(person), Some(owner)) = (person, &mut extract_keys.owner) {
+        owner.insert(key.to_string(), person.to_string());
     }
     extract_keys.first_line.insert(key.to_string(), line);
     Ok(())
 }
 
-/// Cross-file rules: person_id must be a loaded patient; referral_id, when given, a loaded
-/// referral of the same person.
+/// The study's limits (a year of birth after its data end), then the contract's references
+/// ([`Contract::references`]) to the extracts loaded so far.
 fn check_references(row: &Row<'_>, keys: &Keys) -> Result<(), RowProblem> {
-    if row.contract.name == "patients" {
-        if let (Some(latest), Some(year)) = (
-            keys.study.latest_birth_year,
-            row.get("year_of_birth").as_int(),
-        ) && year > i64::from(latest)
-        {
-            return Err(RowProblem::new(
-                "year_of_birth",
-                Reason::OutOfRange,
-                format!("year of birth {year} is after the study's data_end ({latest})"),
-            ));
-        }
-        return Ok(());
-    }
-    let person = row.get("person_id").as_text().unwrap_or_default();
-    if let Some(persons) = &keys.persons
-        && !persons.contains_key(person)
+    if let (Some(latest), Some(year)) = (
+        keys.study.latest_birth_year,
+        row.get("year_of_birth").as_int(),
+    ) && year > i64::from(latest)
     {
         return Err(RowProblem::new(
-            "person_id",
-            Reason::OrphanPersonId,
-            "person_id is not in patients (as loaded)",
+            "year_of_birth",
+            Reason::OutOfRange,
+            format!("year of birth {year} is after the study's data_end ({latest})"),
         ));
     }
-    if row.contract.name == "referrals" {
-        return Ok(());
-    }
-    if let (Some(referral), Some(referrals)) = (row.get("referral_id").as_text(), &keys.referrals) {
-        match referrals.get(referral) {
-            None => {
-                return Err(RowProblem::new(
-                    "referral_id",
-                    Reason::UnknownReferralId,
-                    "referral_id is not in referrals (as loaded)",
-                ));
-            }
-            Some(owner) if owner != person => {
-                return Err(RowProblem::new(
-                    "referral_id",
-                    Reason::ReferralPersonMismatch,
-                    "referral_id belongs to a different person_id",
-                ));
-            }
-            Some(_) => {}
+    for reference in row.contract.references {
+        let (Some(value), Some(loaded)) = (
+            row.get(reference.column).as_text(),
+            keys.loaded.get(reference.extract),
+        ) else {
+            continue;
+        };
+        if !loaded.first_line.contains_key(value) {
+            return Err(RowProblem::new(
+                reference.column,
+                reference.unknown,
+                format!(
+                    "{} is not in {} (as loaded)",
+                    reference.column, reference.extract
+                ),
+            ));
+        }
+        let owner = loaded.owner.as_ref().and_then(|owners| owners.get(value));
+        if reference.same_person
+            && let Some(owner) = owner
+            && Some(owner.as_str()) != row.get("person_id").as_text()
+        {
+            return Err(RowProblem::new(
+                reference.column,
+                Reason::ReferralPersonMismatch,
+                format!("{} belongs to a different person_id", reference.column),
+            ));
         }
     }
     Ok(())

@@ -117,7 +117,8 @@ fn guess(column: &str, header: &[String]) -> Option<usize> {
 /// The contract whose columns the header covers best (required columns first).
 fn best_contract(header: &[String]) -> &'static Contract {
     contracts::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .max_by_key(|contract| {
             let covered = |required: bool| {
                 contract

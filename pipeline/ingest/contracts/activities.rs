@@ -1,7 +1,7 @@
 //! `activities.csv` (optional): one row per community activity session a referred person was
 //! connected to; feeds the "impact on the community" participation measures.
 
-use crate::ingest::contract::{ColumnSpec, Contract, Kind};
+use crate::ingest::contract::{ColumnSpec, Contract, Kind, PERSON, REFERRAL};
 use crate::ingest::fields::CodeSet;
 
 pub static ACTIVITY_TYPE: CodeSet = CodeSet {
@@ -33,4 +33,5 @@ pub static CONTRACT: Contract = Contract {
     derived: &[],
     unique_key: None,
     rules: super::no_rules,
+    references: &[PERSON, REFERRAL],
 };

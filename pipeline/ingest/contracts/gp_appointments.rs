@@ -1,7 +1,7 @@
 //! `gp_appointments.csv`: one row per general-practice appointment.
 //! GP demand is derived later (attended gp/nurse/other_clinical); ingest keeps every row.
 
-use crate::ingest::contract::{ColumnSpec, Contract, Kind};
+use crate::ingest::contract::{ColumnSpec, Contract, Kind, PERSON};
 use crate::ingest::fields::CodeSet;
 
 pub static STATUS: CodeSet = CodeSet {
@@ -53,4 +53,5 @@ pub static CONTRACT: Contract = Contract {
     derived: &[],
     unique_key: None,
     rules: super::no_rules,
+    references: &[PERSON],
 };

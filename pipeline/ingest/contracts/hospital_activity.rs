@@ -1,7 +1,9 @@
 //! `hospital_activity.csv` (optional): one row per A&E attendance, outpatient appointment,
 //! admission or ambulance conveyance.
 
-use crate::ingest::contract::{ColumnSpec, Contract, Kind, Row, RowProblem, check_not_before};
+use crate::ingest::contract::{
+    ColumnSpec, Contract, Kind, PERSON, Row, RowProblem, check_not_before,
+};
 use crate::ingest::fields::CodeSet;
 
 pub static SETTING: CodeSet = CodeSet {
@@ -73,6 +75,7 @@ pub static CONTRACT: Contract = Contract {
     derived: &[],
     unique_key: None,
     rules,
+    references: &[PERSON],
 };
 
 fn rules(row: &mut Row<'_>) -> Result<(), RowProblem> {

@@ -81,6 +81,7 @@ pub static CONTRACT: Contract = Contract {
     derived: &[],
     unique_key: Some("person_id"),
     rules,
+    references: &[],
 };
 
 fn rules(row: &mut Row<'_>) -> Result<(), RowProblem> {

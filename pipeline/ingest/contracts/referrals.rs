@@ -1,7 +1,9 @@
 //! `referrals.csv`: one row per referral to a social prescribing link worker. SNOMED CT
 //! codes: docs/domain.md, Referral codes.
 
-use crate::ingest::contract::{ColumnSpec, Contract, Kind, Row, RowProblem, check_not_before};
+use crate::ingest::contract::{
+    ColumnSpec, Contract, Kind, PERSON, Row, RowProblem, check_not_before,
+};
 use crate::ingest::fields::CodeSet;
 
 /// SNOMED CT 871731000000106 "Referral to social prescribing service (procedure)".
@@ -74,6 +76,7 @@ pub static CONTRACT: Contract = Contract {
     derived: &[],
     unique_key: Some("referral_id"),
     rules,
+    references: &[PERSON],
 };
 
 fn rules(row: &mut Row<'_>) -> Result<(), RowProblem> {

@@ -8,7 +8,9 @@
 //! ONS4, whose items are never summed. `score_source` says which: `items`, `vendor` or
 //! `incomplete_items`.
 
-use crate::ingest::contract::{ColumnSpec, Contract, Kind, Row, RowProblem, Value};
+use crate::ingest::contract::{
+    ColumnSpec, Contract, Kind, PERSON, REFERRAL, Row, RowProblem, Value,
+};
 use crate::ingest::fields::CodeSet;
 use crate::ingest::quarantine::Reason;
 use crate::measures::{self, MAX_ITEMS};
@@ -67,6 +69,7 @@ pub static CONTRACT: Contract = Contract {
     )],
     unique_key: None,
     rules,
+    references: &[PERSON, REFERRAL],
 };
 
 fn rules(row: &mut Row<'_>) -> Result<(), RowProblem> {
