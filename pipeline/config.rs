@@ -490,6 +490,7 @@ impl StudyConfig {
             })
             .unwrap_or(Design {
                 name: "configured",
+                comparison: crate::design::ComparisonKind::MatchedNotYetReferred,
                 washout_months: self.washout_months,
                 baseline_months: self.baseline_months,
                 match_on_prior_use: self.match_on_prior_use,
@@ -584,6 +585,7 @@ impl StudyConfig {
         let short_washout = 3.min(raw.study.pre_months - 1).max(0);
         let default = Design::default_for(raw.study.pre_months).unwrap_or(Design {
             name: "short look-back",
+            comparison: crate::design::ComparisonKind::MatchedNotYetReferred,
             washout_months: short_washout,
             baseline_months: raw.study.pre_months - short_washout,
             match_on_prior_use: PriorUse::None,

@@ -44,11 +44,63 @@ impl PriorUse {
     }
 }
 
+/// Who the comparison group is and how it is formed. A new comparator (people who declined,
+/// a waiting list) is a variant here with its phrases below, and its branch in
+/// `estimate::comparison_sets`, which writes the `comparison_sets` table every estimate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComparisonKind {
+    /// People not (yet) referred on a referred person's index date, matched on a propensity
+    /// score (risk-set matching); anyone referred later counts only until their referral.
+    MatchedNotYetReferred,
+}
+
+impl ComparisonKind {
+    /// The comparison group's name in charts and tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            ComparisonKind::MatchedNotYetReferred => "matched comparison",
+        }
+    }
+
+    /// The design's name beside published evaluations.
+    pub fn method(self) -> &'static str {
+        match self {
+            ComparisonKind::MatchedNotYetReferred => "matched difference-in-differences",
+        }
+    }
+
+    /// Who the comparison people are, after "matched to N".
+    pub fn who(self) -> &'static str {
+        match self {
+            ComparisonKind::MatchedNotYetReferred => {
+                "similar people not yet referred on that date (the comparison group; anyone referred later counts only until their referral)"
+            }
+        }
+    }
+
+    /// The same, in a few words.
+    pub fn who_briefly(self) -> &'static str {
+        match self {
+            ComparisonKind::MatchedNotYetReferred => "who were not (yet)",
+        }
+    }
+
+    /// One comparison person, after "compared with".
+    pub fn one_person(self) -> &'static str {
+        match self {
+            ComparisonKind::MatchedNotYetReferred => "a person not yet referred on the same date",
+        }
+    }
+}
+
 /// One comparison design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Design {
     /// Short stable name (results.json, docs/validation.md).
     pub name: &'static str,
+    /// Who the comparison group is and how it is formed.
+    pub comparison: ComparisonKind,
     /// Months -washout_months..-1 left out of the DiD and savings baseline.
     pub washout_months: i32,
     /// Months in the DiD and savings baseline, just before the wash-out:
@@ -76,6 +128,7 @@ pub struct Design {
 pub const CANDIDATES: [Design; 10] = [
     Design {
         name: "history-older-baseline",
+        comparison: ComparisonKind::MatchedNotYetReferred,
         washout_months: 12,
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -86,6 +139,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history-washout6",
+        comparison: ComparisonKind::MatchedNotYetReferred,
         washout_months: 6,
         baseline_months: 6,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -96,6 +150,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history-washout3",
+        comparison: ComparisonKind::MatchedNotYetReferred,
         washout_months: 3,
         baseline_months: 9,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -106,6 +161,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history",
+        comparison: ComparisonKind::MatchedNotYetReferred,
         washout_months: 0,
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -116,6 +172,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "baseline-washout3",
+        comparison: ComparisonKind::MatchedNotYetReferred,
         washout_months: 3,
         baseline_months: 9,
         match_on_prior_use: PriorUse::Baseline,
@@ -126,6 +183,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "demographics-washout3",
+        comparison: ComparisonKind::MatchedNotYetReferred,
         washout_months: 3,
         baseline_months: 9,
         match_on_prior_use: PriorUse::None,
@@ -136,6 +194,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history-bands-older-baseline",
+        comparison: ComparisonKind::MatchedNotYetReferred,
         washout_months: 12,
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -146,6 +205,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history-bands-washout3",
+        comparison: ComparisonKind::MatchedNotYetReferred,
         washout_months: 3,
         baseline_months: 9,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -156,6 +216,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history-older-baseline-adjusted",
+        comparison: ComparisonKind::MatchedNotYetReferred,
         washout_months: 12,
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -166,6 +227,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history-adjusted",
+        comparison: ComparisonKind::MatchedNotYetReferred,
         washout_months: 0,
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -181,13 +243,19 @@ pub const CANDIDATES: [Design; 10] = [
 /// (a difference that is both material and larger than the noise of either).
 pub const DISAGREEMENT_RATIO: f64 = 1.10;
 
-/// What a design's matching depends on: designs that agree on it have the same matched sets.
-pub type Matching = (PriorUse, bool);
+/// What a design's comparison group depends on: designs that agree on it have the same
+/// comparison sets.
+pub type Matching = (ComparisonKind, PriorUse, bool);
 
 impl Design {
-    /// What the matching uses (prior use, and whether exactly on its bands).
+    /// How the comparison group is formed (its kind, the prior use matched on, and whether
+    /// exactly on its bands).
     pub fn matching(&self) -> Matching {
-        (self.match_on_prior_use, self.exact_on_prior_use_bands)
+        (
+            self.comparison,
+            self.match_on_prior_use,
+            self.exact_on_prior_use_bands,
+        )
     }
 
     /// The default design for a look-back of `pre_months`: the first candidate that fits.

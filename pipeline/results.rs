@@ -6,7 +6,7 @@
 //! report. The file is written through `serde_json::Value`, whose maps are sorted, so the
 //! keys come out in alphabetical order whatever the field order here.
 //!
-//! Typed: the study, the cohort and its flow, the matched groups and how their follow-up
+//! Typed: the study, the headline design, the cohort and its flow, the matched groups and how their follow-up
 //! ended, balance, the referral funnel, participation, practices and PCNs, wellbeing and the
 //! design sensitivity. Still JSON values built by `estimate` (their keys documented where they
 //! are built): service use (and the DiD estimate equity shares with it), economics, equity,
@@ -20,7 +20,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::design::{Design, PriorUse};
+use crate::design::{ComparisonKind, Design, PriorUse};
 
 /// The version of this layout; a reader refuses other versions.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -34,6 +34,8 @@ pub struct Results {
     pub schema_version: u32,
     pub restricted: String,
     pub study: Study,
+    /// The headline's comparison design: it supplies the report's words for the comparison.
+    pub design: HeadlineDesign,
     pub cohort: Cohort,
     pub funnel: Funnel,
     pub participation: Participation,
@@ -122,6 +124,27 @@ pub struct Study {
     pub data_end: NaiveDate,
     pub pre_months: i32,
     pub post_months: i32,
+}
+
+/// The design the headline estimates use (`design::Design`): its name, how its comparison
+/// group is formed and what that group is called, and the one sentence describing it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeadlineDesign {
+    pub name: String,
+    pub kind: ComparisonKind,
+    pub label: String,
+    pub description: String,
+}
+
+impl From<&Design> for HeadlineDesign {
+    fn from(design: &Design) -> HeadlineDesign {
+        HeadlineDesign {
+            name: design.name.to_string(),
+            kind: design.comparison,
+            label: design.comparison.label().to_string(),
+            description: design.description.to_string(),
+        }
+    }
 }
 
 /// Who was referred, who was eligible, who was matched (`cohort_flow`, then the matching).
@@ -598,6 +621,8 @@ pub(crate) fn for_tests(sections: Value) -> Results {
         "restricted": RESTRICTED,
         "study": {"name": "test", "start": "2022-04-01", "end": "2024-03-31",
                   "data_end": "2026-03-31", "pre_months": 24, "post_months": 24},
+        "design": {"name": "test", "kind": "matched_not_yet_referred",
+                   "label": "matched comparison", "description": "a test design"},
         "cohort": {"referrals": 0, "persons_referred": 0, "persons_with_index_date": 0,
                    "eligible_treated": 0, "comparison_pool": 0,
                    "eligible_comparison_candidates": 0, "comparison_censored_at_referral": 0,

@@ -318,6 +318,7 @@ async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Resu
             pre_months: config.pre_months,
             post_months: config.post_months,
         },
+        design: (&config.design()).into(),
         cohort,
         funnel,
         participation,

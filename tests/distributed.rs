@@ -152,7 +152,7 @@ fn the_sql_stage_on_a_ballista_cluster_matches_the_local_engine_byte_for_byte() 
     for table in [
         "person_months",
         "person_month_use",
-        "matched_sets",
+        "comparison_sets",
         "cohort_flow",
         "participation",
     ] {

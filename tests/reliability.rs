@@ -49,7 +49,7 @@ fn every_output_is_byte_identical_across_thread_counts() {
     assert!(
         first
             .iter()
-            .any(|(name, _)| name.ends_with("tables/matched_sets.parquet"))
+            .any(|(name, _)| name.ends_with("tables/comparison_sets.parquet"))
     );
     for (threads, files) in &snapshots[1..] {
         assert_eq!(

@@ -2,7 +2,7 @@
 //! ethnicity group, LTC count and, as `match_on_prior_use` says, prior use (GP demand, A&E
 //! attendances and emergency admissions in months -12..-4 and -3..-1), greedy 1:k matching
 //! on its logit within the exact strata of the config (and, with `exact_on_prior_use_bands`,
-//! within bands of prior use), and the balance table. Writes and registers `matched_sets` and
+//! within bands of prior use), and the balance table. Writes and registers `comparison_sets` and
 //! the matched people's panel `matched_panel` (both restricted: person-level).
 
 use std::collections::BTreeMap;
@@ -238,7 +238,7 @@ pub async fn match_cohort(
         }
         set_of[c] = set_of[t];
     }
-    register_matched_sets(ctx, tables_dir, &ids, &treated, &set_of).await?;
+    register_comparison_sets(ctx, tables_dir, &ids, &treated, &set_of).await?;
     register_matched_panel(ctx, tables_dir).await?;
 
     // With k controls per treated person each control weighs 1/k in the balance (as in the
@@ -407,7 +407,7 @@ fn exact_strata(columns: &Columns, keys: &[String]) -> Result<Vec<String>> {
 async fn register_matched_panel(ctx: &SessionContext, tables_dir: &Path) -> Result<()> {
     let sql = outcomes::wide_panel_sql(
         "p.*, m.set_id",
-        "matched_sets",
+        "comparison_sets",
         "p.person_id, p.relative_month",
     );
     let frame = ctx
@@ -419,7 +419,7 @@ async fn register_matched_panel(ctx: &SessionContext, tables_dir: &Path) -> Resu
     crate::engine::register_parquet_file(ctx, "matched_panel", &path).await
 }
 
-async fn register_matched_sets(
+async fn register_comparison_sets(
     ctx: &SessionContext,
     tables_dir: &Path,
     ids: &[String],
@@ -448,19 +448,19 @@ async fn register_matched_sets(
         }))),
     ];
     let batch = RecordBatch::try_new(schema.clone(), columns)
-        .map_err(|error| engine_error("matched_sets", error))?;
-    super::write_restricted_table(tables_dir, "matched_sets", &batch)?;
-    let path = tables_dir.join("matched_sets.parquet");
+        .map_err(|error| engine_error("comparison_sets", error))?;
+    super::write_restricted_table(tables_dir, "comparison_sets", &batch)?;
+    let path = tables_dir.join("comparison_sets.parquet");
     let absolute =
         std::fs::canonicalize(&path).map_err(|source| Error::io("resolving", &path, source))?;
-    let _ = ctx.deregister_table("matched_sets");
+    let _ = ctx.deregister_table("comparison_sets");
     ctx.register_parquet(
-        "matched_sets",
+        "comparison_sets",
         absolute.to_string_lossy().as_ref(),
         ParquetReadOptions::default(),
     )
     .await
-    .map_err(|error| engine_error("registering matched_sets", error))?;
+    .map_err(|error| engine_error("registering comparison_sets", error))?;
     Ok(())
 }
 

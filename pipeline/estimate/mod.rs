@@ -3,9 +3,9 @@
 //! Reads finished SQL tables (`matching_covariates`, `person_months`, `wellbeing_pairs`),
 //! computes with `stats` (pure functions) and returns the `balance`, `service_use` and
 //! `wellbeing` sections of results.json plus the restricted tables it created
-//! (`matched_sets`). Every option used is returned in `methods`.
+//! (`comparison_sets`). Every option used is returned in `methods`.
 //!
-//! - `comparison.rs`: propensity score, matching, balance, `matched_sets`;
+//! - `comparison.rs`: propensity score, matching, balance, `comparison_sets`;
 //! - `service_use.rs`: before/after, difference-in-differences, event study per measure;
 //! - `wellbeing.rs`: paired change per instrument and ONS4 item.
 
@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::config::StudyConfig;
 use crate::design::{
-    CANDIDATES, DISAGREEMENT_RATIO, Design, Matching, e_value, e_value_of_interval,
+    CANDIDATES, ComparisonKind, DISAGREEMENT_RATIO, Design, Matching, e_value, e_value_of_interval,
 };
 use crate::econ::programme::{CostDivisor, ProgrammeCost};
 use crate::engine::engine_error;
@@ -108,7 +108,7 @@ pub async fn estimate(
     // The matching depends only on what a design matches on (`Design::matching`), so designs
     // that share it share one matching. The designs matched differently from the headline
     // run first, grouped by their matching (each group rematches and overwrites
-    // `matched_sets`); then the headline, whose tables are the ones left behind; then the
+    // `comparison_sets`); then the headline, whose tables are the ones left behind; then the
     // designs that share its matching, on its matched sets.
     let headline = config.design();
     let (mut before, after): (Vec<&Design>, Vec<&Design>) = CANDIDATES
@@ -121,7 +121,7 @@ pub async fn estimate(
     for design in before {
         rows.push(design_row(ctx, config, design, tables_dir, &mut matched).await?);
     }
-    match comparison::match_cohort(ctx, config, tables_dir).await {
+    match comparison_sets(ctx, config, &headline, tables_dir).await {
         Ok(comparison) => {
             let service_use = service_use::estimate(ctx, config).await?;
             let economics = economics::estimate(ctx, config, tables_dir).await?;
@@ -195,6 +195,22 @@ pub async fn estimate(
     }
 }
 
+/// Forms the comparison group `design` asks for and writes and registers it as
+/// `comparison_sets` (with the `matched_panel` of its people), the tables service use and
+/// economics read whatever the design. `config` carries the design's keys.
+async fn comparison_sets(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+    design: &Design,
+    tables_dir: &Path,
+) -> Result<comparison::Comparison> {
+    match design.comparison {
+        ComparisonKind::MatchedNotYetReferred => {
+            comparison::match_cohort(ctx, config, tables_dir).await
+        }
+    }
+}
+
 /// The configuration with a total programme cost divided among the people the data show:
 /// those with an accepted referral in the window (`index_dates`), or every referral made in
 /// it, declined and repeated ones included. Other bases are returned unchanged.
@@ -219,7 +235,7 @@ async fn with_programme_people(ctx: &SessionContext, config: &StudyConfig) -> Re
 }
 
 /// One candidate design's matching, rate ratios and saving (no subgroups, placebo or tables).
-/// `matched` holds the matching now in `matched_sets` and its matched treated count: a design
+/// `matched` holds the matching now in `comparison_sets` and its matched treated count: a design
 /// with the same matching reuses it; another rematches and replaces it.
 async fn design_row(
     ctx: &SessionContext,
@@ -244,7 +260,7 @@ async fn design_row(
         Some((matching, count)) if *matching == design.matching() => *count,
         _ => {
             *matched = None;
-            match comparison::match_cohort(ctx, &config, tables_dir).await {
+            match comparison_sets(ctx, &config, design, tables_dir).await {
                 Ok(comparison) => {
                     *matched = Some((design.matching(), comparison.matched_treated));
                     comparison.matched_treated
@@ -535,7 +551,7 @@ async fn follow_up_exits(ctx: &SessionContext, config: &StudyConfig) -> Result<F
                  and not coalesce(c.censored_at_referral, false) \
                  and not (p.date_of_death is not null and a.exit_date = p.date_of_death + interval '1 day') \
                  then 1 else 0 end) as double) as left_practice \
-             from matched_sets as m \
+             from comparison_sets as m \
              inner join analysis_cohort as a on m.person_id = a.person_id \
              inner join stg_patients as p on m.person_id = p.person_id \
              left join comparison_candidates as c on m.person_id = c.person_id \

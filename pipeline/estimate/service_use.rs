@@ -96,7 +96,7 @@ async fn subgroups(
     let columns = Columns::query(
         ctx,
         &format!(
-            "select m.set_id, {} from matched_sets as m \
+            "select m.set_id, {} from comparison_sets as m \
              inner join analysis_cohort as c on m.person_id = c.person_id \
              inner join index_dates as i on m.person_id = i.person_id \
              where m.group_name = 'treated' order by m.set_id",
@@ -341,9 +341,9 @@ fn placebo_sql() -> String {
     }
     format!(
         "with use_wide as (select person_id, {} from placebo_use \
-         where person_id in (select person_id from matched_sets) group by person_id) \
+         where person_id in (select person_id from comparison_sets) group by person_id) \
          select p.person_id, p.placebo_pre_days, p.placebo_post_days, m.set_id, m.group_name, {} \
-         from placebo_periods as p inner join matched_sets as m on p.person_id = m.person_id \
+         from placebo_periods as p inner join comparison_sets as m on p.person_id = m.person_id \
          left join use_wide on p.person_id = use_wide.person_id order by m.set_id, p.person_id",
         pivot.join(", "),
         coalesced.join(", ")

@@ -97,6 +97,14 @@ pub fn percent(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".into(), |value| format!("{value:.0}%"))
 }
 
+/// The text with its first letter in upper case.
+pub fn sentence_case(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,9 +30,10 @@ pub(super) fn cohort_section(results: &Results, rule: Disclosure, content: &mut 
         });
     }
     let matched = &results.cohort.matched;
+    let comparison = results.design.label.as_str();
     for (step, persons) in [
         ("matched treated", matched.matched_treated),
-        ("matched comparison", matched.matched_comparison),
+        (comparison, matched.matched_comparison),
         ("treated not matched", matched.unmatched_treated),
     ] {
         if let Some(persons) = persons {
@@ -54,7 +55,7 @@ pub(super) fn cohort_section(results: &Results, rule: Disclosure, content: &mut 
             !bar.label.starts_with("registered")
                 && !bar.label.starts_with("comparison")
                 && !bar.label.contains("candidates")
-                && bar.label != "matched comparison"
+                && bar.label != comparison
         })
         .collect();
     content.charts.push(Chart {

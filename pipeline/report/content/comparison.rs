@@ -62,12 +62,13 @@ pub(super) fn comparison_section(
         let Some(ratio) = ratio else { continue };
         table.rows.push(vec![
             Cell::text("This study"),
-            Cell::text("matched difference-in-differences"),
+            Cell::text(results.design.kind.method()),
             Cell::text(population(results, rule)),
             Cell::text(format!("{} months", results.study.post_months)),
             Cell::text(format!(
-                "{label} {} than expected from the matched comparison{}",
+                "{label} {} than expected from the {}{}",
                 change_words(ratio),
+                results.design.label,
                 match band {
                     Some((low, high)) if low <= 1.0 && 1.0 <= high => {
                         "; the interval includes no change"
@@ -113,7 +114,7 @@ pub(super) fn comparison_section(
         kind: Kind::Dots {
             rows: forest,
             series: vec![
-                "this study (matched comparison)".into(),
+                format!("this study ({})", results.design.label),
                 published_series(&published),
             ],
             x_label: "Rate ratio (1 = no change)".into(),
@@ -160,9 +161,10 @@ fn this_study(results: &Results) -> Vec<(&'static str, Value)> {
 fn population(results: &Results, rule: Disclosure) -> String {
     let matched = &results.cohort.matched;
     format!(
-        "{} people referred, matched to {} who were not (yet)",
+        "{} people referred, matched to {} {}",
         rule.count(matched.treated()),
-        rule.count(matched.matched_comparison.unwrap_or(0))
+        rule.count(matched.matched_comparison.unwrap_or(0)),
+        results.design.kind.who_briefly()
     )
 }
 

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::economics::programme_basis;
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{float, gbp};
+use crate::report::format::{float, gbp, sentence_case};
 use crate::results::{DesignVerdict, Results};
 
 /// How the evaluation worked, in plain words for a commissioner: what was compared with what,
@@ -26,10 +26,11 @@ pub(super) fn approach(results: &Results, manifest: &Value, rule: Disclosure) ->
     };
     if let Some(matched) = results.cohort.matched.matched_treated {
         lines.push(format!(
-            "Each of the {} people referred between {} and {} who could be matched was compared with a person not yet referred on the same date, similar in {matched_on}. Nothing else was matched on, so the groups may still differ in ways the records do not show.",
+            "Each of the {} people referred between {} and {} who could be matched was compared with {}, similar in {matched_on}. Nothing else was matched on, so the groups may still differ in ways the records do not show.",
             rule.count(matched),
             config["start"].as_str().unwrap_or("?"),
             config["end"].as_str().unwrap_or("?"),
+            results.design.kind.one_person(),
         ));
     }
     let baseline_window = format!(
@@ -87,7 +88,8 @@ pub(super) fn methods(results: &Results, manifest: &Value, rule: Disclosure) -> 
     let design = vec![(
         "Comparison, windows and dates".to_string(),
         format!(
-            "Matched comparison cohort with difference-in-differences; {} months before and {} months after each person's referral (index) date; people referred {} to {}, service-use data to {}.",
+            "{} cohort with difference-in-differences; {} months before and {} months after each person's referral (index) date; people referred {} to {}, service-use data to {}.",
+            sentence_case(&results.design.label),
             config["pre_months"],
             config["post_months"],
             config["start"].as_str().unwrap_or(""),
@@ -273,13 +275,6 @@ fn words(code: &str) -> String {
 fn significant(value: f64) -> String {
     let rounded: f64 = format!("{value:.3e}").parse().unwrap_or(value);
     format!("{rounded}")
-}
-
-fn sentence_case(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use super::{Content, SOURCE, Table, primary_measure};
 use crate::outcomes;
 use crate::report::charts::{Chart, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{count, float, interval};
+use crate::report::format::{count, float, interval, sentence_case};
 use crate::results::{Estimated, FunnelView, Results};
 
 /// The equity breakdown holding the effect by practice (`estimate::BREAKDOWNS`).
@@ -156,13 +156,6 @@ fn funnel_view(
         None => "Too few referrals to publish a rate.".into(),
     };
     (intro, table)
-}
-
-fn sentence_case(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
 }
 
 /// A rate per 1,000 from the published (rounded) counts; None when either is suppressed or

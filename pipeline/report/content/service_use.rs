@@ -172,7 +172,7 @@ pub(super) fn service_use_section(
             stroke: Stroke::Solid,
         };
         let mut comparison = Line {
-            name: "matched comparison".into(),
+            name: results.design.label.clone(),
             colour: 1,
             points: Vec::new(),
             band: Vec::new(),

@@ -18,12 +18,13 @@ pub(super) fn summary(results: &Results, rule: Disclosure) -> Vec<String> {
     let study = &results.study;
     if let Some(matched) = cohort.matched.matched_treated {
         lines.push(format!(
-            "{} people referred between {} and {} were eligible for the evaluation; {} of them were matched to {} similar people not yet referred on that date (the comparison group; anyone referred later counts only until their referral).",
+            "{} people referred between {} and {} were eligible for the evaluation; {} of them were matched to {} {}.",
             rule.count(cohort.eligible_treated),
             study.start,
             study.end,
             rule.count(matched),
             rule.count(cohort.matched.matched_comparison.unwrap_or(0)),
+            results.design.kind.who(),
         ));
     }
     if let Some(primary) = results.service_use.as_array().and_then(|rows| {

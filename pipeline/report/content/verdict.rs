@@ -97,7 +97,7 @@ fn strength(results: &Results, measure: &str) -> (&'static str, String) {
         })
         .map(|code| outcomes::label(code))
         .collect();
-    let mut reasons = vec!["a matched comparison group".to_string()];
+    let mut reasons = vec![format!("a {} group", results.design.label)];
     reasons.push(if disagree {
         "the comparison designs disagree on this measure".into()
     } else if sensitivity.is_some() {
