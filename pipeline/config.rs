@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::costs::{InflationIndex, UnitCosts};
-use crate::design::Design;
 pub use crate::design::PriorUse;
+use crate::design::{ComparisonKind, Design};
 use crate::econ::programme::{self, CostDivisor, ProgrammeCost, Staffing};
 use crate::error::{Error, Location, Result};
 use crate::ingest::profile::Layouts;
@@ -30,7 +30,8 @@ pub struct StudyConfig {
     /// `outcomes::MEASURES`); the others are secondary, Holm-adjusted together.
     pub primary_outcome: &'static str,
     pub min_age: i32,
-    pub comparison: Comparison,
+    /// How the comparison group is formed (`design::ComparisonKind`).
+    pub comparison: ComparisonKind,
     pub match_ratio: u32,
     pub caliper_sd: f64,
     pub exact: Vec<String>,
@@ -103,6 +104,8 @@ fn serialize_pcn_lookup<S: serde::Serializer>(
     )
 }
 
+/// What study.toml's `comparison` accepts; a value with no `design::ComparisonKind` yet is
+/// refused with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {
@@ -482,7 +485,8 @@ impl StudyConfig {
         crate::design::CANDIDATES
             .into_iter()
             .find(|design| {
-                design.washout_months == self.washout_months
+                design.comparison == self.comparison
+                    && design.washout_months == self.washout_months
                     && design.baseline_months == self.baseline_months
                     && design.match_on_prior_use == self.match_on_prior_use
                     && design.exact_on_prior_use_bands == self.exact_on_prior_use_bands
@@ -490,7 +494,7 @@ impl StudyConfig {
             })
             .unwrap_or(Design {
                 name: "configured",
-                comparison: crate::design::ComparisonKind::MatchedNotYetReferred,
+                comparison: self.comparison,
                 washout_months: self.washout_months,
                 baseline_months: self.baseline_months,
                 match_on_prior_use: self.match_on_prior_use,
@@ -505,6 +509,7 @@ impl StudyConfig {
     /// short for it.
     pub fn with_design(&self, design: &Design) -> Option<StudyConfig> {
         design.fits(self.pre_months).then(|| StudyConfig {
+            comparison: design.comparison,
             washout_months: design.washout_months,
             baseline_months: design.baseline_months,
             match_on_prior_use: design.match_on_prior_use,
@@ -568,15 +573,18 @@ impl StudyConfig {
         if !(1..=60).contains(&raw.study.post_months) {
             return Err(invalid("post_months", "post_months must be 1..60".into()));
         }
-        if raw.cohort.comparison != Comparison::Matched {
-            return Err(invalid(
-                "comparison",
-                format!(
-                    "comparison = \"{}\" is not supported yet; use \"matched\"",
-                    raw.cohort.comparison.as_str()
-                ),
-            ));
-        }
+        let comparison = match raw.cohort.comparison {
+            Comparison::Matched => ComparisonKind::Matched,
+            other => {
+                return Err(invalid(
+                    "comparison",
+                    format!(
+                        "comparison = \"{}\" is not supported yet; use \"matched\"",
+                        other.as_str()
+                    ),
+                ));
+            }
+        };
         // The comparison design: each key absent takes the default design's value for this
         // look-back (design::CANDIDATES, ordered by the validation study across every
         // simulated world).
@@ -585,7 +593,7 @@ impl StudyConfig {
         let short_washout = 3.min(raw.study.pre_months - 1).max(0);
         let default = Design::default_for(raw.study.pre_months).unwrap_or(Design {
             name: "short look-back",
-            comparison: crate::design::ComparisonKind::MatchedNotYetReferred,
+            comparison,
             washout_months: short_washout,
             baseline_months: raw.study.pre_months - short_washout,
             match_on_prior_use: PriorUse::None,
@@ -769,7 +777,7 @@ impl StudyConfig {
             seed: raw.study.seed,
             primary_outcome,
             min_age: raw.cohort.min_age,
-            comparison: raw.cohort.comparison,
+            comparison,
             match_ratio: raw.cohort.match_ratio,
             caliper_sd: raw.cohort.caliper_sd,
             exact: raw.cohort.exact,
@@ -910,7 +918,7 @@ mod tests {
             error.contains("exact_on_prior_use_bands needs match_on_prior_use"),
             "{error}"
         );
-        assert_eq!(config.comparison, Comparison::Matched);
+        assert_eq!(config.comparison, ComparisonKind::Matched);
         assert_eq!(config.caliper_sd, 0.2);
         assert_eq!(config.baseline_window_days, (-60, 30));
         assert_eq!(config.followup_target_day, 90);

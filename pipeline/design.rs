@@ -44,36 +44,39 @@ impl PriorUse {
     }
 }
 
-/// Who the comparison group is and how it is formed. A new comparator (people who declined,
-/// a waiting list) is a variant here with its phrases below, and its branch in
-/// `estimate::comparison_sets`, which writes the `comparison_sets` table every estimate reads.
+/// Who the comparison group is and how it is formed (study.toml `comparison`). A new
+/// comparator (people who declined, a waiting list) is a variant here with its phrases below,
+/// the study.toml value that selects it (`config::Comparison`, which already names
+/// "decliners" and "none" and refuses them), and its branch in `estimate::comparison_sets`,
+/// which writes the `comparison_sets` table every estimate reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ComparisonKind {
     /// People not (yet) referred on a referred person's index date, matched on a propensity
     /// score (risk-set matching); anyone referred later counts only until their referral.
-    MatchedNotYetReferred,
+    /// study.toml `comparison = "matched"`.
+    Matched,
 }
 
 impl ComparisonKind {
     /// The comparison group's name in charts and tables.
     pub fn label(self) -> &'static str {
         match self {
-            ComparisonKind::MatchedNotYetReferred => "matched comparison",
+            ComparisonKind::Matched => "matched comparison",
         }
     }
 
     /// The design's name beside published evaluations.
     pub fn method(self) -> &'static str {
         match self {
-            ComparisonKind::MatchedNotYetReferred => "matched difference-in-differences",
+            ComparisonKind::Matched => "matched difference-in-differences",
         }
     }
 
     /// Who the comparison people are, after "matched to N".
     pub fn who(self) -> &'static str {
         match self {
-            ComparisonKind::MatchedNotYetReferred => {
+            ComparisonKind::Matched => {
                 "similar people not yet referred on that date (the comparison group; anyone referred later counts only until their referral)"
             }
         }
@@ -82,14 +85,14 @@ impl ComparisonKind {
     /// The same, in a few words.
     pub fn who_briefly(self) -> &'static str {
         match self {
-            ComparisonKind::MatchedNotYetReferred => "who were not (yet)",
+            ComparisonKind::Matched => "who were not (yet)",
         }
     }
 
     /// One comparison person, after "compared with".
     pub fn one_person(self) -> &'static str {
         match self {
-            ComparisonKind::MatchedNotYetReferred => "a person not yet referred on the same date",
+            ComparisonKind::Matched => "a person not yet referred on the same date",
         }
     }
 }
@@ -128,7 +131,7 @@ pub struct Design {
 pub const CANDIDATES: [Design; 10] = [
     Design {
         name: "history-older-baseline",
-        comparison: ComparisonKind::MatchedNotYetReferred,
+        comparison: ComparisonKind::Matched,
         washout_months: 12,
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -139,7 +142,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history-washout6",
-        comparison: ComparisonKind::MatchedNotYetReferred,
+        comparison: ComparisonKind::Matched,
         washout_months: 6,
         baseline_months: 6,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -150,7 +153,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history-washout3",
-        comparison: ComparisonKind::MatchedNotYetReferred,
+        comparison: ComparisonKind::Matched,
         washout_months: 3,
         baseline_months: 9,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -161,7 +164,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history",
-        comparison: ComparisonKind::MatchedNotYetReferred,
+        comparison: ComparisonKind::Matched,
         washout_months: 0,
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -172,7 +175,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "baseline-washout3",
-        comparison: ComparisonKind::MatchedNotYetReferred,
+        comparison: ComparisonKind::Matched,
         washout_months: 3,
         baseline_months: 9,
         match_on_prior_use: PriorUse::Baseline,
@@ -183,7 +186,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "demographics-washout3",
-        comparison: ComparisonKind::MatchedNotYetReferred,
+        comparison: ComparisonKind::Matched,
         washout_months: 3,
         baseline_months: 9,
         match_on_prior_use: PriorUse::None,
@@ -194,7 +197,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history-bands-older-baseline",
-        comparison: ComparisonKind::MatchedNotYetReferred,
+        comparison: ComparisonKind::Matched,
         washout_months: 12,
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -205,7 +208,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history-bands-washout3",
-        comparison: ComparisonKind::MatchedNotYetReferred,
+        comparison: ComparisonKind::Matched,
         washout_months: 3,
         baseline_months: 9,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -216,7 +219,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history-older-baseline-adjusted",
-        comparison: ComparisonKind::MatchedNotYetReferred,
+        comparison: ComparisonKind::Matched,
         washout_months: 12,
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,
@@ -227,7 +230,7 @@ pub const CANDIDATES: [Design; 10] = [
     },
     Design {
         name: "history-adjusted",
-        comparison: ComparisonKind::MatchedNotYetReferred,
+        comparison: ComparisonKind::Matched,
         washout_months: 0,
         baseline_months: 12,
         match_on_prior_use: PriorUse::BaselineAndPeak,

@@ -6,13 +6,10 @@
 //! report. The file is written through `serde_json::Value`, whose maps are sorted, so the
 //! keys come out in alphabetical order whatever the field order here.
 //!
-//! Typed: the study, the headline design, the cohort and its flow, the matched groups and how their follow-up
-//! ended, balance, the referral funnel, participation, practices and PCNs, wellbeing and the
-//! design sensitivity. Still JSON values built by `estimate` (their keys documented where they
-//! are built): service use (and the DiD estimate equity shares with it), economics, equity,
-//! the programme, and the methods (an open map of every option used, which the report's
-//! appendix lists as it finds it). Each becomes a type here as it is converted, the report
-//! reading it the same way.
+//! Typed: every section but two. Still JSON values built by `estimate` (their keys
+//! documented where they are built): economics (nested sections: PSA, tornado, scales,
+//! projections, thresholds), and the methods (an open map of every option used, which the
+//! report's appendix lists as it finds it; kept a map on purpose).
 
 use std::collections::BTreeMap;
 
@@ -21,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::design::{ComparisonKind, Design, PriorUse};
+use crate::econ::programme::ProgrammeCost;
 
 /// The version of this layout; a reader refuses other versions.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -45,28 +43,66 @@ pub struct Results {
     /// nothing was estimated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance: Option<Estimated<Vec<BalanceRow>>>,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub service_use: Value,
+    /// Per service-use measure (`estimate::service_use`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_use: Option<Estimated<Vec<ServiceUseRow>>>,
     /// The paired change per instrument and separately analysed item (`estimate::wellbeing`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wellbeing: Option<Vec<WellbeingChange>>,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub economics: Value,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub equity: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equity: Option<Equity>,
     /// Every candidate design's estimates beside the headline's (`estimate::design_sensitivity`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub design_sensitivity: Option<Estimated<DesignSensitivity>>,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub methods: Value,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub programme: Value,
+    /// The programme cost per person as used (`econ::programme`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programme: Option<ProgrammeCost>,
 }
 
 impl Results {
     /// The wellbeing rows (none when nothing was estimated).
     pub fn wellbeing(&self) -> &[WellbeingChange] {
         self.wellbeing.as_deref().unwrap_or_default()
+    }
+
+    /// The service-use rows (none when nothing was estimated).
+    pub fn service_use(&self) -> &[ServiceUseRow] {
+        self.service_use
+            .as_ref()
+            .and_then(Estimated::done)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The service-use subgroup estimates (none when nothing was estimated).
+    pub fn service_use_subgroups(&self) -> &[ServiceUseSubgroup] {
+        self.equity
+            .as_ref()
+            .and_then(|equity| equity.service_use.done())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The subgroup interaction tests (none when nothing was estimated).
+    pub fn service_use_interactions(&self) -> &[Interaction] {
+        self.equity
+            .as_ref()
+            .and_then(|equity| equity.service_use_interactions.as_deref())
+            .unwrap_or_default()
+    }
+
+    /// The wellbeing subgroup estimates (none when nothing was estimated).
+    pub fn wellbeing_subgroups(&self) -> &[WellbeingSubgroup] {
+        self.equity
+            .as_ref()
+            .map_or(&[], |equity| equity.wellbeing.as_slice())
+    }
+
+    /// One measure's service-use row.
+    pub fn service_use_row(&self, measure: &str) -> Option<&ServiceUseRow> {
+        self.service_use().iter().find(|row| row.measure == measure)
     }
 
     /// The designs compared, when they were estimated.
@@ -465,6 +501,223 @@ pub struct DesignEstimates {
     pub saving: Estimated<DesignSaving>,
 }
 
+/// One service-use measure's estimates (`estimate::service_use`), in the registry's order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceUseRow {
+    pub measure: String,
+    pub unit: String,
+    /// "primary" (study.toml `primary_outcome`) or "secondary".
+    pub role: String,
+    /// The referred group alone, after against before: uncontrolled.
+    pub before_after: Estimated<BeforeAfter>,
+    pub did: Estimated<Did>,
+    /// ANCOVA on the lagged outcome, the sensitivity that brackets the DiD.
+    pub ancova_sensitivity: Estimated<RatioTest>,
+    pub comparison_before_after_rate_ratio: Option<f64>,
+    /// The DiD inside the baseline window (counts only).
+    pub placebo_did: Option<Estimated<Did>>,
+    pub event_study: Vec<EventStudyMonth>,
+    pub event_study_regression: Estimated<EventStudyRegression>,
+}
+
+impl ServiceUseRow {
+    pub fn is_primary(&self) -> bool {
+        self.role == "primary"
+    }
+}
+
+/// The uncontrolled before/after of the referred group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BeforeAfter {
+    pub pre_rate: Option<f64>,
+    pub post_rate: Option<f64>,
+    pub rate_ratio: Option<f64>,
+    pub ci95: [Option<f64>; 2],
+    pub p: Option<f64>,
+    pub label: String,
+}
+
+/// A rate ratio with its interval and p-value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatioTest {
+    pub rate_ratio: Option<f64>,
+    pub ci95: [Option<f64>; 2],
+    pub p: Option<f64>,
+}
+
+/// A difference-in-differences estimate: the headline per measure, the placebo, and each
+/// subgroup's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Did {
+    pub rate_ratio: Option<f64>,
+    pub ci95: [Option<f64>; 2],
+    pub p: Option<f64>,
+    /// Holm across the secondary measures (headline secondary measures only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_holm: Option<f64>,
+    /// Benjamini-Hochberg across every subgroup estimate of the measure (subgroups only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_bh: Option<f64>,
+    pub minimum_detectable_rate_ratio: MinimumDetectable,
+    pub change_per_person_year: Option<f64>,
+    /// The bootstrap intervals of the change (none without a bootstrap; BCa may fail alone).
+    pub change_ci95: Option<[Option<f64>; 2]>,
+    pub change_ci95_bca: Option<[Option<f64>; 2]>,
+    pub bootstrap_non_finite_replicates: Option<u64>,
+    pub clusters: u64,
+    /// "normal", or "t(G-1), G = matched sets" below `T_BELOW_CLUSTERS`.
+    pub interval: String,
+    /// What the rate ratio means per treated person (the headline only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avoided_per_person: Option<Avoided>,
+    /// Matched sets with data over the whole baseline window (the placebo only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_sets: Option<u64>,
+}
+
+/// The smallest rate ratio either side of 1 detectable with 80% power.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinimumDetectable {
+    pub lower: Option<f64>,
+    pub higher: Option<f64>,
+    pub basis: String,
+}
+
+/// Events (or pounds) avoided per treated person over the follow-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Avoided {
+    pub observed: Option<f64>,
+    pub avoided: Option<f64>,
+    pub ci95: [Option<f64>; 2],
+    pub basis: String,
+}
+
+/// One month of the event study: each group's rate per person-year and its exact interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventStudyMonth {
+    pub month: i32,
+    pub treated_rate: Option<f64>,
+    pub treated_ci95: Option<[Option<f64>; 2]>,
+    pub comparison_rate: Option<f64>,
+    pub comparison_ci95: Option<[Option<f64>; 2]>,
+}
+
+/// The event study as a regression: per month the treated-comparison rate ratio relative to
+/// the reference month, and the joint test of the baseline months.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventStudyRegression {
+    pub reference_month: i64,
+    pub contrasts: Vec<Contrast>,
+    pub pre_trend: Option<PreTrend>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contrast {
+    pub month: i64,
+    pub rate_ratio: Option<f64>,
+    pub ci95: Option<[Option<f64>; 2]>,
+    /// The reference month (its ratio is 1 by definition).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reference: bool,
+}
+
+/// The joint Wald test that the baseline months' contrasts are all zero.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreTrend {
+    pub chi2: Option<f64>,
+    pub df: usize,
+    pub p: Option<f64>,
+    /// The first and last month tested.
+    pub months: [i64; 2],
+}
+
+/// A chi-squared (Wald) test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChiSquared {
+    pub chi2: Option<f64>,
+    pub df: usize,
+    pub p: Option<f64>,
+}
+
+/// Subgroup estimates for the equity breakdowns (`estimate::BREAKDOWNS`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Equity {
+    pub service_use: Estimated<Vec<ServiceUseSubgroup>>,
+    /// Whether a measure's rate ratio differs between a breakdown's levels (absent when
+    /// nothing was matched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_use_interactions: Option<Vec<Interaction>>,
+    pub wellbeing: Vec<WellbeingSubgroup>,
+}
+
+/// One level of a breakdown: the DiD per measure, or why it was not estimated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceUseSubgroup {
+    pub breakdown: String,
+    pub level: String,
+    pub matched_sets: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_estimated: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measures: Option<Vec<MeasureDid>>,
+}
+
+impl ServiceUseSubgroup {
+    /// The estimate of one measure in this level, when it was estimated.
+    pub fn did(&self, measure: &str) -> Option<&Did> {
+        self.measures
+            .iter()
+            .flatten()
+            .find(|estimate| estimate.measure == measure)?
+            .did
+            .done()
+    }
+}
+
+/// A measure's DiD within a subgroup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasureDid {
+    pub measure: String,
+    #[serde(flatten)]
+    pub did: Estimated<Did>,
+}
+
+/// The interaction test of one measure across one breakdown's levels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interaction {
+    pub breakdown: String,
+    pub measure: String,
+    /// Levels estimated for the measure.
+    pub levels: usize,
+    #[serde(flatten)]
+    pub test: Estimated<ChiSquared>,
+}
+
+/// The paired change of one instrument within one level of a breakdown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WellbeingSubgroup {
+    pub breakdown: String,
+    pub level: String,
+    pub instrument: String,
+    pub n_pairs: u64,
+    /// Fewer pairs than the subgroup minimum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_estimated: Option<String>,
+    /// The paired t-test could not be computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired_t: Option<NotEstimated>,
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<SubgroupChange>,
+}
+
+/// A subgroup's mean paired change with its t interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubgroupChange {
+    pub mean_change: Option<f64>,
+    pub ci95: [Option<f64>; 2],
+    pub p_t: Option<f64>,
+}
+
 /// A DiD rate ratio and its 95% interval (none when not finite).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RateRatio {
@@ -621,7 +874,7 @@ pub(crate) fn for_tests(sections: Value) -> Results {
         "restricted": RESTRICTED,
         "study": {"name": "test", "start": "2022-04-01", "end": "2024-03-31",
                   "data_end": "2026-03-31", "pre_months": 24, "post_months": 24},
-        "design": {"name": "test", "kind": "matched_not_yet_referred",
+        "design": {"name": "test", "kind": "matched",
                    "label": "matched comparison", "description": "a test design"},
         "cohort": {"referrals": 0, "persons_referred": 0, "persons_with_index_date": 0,
                    "eligible_treated": 0, "comparison_pool": 0,
@@ -640,6 +893,18 @@ pub(crate) fn for_tests(sections: Value) -> Results {
                                "e_value_method": ""},
     });
     for (section, value) in sections.as_object().expect("sections are an object") {
+        // A test's service-use rows give only the keys they are about; each is merged onto
+        // a row whose every estimate is empty.
+        if section == "service_use"
+            && let Some(rows) = value.as_array()
+        {
+            let rows = rows
+                .iter()
+                .map(|row| merged(service_use_row_for_tests(), row))
+                .collect();
+            document[section] = Value::Array(rows);
+            continue;
+        }
         if let (Some(base), Some(keys)) = (bases[section].as_object_mut(), value.as_object()) {
             base.extend(keys.clone());
             document[section] = bases[section].clone();
@@ -653,6 +918,46 @@ pub(crate) fn for_tests(sections: Value) -> Results {
         }
     }
     serde_json::from_value(document).expect("a valid results document")
+}
+
+/// A service-use row with every estimate empty, for tests to fill in.
+#[cfg(test)]
+fn service_use_row_for_tests() -> Value {
+    serde_json::json!({
+        "measure": "", "unit": "", "role": "secondary",
+        "before_after": {"not_estimated": "not in this test"},
+        "did": {"rate_ratio": null, "ci95": [null, null], "p": null,
+                "minimum_detectable_rate_ratio": {"lower": null, "higher": null, "basis": ""},
+                "change_per_person_year": null, "change_ci95": null, "change_ci95_bca": null,
+                "bootstrap_non_finite_replicates": null, "clusters": 0, "interval": "normal"},
+        "ancova_sensitivity": {"not_estimated": "not in this test"},
+        "comparison_before_after_rate_ratio": null,
+        "placebo_did": null,
+        "event_study": [],
+        "event_study_regression": {"reference_month": -13, "contrasts": [],
+            "pre_trend": {"chi2": null, "df": 1, "p": null, "months": [-24, -14]}},
+    })
+}
+
+/// A service-use row with only the keys a test gives (the rest empty).
+#[cfg(test)]
+pub(crate) fn service_use_row_with(keys: Value) -> ServiceUseRow {
+    serde_json::from_value(merged(service_use_row_for_tests(), &keys)).expect("a valid row")
+}
+
+/// `overlay`'s keys on `base`, objects merged key by key at every depth.
+#[cfg(test)]
+fn merged(mut base: Value, overlay: &Value) -> Value {
+    match (base.as_object_mut(), overlay.as_object()) {
+        (Some(base_keys), Some(keys)) => {
+            for (key, value) in keys {
+                let inner = base_keys.remove(key).unwrap_or(Value::Null);
+                base_keys.insert(key.clone(), merged(inner, value));
+            }
+            base
+        }
+        _ => overlay.clone(),
+    }
 }
 
 #[cfg(test)]

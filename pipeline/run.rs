@@ -21,8 +21,8 @@ use crate::ingest::{self, contracts, report::IngestReport};
 use crate::output::StagedOutput;
 use crate::progress::Progress;
 use crate::results::{
-    ActivityParticipation, Cohort, FlowStep, Funnel, MatchedGroups, Participation, RESTRICTED,
-    Results, RouteFunnel, SCHEMA_VERSION, Study,
+    ActivityParticipation, Cohort, Estimated, FlowStep, Funnel, MatchedGroups, Participation,
+    RESTRICTED, Results, RouteFunnel, SCHEMA_VERSION, Study,
 };
 
 /// Tables registered before any model runs.
@@ -106,13 +106,13 @@ fn analyse(
             estimate_seconds = clock.elapsed().as_secs_f64();
             results.cohort.matched = estimates.matched;
             results.balance = Some(estimates.balance);
-            results.service_use = estimates.service_use;
+            results.service_use = Some(estimates.service_use);
             results.wellbeing = Some(estimates.wellbeing);
             results.economics = estimates.economics;
-            results.equity = estimates.equity;
+            results.equity = Some(estimates.equity);
             results.design_sensitivity = Some(estimates.design_sensitivity);
             results.methods = estimates.methods;
-            results.programme = estimates.programme;
+            results.programme = Some(estimates.programme);
             stage_parts = estimates.timings;
         }
         Ok::<_, Error>((run, results))
@@ -178,7 +178,7 @@ pub fn run(options: &RunOptions, progress: &Progress) -> Result<PathBuf> {
 /// whose service-use analysis could not be estimated at all exits 1 with the reason: a
 /// report without its main estimate must not pass for a finished evaluation.
 fn fail_without_service_use(results: &Results) -> Result<()> {
-    match results.service_use["not_estimated"].as_str() {
+    match results.service_use.as_ref().and_then(Estimated::reason) {
         Some(reason) => Err(Error::DataTest(format!(
             "the service-use analysis could not be estimated: {reason} (outputs were written; the report says so)"
         ))),
@@ -324,13 +324,13 @@ async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Resu
         participation,
         practices: crate::practices::practices_section(&practices, config.pcn_lookup.as_ref()),
         balance: None,
-        service_use: Value::Null,
+        service_use: None,
         wellbeing: None,
         economics: Value::Null,
-        equity: Value::Null,
+        equity: None,
         design_sensitivity: None,
         methods: Value::Null,
-        programme: Value::Null,
+        programme: None,
     })
 }
 

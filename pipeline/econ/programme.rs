@@ -29,7 +29,7 @@ pub const DEFAULT_CASELOAD_PER_FTE: f64 = 225.0;
 pub const STAFFING_PRICE_YEAR: &str = "2023/24";
 
 /// A link-worker staffing model.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Staffing {
     pub link_worker_fte: f64,
     pub band: u8,
@@ -101,7 +101,7 @@ impl CostDivisor {
 }
 
 /// How the programme cost per person was arrived at.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "basis", rename_all = "snake_case")]
 pub enum ProgrammeCost {
     /// A cost per person referred, given in the study's price year.

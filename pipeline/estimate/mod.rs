@@ -32,9 +32,9 @@ use crate::engine::engine_error;
 use crate::error::{Error, Result};
 use crate::outcomes;
 use crate::results::{
-    BalanceRow, DesignEstimates, DesignRow, DesignSaving, DesignSensitivity, DesignVerdict,
-    Disagreement, EValue, Estimated, FollowUpExits, GroupExits, MatchedGroups, NotEstimated,
-    RateRatio, WellbeingChange,
+    BalanceRow, DesignEstimates, DesignRow, DesignSaving, DesignSensitivity, DesignVerdict, Did,
+    Disagreement, EValue, Equity, Estimated, FollowUpExits, GroupExits, MatchedGroups,
+    NotEstimated, RateRatio, ServiceUseRow, WellbeingChange,
 };
 
 /// Fewest matched sets (service use) or pairs (wellbeing) for a subgroup estimate (equity
@@ -78,17 +78,17 @@ pub struct Estimates {
     /// The matched groups, added to results.json's cohort section.
     pub matched: MatchedGroups,
     pub balance: Estimated<Vec<BalanceRow>>,
-    pub service_use: Value,
+    pub service_use: Estimated<Vec<ServiceUseRow>>,
     pub wellbeing: Vec<WellbeingChange>,
     pub economics: Value,
     /// Subgroup estimates for the equity breakdowns.
-    pub equity: Value,
+    pub equity: Equity,
     /// Every candidate design's rate ratios and saving beside the headline's, the verdict
     /// and the headline's E-values (`design.rs`).
     pub design_sensitivity: Estimated<DesignSensitivity>,
     pub methods: Value,
     /// The programme cost as used, a total cost divided among the people the data show.
-    pub programme: Value,
+    pub programme: ProgrammeCost,
     /// Wall times of parts of the stage, for the manifest (never results.json).
     pub timings: Vec<(&'static str, f64)>,
 }
@@ -102,7 +102,7 @@ pub async fn estimate(
     tables_dir: &Path,
 ) -> Result<Estimates> {
     let config = &with_programme_people(ctx, config).await?;
-    let programme = json!(config.programme);
+    let programme = config.programme.clone();
     let wellbeing = wellbeing::estimate(ctx, config.seed).await?;
     let mut methods = json!({ "wellbeing": wellbeing.methods });
     // The matching depends only on what a design matches on (`Design::matching`), so designs
@@ -156,10 +156,14 @@ pub async fn estimate(
                     not_matched: None,
                 },
                 balance: Estimated::Done(comparison.balance),
-                service_use: service_use.results,
+                service_use: Estimated::Done(service_use.results),
                 wellbeing: wellbeing.results,
                 economics,
-                equity: json!({ "service_use": service_use.subgroups, "service_use_interactions": service_use.interactions, "wellbeing": wellbeing.subgroups }),
+                equity: Equity {
+                    service_use: Estimated::Done(service_use.subgroups),
+                    service_use_interactions: Some(service_use.interactions),
+                    wellbeing: wellbeing.subgroups,
+                },
                 design_sensitivity: Estimated::Done(design_sensitivity),
                 methods,
                 programme,
@@ -177,14 +181,17 @@ pub async fn estimate(
             };
             let balance = Estimated::not(reason.clone());
             let design_sensitivity = Estimated::not(reason.clone());
-            let reason = json!({ "not_estimated": reason });
             Ok(Estimates {
                 matched: unmatched,
                 balance,
-                service_use: reason.clone(),
+                service_use: Estimated::not(reason.clone()),
                 wellbeing: wellbeing.results,
-                economics: reason.clone(),
-                equity: json!({ "service_use": reason.clone(), "wellbeing": wellbeing.subgroups }),
+                economics: json!({ "not_estimated": reason.clone() }),
+                equity: Equity {
+                    service_use: Estimated::not(reason),
+                    service_use_interactions: None,
+                    wellbeing: wellbeing.subgroups,
+                },
                 design_sensitivity,
                 methods,
                 programme,
@@ -205,9 +212,7 @@ async fn comparison_sets(
     tables_dir: &Path,
 ) -> Result<comparison::Comparison> {
     match design.comparison {
-        ComparisonKind::MatchedNotYetReferred => {
-            comparison::match_cohort(ctx, config, tables_dir).await
-        }
+        ComparisonKind::Matched => comparison::match_cohort(ctx, config, tables_dir).await,
     }
 }
 
@@ -280,13 +285,10 @@ async fn design_row(
 }
 
 /// A DiD's rate ratio and interval (from its JSON), or the reason it was not estimated.
-pub(super) fn rate_ratio(did: &Value) -> Estimated<RateRatio> {
-    match did["not_estimated"].as_str() {
-        Some(reason) => Estimated::not(reason),
-        None => Estimated::Done(RateRatio {
-            rate_ratio: did["rate_ratio"].as_f64(),
-            ci95: [did["ci95"][0].as_f64(), did["ci95"][1].as_f64()],
-        }),
+pub(super) fn rate_ratio(did: &Did) -> RateRatio {
+    RateRatio {
+        rate_ratio: did.rate_ratio,
+        ci95: did.ci95,
     }
 }
 
@@ -294,17 +296,18 @@ pub(super) fn rate_ratio(did: &Value) -> Estimated<RateRatio> {
 fn headline_row(
     design: &Design,
     comparison: &comparison::Comparison,
-    service_use: &Value,
+    service_use: &[ServiceUseRow],
     economics: &Value,
 ) -> DesignRow {
     let rate_ratios = outcomes::compared_across_designs()
         .map(|measure| measure.code)
         .filter_map(|name| {
-            let row = service_use
-                .as_array()?
-                .iter()
-                .find(|row| row["measure"] == *name)?;
-            Some((name.to_string(), rate_ratio(&row["did"])))
+            let row = service_use.iter().find(|row| row.measure == name)?;
+            let ratio = match &row.did {
+                Estimated::Done(did) => Estimated::Done(rate_ratio(did)),
+                Estimated::Not(reason) => Estimated::Not(reason.clone()),
+            };
+            Some((name.to_string(), ratio))
         })
         .collect();
     let ci95 = &economics["savings_ci95"];
@@ -331,7 +334,7 @@ fn headline_row(
 fn design_sensitivity(
     headline: &Design,
     rows: Vec<DesignRow>,
-    service_use: &Value,
+    service_use: &[ServiceUseRow],
 ) -> DesignSensitivity {
     let mut disagreements = Vec::new();
     for measure in outcomes::compared_across_designs().map(|measure| measure.code) {
@@ -362,15 +365,15 @@ fn design_sensitivity(
         }
     }
     let e_values = service_use
-        .as_array()
-        .into_iter()
-        .flatten()
+        .iter()
         .filter_map(|row| {
-            let did = &row["did"];
-            let ratio = did["rate_ratio"].as_f64()?;
-            let (low, high) = (did["ci95"][0].as_f64()?, did["ci95"][1].as_f64()?);
+            let did = row.did.done()?;
+            let ratio = did.rate_ratio?;
+            let [Some(low), Some(high)] = did.ci95 else {
+                return None;
+            };
             Some((
-                row["measure"].as_str()?.to_string(),
+                row.measure.clone(),
                 EValue {
                     estimate: finite(e_value(ratio)),
                     ci_limit: finite(e_value_of_interval(low, high)),

@@ -26,12 +26,16 @@ use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 
 use super::{
     BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns,
-    comparison_weights, note, number,
+    comparison_weights, finite, not_estimated,
 };
 use crate::config::StudyConfig;
 use crate::error::Result;
 use crate::outcomes::{self, MEASURES};
-use crate::results::{Estimated, RateRatio};
+use crate::results::{
+    Avoided, BeforeAfter, ChiSquared as ChiSquaredTest, Contrast, Did, Estimated, EventStudyMonth,
+    EventStudyRegression, Interaction, MeasureDid, MinimumDetectable, PreTrend, RateRatio,
+    RatioTest, ServiceUseRow, ServiceUseSubgroup,
+};
 use crate::stats::bootstrap::{bca_interval, finite_replicates, percentile_interval, resample};
 use crate::stats::event_study::{CellSums, event_study};
 use crate::stats::glm::{self, Covariance, Family, WaldTest};
@@ -92,7 +96,7 @@ async fn subgroups(
     ctx: &SessionContext,
     people: &[Person],
     adjustment: Adjustment,
-) -> Result<(Value, Value)> {
+) -> Result<(Vec<ServiceUseSubgroup>, Vec<Interaction>)> {
     let columns = Columns::query(
         ctx,
         &format!(
@@ -128,35 +132,41 @@ async fn subgroups(
         let mut estimated: Vec<(BTreeMap<i64, usize>, usize)> =
             vec![(BTreeMap::new(), 0); MEASURES.len()];
         for (level, members) in levels {
-            let mut row =
-                json!({"breakdown": breakdown, "level": level, "matched_sets": members.len()});
+            let mut row = ServiceUseSubgroup {
+                breakdown: breakdown.to_string(),
+                level,
+                matched_sets: members.len() as u64,
+                not_estimated: None,
+                measures: None,
+            };
             if members.len() < MIN_SUBGROUP_SETS {
-                row["not_estimated"] =
-                    json!(format!("fewer than {MIN_SUBGROUP_SETS} matched sets"));
+                row.not_estimated = Some(format!("fewer than {MIN_SUBGROUP_SETS} matched sets"));
             } else {
                 let chosen: Vec<Person> = people
                     .iter()
                     .filter(|person| members.contains(&person.set))
                     .cloned()
                     .collect();
-                let measures: Vec<Value> = MEASURES
+                let measures: Vec<MeasureDid> = MEASURES
                     .iter()
                     .enumerate()
                     .map(|(index, measure)| {
-                        let mut estimate = match did_with(&chosen, index, None, adjustment) {
+                        let did = match did_with(&chosen, index, None, adjustment) {
                             Ok(estimate) => {
                                 let (group_of, groups) = &mut estimated[index];
                                 group_of.extend(members.iter().map(|set| (*set, *groups)));
                                 *groups += 1;
-                                estimate
+                                Estimated::Done(estimate)
                             }
-                            Err(error) => note(&error),
+                            Err(error) => Estimated::Not(not_estimated(&error)),
                         };
-                        estimate["measure"] = json!(measure.code);
-                        estimate
+                        MeasureDid {
+                            measure: measure.code.to_string(),
+                            did,
+                        }
                     })
                     .collect();
-                row["measures"] = Value::Array(measures);
+                row.measures = Some(measures);
             }
             rows.push(row);
         }
@@ -165,43 +175,44 @@ async fn subgroups(
         }
         for (index, measure) in MEASURES.iter().enumerate() {
             let (group_of, groups) = &estimated[index];
-            let mut test = match interaction(people, group_of, *groups, index) {
-                Ok(test) => {
-                    json!({"chi2": number(test.statistic), "df": test.df, "p": number(test.p)})
-                }
-                Err(error) => note(&error),
+            let test = match interaction(people, group_of, *groups, index) {
+                Ok(test) => Estimated::Done(ChiSquaredTest {
+                    chi2: finite(test.statistic),
+                    df: test.df,
+                    p: finite(test.p),
+                }),
+                Err(error) => Estimated::Not(not_estimated(&error)),
             };
-            test["breakdown"] = json!(breakdown);
-            test["measure"] = json!(measure.code);
-            test["levels"] = json!(groups);
-            interactions.push(test);
+            interactions.push(Interaction {
+                breakdown: breakdown.to_string(),
+                measure: measure.code.to_string(),
+                levels: *groups,
+                test,
+            });
         }
     }
     adjust_subgroup_p_values(&mut rows);
-    Ok((Value::Array(rows), Value::Array(interactions)))
+    Ok((rows, interactions))
 }
 
 /// Benjamini-Hochberg across every subgroup estimate of a measure (all breakdowns and
 /// levels): a reader scans them all for the one that stands out, so the false discovery
 /// rate is controlled over that whole family (`p_bh` beside each `p`).
-fn adjust_subgroup_p_values(rows: &mut [Value]) {
+fn adjust_subgroup_p_values(rows: &mut [ServiceUseSubgroup]) {
     for measure in MEASURES {
-        let mut found: Vec<(usize, usize, f64)> = Vec::new();
-        for (row_index, row) in rows.iter().enumerate() {
-            for (measure_index, estimate) in
-                row["measures"].as_array().into_iter().flatten().enumerate()
-            {
-                if estimate["measure"] == measure.code
-                    && let Some(p) = estimate["p"].as_f64()
-                {
-                    found.push((row_index, measure_index, p));
-                }
-            }
-        }
-        let p: Vec<f64> = found.iter().map(|(_, _, p)| *p).collect();
+        let mut found: Vec<(&mut Did, f64)> = rows
+            .iter_mut()
+            .flat_map(|row| row.measures.iter_mut().flatten())
+            .filter(|estimate| estimate.measure == measure.code)
+            .filter_map(|estimate| match &mut estimate.did {
+                Estimated::Done(did) => did.p.map(|p| (did, p)),
+                Estimated::Not(_) => None,
+            })
+            .collect();
+        let p: Vec<f64> = found.iter().map(|(_, p)| *p).collect();
         if let Ok(adjusted) = benjamini_hochberg(&p) {
-            for ((row, estimate, _), value) in found.into_iter().zip(adjusted) {
-                rows[row]["measures"][estimate]["p_bh"] = number(value);
+            for ((did, _), value) in found.iter_mut().zip(adjusted) {
+                did.p_bh = finite(value);
             }
         }
     }
@@ -262,7 +273,7 @@ fn interaction(
 /// The placebo DiD inside the baseline window (its second half against its first) per count
 /// measure, on the matched sets whose members all have the data for it (`placebo_periods`).
 /// Nobody was referred then, so a rate ratio away from 1 is a pre-existing trend difference.
-async fn placebo(ctx: &SessionContext) -> Result<BTreeMap<usize, Value>> {
+async fn placebo(ctx: &SessionContext) -> Result<BTreeMap<usize, Estimated<Did>>> {
     let columns = Columns::query(ctx, &placebo_sql()).await?;
     let sets = columns.floats_or_zero("set_id")?;
     let groups = columns.texts("group_name")?;
@@ -310,15 +321,20 @@ async fn placebo(ctx: &SessionContext) -> Result<BTreeMap<usize, Value>> {
     let mut results = BTreeMap::new();
     for (measure, entry) in MEASURES.iter().enumerate() {
         let value = if entry.is_cost() {
-            json!({"not_estimated": "the placebo is for event counts"})
+            Estimated::not("the placebo is for event counts")
         } else if set_count < MIN_SUBGROUP_SETS {
-            json!({"not_estimated": format!("{set_count} matched sets have data over the whole baseline window (fewer than {MIN_SUBGROUP_SETS})")})
+            Estimated::not(format!(
+                "{set_count} matched sets have data over the whole baseline window (fewer than {MIN_SUBGROUP_SETS})"
+            ))
         } else {
             // Unadjusted whatever the design: the placebo people carry no prior-use windows.
-            let mut estimate = did_with(&people, measure, None, Adjustment::None)
-                .unwrap_or_else(|error| note(&error));
-            estimate["matched_sets"] = json!(set_count);
-            estimate
+            match did_with(&people, measure, None, Adjustment::None) {
+                Ok(estimate) => Estimated::Done(Did {
+                    matched_sets: Some(set_count as u64),
+                    ..estimate
+                }),
+                Err(error) => Estimated::Not(not_estimated(&error)),
+            }
         };
         results.insert(measure, value);
     }
@@ -351,12 +367,12 @@ fn placebo_sql() -> String {
 }
 
 pub struct ServiceUse {
-    pub results: Value,
+    pub results: Vec<ServiceUseRow>,
     /// DiD by equity breakdown (results.json `equity.service_use`).
-    pub subgroups: Value,
+    pub subgroups: Vec<ServiceUseSubgroup>,
     /// Per breakdown and measure, whether the DiD differs between groups (results.json
     /// `equity.service_use_interactions`).
-    pub interactions: Value,
+    pub interactions: Vec<Interaction>,
     pub methods: Value,
 }
 
@@ -548,7 +564,7 @@ fn event_study_regression(
     cells: &EventCells,
     measure: usize,
     config: &StudyConfig,
-) -> StatsResult<Value> {
+) -> StatsResult<EventStudyRegression> {
     if MEASURES[measure].is_cost() {
         return Err(StatsError::NotApplicable(
             "a count model; not applied to cost".into(),
@@ -578,27 +594,39 @@ fn event_study_regression(
         &pre,
         cells.first_month,
     )?;
-    let contrasts: Vec<Value> = study
+    let contrasts: Vec<Contrast> = study
         .contrasts
         .iter()
         .enumerate()
         .map(|(position, (estimate, se))| {
             let month = position as i64 + cells.first_month;
             if month == reference_month {
-                return json!({"month": month, "rate_ratio": 1.0, "ci95": Value::Null, "reference": true});
+                return Contrast {
+                    month,
+                    rate_ratio: Some(1.0),
+                    ci95: None,
+                    reference: true,
+                };
             }
             let (_, [low, high]) = wald_ci(*estimate, *se, Some(clusters.len()));
-            json!({"month": month, "rate_ratio": number(estimate.exp()), "ci95": [number(low.exp()), number(high.exp())]})
+            Contrast {
+                month,
+                rate_ratio: finite(estimate.exp()),
+                ci95: Some([finite(low.exp()), finite(high.exp())]),
+                reference: false,
+            }
         })
         .collect();
-    Ok(json!({
-        "reference_month": reference_month,
-        "contrasts": contrasts,
-        "pre_trend": study.pre_trend.map_or(Value::Null, |test| json!({
-            "chi2": number(test.statistic), "df": test.df, "p": number(test.p),
-            "months": [baseline_start, reference_month - 1],
-        })),
-    }))
+    Ok(EventStudyRegression {
+        reference_month,
+        contrasts,
+        pre_trend: study.pre_trend.map(|test| PreTrend {
+            chi2: finite(test.statistic),
+            df: test.df,
+            p: finite(test.p),
+            months: [baseline_start, reference_month - 1],
+        }),
+    })
 }
 
 /// The DiD rate ratio and its interval per measure compared across designs (no bootstrap):
@@ -622,7 +650,7 @@ pub async fn rate_ratios(ctx: &SessionContext, config: &StudyConfig) -> Result<D
         .filter(|(_, measure)| measure.compared_across_designs)
         .map(|(index, measure)| {
             let estimate = match did_with(&people, index, None, adjustment) {
-                Ok(did) => super::rate_ratio(&did),
+                Ok(did) => Estimated::Done(super::rate_ratio(&did)),
                 Err(error) => Estimated::not(error.to_string()),
             };
             (measure.code.to_string(), estimate)
@@ -665,7 +693,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
         let comparison = before_after_ratio(&people, measure, false);
         let did = did(&people, measure, config.seed, adjustment);
         let ancova = ancova(&people, measure);
-        let event_study: Vec<Value> = (-config.pre_months..config.post_months)
+        let event_study: Vec<EventStudyMonth> = (-config.pre_months..config.post_months)
             .map(|month| {
                 let rate = |treated: bool| {
                     monthly
@@ -675,37 +703,38 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
                 let (t, c) = (rate(true), rate(false));
                 let entry = |cell: Option<(f64, f64)>| match cell {
                     Some((events, years)) if years > 0.0 => (
-                        number(events / years),
-                        if entry.is_cost() {
-                            Value::Null
-                        } else {
-                            exact_poisson_ci(events, years)
-                        },
+                        finite(events / years),
+                        (!entry.is_cost()).then(|| exact_poisson_ci(events, years)),
                     ),
-                    _ => (Value::Null, Value::Null),
+                    _ => (None, None),
                 };
-                let ((treated_rate, treated_ci), (comparison_rate, comparison_ci)) =
+                let ((treated_rate, treated_ci95), (comparison_rate, comparison_ci95)) =
                     (entry(t), entry(c));
-                json!({"month": month, "treated_rate": treated_rate, "treated_ci95": treated_ci,
-                       "comparison_rate": comparison_rate, "comparison_ci95": comparison_ci})
+                EventStudyMonth {
+                    month,
+                    treated_rate,
+                    treated_ci95,
+                    comparison_rate,
+                    comparison_ci95,
+                }
             })
             .collect();
-        results.push(json!({
-            "measure": entry.code,
-            "unit": entry.rate_unit(),
-            "before_after": before_after.unwrap_or_else(|error| note(&error)),
-            "did": did.unwrap_or_else(|error| note(&error)),
-            "ancova_sensitivity": ancova.unwrap_or_else(|error| note(&error)),
-            "comparison_before_after_rate_ratio": comparison.map_or(Value::Null, number),
-            "placebo_did": placebo.remove(&measure).unwrap_or(Value::Null),
-            "event_study": event_study,
-            "event_study_regression": event_study_regression(&cells, measure, config)
-                .unwrap_or_else(|error| note(&error)),
-        }));
+        results.push(ServiceUseRow {
+            measure: entry.code.to_string(),
+            unit: entry.rate_unit().to_string(),
+            role: String::new(),
+            before_after: estimated(before_after),
+            did: estimated(did),
+            ancova_sensitivity: estimated(ancova),
+            comparison_before_after_rate_ratio: comparison.ok().and_then(finite),
+            placebo_did: placebo.remove(&measure),
+            event_study,
+            event_study_regression: estimated(event_study_regression(&cells, measure, config)),
+        });
     }
     adjust_secondary_p_values(&mut results, config.primary_outcome);
     Ok(ServiceUse {
-        results: Value::Array(results),
+        results,
         subgroups,
         interactions,
         methods: json!({
@@ -733,21 +762,31 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
 /// Marks each measure primary or secondary and adds `p_holm` to every secondary DiD: Holm
 /// across the secondary measures with a DiD, so that claiming any of them changed keeps the
 /// family-wise error at 5%. The primary outcome, named before the analysis, is not adjusted.
-fn adjust_secondary_p_values(results: &mut [Value], primary: &str) {
-    let mut secondary: Vec<(usize, f64)> = Vec::new();
-    for (index, result) in results.iter_mut().enumerate() {
-        let is_primary = result["measure"] == primary;
-        result["role"] = json!(if is_primary { "primary" } else { "secondary" });
-        if let (false, Some(p)) = (is_primary, result["did"]["p"].as_f64()) {
-            secondary.push((index, p));
+fn adjust_secondary_p_values(results: &mut [ServiceUseRow], primary: &str) {
+    let mut secondary: Vec<(&mut Did, f64)> = Vec::new();
+    for result in results.iter_mut() {
+        let is_primary = result.measure == primary;
+        result.role = if is_primary { "primary" } else { "secondary" }.to_string();
+        if let (false, Estimated::Done(did)) = (is_primary, &mut result.did)
+            && let Some(p) = did.p
+        {
+            secondary.push((did, p));
         }
     }
     let p: Vec<f64> = secondary.iter().map(|(_, p)| *p).collect();
     if let Ok(adjusted) = holm(&p) {
-        for ((index, _), value) in secondary.into_iter().zip(adjusted) {
-            results[index]["did"]["p_holm"] = number(value);
+        for ((did, _), value) in secondary.iter_mut().zip(adjusted) {
+            did.p_holm = finite(value);
         }
     }
+}
+
+/// A statistic, or why it could not be computed.
+fn estimated<T>(result: StatsResult<T>) -> Estimated<T> {
+    result.map_or_else(
+        |error| Estimated::Not(not_estimated(&error)),
+        Estimated::Done,
+    )
 }
 
 /// Below this many clusters a cluster-robust Wald interval uses t(G - 1), not the normal:
@@ -913,7 +952,7 @@ fn rate(people: &[Person], measure: usize, treated: bool, period: usize) -> f64 
     events / (days / DAYS_PER_YEAR)
 }
 
-fn before_after(people: &[Person], measure: usize, treated: bool) -> StatsResult<Value> {
+fn before_after(people: &[Person], measure: usize, treated: bool) -> StatsResult<BeforeAfter> {
     let mut periods = [0.0; 2];
     for person in people.iter().filter(|person| person.treated == treated) {
         for (period, total) in periods.iter_mut().enumerate() {
@@ -940,14 +979,14 @@ fn before_after(people: &[Person], measure: usize, treated: bool) -> StatsResult
     }
     let rows = design(people, measure, |person| person.treated == treated, None);
     let (ratio, [low, high], p) = rows.rate_ratio(&rows.fit()?, 1)?;
-    Ok(json!({
-        "pre_rate": number(rate(people, measure, treated, 0)),
-        "post_rate": number(rate(people, measure, treated, 1)),
-        "rate_ratio": number(ratio),
-        "ci95": [number(low), number(high)],
-        "p": number(p),
-        "label": "uncontrolled: subject to regression to the mean",
-    }))
+    Ok(BeforeAfter {
+        pre_rate: finite(rate(people, measure, treated, 0)),
+        post_rate: finite(rate(people, measure, treated, 1)),
+        rate_ratio: finite(ratio),
+        ci95: [finite(low), finite(high)],
+        p: finite(p),
+        label: "uncontrolled: subject to regression to the mean".into(),
+    })
 }
 
 fn before_after_ratio(people: &[Person], measure: usize, treated: bool) -> StatsResult<f64> {
@@ -961,10 +1000,12 @@ fn before_after_ratio(people: &[Person], measure: usize, treated: bool) -> Stats
 
 /// The headline DiD of one measure, with the bootstrap and what the rate ratio means per
 /// treated person (`avoided_per_person`).
-fn did(people: &[Person], measure: usize, seed: u64, adjustment: Adjustment) -> StatsResult<Value> {
-    let mut estimate = did_with(people, measure, Some(seed), adjustment)?;
-    estimate["avoided_per_person"] = avoided_per_person(people, measure, &estimate);
-    Ok(estimate)
+fn did(people: &[Person], measure: usize, seed: u64, adjustment: Adjustment) -> StatsResult<Did> {
+    let estimate = did_with(people, measure, Some(seed), adjustment)?;
+    Ok(Did {
+        avoided_per_person: Some(avoided_per_person(people, measure, &estimate)),
+        ..estimate
+    })
 }
 
 /// Events (or pounds, for cost) avoided per treated person over the follow-up, from the same
@@ -973,25 +1014,22 @@ fn did(people: &[Person], measure: usize, seed: u64, adjustment: Adjustment) -> 
 /// O x (1 / RR - 1), its interval from the rate ratio's (O taken as observed). Positive means
 /// fewer than expected. Death ends a person's events in both paths, so O counts everyone
 /// treated, living or not.
-fn avoided_per_person(people: &[Person], measure: usize, did: &Value) -> Value {
+fn avoided_per_person(people: &[Person], measure: usize, did: &Did) -> Avoided {
     let treated: Vec<&Person> = people.iter().filter(|person| person.treated).collect();
     let observed = treated
         .iter()
         .map(|person| person.events[measure][1])
         .sum::<f64>()
         / treated.len() as f64;
-    let avoided = |ratio: &Value| {
-        ratio
-            .as_f64()
-            .map(|ratio| number(observed * (1.0 / ratio - 1.0)))
-    };
-    json!({
-        "observed": number(observed),
-        "avoided": avoided(&did["rate_ratio"]),
+    let avoided =
+        |ratio: Option<f64>| ratio.and_then(|ratio| finite(observed * (1.0 / ratio - 1.0)));
+    Avoided {
+        observed: finite(observed),
+        avoided: avoided(did.rate_ratio),
         // A higher rate ratio means fewer avoided, so the bounds swap.
-        "ci95": [avoided(&did["ci95"][1]), avoided(&did["ci95"][0])],
-        "basis": "per treated person over the follow-up: observed x (1 / rate ratio - 1), the DiD model's counterfactual less what was observed; positive = fewer than expected",
-    })
+        ci95: [avoided(did.ci95[1]), avoided(did.ci95[0])],
+        basis: "per treated person over the follow-up: observed x (1 / rate ratio - 1), the DiD model's counterfactual less what was observed; positive = fewer than expected".into(),
+    }
 }
 
 /// The DiD of one measure; the bootstrap CI of the absolute change only when `seed` is given.
@@ -1001,7 +1039,7 @@ fn did_with(
     measure: usize,
     seed: Option<u64>,
     adjustment: Adjustment,
-) -> StatsResult<Value> {
+) -> StatsResult<Did> {
     check_cells(people, measure)?;
     let rows = design(people, measure, |_| true, Some(adjustment));
     let fit = rows.fit()?;
@@ -1054,9 +1092,9 @@ fn did_with(
             let replicates = resample(sets.len(), BOOTSTRAP_REPLICATES, seed, |indices| {
                 change(&mut indices.iter().map(|&index| &sets[index]))
             })?;
-            let finite;
-            (finite, non_finite) = finite_replicates(&replicates);
-            let interval = percentile_interval(&finite, 0.95)?;
+            let finite_values;
+            (finite_values, non_finite) = finite_replicates(&replicates);
+            let interval = percentile_interval(&finite_values, 0.95)?;
             // Leave-one-set-out values for the BCa acceleration, by subtracting each set from
             // the total (linear in the number of sets).
             let mut total: Cells = Default::default();
@@ -1071,31 +1109,42 @@ fn did_with(
                     change_of(&without)
                 })
                 .collect();
-            let bca = bca_interval(&finite, estimate, &jackknife, 0.95)
-                .map_or(Value::Null, |[low, high]| {
-                    json!([number(low), number(high)])
-                });
-            (json!([number(interval[0]), number(interval[1])]), bca)
+            let bca = bca_interval(&finite_values, estimate, &jackknife, 0.95)
+                .ok()
+                .map(|[low, high]| [finite(low), finite(high)]);
+            (Some([finite(interval[0]), finite(interval[1])]), bca)
         }
-        None => (Value::Null, Value::Null),
+        None => (None, None),
     };
     let df = (2..T_BELOW_CLUSTERS)
         .contains(&sets.len())
         .then(|| (sets.len() - 1) as f64);
     let [mde_lower, mde_higher] = minimum_detectable_rate_ratios(se, df);
-    Ok(json!({
-        "rate_ratio": number(fit.coef[3].exp()),
-        "ci95": [number(low.exp()), number(high.exp())],
-        "p": number(p),
-        "minimum_detectable_rate_ratio": {"lower": number(mde_lower), "higher": number(mde_higher),
-            "basis": "80% power, 5% two-sided, from this run's cluster-robust standard error (Bloom 1995)"},
-        "change_per_person_year": number(estimate),
-        "change_ci95": change_ci,
-        "change_ci95_bca": change_ci_bca,
-        "bootstrap_non_finite_replicates": seed.map(|_| non_finite),
-        "clusters": sets.len(),
-        "interval": if (2..T_BELOW_CLUSTERS).contains(&sets.len()) { "t(G-1), G = matched sets" } else { "normal" },
-    }))
+    Ok(Did {
+        rate_ratio: finite(fit.coef[3].exp()),
+        ci95: [finite(low.exp()), finite(high.exp())],
+        p: finite(p),
+        p_holm: None,
+        p_bh: None,
+        minimum_detectable_rate_ratio: MinimumDetectable {
+            lower: finite(mde_lower),
+            higher: finite(mde_higher),
+            basis: "80% power, 5% two-sided, from this run's cluster-robust standard error (Bloom 1995)".into(),
+        },
+        change_per_person_year: finite(estimate),
+        change_ci95: change_ci,
+        change_ci95_bca: change_ci_bca,
+        bootstrap_non_finite_replicates: seed.map(|_| non_finite as u64),
+        clusters: sets.len() as u64,
+        interval: if (2..T_BELOW_CLUSTERS).contains(&sets.len()) {
+            "t(G-1), G = matched sets"
+        } else {
+            "normal"
+        }
+        .into(),
+        avoided_per_person: None,
+        matched_sets: None,
+    })
 }
 
 /// ANCOVA on the lagged outcome, a sensitivity that can differ from the DiD: a Poisson GLM of
@@ -1108,7 +1157,7 @@ fn did_with(
 /// between them (the bracketing property: Angrist & Pischke 2009, Mostly Harmless
 /// Econometrics, section 5.4; Ding & Li 2019, Political Analysis 27:605). Checked against
 /// statsmodels (`tests/fixtures/stats/ancova.json`).
-fn ancova(people: &[Person], measure: usize) -> StatsResult<Value> {
+fn ancova(people: &[Person], measure: usize) -> StatsResult<RatioTest> {
     check_cells(people, measure)?;
     let (mut values, mut y, mut offset, mut clusters, mut weights) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -1136,15 +1185,15 @@ fn ancova(people: &[Person], measure: usize) -> StatsResult<Value> {
         weights,
     };
     let (ratio, [low, high], p) = rows.rate_ratio(&rows.fit()?, 1)?;
-    Ok(json!({
-        "rate_ratio": number(ratio),
-        "ci95": [number(low), number(high)],
-        "p": number(p),
-    }))
+    Ok(RatioTest {
+        rate_ratio: finite(ratio),
+        ci95: [finite(low), finite(high)],
+        p: finite(p),
+    })
 }
 
 /// Exact (Garwood) 95% interval for a Poisson count over `years` person-years.
-fn exact_poisson_ci(events: f64, years: f64) -> Value {
+fn exact_poisson_ci(events: f64, years: f64) -> [Option<f64>; 2] {
     let lower = if events > 0.0 {
         ChiSquared::new(2.0 * events)
             .map(|chi| chi.inverse_cdf(0.025) / 2.0)
@@ -1155,7 +1204,7 @@ fn exact_poisson_ci(events: f64, years: f64) -> Value {
     let upper = ChiSquared::new(2.0 * (events + 1.0))
         .map(|chi| chi.inverse_cdf(0.975) / 2.0)
         .unwrap_or(f64::NAN);
-    json!([number(lower / years), number(upper / years)])
+    [finite(lower / years), finite(upper / years)]
 }
 
 #[cfg(test)]
@@ -1192,14 +1241,14 @@ mod tests {
     }
 
     /// The rate ratio, its interval and p agree with the oracle's to 1e-8 (relative).
-    fn assert_matches_oracle(estimate: &Value, oracle: &Value, what: &str) {
+    fn assert_matches_oracle(estimate: &RatioTest, oracle: &Value, what: &str) {
         for (actual, expected) in [
-            (&estimate["rate_ratio"], &oracle["rate_ratio"]),
-            (&estimate["ci95"][0], &oracle["ci95"][0]),
-            (&estimate["ci95"][1], &oracle["ci95"][1]),
-            (&estimate["p"], &oracle["p"]),
+            (estimate.rate_ratio, &oracle["rate_ratio"]),
+            (estimate.ci95[0], &oracle["ci95"][0]),
+            (estimate.ci95[1], &oracle["ci95"][1]),
+            (estimate.p, &oracle["p"]),
         ] {
-            let (actual, expected) = (actual.as_f64().unwrap(), expected.as_f64().unwrap());
+            let (actual, expected) = (actual.unwrap(), expected.as_f64().unwrap());
             assert!(
                 ((actual - expected) / expected).abs() < 1e-8,
                 "{what}: {actual} vs statsmodels {expected}"
@@ -1215,6 +1264,11 @@ mod tests {
             (Adjustment::None, &fixture["unadjusted"]),
         ] {
             let estimate = did_with(&people, 0, None, adjustment).unwrap();
+            let estimate = RatioTest {
+                rate_ratio: estimate.rate_ratio,
+                ci95: estimate.ci95,
+                p: estimate.p,
+            };
             assert_matches_oracle(&estimate, oracle, &format!("{adjustment:?}"));
         }
     }
@@ -1276,11 +1330,11 @@ mod tests {
             person.weight = weights[&person.set];
         }
         let estimate = did_with(&people, 0, None, Adjustment::None).unwrap();
-        let ratio = estimate["rate_ratio"].as_f64().unwrap();
+        let ratio = estimate.rate_ratio.unwrap();
         assert!((ratio - 11.0 / 14.0).abs() < 1e-9, "{ratio}");
         // The absolute change per person-year uses the same weights: two (weighted) people a
         // side, so (5.5 - 6) - (7 - 6) a person-year.
-        let change = estimate["change_per_person_year"].as_f64().unwrap();
+        let change = estimate.change_per_person_year.unwrap();
         assert!((change + 1.5).abs() < 1e-9, "{change}");
         assert!(
             (rate(&people, 0, false, 1) - 7.0).abs() < 1e-9,
@@ -1319,7 +1373,7 @@ mod tests {
         ));
         people[treated_pre[4]].events[0][0] = 1.0;
         let estimate = did_with(&people, 0, None, Adjustment::None).unwrap();
-        assert!(estimate["rate_ratio"].as_f64().unwrap() > 1.0);
+        assert!(estimate.rate_ratio.unwrap() > 1.0);
     }
 
     #[test]
@@ -1338,17 +1392,18 @@ mod tests {
     #[test]
     fn the_primary_outcome_is_unadjusted_and_the_secondary_measures_holm_adjusted() {
         // statsmodels multipletests([0.01, 0.04, 0.03], method="holm"): 0.03, 0.06, 0.06.
-        let mut results = vec![
+        let mut results = [
             json!({"measure": "gp_demand", "did": {"p": 0.01}}),
             json!({"measure": "ae_attendances", "did": {"p": 0.04}}),
             json!({"measure": "elective_admissions", "did": {"not_estimated": "no data"}}),
             json!({"measure": "ambulance_conveyances", "did": {"p": 0.03}}),
             json!({"measure": "total_cost", "did": {"p": 0.02}}),
-        ];
+        ]
+        .map(crate::results::service_use_row_with);
         adjust_secondary_p_values(&mut results, "total_cost");
         let holm: Vec<Option<f64>> = results
             .iter()
-            .map(|r| r["did"]["p_holm"].as_f64())
+            .map(|r| r.did.done().and_then(|did| did.p_holm))
             .collect();
         let expected = [Some(0.03), Some(0.06), None, Some(0.06), None];
         for (actual, expected) in holm.iter().zip(expected) {
@@ -1357,8 +1412,8 @@ mod tests {
                 (a, e) => assert_eq!(*a, e, "{holm:?}"),
             }
         }
-        assert_eq!(results[4]["role"], "primary");
-        assert_eq!(results[0]["role"], "secondary");
+        assert_eq!(results[4].role, "primary");
+        assert_eq!(results[0].role, "secondary");
     }
 
     #[test]

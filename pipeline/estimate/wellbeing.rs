@@ -11,13 +11,14 @@ use serde_json::{Value, json};
 
 use super::{
     BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns, finite,
-    not_estimated, note, number,
+    not_estimated,
 };
 use crate::error::Result;
 use crate::measures;
 use crate::results::{
     ChangeHistogram, CompletersDifference, Estimated, HistogramBin, MeaningfulChange, PairedChange,
-    PopulationNorm, RtmAdjusted, SignedRankChange, WellbeingChange,
+    PopulationNorm, RtmAdjusted, SignedRankChange, SubgroupChange, WellbeingChange,
+    WellbeingSubgroup,
 };
 use crate::stats::hypothesis::{
     SignedRankMethod, Zeros, cohens_dav, cohens_dz, paired_t, signed_rank, welch_t,
@@ -27,13 +28,13 @@ use crate::stats::multiplicity::holm;
 pub struct Wellbeing {
     pub results: Vec<WellbeingChange>,
     /// Paired change by equity breakdown (results.json `equity.wellbeing`).
-    pub subgroups: Value,
+    pub subgroups: Vec<WellbeingSubgroup>,
     pub methods: Value,
 }
 
 /// Paired change per instrument (not ONS4 items) within each level of each equity breakdown
 /// of the referred person; not estimated below `MIN_SUBGROUP_SETS` pairs.
-async fn subgroups(ctx: &SessionContext) -> Result<Value> {
+async fn subgroups(ctx: &SessionContext) -> Result<Vec<WellbeingSubgroup>> {
     let columns = Columns::query(
         ctx,
         &format!(
@@ -73,23 +74,33 @@ async fn subgroups(ctx: &SessionContext) -> Result<Value> {
             }
         }
         for ((instrument, level), (pre, post)) in groups {
-            let mut row = json!({"breakdown": breakdown, "level": level, "instrument": instrument, "n_pairs": pre.len()});
+            let mut row = WellbeingSubgroup {
+                breakdown: breakdown.to_string(),
+                level,
+                instrument,
+                n_pairs: pre.len() as u64,
+                not_estimated: None,
+                paired_t: None,
+                change: None,
+            };
             if pre.len() < MIN_SUBGROUP_SETS {
-                row["not_estimated"] = json!(format!("fewer than {MIN_SUBGROUP_SETS} pairs"));
+                row.not_estimated = Some(format!("fewer than {MIN_SUBGROUP_SETS} pairs"));
             } else {
                 match paired_t(&pre, &post) {
                     Ok(t) => {
-                        row["mean_change"] = number(t.estimate);
-                        row["ci95"] = json!([number(t.ci95[0]), number(t.ci95[1])]);
-                        row["p_t"] = number(t.p);
+                        row.change = Some(SubgroupChange {
+                            mean_change: finite(t.estimate),
+                            ci95: [finite(t.ci95[0]), finite(t.ci95[1])],
+                            p_t: finite(t.p),
+                        });
                     }
-                    Err(error) => row["paired_t"] = note(&error),
+                    Err(error) => row.paired_t = Some(not_estimated(&error)),
                 }
             }
             rows.push(row);
         }
     }
-    Ok(Value::Array(rows))
+    Ok(rows)
 }
 
 pub async fn estimate(ctx: &SessionContext, seed: u64) -> Result<Wellbeing> {

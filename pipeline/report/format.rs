@@ -27,16 +27,8 @@ pub fn ratio(value: Option<f64>) -> String {
     decimals(value, 2)
 }
 
-/// An estimate's rate ratio, or why there is none: "no data" (nothing to estimate from) or
+/// A rate ratio, or in a word why there is none: "no data" (nothing to estimate from) or
 /// "not estimable" (too few events), never a number the data cannot support.
-pub fn estimate_ratio(estimate: &Value) -> String {
-    ratio_or_reason(
-        estimate["not_estimated"].as_str(),
-        float(&estimate["rate_ratio"]),
-    )
-}
-
-/// A rate ratio, or in a word why there is none ("no data", "not estimable").
 pub fn ratio_or_reason(not_estimated: Option<&str>, rate_ratio: Option<f64>) -> String {
     match not_estimated {
         Some(reason) if reason.starts_with("no data") => "no data".into(),

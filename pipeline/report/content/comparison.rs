@@ -12,8 +12,8 @@ use crate::comparators::{Comparator, published};
 use crate::outcomes;
 use crate::report::charts::{Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{change_words, ci, float, interval};
-use crate::results::Results;
+use crate::report::format::{change_words, ci};
+use crate::results::{Did, Results, interval};
 
 /// The measures of this study shown beside the published ones.
 const COMPARED: [&str; 4] = [
@@ -58,7 +58,7 @@ pub(super) fn comparison_section(
     let mut forest = Vec::new();
     for (measure, estimate) in this_study(results) {
         let label = outcomes::label(measure);
-        let (ratio, band) = (float(&estimate["rate_ratio"]), interval(&estimate["ci95"]));
+        let (ratio, band) = (estimate.rate_ratio, interval(estimate.ci95));
         let Some(ratio) = ratio else { continue };
         table.rows.push(vec![
             Cell::text("This study"),
@@ -143,17 +143,10 @@ fn published_series(published: &[Comparator]) -> String {
 }
 
 /// This study's DiD estimate of each compared measure, in `COMPARED` order.
-fn this_study(results: &Results) -> Vec<(&'static str, Value)> {
+fn this_study(results: &Results) -> Vec<(&'static str, &Did)> {
     COMPARED
         .iter()
-        .filter_map(|measure| {
-            let row = results
-                .service_use
-                .as_array()?
-                .iter()
-                .find(|row| row["measure"] == *measure)?;
-            Some((*measure, row["did"].clone()))
-        })
+        .filter_map(|measure| Some((*measure, results.service_use_row(measure)?.did.done()?)))
         .collect()
 }
 

@@ -10,8 +10,8 @@ use crate::measures::HEADLINE_INSTRUMENTS;
 use crate::outcomes;
 use crate::report::charts::{Bar, Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{ci, count, float, interval};
-use crate::results::{FunnelStages, Results};
+use crate::report::format::ci;
+use crate::results::{FunnelStages, Results, interval};
 
 pub(super) fn equity_section(results: &Results, rule: Disclosure, content: &mut Content) -> Value {
     let mut subgroups = Table::new(
@@ -27,24 +27,17 @@ pub(super) fn equity_section(results: &Results, rule: Disclosure, content: &mut 
         ],
     );
     let mut dots = Vec::new();
-    for row in results.equity["service_use"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|row| row["breakdown"] != PRACTICE_BREAKDOWN)
+    for row in results
+        .service_use_subgroups()
+        .iter()
+        .filter(|row| row.breakdown != PRACTICE_BREAKDOWN)
     {
-        let sets = count(&row["matched_sets"]).unwrap_or(0);
-        let gp = row["measures"]
-            .as_array()
-            .and_then(|measures| measures.iter().find(|m| m["measure"] == "gp_demand"));
-        let breakdown = row["breakdown"].as_str().unwrap_or("").replace('_', " ");
-        let level = row["level"].as_str().unwrap_or("").replace('_', " ");
+        let sets = row.matched_sets;
+        let gp = row.did("gp_demand");
+        let breakdown = row.breakdown.replace('_', " ");
+        let level = row.level.replace('_', " ");
         let (rr, interval_value, p_bh) = gp.map_or((None, None, None), |gp| {
-            (
-                float(&gp["rate_ratio"]),
-                interval(&gp["ci95"]),
-                float(&gp["p_bh"]),
-            )
+            (gp.rate_ratio, interval(gp.ci95), gp.p_bh)
         });
         let shown = rule.allows_statistic_of(sets) && rr.is_some();
         subgroups.rows.push(if shown {
@@ -92,13 +85,10 @@ pub(super) fn equity_section(results: &Results, rule: Disclosure, content: &mut 
             },
         });
     }
-    let rows = results.equity["wellbeing"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let rows = results.wellbeing_subgroups();
     let primary = HEADLINE_INSTRUMENTS
         .into_iter()
-        .find(|code| rows.iter().any(|row| row["instrument"] == *code))
+        .find(|code| rows.iter().any(|row| row.instrument == *code))
         .unwrap_or(HEADLINE_INSTRUMENTS[0]);
     let mut wellbeing = Table::new(
         "equity_wellbeing",
@@ -113,15 +103,15 @@ pub(super) fn equity_section(results: &Results, rule: Disclosure, content: &mut 
     );
     for row in rows
         .iter()
-        .filter(|row| row["instrument"] == primary && row["breakdown"] != PRACTICE_BREAKDOWN)
+        .filter(|row| row.instrument == primary && row.breakdown != PRACTICE_BREAKDOWN)
     {
-        let pairs = count(&row["n_pairs"]).unwrap_or(0);
-        let shown = rule.allows_statistic_of(pairs) && float(&row["mean_change"]).is_some();
-        let change = float(&row["mean_change"]);
-        let change_ci = interval(&row["ci95"]);
+        let pairs = row.n_pairs;
+        let change = row.change.as_ref().and_then(|change| change.mean_change);
+        let shown = rule.allows_statistic_of(pairs) && change.is_some();
+        let change_ci = row.change.as_ref().and_then(|change| interval(change.ci95));
         wellbeing.rows.push(vec![
-            Cell::text(row["breakdown"].as_str().unwrap_or("").replace('_', " ")),
-            Cell::text(row["level"].as_str().unwrap_or("").replace('_', " ")),
+            Cell::text(row.breakdown.replace('_', " ")),
+            Cell::text(row.level.replace('_', " ")),
             Cell::count(rule, pairs),
             if shown {
                 Cell::decimals(change, 2)
@@ -248,30 +238,30 @@ fn interactions_table(results: &Results) -> Table {
     );
     let primary = primary_measure(results);
     let shown = |measure: &str| measure == "gp_demand" || measure == primary;
-    for row in results.equity["service_use_interactions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|row| row["measure"].as_str().is_some_and(shown))
+    for row in results
+        .service_use_interactions()
+        .iter()
+        .filter(|row| shown(&row.measure))
     {
-        let (statistic, p) = match (float(&row["chi2"]), float(&row["p"])) {
-            (Some(chi2), p) => (
+        let test = row.test.done();
+        let (statistic, p) = match (test.and_then(|test| test.chi2), test) {
+            (Some(chi2), Some(test)) => (
                 Cell::numbers(
-                    format!("{chi2:.2} ({})", row["df"]),
-                    &[Some(chi2), float(&row["df"])],
+                    format!("{chi2:.2} ({})", test.df),
+                    &[Some(chi2), Some(test.df as f64)],
                     Precision::Decimals(2),
                 ),
-                Cell::p_value(p),
+                Cell::p_value(test.p),
             ),
-            (None, _) => (
+            _ => (
                 Cell::missing("not tested"),
-                Cell::missing(row["not_estimated"].as_str().unwrap_or("")),
+                Cell::missing(row.test.reason().unwrap_or("")),
             ),
         };
         table.rows.push(vec![
-            Cell::text(row["breakdown"].as_str().unwrap_or("").replace('_', " ")),
-            Cell::text(outcomes::label(row["measure"].as_str().unwrap_or(""))),
-            Cell::decimals(float(&row["levels"]), 0),
+            Cell::text(row.breakdown.replace('_', " ")),
+            Cell::text(outcomes::label(&row.measure)),
+            Cell::decimals(Some(row.levels as f64), 0),
             statistic,
             p,
         ]);

@@ -63,15 +63,17 @@ fn undefined_bootstrap_replicates(results: &Results) -> Vec<String> {
     let replicates = &results.economics["bootstrap"]["replicates"];
     let of = |n: u64| format!("{n} of {}", count(replicates).unwrap_or(0));
     let mut found: Vec<String> = results
-        .service_use
-        .as_array()
-        .into_iter()
-        .flatten()
+        .service_use()
+        .iter()
         .filter_map(|row| {
-            let n = count(&row["did"]["bootstrap_non_finite_replicates"]).filter(|n| *n > 0)?;
+            let n = row
+                .did
+                .done()?
+                .bootstrap_non_finite_replicates
+                .filter(|n| *n > 0)?;
             Some(format!(
                 "change per person-year of {} {}",
-                outcomes::label(row["measure"].as_str().unwrap_or("")),
+                outcomes::label(&row.measure),
                 of(n)
             ))
         })

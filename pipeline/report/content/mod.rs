@@ -88,13 +88,10 @@ pub fn build(results: &Results, manifest: &Value, ingest: &Value, rule: Disclosu
 /// default), as the service-use results mark it.
 fn primary_measure(results: &Results) -> &str {
     results
-        .service_use
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|row| row["role"] == "primary")
-        .and_then(|row| row["measure"].as_str())
-        .unwrap_or("total_cost")
+        .service_use()
+        .iter()
+        .find(|row| row.is_primary())
+        .map_or("total_cost", |row| row.measure.as_str())
 }
 
 /// The service-use section's opening paragraph, in parts (text, shown strong), so the HTML and

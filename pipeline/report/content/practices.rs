@@ -11,8 +11,8 @@ use super::{Content, SOURCE, Table, primary_measure};
 use crate::outcomes;
 use crate::report::charts::{Chart, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{count, float, interval, sentence_case};
-use crate::results::{Estimated, FunnelView, Results};
+use crate::report::format::sentence_case;
+use crate::results::{Estimated, FunnelView, Results, interval as results_interval};
 
 /// The equity breakdown holding the effect by practice (`estimate::BREAKDOWNS`).
 pub(super) const PRACTICE_BREAKDOWN: &str = "practice";
@@ -248,23 +248,17 @@ fn effects_table(results: &Results, rule: Disclosure) -> Table {
         "Effect by practice: matched difference-in-differences rate ratio where the practice had enough matched people",
         &columns,
     );
-    for row in results.equity["service_use"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|row| row["breakdown"] == PRACTICE_BREAKDOWN)
+    for row in results
+        .service_use_subgroups()
+        .iter()
+        .filter(|row| row.breakdown == PRACTICE_BREAKDOWN)
     {
-        let sets = count(&row["matched_sets"]).unwrap_or(0);
-        let mut cells = vec![
-            Cell::text(row["level"].as_str().unwrap_or("")),
-            Cell::count(rule, sets),
-        ];
+        let sets = row.matched_sets;
+        let mut cells = vec![Cell::text(row.level.as_str()), Cell::count(rule, sets)];
         for measure in &measures {
-            let estimate = row["measures"]
-                .as_array()
-                .and_then(|all| all.iter().find(|m| m["measure"] == *measure));
-            let value = estimate.and_then(|estimate| float(&estimate["rate_ratio"]));
-            let ci = estimate.and_then(|estimate| interval(&estimate["ci95"]));
+            let estimate = row.did(measure);
+            let value = estimate.and_then(|estimate| estimate.rate_ratio);
+            let ci = estimate.and_then(|estimate| results_interval(estimate.ci95));
             cells.push(match (value, rule.allows_statistic_of(sets)) {
                 (Some(value), true) => Cell::estimate(
                     Some(value),

@@ -8,11 +8,10 @@ use super::{Content, SOURCE, Table, parts};
 use crate::outcomes;
 use crate::report::charts::{Chart, DotRow, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{
-    ci, decimals, estimate_ratio, float, gbp, gbp_ci, interval, ratio_or_reason,
-};
+use crate::report::format::{ci, decimals, gbp, gbp_ci, ratio_or_reason};
 use crate::results::{
-    DesignSensitivity, DesignVerdict, Estimated, Results, interval as results_interval,
+    DesignSensitivity, DesignVerdict, Estimated, EventStudyRegression, MinimumDetectable, Results,
+    interval,
 };
 
 const SERVICE_USE_INTRO: [(&str, bool); 3] = [
@@ -33,8 +32,10 @@ pub(super) fn service_use_section(
     matched: u64,
     content: &mut Content,
 ) -> Value {
-    let Some(rows) = results.service_use.as_array() else {
-        return json!({"not_estimated": results.service_use["not_estimated"]});
+    let rows = match &results.service_use {
+        Some(Estimated::Done(rows)) => rows,
+        Some(Estimated::Not(reason)) => return json!(reason),
+        None => return json!({"not_estimated": null}),
     };
     let mut table = Table::new(
         "service_use",
@@ -98,45 +99,50 @@ pub(super) fn service_use_section(
     let rates_allowed = rule.allows_statistic_of(matched);
     let mut event_charts = Vec::new();
     for row in rows {
-        let measure = row["measure"].as_str().unwrap_or("");
+        let measure = row.measure.as_str();
         let label = outcomes::label(measure).to_string();
-        let primary = row["role"] == "primary";
-        let did = &row["did"];
+        let primary = row.is_primary();
+        let did = row.did.done();
+        let before_after = row.before_after.done();
         let cost = crate::outcomes::by_code(measure).is_some_and(|measure| measure.is_cost());
         let change = |value: Option<f64>| {
             if cost { gbp(value) } else { decimals(value, 2) }
         };
         let change_precision = if cost { POUNDS } else { RATIO };
-        let change_ci = interval(&did["change_ci95"]);
-        let placebo = &row["placebo_did"];
-        let placebo_ratio = float(&placebo["rate_ratio"]);
-        let mde = &did["minimum_detectable_rate_ratio"];
-        let p = float(&did["p"]);
-        let p_holm = float(&did["p_holm"]);
+        let change_ci = did.and_then(|did| did.change_ci95).and_then(interval);
+        let placebo = row.placebo_did.as_ref().and_then(Estimated::done);
+        let placebo_ratio = placebo.and_then(|placebo| placebo.rate_ratio);
+        let placebo_ci = placebo.and_then(|placebo| interval(placebo.ci95));
+        let mde = did.map(|did| &did.minimum_detectable_rate_ratio);
+        let did_ci = did.and_then(|did| interval(did.ci95));
+        let change_per_person_year = did.and_then(|did| did.change_per_person_year);
         table.rows.push(vec![
             Cell::text(if primary {
                 format!("{label} (primary outcome)")
             } else {
                 label.clone()
             }),
-            ratio_cell(&row["before_after"]),
-            plain_ratio(&row["comparison_before_after_rate_ratio"]),
-            ratio_cell(did),
-            Cell::interval(interval(&did["ci95"]), ci(interval(&did["ci95"]), 2), RATIO),
-            Cell::p_value(p),
+            ratio_cell(
+                row.before_after.reason(),
+                before_after.and_then(|estimate| estimate.rate_ratio),
+            ),
+            Cell::decimals(row.comparison_before_after_rate_ratio, 2),
+            ratio_cell(row.did.reason(), did.and_then(|did| did.rate_ratio)),
+            Cell::interval(did_ci, ci(did_ci, 2), RATIO),
+            Cell::p_value(did.and_then(|did| did.p)),
             if primary {
                 Cell::missing("not adjusted")
             } else {
-                Cell::p_value(p_holm)
+                Cell::p_value(did.and_then(|did| did.p_holm))
             },
             Cell::interval(
-                float(&mde["lower"]).zip(float(&mde["higher"])),
-                detectable(mde),
+                mde.and_then(|mde| mde.lower.zip(mde.higher)),
+                mde.map_or("n/a".into(), detectable),
                 RATIO,
             ),
             Cell::number(
-                float(&did["change_per_person_year"]),
-                change(float(&did["change_per_person_year"])),
+                change_per_person_year,
+                change(change_per_person_year),
                 change_precision,
             ),
             Cell::interval(
@@ -146,12 +152,17 @@ pub(super) fn service_use_section(
                 }),
                 change_precision,
             ),
-            plain_ratio(&row["ancova_sensitivity"]["rate_ratio"]),
+            Cell::decimals(
+                row.ancova_sensitivity
+                    .done()
+                    .and_then(|ancova| ancova.rate_ratio),
+                2,
+            ),
             Cell::estimate(
                 placebo_ratio,
-                interval(&placebo["ci95"]),
+                placebo_ci,
                 placebo_ratio.map_or("n/a".into(), |placebo_ratio| {
-                    format!("{placebo_ratio:.2} ({})", ci(interval(&placebo["ci95"]), 2))
+                    format!("{placebo_ratio:.2} ({})", ci(placebo_ci, 2))
                 }),
                 RATIO,
             ),
@@ -159,9 +170,12 @@ pub(super) fn service_use_section(
         forest.push(DotRow {
             label: label.clone(),
             points: vec![
-                float(&did["rate_ratio"]).map(|value| (value, interval(&did["ci95"]))),
-                float(&row["before_after"]["rate_ratio"])
-                    .map(|value| (value, interval(&row["before_after"]["ci95"]))),
+                did.and_then(|did| did.rate_ratio.map(|value| (value, did_ci))),
+                before_after.and_then(|estimate| {
+                    estimate
+                        .rate_ratio
+                        .map(|value| (value, interval(estimate.ci95)))
+                }),
             ],
         });
         let mut treated = Line {
@@ -178,12 +192,9 @@ pub(super) fn service_use_section(
             band: Vec::new(),
             stroke: Stroke::Solid,
         };
-        for month in row["event_study"].as_array().into_iter().flatten() {
-            let m = float(&month["month"]).unwrap_or(0.0);
-            let (t, c) = (
-                float(&month["treated_rate"]),
-                float(&month["comparison_rate"]),
-            );
+        for month in &row.event_study {
+            let m = f64::from(month.month);
+            let (t, c) = (month.treated_rate, month.comparison_rate);
             let rate =
                 |value: Option<f64>| Cell::statistic(rule, matched, Cell::decimals(value, 3));
             events.rows.push(vec![
@@ -201,39 +212,42 @@ pub(super) fn service_use_section(
             if let Some(c) = c {
                 comparison.points.push((m, c));
             }
-            if let Some((low, high)) = interval(&month["treated_ci95"]) {
+            if let Some((low, high)) = month.treated_ci95.and_then(interval) {
                 treated.band.push((m, low, high));
             }
-            if let Some((low, high)) = interval(&month["comparison_ci95"]) {
+            if let Some((low, high)) = month.comparison_ci95.and_then(interval) {
                 comparison.band.push((m, low, high));
             }
         }
-        let regression = &row["event_study_regression"];
-        if let Some(test) = regression["pre_trend"].as_object() {
-            let months = &test["months"];
+        let regression = row.event_study_regression.done();
+        if let Some(regression) = regression
+            && let Some(test) = &regression.pre_trend
+        {
+            let [first, last] = test.months;
+            let reference = regression.reference_month;
             pre_trends.rows.push(vec![
                 Cell::text(label.clone()),
                 Cell::numbers(
-                    format!(
-                        "{} to {} (against month {})",
-                        months[0], months[1], regression["reference_month"]
-                    ),
+                    format!("{first} to {last} (against month {reference})"),
                     &[
-                        float(&months[0]),
-                        float(&months[1]),
-                        float(&regression["reference_month"]),
+                        Some(first as f64),
+                        Some(last as f64),
+                        Some(reference as f64),
                     ],
                     Precision::Decimals(0),
                 ),
                 Cell::numbers(
-                    format!("{} ({})", decimals(float(&test["chi2"]), 2), test["df"]),
-                    &[float(&test["chi2"]), float(&test["df"])],
+                    format!("{} ({})", decimals(test.chi2, 2), test.df),
+                    &[test.chi2, Some(test.df as f64)],
                     Precision::Decimals(2),
                 ),
-                Cell::p_value(float(&test["p"])),
+                Cell::p_value(test.p),
             ]);
         }
-        if rates_allowed && measure == "gp_demand" {
+        if rates_allowed
+            && measure == "gp_demand"
+            && let Some(regression) = regression
+        {
             event_charts.extend(contrast_chart(&label, regression));
         }
         if rates_allowed && !treated.points.is_empty() {
@@ -336,7 +350,7 @@ fn design_sensitivity(
             cells.push(
                 match (
                     done.and_then(|r| r.rate_ratio),
-                    done.and_then(|r| results_interval(r.ci95)),
+                    done.and_then(|r| interval(r.ci95)),
                 ) {
                     (Some(value), Some((low, high))) => Cell::estimate(
                         Some(value),
@@ -352,9 +366,7 @@ fn design_sensitivity(
             );
         }
         let saving = estimates.and_then(|estimates| estimates.saving.done());
-        let saving_ci = saving
-            .and_then(|saving| saving.ci95)
-            .and_then(results_interval);
+        let saving_ci = saving.and_then(|saving| saving.ci95).and_then(interval);
         cells.push(match saving.and_then(|saving| saving.savings_per_person) {
             Some(value) => Cell::estimate(
                 Some(value),
@@ -373,7 +385,7 @@ fn design_sensitivity(
                     let estimate = ratio_of(measure.code).and_then(Estimated::done)?;
                     estimate
                         .rate_ratio
-                        .map(|value| (value, results_interval(estimate.ci95)))
+                        .map(|value| (value, interval(estimate.ci95)))
                 })
                 .collect(),
         });
@@ -420,21 +432,16 @@ const RATIO: Precision = Precision::Decimals(2);
 const MONTHS_TESTED: Shape = Shape::numbers(&["_first", "_last", "_reference"]);
 
 /// An estimate's rate ratio, or why there is none ("no data", "not estimable").
-fn ratio_cell(estimate: &Value) -> Cell {
-    match estimate["not_estimated"].as_str() {
-        Some(_) => Cell::missing(estimate_ratio(estimate)),
-        None => Cell::decimals(float(&estimate["rate_ratio"]), 2),
+fn ratio_cell(not_estimated: Option<&str>, rate_ratio: Option<f64>) -> Cell {
+    match not_estimated {
+        Some(_) => Cell::missing(ratio_or_reason(not_estimated, rate_ratio)),
+        None => Cell::decimals(rate_ratio, 2),
     }
 }
 
-/// A rate ratio, "n/a" when absent.
-fn plain_ratio(value: &Value) -> Cell {
-    Cell::decimals(float(value), 2)
-}
-
 /// A rate ratio's minimum detectable change either side of 1, as "12% lower / 14% higher".
-fn detectable(mde: &Value) -> String {
-    match (float(&mde["lower"]), float(&mde["higher"])) {
+fn detectable(mde: &MinimumDetectable) -> String {
+    match (mde.lower, mde.higher) {
         (Some(lower), Some(higher)) => format!(
             "{:.0}% lower / {:.0}% higher",
             100.0 * (1.0 - lower),
@@ -449,8 +456,8 @@ fn detectable(mde: &Value) -> String {
 const TOO_SMALL_TO_TELL_BELOW: f64 = 0.5;
 
 /// What an interval that includes no change means, given what the study could have seen.
-pub(super) fn power_sentence(mde: &Value) -> Option<String> {
-    let (lower, higher) = (float(&mde["lower"])?, float(&mde["higher"])?);
+pub(super) fn power_sentence(mde: &MinimumDetectable) -> Option<String> {
+    let (lower, higher) = (mde.lower?, mde.higher?);
     let down = 100.0 * (1.0 - lower);
     Some(if lower <= TOO_SMALL_TO_TELL_BELOW {
         format!(
@@ -466,7 +473,7 @@ pub(super) fn power_sentence(mde: &Value) -> Option<String> {
 
 /// The event-study regression of one measure as a chart: per month, the treated-comparison
 /// rate ratio relative to the reference month with its 95% CI; None without contrasts.
-fn contrast_chart(label: &str, regression: &Value) -> Option<Chart> {
+fn contrast_chart(label: &str, regression: &EventStudyRegression) -> Option<Chart> {
     let mut line = Line {
         name: "rate ratio against the reference month".into(),
         colour: 0,
@@ -474,16 +481,16 @@ fn contrast_chart(label: &str, regression: &Value) -> Option<Chart> {
         band: Vec::new(),
         stroke: Stroke::Solid,
     };
-    for month in regression["contrasts"].as_array()? {
-        let (Some(m), Some(value)) = (float(&month["month"]), float(&month["rate_ratio"])) else {
+    for month in &regression.contrasts {
+        let (m, Some(value)) = (month.month as f64, month.rate_ratio) else {
             continue;
         };
         line.points.push((m, value));
-        if let Some((low, high)) = interval(&month["ci95"]) {
+        if let Some((low, high)) = month.ci95.and_then(interval) {
             line.band.push((m, low, high));
         }
     }
-    let reference = float(&regression["reference_month"])?;
+    let reference = regression.reference_month as f64;
     Some(Chart {
         name: format!(
             "event_study_contrast_{}",
@@ -512,18 +519,23 @@ mod tests {
 
     #[test]
     fn an_interval_including_no_change_is_read_with_the_studys_power() {
-        let small = json!({"lower": 0.4, "higher": 2.5});
+        let mde = |lower, higher| MinimumDetectable {
+            lower,
+            higher,
+            basis: String::new(),
+        };
+        let small = mde(Some(0.4), Some(2.5));
         assert!(power_sentence(&small).unwrap().contains(
             "too small to tell: with 80% power it could only have detected a change of 60% or more"
         ));
-        let large = json!({"lower": 0.9, "higher": 1.11});
+        let large = mde(Some(0.9), Some(1.11));
         assert!(
             power_sentence(&large)
                 .unwrap()
                 .contains("could have detected a change of 10% lower or 11% higher")
         );
         assert_eq!(detectable(&large), "10% lower / 11% higher");
-        assert_eq!(power_sentence(&Value::Null), None);
-        assert_eq!(detectable(&Value::Null), "n/a");
+        assert_eq!(power_sentence(&mde(None, None)), None);
+        assert_eq!(detectable(&mde(None, None)), "n/a");
     }
 }

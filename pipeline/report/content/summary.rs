@@ -1,8 +1,6 @@
 //! The summary for commissioners: the few sentences a reader takes away, each from this
 //! run's estimates, with counts disclosure-controlled.
 
-use serde_json::Value;
-
 use super::service_use::power_sentence;
 use crate::measures::HEADLINE_INSTRUMENTS;
 use crate::outcomes;
@@ -10,7 +8,7 @@ use crate::report::disclosure::Disclosure;
 use crate::report::format::{
     change_words, ci, decimals, float, gbp, gbp_ci, interval, p_value, percent,
 };
-use crate::results::Results;
+use crate::results::{Avoided, Results, interval as results_interval};
 
 pub(super) fn summary(results: &Results, rule: Disclosure) -> Vec<String> {
     let mut lines = Vec::new();
@@ -27,49 +25,50 @@ pub(super) fn summary(results: &Results, rule: Disclosure) -> Vec<String> {
             results.design.kind.who(),
         ));
     }
-    if let Some(primary) = results.service_use.as_array().and_then(|rows| {
-        rows.iter()
-            .find(|row| row["role"] == "primary" && row["measure"] != "gp_demand")
-    }) {
-        let did = &primary["did"];
-        let label = outcomes::label(primary["measure"].as_str().unwrap_or(""));
-        if let (Some(rr), Some((low, high))) = (float(&did["rate_ratio"]), interval(&did["ci95"])) {
+    if let Some(primary) = results
+        .service_use()
+        .iter()
+        .find(|row| row.is_primary() && row.measure != "gp_demand")
+    {
+        let label = outcomes::label(&primary.measure);
+        if let Some(did) = primary.did.done()
+            && let (Some(rr), Some((low, high))) = (did.rate_ratio, results_interval(did.ci95))
+        {
             lines.push(format!(
                 "The primary outcome ({label}) was {} than expected from the comparison group after referral (rate ratio {:.2}, 95% confidence interval {:.2} to {:.2}).",
                 change_words(rr), rr, low, high
             ));
             if low <= 1.0
                 && high >= 1.0
-                && let Some(sentence) = power_sentence(&did["minimum_detectable_rate_ratio"])
+                && let Some(sentence) = power_sentence(&did.minimum_detectable_rate_ratio)
             {
                 lines.push(sentence);
             }
         }
     }
-    if let Some(gp) = results
-        .service_use
-        .as_array()
-        .and_then(|rows| rows.iter().find(|row| row["measure"] == "gp_demand"))
-    {
-        let did = &gp["did"];
-        if let (Some(rr), Some((low, high))) = (float(&did["rate_ratio"]), interval(&did["ci95"])) {
-            let adjusted = float(&did["p_holm"]).map_or(String::new(), |p| {
+    if let Some(gp) = results.service_use_row("gp_demand") {
+        if let Some(did) = gp.did.done()
+            && let (Some(rr), Some((low, high))) = (did.rate_ratio, results_interval(did.ci95))
+        {
+            let adjusted = did.p_holm.map_or(String::new(), |p| {
                 format!(" As one of several secondary measures, its p-value adjusted for testing them all (Holm) is {}.", p_value(Some(p)))
             });
             lines.push(format!(
                 "After referral, GP demand was {} than expected from the comparison group (rate ratio {:.2}, 95% confidence interval {:.2} to {:.2}){}.{adjusted}",
-                change_words(rr), rr, low, high, avoided_words(&did["avoided_per_person"])
+                change_words(rr), rr, low, high, avoided_words(did.avoided_per_person.as_ref())
             ));
             if low <= 1.0
                 && high >= 1.0
-                && let Some(sentence) = power_sentence(&did["minimum_detectable_rate_ratio"])
+                && let Some(sentence) = power_sentence(&did.minimum_detectable_rate_ratio)
             {
                 lines.push(sentence);
             }
         }
         if let (Some(naive), Some(comparison)) = (
-            float(&gp["before_after"]["rate_ratio"]),
-            float(&gp["comparison_before_after_rate_ratio"]),
+            gp.before_after
+                .done()
+                .and_then(|estimate| estimate.rate_ratio),
+            gp.comparison_before_after_rate_ratio,
         ) {
             lines.push(format!(
                 "A simple before-and-after count of the referred group alone would have reported GP demand {}: it compares the follow-up with the months just before referral, when need is at a peak that passes on its own (regression to the mean), and counts that fall as an effect. Over the same months the comparison group's use changed too ({}), without any referral.",
@@ -120,12 +119,15 @@ pub(super) fn summary(results: &Results, rule: Disclosure) -> Vec<String> {
 /// ": about 1.8 fewer GP appointments and contacts per person referred over the follow-up
 /// (95% CI 0.5 fewer to 3.2 fewer)", from the same model as the rate ratio; empty when not
 /// estimated.
-fn avoided_words(avoided: &Value) -> String {
+fn avoided_words(avoided: Option<&Avoided>) -> String {
     let words = |value: f64| {
         let direction = if value >= 0.0 { "fewer" } else { "more" };
         format!("{:.1} {direction}", value.abs())
     };
-    match (float(&avoided["avoided"]), interval(&avoided["ci95"])) {
+    match (
+        avoided.and_then(|avoided| avoided.avoided),
+        avoided.and_then(|avoided| results_interval(avoided.ci95)),
+    ) {
         (Some(value), Some((low, high))) => format!(
             ": about {} GP appointments and contacts per person referred over the follow-up (95% CI {} to {})",
             words(value),

@@ -14,7 +14,7 @@ use crate::measures::HEADLINE_INSTRUMENTS;
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{change_words, ci, decimals, float, gbp, gbp_ci, interval};
-use crate::results::Results;
+use crate::results::{Results, interval as results_interval};
 
 /// The rules, as the report states them.
 pub(super) const RULES: &str = "How strong the evidence is: \"Strong\" when the 95% interval excludes no effect, the comparison designs agree on this measure and the referred and comparison groups followed parallel paths before referral (no pre-trend test of the measures compared across designs with p < 0.05); \"Moderate\" when one of those two checks fails; \"Weak\" when both fail, or when there is no comparison group (wellbeing); \"Inconclusive\" when the interval includes no effect.";
@@ -45,14 +45,6 @@ pub(super) fn verdicts(results: &Results, rule: Disclosure) -> Value {
 /// One question's verdict.
 fn verdict(question: &str, answer: &str, detail: String, strength: &str, why: String) -> Value {
     json!({"question": question, "answer": answer, "detail": detail, "strength": strength, "why": why})
-}
-
-fn service_use<'a>(results: &'a Results, code: &str) -> Option<&'a Value> {
-    results
-        .service_use
-        .as_array()?
-        .iter()
-        .find(|row| row["measure"] == code)
 }
 
 /// Whether the interval (low, high) of a ratio excludes 1, and which side.
@@ -91,8 +83,9 @@ fn strength(results: &Results, measure: &str) -> (&'static str, String) {
     let failed_pre_trends: Vec<&str> = compared
         .iter()
         .filter(|code| {
-            service_use(results, code)
-                .and_then(|row| float(&row["event_study_regression"]["pre_trend"]["p"]))
+            results
+                .service_use_row(code)
+                .and_then(|row| row.event_study_regression.done()?.pre_trend.as_ref()?.p)
                 .is_some_and(|p| p < PRE_TREND_ALPHA)
         })
         .map(|code| outcomes::label(code))
@@ -126,11 +119,7 @@ fn strength(results: &Results, measure: &str) -> (&'static str, String) {
 /// Did NHS use fall? The primary outcome's DiD (total NHS cost unless the study named another).
 fn nhs_use(results: &Results) -> Value {
     const QUESTION: &str = "Did NHS use fall?";
-    let Some(primary) = results
-        .service_use
-        .as_array()
-        .and_then(|rows| rows.iter().find(|row| row["role"] == "primary"))
-    else {
+    let Some(primary) = results.service_use().iter().find(|row| row.is_primary()) else {
         return verdict(
             QUESTION,
             "Cannot tell",
@@ -139,11 +128,14 @@ fn nhs_use(results: &Results) -> Value {
             String::new(),
         );
     };
-    let code = primary["measure"].as_str().unwrap_or("");
+    let code = primary.measure.as_str();
     let label = outcomes::label(code);
-    let did = &primary["did"];
-    let (Some(rr), Some((low, high))) = (float(&did["rate_ratio"]), interval(&did["ci95"])) else {
-        let reason = did["not_estimated"].as_str().unwrap_or("not estimated");
+    let did = primary.did.done();
+    let (Some(rr), Some((low, high))) = (
+        did.and_then(|did| did.rate_ratio),
+        did.and_then(|did| results_interval(did.ci95)),
+    ) else {
+        let reason = primary.did.reason().unwrap_or("not estimated");
         return verdict(
             QUESTION,
             "Cannot tell",
@@ -163,7 +155,7 @@ fn nhs_use(results: &Results) -> Value {
             "No clear change",
             detail,
             "Inconclusive",
-            power_sentence(&did["minimum_detectable_rate_ratio"])
+            did.and_then(|did| power_sentence(&did.minimum_detectable_rate_ratio))
                 .unwrap_or_else(|| "The interval includes no change.".into()),
         ),
         clear => {
@@ -335,8 +327,10 @@ fn numbers(results: &Results) -> Vec<Value> {
             "range": "",
         }));
     }
-    if let Some(did) = service_use(results, "gp_demand").map(|row| &row["did"])
-        && let (Some(rr), Some(range)) = (float(&did["rate_ratio"]), interval(&did["ci95"]))
+    if let Some(did) = results
+        .service_use_row("gp_demand")
+        .and_then(|row| row.did.done())
+        && let (Some(rr), Some(range)) = (did.rate_ratio, results_interval(did.ci95))
     {
         numbers.push(json!({
             "value": change_words(rr),
