@@ -21,7 +21,7 @@
 use std::path::Path;
 use std::sync::LazyLock;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Location, Result};
 use crate::fact_csv::FactCsv;
@@ -72,7 +72,7 @@ pub static PSSRU_2024: LazyLock<UnitCosts> = LazyLock::new(|| {
 });
 
 /// One row of a unit-cost table, with its provenance.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CostItem {
     pub item: String,
     pub value_gbp: f64,
@@ -82,7 +82,7 @@ pub struct CostItem {
 }
 
 /// A unit-cost table at one price year.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnitCosts {
     /// The bundled set's name, or the path of a user's table.
     pub name: String,

@@ -6,10 +6,9 @@
 //! report. The file is written through `serde_json::Value`, whose maps are sorted, so the
 //! keys come out in alphabetical order whatever the field order here.
 //!
-//! Typed: every section but two. Still JSON values built by `estimate` (their keys
-//! documented where they are built): economics (nested sections: PSA, tornado, scales,
-//! projections, thresholds), and the methods (an open map of every option used, which the
-//! report's appendix lists as it finds it; kept a map on purpose).
+//! Every section is typed but the methods: an open map of every option used, which the
+//! report's appendix lists as it finds it (kept a map on purpose, so an option is added where
+//! it is used).
 
 use std::collections::BTreeMap;
 
@@ -17,6 +16,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::costs::UnitCosts;
 use crate::design::{ComparisonKind, Design, PriorUse};
 use crate::econ::programme::ProgrammeCost;
 
@@ -49,8 +49,8 @@ pub struct Results {
     /// The paired change per instrument and separately analysed item (`estimate::wellbeing`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wellbeing: Option<Vec<WellbeingChange>>,
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub economics: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub economics: Option<Estimated<Economics>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub equity: Option<Equity>,
     /// Every candidate design's estimates beside the headline's (`estimate::design_sensitivity`).
@@ -103,6 +103,11 @@ impl Results {
     /// One measure's service-use row.
     pub fn service_use_row(&self, measure: &str) -> Option<&ServiceUseRow> {
         self.service_use().iter().find(|row| row.measure == measure)
+    }
+
+    /// The economic evaluation, when it was estimated.
+    pub fn economics(&self) -> Option<&Economics> {
+        self.economics.as_ref()?.done()
     }
 
     /// The designs compared, when they were estimated.
@@ -710,6 +715,164 @@ pub struct WellbeingSubgroup {
     pub change: Option<SubgroupChange>,
 }
 
+/// The economic evaluation (`estimate::economics`): savings per person referred from the
+/// total-cost model, payback, sensitivity analyses and the unit costs used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Economics {
+    pub perspective: String,
+    /// The unit-cost set's name, and the table itself as uprated to the price year.
+    pub unit_costs: String,
+    pub unit_cost_table: UnitCosts,
+    /// "unit" or "record" (study.toml `[costs] hospital`).
+    pub hospital_costing: String,
+    pub price_year: String,
+    pub discount_rate: f64,
+    pub programme: ProgrammeCost,
+    pub programme_cost_per_person: f64,
+    pub horizon_months: usize,
+    pub monthly: Vec<EconomicsMonth>,
+    /// Discounted savings per person over the horizon.
+    pub savings_per_person_24m: Option<f64>,
+    pub savings_ci95: Option<[Option<f64>; 2]>,
+    pub net_per_person: Option<f64>,
+    /// By month ("12", "18", "24").
+    pub return_per_pound: BTreeMap<String, Option<f64>>,
+    pub return_per_pound_24m_ci95: Option<[Option<f64>; 2]>,
+    pub break_even_month: Option<u32>,
+    pub p_break_even_by_24m: Estimated<Option<f64>>,
+    pub bootstrap: EconomicsBootstrap,
+    pub tornado: Tornado,
+    /// Scenarios past the observed follow-up (none when it reaches 36 months).
+    pub projections: Vec<Projection>,
+    pub thresholds: Thresholds,
+    pub share_needed: Estimated<ShareNeeded>,
+    pub scales: Scales,
+    pub psa: Estimated<Psa>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EconomicsMonth {
+    pub month: u32,
+    pub saving_per_person: Option<f64>,
+    pub discounted_saving_per_person: Option<f64>,
+    pub cumulative_net_per_person: Option<f64>,
+    pub cumulative_net_ci95: Option<[Option<f64>; 2]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EconomicsBootstrap {
+    pub unit: String,
+    pub replicates: usize,
+    pub seed: u64,
+    pub interval: String,
+    pub non_finite_replicates: usize,
+}
+
+/// One-way sensitivity of the net saving per person at the horizon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tornado {
+    pub outcome: String,
+    pub base_case: Option<f64>,
+    /// Sorted by range, widest first.
+    pub bars: Vec<TornadoBar>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TornadoBar {
+    pub parameter: String,
+    pub variation: String,
+    pub low_value: Option<f64>,
+    pub high_value: Option<f64>,
+    pub net_at_low: Option<f64>,
+    pub net_at_high: Option<f64>,
+}
+
+/// A labelled scenario past the observed follow-up: assumed, not measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Projection {
+    pub scenario: String,
+    pub label: String,
+    pub observed_months: usize,
+    pub projected_to_month: usize,
+    pub projected_monthly_saving_from: Option<f64>,
+    pub base: String,
+    pub break_even_month: Option<u32>,
+    pub net_per_person_at_end: Option<f64>,
+    pub return_per_pound: BTreeMap<String, Option<f64>>,
+    pub cumulative_net_per_person: Vec<Option<f64>>,
+}
+
+/// Break-even programme costs and caseloads at 12, 18 and 24 months.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub what: String,
+    pub staffing_basis: String,
+    pub rows: Vec<ThresholdRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdRow {
+    pub months: u32,
+    pub cost_per_person: Option<f64>,
+    pub cost_ci95: Option<[Option<f64>; 2]>,
+    /// None: no caseload costs that little (the savings are not positive).
+    pub caseload_per_fte: Option<f64>,
+    pub caseload_ci95: Option<[Option<f64>; 2]>,
+}
+
+/// What the service would need to achieve: the share of expected NHS costs avoided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShareNeeded {
+    pub what: String,
+    pub expected_cost_per_person: Option<f64>,
+    pub estimated_share: Option<f64>,
+    pub estimated_share_ci95: Option<[Option<f64>; 2]>,
+    pub break_even_share: Option<f64>,
+    pub programme_costs: Vec<Option<f64>>,
+    pub grid: Vec<ShareRow>,
+}
+
+/// Net saving per person at one share avoided, per programme cost of the grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShareRow {
+    pub share: f64,
+    pub net: Vec<Option<f64>>,
+}
+
+/// The saving on the ratio scale (headline) and the additive scale (sensitivity).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scales {
+    pub what: String,
+    pub total_cost_rate_ratio: Option<f64>,
+    pub rows: Vec<ScaleRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScaleRow {
+    /// "ratio" or "additive".
+    pub scale: String,
+    pub role: String,
+    pub expected_cost_per_person: Option<f64>,
+    pub observed_cost_per_person: Option<f64>,
+    pub saving_per_person: Option<f64>,
+    pub discounted_saving_per_person: Option<f64>,
+    pub discounted_ci95: Option<[Option<f64>; 2]>,
+}
+
+/// The probabilistic sensitivity analysis of the net saving at the horizon.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Psa {
+    pub what: String,
+    pub draws: usize,
+    pub cv: f64,
+    pub seed: u64,
+    pub net_mean: Option<f64>,
+    pub net_ci95: Option<[Option<f64>; 2]>,
+    pub p_net_positive: Option<f64>,
+    pub non_finite_draws: usize,
+}
+
 /// A subgroup's mean paired change with its t interval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubgroupChange {
@@ -895,6 +1058,17 @@ pub(crate) fn for_tests(sections: Value) -> Results {
     for (section, value) in sections.as_object().expect("sections are an object") {
         // A test's service-use rows give only the keys they are about; each is merged onto
         // a row whose every estimate is empty.
+        if section == "economics" {
+            let mut economics = merged(economics_for_tests(), value);
+            if let Some(months) = value["monthly"].as_array() {
+                economics["monthly"] = months
+                    .iter()
+                    .map(|month| merged(economics_month_for_tests(), month))
+                    .collect();
+            }
+            document[section] = economics;
+            continue;
+        }
         if section == "service_use"
             && let Some(rows) = value.as_array()
         {
@@ -937,6 +1111,37 @@ fn service_use_row_for_tests() -> Value {
         "event_study_regression": {"reference_month": -13, "contrasts": [],
             "pre_trend": {"chi2": null, "df": 1, "p": null, "months": [-24, -14]}},
     })
+}
+
+/// An economics section with every estimate empty, for tests to fill in.
+#[cfg(test)]
+fn economics_for_tests() -> Value {
+    serde_json::json!({
+        "perspective": "", "unit_costs": "pssru-2024",
+        "unit_cost_table": crate::costs::PSSRU_2024.clone(),
+        "hospital_costing": "unit", "price_year": "2023/24", "discount_rate": 0.035,
+        "programme": ProgrammeCost::PerReferral { cost_per_person_gbp: 0.0 },
+        "programme_cost_per_person": 0.0, "horizon_months": 24, "monthly": [],
+        "savings_per_person_24m": null, "savings_ci95": null, "net_per_person": null,
+        "return_per_pound": {}, "return_per_pound_24m_ci95": null, "break_even_month": null,
+        "p_break_even_by_24m": null,
+        "bootstrap": {"unit": "matched set", "replicates": 2000, "seed": 1,
+                      "interval": "percentile", "non_finite_replicates": 0},
+        "tornado": {"outcome": "", "base_case": null, "bars": []},
+        "projections": [],
+        "thresholds": {"what": "", "staffing_basis": "", "rows": []},
+        "share_needed": {"not_estimated": "not in this test"},
+        "scales": {"what": "", "total_cost_rate_ratio": null, "rows": []},
+        "psa": {"not_estimated": "not in this test"},
+        "note": "",
+    })
+}
+
+#[cfg(test)]
+fn economics_month_for_tests() -> Value {
+    serde_json::json!({"month": 24, "saving_per_person": null,
+        "discounted_saving_per_person": null, "cumulative_net_per_person": null,
+        "cumulative_net_ci95": null})
 }
 
 /// A service-use row with only the keys a test gives (the rest empty).

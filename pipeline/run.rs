@@ -108,7 +108,7 @@ fn analyse(
             results.balance = Some(estimates.balance);
             results.service_use = Some(estimates.service_use);
             results.wellbeing = Some(estimates.wellbeing);
-            results.economics = estimates.economics;
+            results.economics = Some(estimates.economics);
             results.equity = Some(estimates.equity);
             results.design_sensitivity = Some(estimates.design_sensitivity);
             results.methods = estimates.methods;
@@ -326,7 +326,7 @@ async fn results_json(ctx: &SessionContext, config: &StudyConfig) -> Result<Resu
         balance: None,
         service_use: None,
         wellbeing: None,
-        economics: Value::Null,
+        economics: None,
         equity: None,
         design_sensitivity: None,
         methods: Value::Null,

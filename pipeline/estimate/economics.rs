@@ -30,16 +30,18 @@ use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
 use arrow::datatypes::{Field, Schema};
 use datafusion::prelude::SessionContext;
 use nalgebra::DMatrix;
-use serde_json::{Value, json};
 
-use super::{BOOTSTRAP_REPLICATES, Columns, finite, number};
+use super::{BOOTSTRAP_REPLICATES, Columns, finite, not_estimated};
 use crate::config::StudyConfig;
 use crate::costs::InflationIndex;
 use crate::econ::programme::{ProgrammeCost, STAFFING_PRICE_YEAR, Staffing};
 use crate::econ::{Payback, break_even_cost, discount_factor, payback};
 use crate::error::Result;
 use crate::outcomes::{self, COUNTED};
-use crate::results::DesignSaving;
+use crate::results::{
+    DesignSaving, Economics, EconomicsBootstrap, EconomicsMonth, Estimated, Projection, Psa,
+    ScaleRow, Scales, ShareNeeded, ShareRow, ThresholdRow, Thresholds, Tornado, TornadoBar,
+};
 use crate::stats::StatsResult;
 use crate::stats::bootstrap::{finite_replicates, for_each_resample, percentile_interval};
 
@@ -408,13 +410,12 @@ pub async fn estimate(
     ctx: &SessionContext,
     config: &StudyConfig,
     tables_dir: &Path,
-) -> Result<Value> {
+) -> Result<Estimated<Economics>> {
     let horizon = (config.post_months as usize).min(HORIZON_MONTHS);
     let Some(cost_per_person) = config.programme.per_person_gbp() else {
-        return Ok(json!({
-            "not_estimated": "the programme cost per person is unknown: the data show nobody to divide the service's total cost among",
-            "programme": config.programme,
-        }));
+        return Ok(Estimated::not(
+            "the programme cost per person is unknown: the data show nobody to divide the service's total cost among",
+        ));
     };
     let sets = load_sets(ctx, horizon, config).await?;
     let curve =
@@ -471,11 +472,6 @@ pub async fn estimate(
     let non_finite = totals
         .as_deref()
         .map_or(0, |totals| finite_replicates(totals).1);
-    let json_interval = |ci: Option<[f64; 2]>| {
-        ci.map_or(Value::Null, |[low, high]| {
-            json!([number(low), number(high)])
-        })
-    };
     let (savings_ci, return_ci, share_ci, cumulative_ci) = match &totals {
         Ok(totals) => (
             interval(totals),
@@ -496,43 +492,69 @@ pub async fn estimate(
     let share_needed = share_needed(&point, expected, cost_per_person, share_ci);
     let scales = reconciliation(&sets, horizon, config, savings_ci, &replicate_sums);
     let psa = probabilistic_sensitivity(&replicate_sums, horizon, config, cost_per_person);
-    Ok(json!({
-        "perspective": "NHS, comparison-adjusted: each follow-up month the treated group's baseline cost per day at risk times the comparison group's ratio to its own baseline (the total-cost rate ratio's model), less the treated group's observed cost, times the treated group's share still at risk (per person referred); the additive scale is a sensitivity (scales)",
-        "unit_costs": config.unit_costs,
-        "hospital_costing": config.hospital_costing.as_str(),
-        "price_year": config.price_year,
-        "unit_cost_table": config.unit_cost_table,
-        "discount_rate": config.discount_rate,
-        "programme": config.programme,
-        "programme_cost_per_person": cost_per_person,
-        "horizon_months": horizon,
-        "monthly": point.monthly.iter().zip(&cumulative_ci).map(|(row, ci)| json!({
-            "month": row.month,
-            "saving_per_person": number(row.saving_per_person),
-            "discounted_saving_per_person": number(row.discounted_saving_per_person),
-            "cumulative_net_per_person": number(row.cumulative_net_per_person),
-            "cumulative_net_ci95": json_interval(*ci),
-        })).collect::<Vec<_>>(),
-        "savings_per_person_24m": number(point.discounted_savings_per_person),
-        "savings_ci95": json_interval(savings_ci),
-        "net_per_person": number(point.discounted_savings_per_person - cost_per_person),
-        "return_per_pound": point.return_per_pound.iter().map(|(month, value)| (month.to_string(), number(*value))).collect::<serde_json::Map<_, _>>(),
-        "return_per_pound_24m_ci95": json_interval(return_ci),
-        "break_even_month": point.break_even_month,
-        "p_break_even_by_24m": match &totals {
-            Ok(_) => number(break_even_by_24 as f64 / BOOTSTRAP_REPLICATES as f64),
-            Err(error) => super::note(error),
+    Ok(Estimated::Done(Economics {
+        perspective: "NHS, comparison-adjusted: each follow-up month the treated group's baseline cost per day at risk times the comparison group's ratio to its own baseline (the total-cost rate ratio's model), less the treated group's observed cost, times the treated group's share still at risk (per person referred); the additive scale is a sensitivity (scales)".into(),
+        unit_costs: config.unit_costs.clone(),
+        hospital_costing: config.hospital_costing.as_str().into(),
+        price_year: config.price_year.clone(),
+        unit_cost_table: config.unit_cost_table.clone(),
+        discount_rate: config.discount_rate,
+        programme: config.programme.clone(),
+        programme_cost_per_person: cost_per_person,
+        horizon_months: horizon,
+        monthly: point
+            .monthly
+            .iter()
+            .zip(&cumulative_ci)
+            .map(|(row, ci)| EconomicsMonth {
+                month: row.month,
+                saving_per_person: finite(row.saving_per_person),
+                discounted_saving_per_person: finite(row.discounted_saving_per_person),
+                cumulative_net_per_person: finite(row.cumulative_net_per_person),
+                cumulative_net_ci95: finite_interval(*ci),
+            })
+            .collect(),
+        savings_per_person_24m: finite(point.discounted_savings_per_person),
+        savings_ci95: finite_interval(savings_ci),
+        net_per_person: finite(point.discounted_savings_per_person - cost_per_person),
+        return_per_pound: returns(&point),
+        return_per_pound_24m_ci95: finite_interval(return_ci),
+        break_even_month: point.break_even_month,
+        p_break_even_by_24m: match &totals {
+            Ok(_) => Estimated::Done(finite(
+                break_even_by_24 as f64 / BOOTSTRAP_REPLICATES as f64,
+            )),
+            Err(error) => Estimated::Not(not_estimated(error)),
         },
-        "bootstrap": {"unit": "matched set", "replicates": BOOTSTRAP_REPLICATES, "seed": config.seed, "interval": "percentile",
-                      "non_finite_replicates": non_finite},
-        "tornado": tornado,
-        "projections": projections,
-        "thresholds": thresholds,
-        "share_needed": share_needed,
-        "scales": scales,
-        "psa": psa,
-        "note": "savings are discounted gross NHS cost reductions per treated person over the horizon; net = savings - programme cost. Freed GP time is capacity, not cash released.",
+        bootstrap: EconomicsBootstrap {
+            unit: "matched set".into(),
+            replicates: BOOTSTRAP_REPLICATES,
+            seed: config.seed,
+            interval: "percentile".into(),
+            non_finite_replicates: non_finite,
+        },
+        tornado,
+        projections,
+        thresholds,
+        share_needed,
+        scales,
+        psa,
+        note: "savings are discounted gross NHS cost reductions per treated person over the horizon; net = savings - programme cost. Freed GP time is capacity, not cash released.".into(),
     }))
+}
+
+/// An interval with non-finite bounds as missing.
+fn finite_interval(interval: Option<[f64; 2]>) -> Option<[Option<f64>; 2]> {
+    interval.map(|[low, high]| [finite(low), finite(high)])
+}
+
+/// The return per £1 by month, keyed by the month's number.
+fn returns(curve: &Payback) -> BTreeMap<String, Option<f64>> {
+    curve
+        .return_per_pound
+        .iter()
+        .map(|(month, value)| (month.to_string(), finite(*value)))
+        .collect()
 }
 
 /// Draws of the probabilistic sensitivity analysis.
@@ -554,11 +576,11 @@ fn probabilistic_sensitivity(
     horizon: usize,
     config: &StudyConfig,
     cost: f64,
-) -> Value {
+) -> Estimated<Psa> {
     use rand::SeedableRng;
     use rand_distr::{Distribution, Gamma};
     if replicates.is_empty() {
-        return json!({"not_estimated": "no bootstrap replicates"});
+        return Estimated::not("no bootstrap replicates");
     }
     let shape = 1.0 / (PSA_CV * PSA_CV);
     let gamma = Gamma::new(shape, 1.0 / shape).expect("a positive shape and scale");
@@ -573,19 +595,22 @@ fn probabilistic_sensitivity(
             payback(&monthly, programme, config.discount_rate, &[]).discounted_savings_per_person;
         nets.push(saving - programme);
     }
-    let (finite, non_finite) = finite_replicates(&nets);
-    let mean = finite.iter().sum::<f64>() / finite.len().max(1) as f64;
-    let positive =
-        finite.iter().filter(|net| **net > 0.0).count() as f64 / finite.len().max(1) as f64;
-    json!({
-        "what": format!("net saving per person at month {horizon}: the matched-set bootstrap (draw d uses replicate d mod {}) jointly with Gamma multipliers (mean 1, CV {PSA_CV}) on each cost category's unit costs and on the programme cost", replicates.len()),
-        "draws": PSA_DRAWS,
-        "cv": PSA_CV,
-        "seed": config.seed.wrapping_add(1),
-        "net_mean": number(mean),
-        "net_ci95": percentile_interval(&finite, 0.95).map_or(Value::Null, |[low, high]| json!([number(low), number(high)])),
-        "p_net_positive": number(positive),
-        "non_finite_draws": non_finite,
+    let (finite_nets, non_finite) = finite_replicates(&nets);
+    let mean = finite_nets.iter().sum::<f64>() / finite_nets.len().max(1) as f64;
+    let positive = finite_nets.iter().filter(|net| **net > 0.0).count() as f64
+        / finite_nets.len().max(1) as f64;
+    Estimated::Done(Psa {
+        what: format!(
+            "net saving per person at month {horizon}: the matched-set bootstrap (draw d uses replicate d mod {}) jointly with Gamma multipliers (mean 1, CV {PSA_CV}) on each cost category's unit costs and on the programme cost",
+            replicates.len()
+        ),
+        draws: PSA_DRAWS,
+        cv: PSA_CV,
+        seed: config.seed.wrapping_add(1),
+        net_mean: finite(mean),
+        net_ci95: finite_interval(percentile_interval(&finite_nets, 0.95).ok()),
+        p_net_positive: finite(positive),
+        non_finite_draws: non_finite,
     })
 }
 
@@ -601,7 +626,7 @@ fn reconciliation(
     config: &StudyConfig,
     headline_ci: Option<[f64; 2]>,
     replicates: &[(Sums, Sums)],
-) -> Value {
+) -> Scales {
     let (treated, comparison) = pooled(sets.iter(), horizon);
     let follow_up = |sums: &Sums| {
         let mut total = Cell::default();
@@ -625,9 +650,19 @@ fn reconciliation(
         })
         .collect();
     let additive_ci = percentile_interval(&finite_replicates(&additive).0, 0.95).ok();
-    let rows: Vec<Value> = [
-        (Scale::Ratio, "ratio", "headline: the total-cost rate ratio's model", headline_ci),
-        (Scale::Additive, "additive", "sensitivity: parallel trends in pounds", additive_ci),
+    let rows: Vec<ScaleRow> = [
+        (
+            Scale::Ratio,
+            "ratio",
+            "headline: the total-cost rate ratio's model",
+            headline_ci,
+        ),
+        (
+            Scale::Additive,
+            "additive",
+            "sensitivity: parallel trends in pounds",
+            additive_ci,
+        ),
     ]
     .into_iter()
     .map(|(scale, name, role, ci)| {
@@ -637,22 +672,24 @@ fn reconciliation(
             expected += e;
             observed += o;
         }
-        json!({
-            "scale": name,
-            "role": role,
-            "expected_cost_per_person": number(expected),
-            "observed_cost_per_person": number(observed),
-            "saving_per_person": number(expected - observed),
-            "discounted_saving_per_person": number(discounted(&mut sets.iter(), scale)),
-            "discounted_ci95": ci.map_or(Value::Null, |[low, high]| json!([number(low), number(high)])),
-        })
+        ScaleRow {
+            scale: name.into(),
+            role: role.into(),
+            expected_cost_per_person: finite(expected),
+            observed_cost_per_person: finite(observed),
+            saving_per_person: finite(expected - observed),
+            discounted_saving_per_person: finite(discounted(&mut sets.iter(), scale)),
+            discounted_ci95: finite_interval(ci),
+        }
     })
     .collect();
-    json!({
-        "what": format!("the total NHS cost per treated person over the first {horizon} months of follow-up (undiscounted unless stated) expected without the service on each scale, as observed, and the saving; the rate ratio is total cost's over the same months from the same sums"),
-        "total_cost_rate_ratio": number(rate_ratio),
-        "rows": rows,
-    })
+    Scales {
+        what: format!(
+            "the total NHS cost per treated person over the first {horizon} months of follow-up (undiscounted unless stated) expected without the service on each scale, as observed, and the saving; the rate ratio is total cost's over the same months from the same sums"
+        ),
+        total_cost_rate_ratio: finite(rate_ratio),
+        rows,
+    }
 }
 
 /// Shares of the treated group's expected NHS costs (without the service) avoided in the grid
@@ -666,25 +703,36 @@ const COST_MULTIPLES: [f64; 5] = [0.5, 0.75, 1.0, 1.25, 1.5];
 /// (savings / that cost, with the same bootstrap's interval); the share that would pay for the
 /// programme; and the net saving per person for a grid of shares avoided and programme costs
 /// (net = share x expected cost - programme cost), a two-way sensitivity of effect and cost.
-fn share_needed(point: &Payback, expected: f64, cost: f64, share_ci: Option<[f64; 2]>) -> Value {
+fn share_needed(
+    point: &Payback,
+    expected: f64,
+    cost: f64,
+    share_ci: Option<[f64; 2]>,
+) -> Estimated<ShareNeeded> {
     if !(expected.is_finite() && expected > 0.0) {
-        return json!({"not_estimated": "the expected NHS cost without the service is not positive"});
+        return Estimated::not("the expected NHS cost without the service is not positive");
     }
     let costs: Vec<f64> = COST_MULTIPLES
         .iter()
         .map(|multiple| cost * multiple)
         .collect();
-    json!({
-        "what": format!("the discounted NHS cost per treated person over the horizon without the service (the treated group's baseline moved by the comparison group's change, as the savings assume), the share of it avoided, and the net saving per person for shares avoided {:?} and programme costs of {:?} times the study's", SHARES, COST_MULTIPLES),
-        "expected_cost_per_person": number(expected),
-        "estimated_share": number(point.discounted_savings_per_person / expected),
-        "estimated_share_ci95": share_ci.map_or(Value::Null, |[low, high]| json!([number(low), number(high)])),
-        "break_even_share": number(cost / expected),
-        "programme_costs": costs.iter().map(|c| number(*c)).collect::<Vec<_>>(),
-        "grid": SHARES.iter().map(|share| json!({
-            "share": share,
-            "net": costs.iter().map(|c| number(share * expected - c)).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
+    Estimated::Done(ShareNeeded {
+        what: format!(
+            "the discounted NHS cost per treated person over the horizon without the service (the treated group's baseline moved by the comparison group's change, as the savings assume), the share of it avoided, and the net saving per person for shares avoided {:?} and programme costs of {:?} times the study's",
+            SHARES, COST_MULTIPLES
+        ),
+        expected_cost_per_person: finite(expected),
+        estimated_share: finite(point.discounted_savings_per_person / expected),
+        estimated_share_ci95: finite_interval(share_ci),
+        break_even_share: finite(cost / expected),
+        programme_costs: costs.iter().map(|c| finite(*c)).collect(),
+        grid: SHARES
+            .iter()
+            .map(|share| ShareRow {
+                share: *share,
+                net: costs.iter().map(|c| finite(share * expected - c)).collect(),
+            })
+            .collect(),
     })
 }
 
@@ -697,7 +745,7 @@ fn thresholds(
     cost: f64,
     point: &Payback,
     cumulative_ci: &[Option<[f64; 2]>],
-) -> Result<Value> {
+) -> Result<Thresholds> {
     let (staffing, factor, basis) = match &config.programme {
         ProgrammeCost::Staffing {
             staffing,
@@ -715,29 +763,27 @@ fn thresholds(
         ),
     };
     let caseload = |threshold: f64| staffing.caseload_for_cost(threshold, factor);
-    let rows: Vec<Value> = RETURN_MONTHS
+    let caseload = |threshold: f64| caseload(threshold).and_then(finite);
+    let rows: Vec<ThresholdRow> = RETURN_MONTHS
         .iter()
         .filter_map(|&month| {
             let ci = cumulative_ci.get(month as usize - 1).copied().flatten();
             let (threshold, threshold_ci) = break_even_cost(point, cost, month, ci)?;
-            // A higher break-even cost needs a smaller caseload, so the bounds swap.
-            let caseload_ci = threshold_ci.map(|[low, high]| {
-                json!([caseload(high).map(number), caseload(low).map(number)])
-            });
-            Some(json!({
-                "months": month,
-                "cost_per_person": number(threshold),
-                "cost_ci95": threshold_ci.map_or(Value::Null, |[low, high]| json!([number(low), number(high)])),
-                "caseload_per_fte": caseload(threshold).map(number),
-                "caseload_ci95": caseload_ci.unwrap_or(Value::Null),
-            }))
+            Some(ThresholdRow {
+                months: month,
+                cost_per_person: finite(threshold),
+                cost_ci95: finite_interval(threshold_ci),
+                caseload_per_fte: caseload(threshold),
+                // A higher break-even cost needs a smaller caseload, so the bounds swap.
+                caseload_ci95: threshold_ci.map(|[low, high]| [caseload(high), caseload(low)]),
+            })
         })
         .collect();
-    Ok(json!({
-        "what": "thresholds, not predictions: the programme cost per person at which this study's discounted savings to each month would exactly pay for it, and the link-worker caseload at which the staffing model would cost that much (null: no caseload does, because the savings are not positive)",
-        "staffing_basis": basis,
-        "rows": rows,
-    }))
+    Ok(Thresholds {
+        what: "thresholds, not predictions: the programme cost per person at which this study's discounted savings to each month would exactly pay for it, and the link-worker caseload at which the staffing model would cost that much (null: no caseload does, because the savings are not positive)".into(),
+        staffing_basis: basis.into(),
+        rows,
+    })
 }
 
 /// One-way sensitivity of the net saving per person at the horizon, bars sorted by range.
@@ -748,7 +794,7 @@ fn tornado(
     cost: f64,
     point: &Payback,
     savings_ci: Option<[f64; 2]>,
-) -> Value {
+) -> Tornado {
     let rate = config.discount_rate;
     let net = |payback: &Payback| payback.discounted_savings_per_person;
     let base = net(point) - cost;
@@ -813,23 +859,33 @@ fn tornado(
         let range = |bar: &(String, String, f64, f64, f64, f64)| (bar.5 - bar.4).abs();
         range(b).total_cmp(&range(a)).then_with(|| a.0.cmp(&b.0))
     });
-    json!({
-        "outcome": format!("net saving per treated person at month {horizon} (discounted savings - programme cost)"),
-        "base_case": number(base),
-        "bars": bars.iter().map(|(parameter, variation, low, high, net_low, net_high)| json!({
-            "parameter": parameter, "variation": variation,
-            "low_value": number(*low), "high_value": number(*high),
-            "net_at_low": number(*net_low), "net_at_high": number(*net_high),
-        })).collect::<Vec<_>>(),
-    })
+    Tornado {
+        outcome: format!(
+            "net saving per treated person at month {horizon} (discounted savings - programme cost)"
+        ),
+        base_case: finite(base),
+        bars: bars
+            .into_iter()
+            .map(
+                |(parameter, variation, low, high, net_low, net_high)| TornadoBar {
+                    parameter,
+                    variation,
+                    low_value: finite(low),
+                    high_value: finite(high),
+                    net_at_low: finite(net_low),
+                    net_at_high: finite(net_high),
+                },
+            )
+            .collect(),
+    }
 }
 
 /// Labelled scenarios past the observed follow-up: the mean saving of the last observed
 /// months persists, or decays by 33% a year.
-fn projections(monthly: &[f64], cost: f64, rate: f64) -> Value {
+fn projections(monthly: &[f64], cost: f64, rate: f64) -> Vec<Projection> {
     let observed = monthly.len();
     if observed == 0 || observed >= PROJECTION_MONTHS {
-        return json!([]);
+        return Vec::new();
     }
     let base_months = PROJECTION_BASE_MONTHS.min(observed);
     let level = monthly[observed - base_months..].iter().sum::<f64>() / base_months as f64;
@@ -837,7 +893,7 @@ fn projections(monthly: &[f64], cost: f64, rate: f64) -> Value {
         ("effect persists", 0.0),
         ("effect decays 33% a year", ANNUAL_DECAY),
     ];
-    let rows: Vec<Value> = scenarios
+    scenarios
         .iter()
         .map(|(name, annual_decay)| {
             let mut series = monthly.to_vec();
@@ -845,21 +901,24 @@ fn projections(monthly: &[f64], cost: f64, rate: f64) -> Value {
                 level * (1.0 - annual_decay).powf(after as f64 / 12.0)
             }));
             let curve = payback(&series, cost, rate, &[12, 18, 24, 36]);
-            json!({
-                "scenario": name,
-                "label": "scenario, not an estimate: months after the observed follow-up are assumed, not measured",
-                "observed_months": observed,
-                "projected_to_month": PROJECTION_MONTHS,
-                "projected_monthly_saving_from": number(level),
-                "base": format!("mean saving of the last {base_months} observed months"),
-                "break_even_month": curve.break_even_month,
-                "net_per_person_at_end": number(curve.discounted_savings_per_person - cost),
-                "return_per_pound": curve.return_per_pound.iter().map(|(month, value)| (month.to_string(), number(*value))).collect::<serde_json::Map<_, _>>(),
-                "cumulative_net_per_person": curve.monthly.iter().map(|row| number(row.cumulative_net_per_person)).collect::<Vec<_>>(),
-            })
+            Projection {
+                scenario: name.to_string(),
+                label: "scenario, not an estimate: months after the observed follow-up are assumed, not measured".into(),
+                observed_months: observed,
+                projected_to_month: PROJECTION_MONTHS,
+                projected_monthly_saving_from: finite(level),
+                base: format!("mean saving of the last {base_months} observed months"),
+                break_even_month: curve.break_even_month,
+                net_per_person_at_end: finite(curve.discounted_savings_per_person - cost),
+                return_per_pound: returns(&curve),
+                cumulative_net_per_person: curve
+                    .monthly
+                    .iter()
+                    .map(|row| finite(row.cumulative_net_per_person))
+                    .collect(),
+            }
         })
-        .collect();
-    json!(rows)
+        .collect()
 }
 
 /// `tables/economics_monthly.{parquet,csv}` (restricted): the monthly series with its
@@ -1071,15 +1130,15 @@ mod tests {
             "[study]\nname = \"T\"\nstart = 2022-04-01\nend = 2024-03-31\ndata_end = 2026-03-31\n";
         let config = StudyConfig::parse(text, Path::new("study.toml")).unwrap();
         let table = reconciliation(std::slice::from_ref(&set), 2, &config, None, &[]);
-        assert!((table["total_cost_rate_ratio"].as_f64().unwrap() - 1.0).abs() < 1e-12);
-        let rows = table["rows"].as_array().unwrap();
+        assert!((table.total_cost_rate_ratio.unwrap() - 1.0).abs() < 1e-12);
+        let rows = &table.rows;
         assert_eq!(
-            (rows[0]["scale"].as_str(), rows[1]["scale"].as_str()),
-            (Some("ratio"), Some("additive"))
+            (rows[0].scale.as_str(), rows[1].scale.as_str()),
+            ("ratio", "additive")
         );
-        assert_eq!(rows[0]["expected_cost_per_person"], json!(132.0));
-        assert_eq!(rows[1]["expected_cost_per_person"], json!(126.0));
-        assert_eq!(rows[1]["saving_per_person"], json!(-6.0));
+        assert_eq!(rows[0].expected_cost_per_person, Some(132.0));
+        assert_eq!(rows[1].expected_cost_per_person, Some(126.0));
+        assert_eq!(rows[1].saving_per_person, Some(-6.0));
     }
 
     #[test]
@@ -1099,27 +1158,29 @@ mod tests {
         let saving =
             payback(&[10.0; 24], 0.0, config.discount_rate, &[]).discounted_savings_per_person;
         let cost = 200.0;
-        let psa = probabilistic_sensitivity(&replicates, 24, &config, cost);
-        let value = |key: &str| psa[key].as_f64().unwrap();
-        assert!((value("net_mean") - (saving - cost)).abs() < 2.0, "{psa}");
+        let estimated = probabilistic_sensitivity(&replicates, 24, &config, cost);
+        let psa = estimated.done().unwrap();
+        assert!(
+            (psa.net_mean.unwrap() - (saving - cost)).abs() < 2.0,
+            "{psa:?}"
+        );
         let sd = PSA_CV * (saving * saving + cost * cost).sqrt();
         let normal = statrs::distribution::Normal::new(0.0, 1.0).unwrap();
         let expected = statrs::distribution::ContinuousCDF::cdf(&normal, (saving - cost) / sd);
         assert!(
-            (value("p_net_positive") - expected).abs() < 0.03,
-            "{psa} vs {expected}"
+            (psa.p_net_positive.unwrap() - expected).abs() < 0.03,
+            "{psa:?} vs {expected}"
         );
-        let [low, high] = [
-            psa["net_ci95"][0].as_f64().unwrap(),
-            psa["net_ci95"][1].as_f64().unwrap(),
-        ];
+        let [Some(low), Some(high)] = psa.net_ci95.unwrap() else {
+            panic!("an interval")
+        };
         assert!(
             ((high - low) / (2.0 * 1.96 * sd) - 1.0).abs() < 0.08,
             "{low}..{high}, sd {sd}"
         );
         // The same seed gives the same draws.
         assert_eq!(
-            psa,
+            estimated,
             probabilistic_sensitivity(&replicates, 24, &config, cost)
         );
     }
@@ -1142,21 +1203,17 @@ mod tests {
         let cost = config.programme.per_person_gbp().unwrap();
         let point = payback(&[10.0; 24], cost, config.discount_rate, &[]);
         let tornado = tornado(&sets, 24, &config, cost, &point, None);
-        let bar = tornado["bars"]
-            .as_array()
-            .unwrap()
+        let bar = tornado
+            .bars
             .iter()
-            .find(|bar| bar["parameter"] == "Discount rate")
+            .find(|bar| bar.parameter == "Discount rate")
             .unwrap();
-        assert_eq!(bar["variation"], "0% to 3.5%");
-        assert_eq!(
-            (bar["low_value"].as_f64(), bar["high_value"].as_f64()),
-            (Some(0.0), Some(0.035))
-        );
+        assert_eq!(bar.variation, "0% to 3.5%");
+        assert_eq!((bar.low_value, bar.high_value), (Some(0.0), Some(0.035)));
         // Undiscounted: 24 x 10 less the programme cost; at 3.5% the base case.
-        assert!((bar["net_at_low"].as_f64().unwrap() - (240.0 - cost)).abs() < 1e-9);
-        let base = tornado["base_case"].as_f64().unwrap();
-        assert!((bar["net_at_high"].as_f64().unwrap() - base).abs() < 1e-9);
+        assert!((bar.net_at_low.unwrap() - (240.0 - cost)).abs() < 1e-9);
+        let base = tornado.base_case.unwrap();
+        assert!((bar.net_at_high.unwrap() - base).abs() < 1e-9);
     }
 
     #[test]
@@ -1176,13 +1233,14 @@ mod tests {
             0.0,
             &[],
         );
-        let needed = share_needed(&point, expected, 11.0, None);
-        assert!((needed["estimated_share"].as_f64().unwrap() - 0.1).abs() < 1e-12);
-        assert!((needed["break_even_share"].as_f64().unwrap() - 0.05).abs() < 1e-12);
+        let estimated = share_needed(&point, expected, 11.0, None);
+        let needed = estimated.done().unwrap();
+        assert!((needed.estimated_share.unwrap() - 0.1).abs() < 1e-12);
+        assert!((needed.break_even_share.unwrap() - 0.05).abs() < 1e-12);
         // 20% of 220 avoided at 1.5 x the programme cost of 11: 44 - 16.5.
-        let net = needed["grid"][4]["net"][4].as_f64().unwrap();
-        assert!((net - 27.5).abs() < 1e-9, "{needed}");
-        assert!(share_needed(&point, 0.0, 11.0, None)["not_estimated"].is_string());
+        let net = needed.grid[4].net[4].unwrap();
+        assert!((net - 27.5).abs() < 1e-9, "{needed:?}");
+        assert!(share_needed(&point, 0.0, 11.0, None).reason().is_some());
     }
 
     #[test]
@@ -1191,21 +1249,13 @@ mod tests {
         let value = projections(&monthly, 500.0, 0.0);
         let persists = &value[0];
         let decays = &value[1];
-        assert_eq!(persists["projected_to_month"], 36);
-        assert!(
-            persists["label"]
-                .as_str()
-                .unwrap()
-                .contains("not an estimate")
-        );
+        assert_eq!(persists.projected_to_month, 36);
+        assert!(persists.label.contains("not an estimate"));
         // Undiscounted: 36 × 30 − 500 = 580; decays: 24 × 30 + Σ_{a=1..12} 30 × 0.67^(a/12) − 500.
-        assert!((persists["net_per_person_at_end"].as_f64().unwrap() - 580.0).abs() < 1e-9);
+        assert!((persists.net_per_person_at_end.unwrap() - 580.0).abs() < 1e-9);
         let decayed: f64 = (1..=12).map(|a| 30.0 * 0.67f64.powf(a as f64 / 12.0)).sum();
-        assert!(
-            (decays["net_per_person_at_end"].as_f64().unwrap() - (720.0 + decayed - 500.0)).abs()
-                < 1e-9
-        );
-        assert_eq!(persists["break_even_month"], 17);
-        assert_eq!(projections(&vec![1.0; 36], 1.0, 0.0), json!([]));
+        assert!((decays.net_per_person_at_end.unwrap() - (720.0 + decayed - 500.0)).abs() < 1e-9);
+        assert_eq!(persists.break_even_month, Some(17));
+        assert!(projections(&vec![1.0; 36], 1.0, 0.0).is_empty());
     }
 }

@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 use crate::outcomes;
 use crate::results::{
     BalanceRow, DesignEstimates, DesignRow, DesignSaving, DesignSensitivity, DesignVerdict, Did,
-    Disagreement, EValue, Equity, Estimated, FollowUpExits, GroupExits, MatchedGroups,
+    Disagreement, EValue, Economics, Equity, Estimated, FollowUpExits, GroupExits, MatchedGroups,
     NotEstimated, RateRatio, ServiceUseRow, WellbeingChange,
 };
 
@@ -80,7 +80,7 @@ pub struct Estimates {
     pub balance: Estimated<Vec<BalanceRow>>,
     pub service_use: Estimated<Vec<ServiceUseRow>>,
     pub wellbeing: Vec<WellbeingChange>,
-    pub economics: Value,
+    pub economics: Estimated<Economics>,
     /// Subgroup estimates for the equity breakdowns.
     pub equity: Equity,
     /// Every candidate design's rate ratios and saving beside the headline's, the verdict
@@ -186,7 +186,7 @@ pub async fn estimate(
                 balance,
                 service_use: Estimated::not(reason.clone()),
                 wellbeing: wellbeing.results,
-                economics: json!({ "not_estimated": reason.clone() }),
+                economics: Estimated::not(reason.clone()),
                 equity: Equity {
                     service_use: Estimated::not(reason),
                     service_use_interactions: None,
@@ -297,7 +297,7 @@ fn headline_row(
     design: &Design,
     comparison: &comparison::Comparison,
     service_use: &[ServiceUseRow],
-    economics: &Value,
+    economics: &Estimated<Economics>,
 ) -> DesignRow {
     let rate_ratios = outcomes::compared_across_designs()
         .map(|measure| measure.code)
@@ -310,7 +310,7 @@ fn headline_row(
             Some((name.to_string(), ratio))
         })
         .collect();
-    let ci95 = &economics["savings_ci95"];
+    let economics = economics.done();
     DesignRow {
         design: design.into(),
         headline: true,
@@ -318,11 +318,10 @@ fn headline_row(
             matched_treated: comparison.matched_treated as u64,
             rate_ratios,
             saving: Estimated::Done(DesignSaving {
-                horizon_months: economics["horizon_months"].as_u64(),
-                savings_per_person: economics["savings_per_person_24m"].as_f64(),
-                ci95: ci95
-                    .is_array()
-                    .then(|| [ci95[0].as_f64(), ci95[1].as_f64()]),
+                horizon_months: economics.map(|economics| economics.horizon_months as u64),
+                savings_per_person: economics
+                    .and_then(|economics| economics.savings_per_person_24m),
+                ci95: economics.and_then(|economics| economics.savings_ci95),
                 bootstrap_non_finite_replicates: None,
                 counterfactual_factor: None,
             }),
@@ -504,13 +503,8 @@ pub(crate) fn number(value: f64) -> Value {
     }
 }
 
-/// Turns a statistics error into a reportable note rather than failing the run: small or
-/// degenerate groups are expected in subgroups and must not stop an evaluation.
-pub(crate) fn note(error: &crate::stats::StatsError) -> Value {
-    json!({ "not_estimated": error.to_string() })
-}
-
-/// The same reason in a typed result.
+/// A statistics error as a reportable reason rather than a failed run: small or degenerate
+/// groups are expected in subgroups and must not stop an evaluation.
 pub(crate) fn not_estimated(error: &crate::stats::StatsError) -> NotEstimated {
     NotEstimated {
         not_estimated: error.to_string(),

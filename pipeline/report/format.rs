@@ -14,11 +14,6 @@ pub fn count(value: &Value) -> Option<u64> {
     value.as_u64()
 }
 
-/// A JSON [low, high] pair.
-pub fn interval(value: &Value) -> Option<(f64, f64)> {
-    Some((float(value.get(0)?)?, float(value.get(1)?)?))
-}
-
 pub fn decimals(value: Option<f64>, places: usize) -> String {
     value.map_or_else(|| "n/a".into(), |value| format!("{value:.places$}"))
 }

@@ -5,20 +5,22 @@ use serde_json::{Value, json};
 
 use super::table::{Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, TEXT};
 use super::{Content, SOURCE, Table};
+use crate::econ::programme::{CostDivisor, ProgrammeCost};
 use crate::report::charts::{Bar, Chart, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{ci, count, decimals, float, gbp, gbp_ci, interval, percent};
-use crate::results::Results;
+use crate::report::format::{ci, decimals, gbp, gbp_ci, percent};
+use crate::results::{Economics, Estimated, Results, interval};
 
 pub(super) fn economics_section(
     results: &Results,
     rule: Disclosure,
     content: &mut Content,
 ) -> Value {
-    let economics = &results.economics;
-    if economics["monthly"].as_array().is_none() {
-        return json!({"not_estimated": economics["not_estimated"]});
-    }
+    let economics = match &results.economics {
+        Some(Estimated::Done(economics)) => economics,
+        Some(Estimated::Not(reason)) => return json!(reason),
+        None => return json!({"not_estimated": null}),
+    };
     let mut monthly = Table::new(
         "economics_monthly",
         "Savings per person referred by month (NHS perspective, discounted)",
@@ -40,20 +42,20 @@ pub(super) fn economics_section(
         band: Vec::new(),
         stroke: Stroke::Solid,
     };
-    for row in economics["monthly"].as_array().into_iter().flatten() {
-        let month = float(&row["month"]).unwrap_or(0.0);
-        let net = float(&row["cumulative_net_per_person"]);
-        let band = interval(&row["cumulative_net_ci95"]);
+    for row in &economics.monthly {
+        let month = f64::from(row.month);
+        let net = row.cumulative_net_per_person;
+        let band = row.cumulative_net_ci95.and_then(interval);
         monthly.rows.push(vec![
             Cell::decimals(Some(month), 0),
-            Cell::gbp(float(&row["saving_per_person"])),
+            Cell::gbp(row.saving_per_person),
             Cell::gbp(net),
             Cell::interval(band, gbp_ci(band), POUNDS),
         ]);
         if let Some(net) = net {
             curve.points.push((month, net));
         }
-        if let Some((low, high)) = interval(&row["cumulative_net_ci95"]) {
+        if let Some((low, high)) = band {
             curve.band.push((month, low, high));
         }
     }
@@ -68,49 +70,44 @@ pub(super) fn economics_section(
             ("net_per_person_gbp", "Net per person at the end", NUMBER),
         ],
     );
-    let observed = economics["horizon_months"].as_f64().unwrap_or(24.0);
-    for (index, scenario) in economics["projections"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
+    let observed = economics.horizon_months as f64;
+    for (index, scenario) in economics.projections.iter().enumerate() {
         projections.rows.push(vec![
-            Cell::text(scenario["scenario"].as_str().unwrap_or("")),
-            Cell::decimals(float(&scenario["projected_to_month"]), 0),
-            match float(&scenario["break_even_month"]) {
-                Some(month) => Cell::decimals(Some(month), 0),
+            Cell::text(scenario.scenario.as_str()),
+            Cell::decimals(Some(scenario.projected_to_month as f64), 0),
+            match scenario.break_even_month {
+                Some(month) => Cell::decimals(Some(f64::from(month)), 0),
                 None => Cell::missing("not reached"),
             },
-            Cell::gbp(float(&scenario["net_per_person_at_end"])),
+            Cell::gbp(scenario.net_per_person_at_end),
         ]);
-        let points: Vec<(f64, f64)> = scenario["cumulative_net_per_person"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let points: Vec<(f64, f64)> = scenario
+            .cumulative_net_per_person
+            .iter()
             .enumerate()
-            .filter_map(|(month, value)| Some((month as f64 + 1.0, float(value)?)))
+            .filter_map(|(month, value)| Some((month as f64 + 1.0, (*value)?)))
             .filter(|(month, _)| *month >= observed)
             .collect();
         lines.push(Line {
-            name: format!("scenario: {}", scenario["scenario"].as_str().unwrap_or("")),
+            name: format!("scenario: {}", scenario.scenario),
             colour: 2 + index,
             points,
             band: Vec::new(),
             stroke: Stroke::Dashed,
         });
     }
-    let markers = economics["break_even_month"]
-        .as_f64()
+    let markers = economics
+        .break_even_month
+        .map(f64::from)
         .map(|month| vec![(month, 0.0, format!("break-even: month {month}"))])
         .unwrap_or_default();
     content.charts.push(Chart {
         name: "payback_curve".into(),
         title: "Payback: cumulative discounted NHS savings net of programme cost".into(),
         note: format!(
-            "{SOURCE}. Per person referred, {} prices, discounted at {}%; band: bootstrap 95% CI. Dashed: scenarios, not estimates.",
-            economics["price_year"].as_str().unwrap_or(""),
-            float(&economics["discount_rate"]).map_or("?".into(), |r| format!("{:.1}", r * 100.0))
+            "{SOURCE}. Per person referred, {} prices, discounted at {:.1}%; band: bootstrap 95% CI. Dashed: scenarios, not estimates.",
+            economics.price_year,
+            economics.discount_rate * 100.0
         ),
         kind: Kind::Lines {
             series: lines,
@@ -122,8 +119,8 @@ pub(super) fn economics_section(
         },
     });
 
-    let tornado_data = &economics["tornado"];
-    let base = float(&tornado_data["base_case"]).unwrap_or(0.0);
+    let tornado_data = &economics.tornado;
+    let base = tornado_data.base_case.unwrap_or(0.0);
     let mut tornado = Table::new(
         "economics_tornado",
         "One-way sensitivity of the net saving per person",
@@ -135,12 +132,12 @@ pub(super) fn economics_section(
         ],
     );
     let mut bars = Vec::new();
-    for bar in tornado_data["bars"].as_array().into_iter().flatten() {
-        let parameter = bar["parameter"].as_str().unwrap_or("").to_string();
-        let (low, high) = (float(&bar["net_at_low"]), float(&bar["net_at_high"]));
+    for bar in &tornado_data.bars {
+        let parameter = bar.parameter.clone();
+        let (low, high) = (bar.net_at_low, bar.net_at_high);
         tornado.rows.push(vec![
             Cell::text(parameter.clone()),
-            Cell::text(bar["variation"].as_str().unwrap_or("")),
+            Cell::text(bar.variation.as_str()),
             Cell::gbp(low),
             Cell::gbp(high),
         ]);
@@ -179,21 +176,12 @@ pub(super) fn economics_section(
             ("source", "Source", TEXT),
         ],
     );
-    for item in economics["unit_cost_table"]["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let value = float(&item["value_gbp"]);
+    for item in &economics.unit_cost_table.items {
         unit_costs.rows.push(vec![
-            Cell::text(item["item"].as_str().unwrap_or("").replace('_', " ")),
-            Cell::decimals(value, 2),
-            Cell::text(item["unit"].as_str().unwrap_or("")),
-            Cell::text(format!(
-                "{} ({})",
-                item["source"].as_str().unwrap_or(""),
-                item["table_reference"].as_str().unwrap_or("")
-            )),
+            Cell::text(item.item.replace('_', " ")),
+            Cell::decimals(Some(item.value_gbp).filter(|value| value.is_finite()), 2),
+            Cell::text(item.unit.as_str()),
+            Cell::text(format!("{} ({})", item.source, item.table_reference)),
         ]);
     }
     let mut thresholds = Table::new(
@@ -223,26 +211,21 @@ pub(super) fn economics_section(
             format!("{people:.0}")
         }
     };
-    let caseload = |value: &Value| float(value).map_or("none (no saving)".to_string(), people);
-    for row in economics["thresholds"]["rows"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let cost = float(&row["cost_per_person"]);
-        let cost_ci = interval(&row["cost_ci95"]);
-        let (caseload_ci, caseload_bounds) = match row["caseload_ci95"].as_array() {
-            Some(bounds) if bounds.len() == 2 => {
-                let (low, high) = (float(&bounds[0]), float(&bounds[1]));
+    let caseload = |value: Option<f64>| value.map_or("none (no saving)".to_string(), people);
+    for row in &economics.thresholds.rows {
+        let cost = row.cost_per_person;
+        let cost_ci = row.cost_ci95.and_then(interval);
+        let (caseload_ci, caseload_bounds) = match row.caseload_ci95 {
+            Some([low, high]) => {
                 let low_text = low.map_or("n/a".to_string(), people);
                 let high_text = high.map_or("no upper limit".to_string(), people);
                 (format!(" ({low_text} to {high_text})"), [low, high])
             }
-            _ => (String::new(), [None, None]),
+            None => (String::new(), [None, None]),
         };
-        let caseload_value = float(&row["caseload_per_fte"]);
+        let caseload_value = row.caseload_per_fte;
         thresholds.rows.push(vec![
-            Cell::decimals(float(&row["months"]), 0),
+            Cell::decimals(Some(f64::from(row.months)), 0),
             Cell::estimate(
                 cost,
                 cost_ci,
@@ -250,18 +233,17 @@ pub(super) fn economics_section(
                 POUNDS,
             ),
             Cell::numbers(
-                format!("{}{caseload_ci}", caseload(&row["caseload_per_fte"])),
+                format!("{}{caseload_ci}", caseload(row.caseload_per_fte)),
                 &[caseload_value, caseload_bounds[0], caseload_bounds[1]],
                 Precision::Decimals(0),
             ),
         ]);
     }
-    let thresholds_note = economics["thresholds"]["staffing_basis"].as_str().map(|basis| {
-        format!(
-            "Thresholds, not predictions: the NHS costs this study estimates are avoided per person referred, discounted, to each month, are the most the programme could cost per person and still break even by then; the caseload is the number of people a link worker would need to support a year to cost that much ({basis})."
-        )
-    });
-    if economics["hospital_costing"] == "record" {
+    let basis = &economics.thresholds.staffing_basis;
+    let thresholds_note = Some(format!(
+        "Thresholds, not predictions: the NHS costs this study estimates are avoided per person referred, discounted, to each month, are the most the programme could cost per person and still break even by then; the caseload is the number of people a link worker would need to support a year to cost that much ({basis})."
+    ));
+    if economics.hospital_costing == "record" {
         unit_costs.rows.push(vec![
             Cell::text("hospital events with their own cost"),
             Cell::missing("as recorded"),
@@ -269,39 +251,39 @@ pub(super) fn economics_section(
             Cell::text("the extract's cost_gbp (e.g. the SUS tariff final price), not uprated; the rows above cost records without one"),
         ]);
     }
-    let returns = &economics["return_per_pound"];
+    let returns = |month: &str| economics.return_per_pound.get(month).copied().flatten();
     let (share_needed, share_note) = share_needed_table(economics);
     content.charts.extend(two_way_chart(economics));
     let (scales, scales_note) = scales_table(economics);
-    let psa = &economics["psa"];
-    let psa_note = float(&psa["net_mean"]).map(|mean| {
-        format!(
+    let psa_note = economics.psa.done().and_then(|psa| {
+        let mean = psa.net_mean?;
+        Some(format!(
             "Probabilistic sensitivity analysis ({} draws: the bootstrap over matched sets jointly with every cost category's unit costs and the programme cost drawn from Gamma distributions with a {:.0}% coefficient of variation): net saving per person at month {} of {} on average (95% interval {}); the probability that it is positive is {}.",
-            crate::report::disclosure::thousands(psa["draws"].as_u64().unwrap_or(0)),
-            float(&psa["cv"]).unwrap_or(0.0) * 100.0,
-            economics["horizon_months"],
+            crate::report::disclosure::thousands(psa.draws as u64),
+            psa.cv * 100.0,
+            economics.horizon_months,
             gbp(Some(mean)),
-            gbp_ci(interval(&psa["net_ci95"])),
-            percent(float(&psa["p_net_positive"]).map(|p| p * 100.0)),
-        )
+            gbp_ci(psa.net_ci95.and_then(interval)),
+            percent(psa.p_net_positive.map(|p| p * 100.0)),
+        ))
     });
     let section = json!({
-        "savings": gbp(float(&economics["savings_per_person_24m"])),
-        "savings_ci": gbp_ci(interval(&economics["savings_ci95"])),
-        "programme_cost": gbp(float(&economics["programme_cost_per_person"])),
-        "programme_basis": programme_basis(&economics["programme"], rule),
-        "net": gbp(float(&economics["net_per_person"])),
-        "horizon": economics["horizon_months"],
-        "break_even": economics["break_even_month"].as_u64().map_or("not within the horizon".into(), |m| format!("month {m}")),
-        "p_break_even": percent(float(&economics["p_break_even_by_24m"]).map(|p| p * 100.0)),
-        "return_12": decimals(float(&returns["12"]), 2),
-        "return_18": decimals(float(&returns["18"]), 2),
-        "return_24": decimals(float(&returns["24"]), 2),
-        "return_24_ci": ci(interval(&economics["return_per_pound_24m_ci95"]), 2),
-        "price_year": economics["price_year"],
-        "uprated_from": economics["unit_cost_table"]["uprated_from"],
-        "discount_rate": float(&economics["discount_rate"]).map(|r| format!("{:.1}%", r * 100.0)),
-        "perspective": economics["perspective"],
+        "savings": gbp(economics.savings_per_person_24m),
+        "savings_ci": gbp_ci(economics.savings_ci95.and_then(interval)),
+        "programme_cost": gbp(Some(economics.programme_cost_per_person)),
+        "programme_basis": programme_basis(&economics.programme, rule),
+        "net": gbp(economics.net_per_person),
+        "horizon": economics.horizon_months,
+        "break_even": economics.break_even_month.map_or("not within the horizon".into(), |m| format!("month {m}")),
+        "p_break_even": percent(p_break_even(economics).map(|p| p * 100.0)),
+        "return_12": decimals(returns("12"), 2),
+        "return_18": decimals(returns("18"), 2),
+        "return_24": decimals(returns("24"), 2),
+        "return_24_ci": ci(economics.return_per_pound_24m_ci95.and_then(interval), 2),
+        "price_year": economics.price_year,
+        "uprated_from": economics.unit_cost_table.uprated_from,
+        "discount_rate": Some(format!("{:.1}%", economics.discount_rate * 100.0)),
+        "perspective": economics.perspective,
         "monthly": monthly.clone(),
         "tornado": tornado.clone(),
         "projections": projections.clone(),
@@ -329,9 +311,9 @@ pub(super) fn economics_section(
 /// The saving on the rate ratio's own scale (the headline) and on the additive scale (a
 /// sensitivity), each as the cost expected without the service less the cost observed, with
 /// a sentence tying it to the total-cost rate ratio.
-fn scales_table(economics: &Value) -> (Table, Option<String>) {
-    let scales = &economics["scales"];
-    let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
+fn scales_table(economics: &Economics) -> (Table, Option<String>) {
+    let scales = &economics.scales;
+    let horizon = economics.horizon_months;
     let mut table = Table::new(
         "economics_scales",
         &format!("The saving per person referred over {horizon} months on two scales"),
@@ -351,19 +333,19 @@ fn scales_table(economics: &Value) -> (Table, Option<String>) {
             ),
         ],
     );
-    for row in scales["rows"].as_array().into_iter().flatten() {
-        let label = match row["scale"].as_str() {
-            Some("ratio") => "Ratio: the comparison group's change as a ratio (headline)",
-            Some("additive") => "Additive: the comparison group's change in pounds (sensitivity)",
+    for row in &scales.rows {
+        let label = match row.scale.as_str() {
+            "ratio" => "Ratio: the comparison group's change as a ratio (headline)",
+            "additive" => "Additive: the comparison group's change in pounds (sensitivity)",
             _ => "n/a",
         };
-        let discounted = float(&row["discounted_saving_per_person"]);
-        let discounted_ci = interval(&row["discounted_ci95"]);
+        let discounted = row.discounted_saving_per_person;
+        let discounted_ci = row.discounted_ci95.and_then(interval);
         table.rows.push(vec![
             Cell::text(label),
-            Cell::gbp(float(&row["expected_cost_per_person"])),
-            Cell::gbp(float(&row["observed_cost_per_person"])),
-            Cell::gbp(float(&row["saving_per_person"])),
+            Cell::gbp(row.expected_cost_per_person),
+            Cell::gbp(row.observed_cost_per_person),
+            Cell::gbp(row.saving_per_person),
             Cell::estimate(
                 discounted,
                 discounted_ci,
@@ -372,7 +354,7 @@ fn scales_table(economics: &Value) -> (Table, Option<String>) {
             ),
         ]);
     }
-    let note = float(&scales["total_cost_rate_ratio"]).map(|ratio| {
+    let note = scales.total_cost_rate_ratio.map(|ratio| {
         format!(
             "One model, two scales. Over these {horizon} months the referred group's total NHS cost was {} times what the comparison group's change predicts from its own baseline: the total-cost rate ratio of the service-use findings. The headline saving applies that same ratio month by month; the additive scale, which assumes both groups' costs move by the same number of pounds, is a sensitivity, and differs from it where the groups' baselines differ and costs drift over time.",
             decimals(Some(ratio), 2)
@@ -390,14 +372,16 @@ fn share(fraction: f64) -> String {
 /// The two-way sensitivity as a picture: programme cost per person against the share of
 /// expected NHS costs avoided, with the break-even line (net saving zero; below it the
 /// service pays for itself) and this study's estimate at its own cost, with its interval.
-fn two_way_chart(economics: &Value) -> Option<Chart> {
-    let needed = &economics["share_needed"];
-    let expected = float(&needed["expected_cost_per_person"])?;
-    let cost = float(&economics["programme_cost_per_person"])?;
+fn two_way_chart(economics: &Economics) -> Option<Chart> {
+    let needed = economics.share_needed.done()?;
+    let expected = needed.expected_cost_per_person?;
+    let cost = Some(economics.programme_cost_per_person).filter(|cost| cost.is_finite())?;
     // Shares as fractions (for the note) and on the chart's percent axis.
-    let estimated = float(&needed["estimated_share"])?;
-    let (low_share, high_share) =
-        interval(&needed["estimated_share_ci95"]).unwrap_or((estimated, estimated));
+    let estimated = needed.estimated_share?;
+    let (low_share, high_share) = needed
+        .estimated_share_ci95
+        .and_then(interval)
+        .unwrap_or((estimated, estimated));
     let (estimate, low, high) = (estimated * 100.0, low_share * 100.0, high_share * 100.0);
     // The grid's shares, widened to the interval and to the share that breaks even at 1.5
     // times the study's cost.
@@ -433,7 +417,7 @@ fn two_way_chart(economics: &Value) -> Option<Chart> {
         title: "Programme cost against the share of NHS costs avoided".into(),
         note: format!(
             "{SOURCE}. Expected NHS cost per person over {} months without the service: {} (discounted). Below the line it pays for itself; marked: this study, {} ({} to {}) at {}.",
-            economics["horizon_months"],
+            economics.horizon_months,
             gbp(Some(expected)),
             share(estimated),
             share(low_share),
@@ -454,13 +438,11 @@ fn two_way_chart(economics: &Value) -> Option<Chart> {
 /// What the service would need to achieve: net saving per person by the share of its
 /// clients' expected NHS costs it avoids (rows) and its cost per person (columns), with a
 /// sentence setting the study's estimate against the share that breaks even.
-fn share_needed_table(economics: &Value) -> (Table, Option<String>) {
-    let needed = &economics["share_needed"];
-    let costs: Vec<f64> = needed["programme_costs"]
-        .as_array()
+fn share_needed_table(economics: &Economics) -> (Table, Option<String>) {
+    let needed = economics.share_needed.done();
+    let costs: Vec<f64> = needed
         .into_iter()
-        .flatten()
-        .filter_map(Value::as_f64)
+        .flat_map(|needed| needed.programme_costs.iter().flatten().copied())
         .collect();
     let headers: Vec<(String, String)> = costs
         .iter()
@@ -481,7 +463,7 @@ fn share_needed_table(economics: &Value) -> (Table, Option<String>) {
             .iter()
             .map(|(key, header)| (key.as_str(), header.as_str(), NUMBER)),
     );
-    let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
+    let horizon = economics.horizon_months;
     let mut table = Table::new(
         "economics_share_needed",
         &format!(
@@ -489,52 +471,59 @@ fn share_needed_table(economics: &Value) -> (Table, Option<String>) {
         ),
         &columns,
     );
-    for row in needed["grid"].as_array().into_iter().flatten() {
-        let share_percent = float(&row["share"]).map(|share| share * 100.0);
+    for row in needed.into_iter().flat_map(|needed| &needed.grid) {
+        let share_percent = Some(row.share * 100.0);
         let mut cells = vec![Cell::number(
             share_percent,
             percent(share_percent),
             Precision::Decimals(0),
         )];
-        cells.extend(
-            row["net"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|net| Cell::gbp(float(net))),
-        );
+        cells.extend(row.net.iter().map(|net| Cell::gbp(*net)));
         table.rows.push(cells);
     }
-    let note = float(&needed["expected_cost_per_person"]).map(|expected| {
-        let estimate = float(&needed["estimated_share"]).map_or("n/a".into(), share);
-        let estimate_ci = interval(&needed["estimated_share_ci95"])
+    let note = needed.and_then(|needed| {
+        let expected = needed.expected_cost_per_person?;
+        let estimate = needed.estimated_share.map_or("n/a".into(), share);
+        let estimate_ci = needed
+            .estimated_share_ci95
+            .and_then(interval)
             .map_or(String::new(), |(low, high)| {
                 format!(" (95% CI {} to {})", share(low), share(high))
             });
-        format!(
+        Some(format!(
             "Without the service, a referred person's NHS care over {horizon} months was expected to cost {} (discounted; the referred group's own baseline scaled by the comparison group's change). At {} per person the service pays for itself if it avoids {} of that; this study estimates it avoided {estimate}{estimate_ci}.",
             gbp(Some(expected)),
-            gbp(float(&economics["programme_cost_per_person"])),
-            float(&needed["break_even_share"]).map_or("n/a".into(), share),
-        )
+            gbp(Some(economics.programme_cost_per_person)),
+            needed.break_even_share.map_or("n/a".into(), share),
+        ))
     });
     (table, note)
 }
 
 /// How the programme cost per person was arrived at, in words; a total cost names the
 /// people it was divided among as a published count.
-pub(super) fn programme_basis(programme: &Value, rule: Disclosure) -> String {
-    match programme["basis"].as_str() {
-        Some("total") => format!(
+pub(super) fn programme_basis(programme: &ProgrammeCost, rule: Disclosure) -> String {
+    match programme {
+        ProgrammeCost::Total {
+            total_gbp,
+            divided_by,
+            people,
+            ..
+        } => format!(
             "the service's total cost of {} divided by {} {}",
-            gbp(float(&programme["total_gbp"])),
-            count(&programme["people"]).map_or("?".into(), |people| rule.count(people)),
-            match programme["divided_by"].as_str() {
-                Some("referrals") => "referrals, declined and repeated ones included",
-                _ => "people accepted",
+            gbp(Some(*total_gbp)),
+            people.map_or("?".into(), |people| rule.count(people)),
+            match divided_by {
+                CostDivisor::Referrals => "referrals, declined and repeated ones included",
+                CostDivisor::Accepted => "people accepted",
             }
         ),
-        Some(basis) => basis.replace('_', " "),
-        None => String::new(),
+        ProgrammeCost::PerReferral { .. } => "per referral".into(),
+        ProgrammeCost::Staffing { .. } => "staffing".into(),
     }
+}
+
+/// The probability that the service breaks even by 24 months, when it was estimated.
+pub(super) fn p_break_even(economics: &Economics) -> Option<f64> {
+    economics.p_break_even_by_24m.done().copied().flatten()
 }

@@ -3,7 +3,6 @@
 
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
-use crate::report::format::count;
 use crate::results::{DesignSensitivity, DesignVerdict, Results};
 
 pub(super) fn limitations(results: &Results, rule: Disclosure) -> Vec<String> {
@@ -60,8 +59,9 @@ pub(super) fn limitations(results: &Results, rule: Disclosure) -> Vec<String> {
 
 /// "<what>: n of N" for every bootstrap with undefined replicates (results.json counts them).
 fn undefined_bootstrap_replicates(results: &Results) -> Vec<String> {
-    let replicates = &results.economics["bootstrap"]["replicates"];
-    let of = |n: u64| format!("{n} of {}", count(replicates).unwrap_or(0));
+    let economics = results.economics();
+    let replicates = economics.map_or(0, |economics| economics.bootstrap.replicates);
+    let of = |n: u64| format!("{n} of {replicates}");
     let mut found: Vec<String> = results
         .service_use()
         .iter()
@@ -78,8 +78,9 @@ fn undefined_bootstrap_replicates(results: &Results) -> Vec<String> {
             ))
         })
         .collect();
-    if let Some(n) =
-        count(&results.economics["bootstrap"]["non_finite_replicates"]).filter(|n| *n > 0)
+    if let Some(n) = economics
+        .map(|economics| economics.bootstrap.non_finite_replicates as u64)
+        .filter(|n| *n > 0)
     {
         found.push(format!("savings {}", of(n)));
     }

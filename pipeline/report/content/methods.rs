@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::economics::programme_basis;
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{float, gbp, sentence_case};
-use crate::results::{DesignVerdict, Results};
+use crate::results::{DesignVerdict, Estimated, Results};
 
 /// How the evaluation worked, in plain words for a commissioner: what was compared with what,
 /// and why that matters. Every option behind it is in the technical appendix (`methods`).
@@ -68,14 +68,15 @@ pub(super) fn approach(results: &Results, manifest: &Value, rule: Disclosure) ->
         ));
     }
     lines.push("Wellbeing is compared before and after within the referred group only: there is no comparison group for it.".into());
-    let economics = &results.economics;
-    if economics["savings_per_person_24m"].is_number() {
+    if let Some(economics) = results.economics()
+        && economics.savings_per_person_24m.is_some()
+    {
         lines.push(format!(
             "NHS costs are valued with the {} unit costs at {} prices and discounted at {} a year, against a programme cost of {} per person; the uncertainty in every estimate comes from resampling the matched pairs.",
-            economics["unit_costs"].as_str().unwrap_or("?"),
-            economics["price_year"].as_str().unwrap_or("?"),
-            float(&economics["discount_rate"]).map_or("?".into(), |r| format!("{:.1}%", r * 100.0)),
-            gbp(float(&economics["programme_cost_per_person"])),
+            economics.unit_costs,
+            economics.price_year,
+            format_args!("{:.1}%", economics.discount_rate * 100.0),
+            gbp(Some(economics.programme_cost_per_person)),
         ));
     }
     lines
@@ -98,25 +99,35 @@ pub(super) fn methods(results: &Results, manifest: &Value, rule: Disclosure) -> 
         ),
     )];
     let methods = &results.methods;
-    let economics = &results.economics;
     let economics_lines = vec![(
         "Perspective, prices and programme cost".to_string(),
-        format!(
-            "{}; unit costs '{}' at {} prices{}; discount rate {}; programme cost {} per person ({}); bootstrap over matched sets ({} replicates, seed {}).",
-            economics["perspective"].as_str().unwrap_or(""),
-            economics["unit_costs"].as_str().unwrap_or(""),
-            economics["price_year"].as_str().unwrap_or(""),
-            economics["unit_cost_table"]["uprated_from"]
-                .as_str()
-                .map_or(String::new(), |from| format!(
-                    " (uprated from {from} by the NHS cost inflation index)"
-                )),
-            float(&economics["discount_rate"]).map_or("?".into(), |r| format!("{:.1}%", r * 100.0)),
-            gbp(float(&economics["programme_cost_per_person"])),
-            programme_basis(&economics["programme"], rule),
-            economics["bootstrap"]["replicates"],
-            economics["bootstrap"]["seed"],
-        ),
+        match (results.economics(), &results.economics) {
+            (Some(economics), _) => format!(
+                "{}; unit costs '{}' at {} prices{}; discount rate {}; programme cost {} per person ({}); bootstrap over matched sets ({} replicates, seed {}).",
+                economics.perspective,
+                economics.unit_costs,
+                economics.price_year,
+                economics
+                    .unit_cost_table
+                    .uprated_from
+                    .as_ref()
+                    .map_or(String::new(), |from| format!(
+                        " (uprated from {from} by the NHS cost inflation index)"
+                    )),
+                format_args!("{:.1}%", economics.discount_rate * 100.0),
+                gbp(Some(economics.programme_cost_per_person)),
+                programme_basis(&economics.programme, rule),
+                economics.bootstrap.replicates,
+                economics.bootstrap.seed,
+            ),
+            (None, section) => format!(
+                "not estimated: {}.",
+                section
+                    .as_ref()
+                    .and_then(Estimated::reason)
+                    .unwrap_or("the estimates did not run")
+            ),
+        },
     )];
     [
         ("Design", design),

@@ -1,13 +1,12 @@
 //! The summary for commissioners: the few sentences a reader takes away, each from this
 //! run's estimates, with counts disclosure-controlled.
 
+use super::economics::p_break_even;
 use super::service_use::power_sentence;
 use crate::measures::HEADLINE_INSTRUMENTS;
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{
-    change_words, ci, decimals, float, gbp, gbp_ci, interval, p_value, percent,
-};
+use crate::report::format::{change_words, ci, decimals, gbp, gbp_ci, p_value, percent};
 use crate::results::{Avoided, Results, interval as results_interval};
 
 pub(super) fn summary(results: &Results, rule: Disclosure) -> Vec<String> {
@@ -94,10 +93,11 @@ pub(super) fn summary(results: &Results, rule: Disclosure) -> Vec<String> {
             ));
         }
     }
-    let economics = &results.economics;
-    if let Some(savings) = float(&economics["savings_per_person_24m"]) {
-        let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
-        let break_even = match economics["break_even_month"].as_u64() {
+    if let Some(economics) = results.economics()
+        && let Some(savings) = economics.savings_per_person_24m
+    {
+        let horizon = economics.horizon_months;
+        let break_even = match economics.break_even_month {
             Some(month) => format!("On that estimate the service breaks even in month {month}"),
             None => {
                 format!("On that estimate the service does not break even within {horizon} months")
@@ -106,11 +106,11 @@ pub(super) fn summary(results: &Results, rule: Disclosure) -> Vec<String> {
         lines.push(format!(
             "Over {horizon} months the NHS costs avoided are estimated at {} per person referred (95% CI {}), against a programme cost of {} per person: a net {} of {} on the central estimate. {break_even}; the probability that it breaks even by 24 months is {}.",
             gbp(Some(savings)),
-            gbp_ci(interval(&economics["savings_ci95"])),
-            gbp(float(&economics["programme_cost_per_person"])),
-            if float(&economics["net_per_person"]).unwrap_or(0.0) >= 0.0 { "saving" } else { "cost" },
-            gbp(float(&economics["net_per_person"]).map(f64::abs)),
-            percent(float(&economics["p_break_even_by_24m"]).map(|p| 100.0 * p)),
+            gbp_ci(economics.savings_ci95.and_then(results_interval)),
+            gbp(Some(economics.programme_cost_per_person)),
+            if economics.net_per_person.unwrap_or(0.0) >= 0.0 { "saving" } else { "cost" },
+            gbp(economics.net_per_person.map(f64::abs)),
+            percent(p_break_even(economics).map(|p| 100.0 * p)),
         ));
     }
     lines

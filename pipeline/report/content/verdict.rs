@@ -9,12 +9,13 @@
 
 use serde_json::{Value, json};
 
+use super::economics::p_break_even;
 use super::service_use::power_sentence;
 use crate::measures::HEADLINE_INSTRUMENTS;
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{change_words, ci, decimals, float, gbp, gbp_ci, interval};
-use crate::results::{Results, interval as results_interval};
+use crate::report::format::{change_words, ci, decimals, gbp, gbp_ci};
+use crate::results::{Estimated, Results, interval as results_interval};
 
 /// The rules, as the report states them.
 pub(super) const RULES: &str = "How strong the evidence is: \"Strong\" when the 95% interval excludes no effect, the comparison designs agree on this measure and the referred and comparison groups followed parallel paths before referral (no pre-trend test of the measures compared across designs with p < 0.05); \"Moderate\" when one of those two checks fails; \"Weak\" when both fail, or when there is no comparison group (wellbeing); \"Inconclusive\" when the interval includes no effect.";
@@ -246,20 +247,20 @@ fn wellbeing(results: &Results, rule: Disclosure) -> Value {
 /// Does it pay for its cost within the follow-up? The cumulative discounted net saving at
 /// the horizon and its bootstrap interval.
 fn pays_for_itself(results: &Results) -> Value {
-    let economics = &results.economics;
-    let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
+    let economics = results.economics();
+    let horizon = economics.map_or(24, |economics| economics.horizon_months);
     let question = format!("Does it pay for its cost within {horizon} months?");
-    let last = economics["monthly"]
-        .as_array()
-        .and_then(|months| months.last())
-        .cloned()
-        .unwrap_or(Value::Null);
-    let (Some(net), Some((low, high))) = (
-        float(&last["cumulative_net_per_person"]),
-        interval(&last["cumulative_net_ci95"]),
+    let last = economics.and_then(|economics| economics.monthly.last());
+    let (Some(economics), Some(net), Some((low, high))) = (
+        economics,
+        last.and_then(|last| last.cumulative_net_per_person),
+        last.and_then(|last| last.cumulative_net_ci95)
+            .and_then(results_interval),
     ) else {
-        let reason = economics["not_estimated"]
-            .as_str()
+        let reason = results
+            .economics
+            .as_ref()
+            .and_then(Estimated::reason)
             .unwrap_or("the savings could not be estimated");
         return verdict(
             &question,
@@ -271,9 +272,9 @@ fn pays_for_itself(results: &Results) -> Value {
     };
     let detail = format!(
         "NHS costs avoided per person referred {} (95% CI {}) against a programme cost of {} per person: a net saving of {} (95% CI {}), so on the central estimate it {}; the probability that it breaks even by month {horizon} is {}.",
-        gbp(float(&economics["savings_per_person_24m"])),
-        gbp_ci(interval(&economics["savings_ci95"])),
-        gbp(float(&economics["programme_cost_per_person"])),
+        gbp(economics.savings_per_person_24m),
+        gbp_ci(economics.savings_ci95.and_then(results_interval)),
+        gbp(Some(economics.programme_cost_per_person)),
         gbp(Some(net)),
         gbp_ci(Some((low, high))),
         if net >= 0.0 {
@@ -281,8 +282,7 @@ fn pays_for_itself(results: &Results) -> Value {
         } else {
             "costs more than it saves"
         },
-        float(&economics["p_break_even_by_24m"])
-            .map_or("n/a".into(), |p| format!("{:.0}%", 100.0 * p)),
+        p_break_even(economics).map_or("n/a".into(), |p| format!("{:.0}%", 100.0 * p)),
     );
     match side(low, high, 0.0) {
         Side::Neither => verdict(
@@ -303,24 +303,29 @@ fn pays_for_itself(results: &Results) -> Value {
 /// The three or four numbers in large type: savings, programme cost, the chance of breaking
 /// even, and the GP demand change.
 fn numbers(results: &Results) -> Vec<Value> {
-    let economics = &results.economics;
-    let horizon = economics["horizon_months"].as_u64().unwrap_or(24);
+    let economics = results.economics();
+    let horizon = economics.map_or(24, |economics| economics.horizon_months);
     let mut numbers = Vec::new();
-    if let Some(savings) = float(&economics["savings_per_person_24m"]) {
+    if let Some(economics) = economics
+        && let Some(savings) = economics.savings_per_person_24m
+    {
         numbers.push(json!({
             "value": gbp(Some(savings)),
             "label": format!("NHS costs avoided per person referred over {horizon} months"),
-            "range": format!("95% CI {}", gbp_ci(interval(&economics["savings_ci95"]))),
+            "range": format!("95% CI {}", gbp_ci(economics.savings_ci95.and_then(results_interval))),
         }));
     }
-    if let Some(cost) = float(&economics["programme_cost_per_person"]) {
+    if let Some(cost) = economics
+        .map(|economics| economics.programme_cost_per_person)
+        .filter(|cost| cost.is_finite())
+    {
         numbers.push(json!({
             "value": gbp(Some(cost)),
             "label": "programme cost per person",
             "range": "",
         }));
     }
-    if let Some(p) = float(&economics["p_break_even_by_24m"]) {
+    if let Some(p) = economics.and_then(p_break_even) {
         numbers.push(json!({
             "value": format!("{:.0}%", 100.0 * p),
             "label": format!("chance it pays for itself by month {horizon}"),
