@@ -187,6 +187,13 @@ impl Contract {
         self.all_columns().position(|column| column.name == name)
     }
 
+    /// Whether a column of this extract must be a key of `extract`.
+    pub fn refers_to(&self, extract: &str) -> bool {
+        self.references
+            .iter()
+            .any(|reference| reference.extract == extract)
+    }
+
     pub fn all_columns(&self) -> impl Iterator<Item = &ColumnSpec> {
         self.columns.iter().chain(self.derived.iter())
     }

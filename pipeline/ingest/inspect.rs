@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::Path;
 
-use super::contract::{Contract, Kind};
+use super::contract::{Contract, Kind, PERSON};
 use super::fields::DateFormat;
 use super::profile::{self, Layouts, Mapped, Mapper, Profile, Questionnaires};
 use super::source::{BytesRead, Container, RawRecord, Source};
@@ -51,7 +51,7 @@ pub fn inspect(data_dir: &Path, layouts: &Layouts) -> Result<String> {
 fn patient_ids(files: &[(std::path::PathBuf, Container)]) -> Result<Option<BTreeSet<String>>> {
     let Some((path, container)) = files
         .iter()
-        .find(|(path, container)| file_stem(path, *container) == "patients")
+        .find(|(path, container)| file_stem(path, *container) == PERSON.extract)
     else {
         return Ok(None);
     };
@@ -241,7 +241,7 @@ fn contract_shaped(
         });
         let _ = writeln!(out, "  {column}: {rendered}");
     }
-    if contract.name != "patients" {
+    if contract.refers_to(PERSON.extract) {
         out.push_str(&linkage(&persons, patients));
     }
     Ok(out)

@@ -9,6 +9,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::contract::PERSON;
+use super::contracts;
 use super::fields::DateFormat;
 use super::quarantine::{Reason, reason_name};
 use super::source::Container;
@@ -153,7 +155,9 @@ impl FileReport {
     /// then referral_id and the unique key. So the rows that reached the person check are
     /// those loaded or quarantined at or after it.
     fn linkage(&self) -> Option<f64> {
-        if self.extract == "patients" {
+        if !contracts::by_name(self.extract)
+            .is_some_and(|contract| contract.refers_to(PERSON.extract))
+        {
             return None;
         }
         let reason = |name: &str| self.quarantined_by_reason.get(name).copied().unwrap_or(0);
