@@ -144,6 +144,19 @@ pub async fn match_cohort(
         .map(|group| group.as_deref() == Some("treated"))
         .collect();
     let all = covariates(&columns, config.match_on_prior_use)?;
+    let mut strata = exact_strata(&columns, &config.exact)?;
+    if config.exact_on_prior_use_bands {
+        for (stratum, band) in strata
+            .iter_mut()
+            .zip(prior_use_bands(&columns, config.match_on_prior_use)?)
+        {
+            stratum.push_str(&band);
+        }
+    }
+    // The pool is everyone who could be matched (most of the registered population): each
+    // population-sized buffer is freed as soon as it has been read, so that the query's
+    // columns, the design matrix and the fitted model's copy of it are never held at once.
+    drop(columns);
     // A covariate that cannot be estimated is left out and reported: constant overall (e.g. no
     // unknown IMD), or an indicator constant within one group (a rare category with no treated
     // member), which separates the groups and would send its coefficient to infinity.
@@ -199,25 +212,18 @@ pub async fn match_cohort(
         ))
     })?;
     let linear = &design * &model.coef;
+    drop((design, model));
     let propensity_seconds = clock.elapsed().as_secs_f64();
 
-    let mut strata = exact_strata(&columns, &config.exact)?;
-    if config.exact_on_prior_use_bands {
-        for (stratum, band) in strata
-            .iter_mut()
-            .zip(prior_use_bands(&columns, config.match_on_prior_use)?)
-        {
-            stratum.push_str(&band);
-        }
-    }
     let units: Vec<Unit> = (0..rows)
         .map(|row| Unit {
             id: ids[row].clone(),
             treated: treated[row],
             logit_score: linear[row],
-            stratum: strata[row].clone(),
+            stratum: std::mem::take(&mut strata[row]),
         })
         .collect();
+    drop(strata);
     let options = MatchOptions {
         ratio: config.match_ratio as usize,
         caliper_sd: config.caliper_sd,

@@ -211,6 +211,9 @@ pub fn fit_weighted(
             });
         };
         let coef = cholesky.solve(&(&xtw * &working));
+        // X'W is as large as X (n x p): freed before the next one, or the model's copy of X,
+        // is made (a propensity model's X has a row per person in the matching pool).
+        drop(xtw);
         let coef_change =
             previous_coef
                 .as_ref()
