@@ -140,6 +140,14 @@ impl<T> Estimated<T> {
         })
     }
 
+    /// The result passed through `f`, or the same reason.
+    pub fn map<U>(&self, f: impl FnOnce(&T) -> U) -> Estimated<U> {
+        match self {
+            Estimated::Done(value) => Estimated::Done(f(value)),
+            Estimated::Not(reason) => Estimated::Not(reason.clone()),
+        }
+    }
+
     /// The result, if there is one.
     pub fn done(&self) -> Option<&T> {
         match self {

@@ -303,11 +303,7 @@ fn headline_row(
         .map(|measure| measure.code)
         .filter_map(|name| {
             let row = service_use.iter().find(|row| row.measure == name)?;
-            let ratio = match &row.did {
-                Estimated::Done(did) => Estimated::Done(rate_ratio(did)),
-                Estimated::Not(reason) => Estimated::Not(reason.clone()),
-            };
-            Some((name.to_string(), ratio))
+            Some((name.to_string(), row.did.map(rate_ratio)))
         })
         .collect();
     let economics = economics.done();

@@ -649,11 +649,8 @@ pub async fn rate_ratios(ctx: &SessionContext, config: &StudyConfig) -> Result<D
         .enumerate()
         .filter(|(_, measure)| measure.compared_across_designs)
         .map(|(index, measure)| {
-            let estimate = match did_with(&people, index, None, adjustment) {
-                Ok(did) => Estimated::Done(super::rate_ratio(&did)),
-                Err(error) => Estimated::not(error.to_string()),
-            };
-            (measure.code.to_string(), estimate)
+            let estimate = estimated(did_with(&people, index, None, adjustment));
+            (measure.code.to_string(), estimate.map(super::rate_ratio))
         })
         .collect();
     let counterfactual_factor = match adjustment {

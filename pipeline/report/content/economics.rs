@@ -4,22 +4,21 @@
 use serde_json::{Value, json};
 
 use super::table::{Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, TEXT};
-use super::{Content, SOURCE, Table};
+use super::{Content, SOURCE, Table, estimated_section};
 use crate::econ::programme::{CostDivisor, ProgrammeCost};
 use crate::report::charts::{Bar, Chart, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{ci, decimals, gbp, gbp_ci, percent};
-use crate::results::{Economics, Estimated, Results, interval};
+use crate::results::{Economics, Results, interval};
 
 pub(super) fn economics_section(
     results: &Results,
     rule: Disclosure,
     content: &mut Content,
 ) -> Value {
-    let economics = match &results.economics {
-        Some(Estimated::Done(economics)) => economics,
-        Some(Estimated::Not(reason)) => return json!(reason),
-        None => return json!({"not_estimated": null}),
+    let economics = match estimated_section(&results.economics) {
+        Ok(economics) => economics,
+        Err(reason) => return reason,
     };
     let mut monthly = Table::new(
         "economics_monthly",

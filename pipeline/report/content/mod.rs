@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::charts::Chart;
 use super::disclosure::Disclosure;
-use crate::results::Results;
+use crate::results::{Estimated, Results};
 pub use table::Table;
 
 mod cohort;
@@ -82,6 +82,16 @@ pub fn build(results: &Results, manifest: &Value, ingest: &Value, rule: Disclosu
         ),
     });
     content
+}
+
+/// An estimated section of results.json, or what the report's section says instead: the
+/// reason it was not estimated (null when the estimates did not run at all).
+fn estimated_section<T>(section: &Option<Estimated<T>>) -> Result<&T, Value> {
+    match section {
+        Some(Estimated::Done(value)) => Ok(value),
+        Some(Estimated::Not(reason)) => Err(json!(reason)),
+        None => Err(json!({"not_estimated": null})),
+    }
 }
 
 /// The primary outcome's measure code (study.toml `primary_outcome`, total NHS cost by

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::table::{COUNT, Cell, ESTIMATE, INTERVAL, NUMBER, POUNDS, Precision, Shape, TEST, TEXT};
-use super::{Content, SOURCE, Table, parts};
+use super::{Content, SOURCE, Table, estimated_section, parts};
 use crate::outcomes;
 use crate::report::charts::{Chart, DotRow, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
@@ -32,10 +32,9 @@ pub(super) fn service_use_section(
     matched: u64,
     content: &mut Content,
 ) -> Value {
-    let rows = match &results.service_use {
-        Some(Estimated::Done(rows)) => rows,
-        Some(Estimated::Not(reason)) => return json!(reason),
-        None => return json!({"not_estimated": null}),
+    let rows = match estimated_section(&results.service_use) {
+        Ok(rows) => rows,
+        Err(reason) => return reason,
     };
     let mut table = Table::new(
         "service_use",
