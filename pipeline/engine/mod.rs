@@ -25,6 +25,7 @@ use arrow::datatypes::{Field, Schema};
 use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::SortExpr;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 
 use crate::calendar::days_since_epoch;
@@ -197,16 +198,32 @@ pub async fn register_extracts(ctx: &SessionContext, run_dir: &Path) -> Result<(
 /// Registers a Parquet file as a table under `name` (replacing any table of that name), by
 /// absolute path: Ballista executors open the file themselves.
 pub async fn register_parquet_file(ctx: &SessionContext, name: &str, path: &Path) -> Result<()> {
+    register_sorted_parquet_file(ctx, name, path, &[]).await
+}
+
+/// Registers one Parquet file as a table whose rows lie in ascending `order` (columns without
+/// nulls), so a query in that order streams the file instead of sorting it.
+pub async fn register_sorted_parquet_file(
+    ctx: &SessionContext,
+    name: &str,
+    path: &Path,
+    order: &[&str],
+) -> Result<()> {
     let absolute =
         std::fs::canonicalize(path).map_err(|source| Error::io("resolving", path, source))?;
     let _ = ctx.deregister_table(name);
-    ctx.register_parquet(
-        name,
-        absolute.to_string_lossy().as_ref(),
-        ParquetReadOptions::default(),
-    )
-    .await
-    .map_err(|error| engine_error(&format!("registering {}", path.display()), error))
+    let sort: Vec<SortExpr> = order
+        .iter()
+        .map(|column| datafusion::prelude::col(*column).sort(true, false))
+        .collect();
+    let options = if sort.is_empty() {
+        ParquetReadOptions::default()
+    } else {
+        ParquetReadOptions::default().file_sort_order(vec![sort])
+    };
+    ctx.register_parquet(name, absolute.to_string_lossy().as_ref(), options)
+        .await
+        .map_err(|error| engine_error(&format!("registering {}", path.display()), error))
 }
 
 /// Writes `tables/study_params.parquet` (one row holding the study configuration) and

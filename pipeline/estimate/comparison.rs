@@ -15,7 +15,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use nalgebra::DMatrix;
 use serde_json::{Value, json};
 
-use super::{Columns, finite, number};
+use super::{Columns, MATCHED_PANEL_ORDER, finite, number};
 use crate::config::{PriorUse, StudyConfig};
 use crate::engine::engine_error;
 use crate::engine::models::KeyOrder;
@@ -411,18 +411,19 @@ fn exact_strata(columns: &Columns, keys: &[String]) -> Result<Vec<String>> {
 /// (restricted: person-level) and registered as `matched_panel`. The DiD, the savings and
 /// every design sharing this matching read it, instead of joining the whole panel again each.
 async fn register_matched_panel(ctx: &SessionContext, tables_dir: &Path) -> Result<()> {
-    let sql = outcomes::wide_panel_sql(
-        "p.*, m.set_id",
-        "comparison_sets",
-        "p.person_id, p.relative_month",
-    );
+    let order: Vec<String> = MATCHED_PANEL_ORDER
+        .iter()
+        .map(|column| format!("p.{column}"))
+        .collect();
+    let sql = outcomes::wide_panel_sql("p.*, m.set_id", "comparison_sets", &order.join(", "));
     let frame = ctx
         .sql(&sql)
         .await
         .map_err(|error| engine_error("matched_panel", error))?;
     let path = tables_dir.join("matched_panel.parquet");
     crate::engine::models::write_parquet(frame, &path, &[], KeyOrder::Sorted).await?;
-    crate::engine::register_parquet_file(ctx, "matched_panel", &path).await
+    crate::engine::register_sorted_parquet_file(ctx, "matched_panel", &path, &MATCHED_PANEL_ORDER)
+        .await
 }
 
 async fn register_comparison_sets(

@@ -309,59 +309,53 @@ fn replicate_sums(sets: &[Set], horizon: usize, seed: u64) -> StatsResult<Vec<(S
 async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -> Result<Vec<Set>> {
     let washout_months = i64::from(config.washout_months);
     let baseline_start = -i64::from(config.washout_months + config.baseline_months);
-    let columns = Columns::query(
-        ctx,
-        "select * from matched_panel order by set_id, person_id, relative_month",
-    )
-    .await?;
-    let set_ids = columns.floats_or_zero("set_id")?;
-    let groups = columns.texts("group_name")?;
-    let ids = columns.texts("person_id")?;
     // Each of a set's k comparison people counts 1/k, so every set counts once on each side.
-    let weights = super::comparison_weights((0..ids.len()).map(|row| {
-        (
-            set_ids[row] as i64,
-            groups[row].as_deref() == Some("treated"),
-            ids[row].as_deref(),
-        )
-    }));
-    let months = columns.floats_or_zero("relative_month")?;
-    let exposure = columns.floats_or_zero("exposure_days")?;
-    let costs = outcomes::counted()
-        .map(|measure| columns.floats_or_zero(&format!("{}_cost_gbp", measure.code)))
-        .collect::<Result<Vec<_>>>()?;
+    let weights = super::matched_comparison_weights(ctx).await?;
     let mut by_set: BTreeMap<i64, Set> = BTreeMap::new();
-    for row in 0..set_ids.len() {
-        let set = by_set.entry(set_ids[row] as i64).or_insert_with(|| Set {
-            treated: Sums::new(horizon),
-            comparison: Sums::new(horizon),
-        });
-        let (sums, weight) = if groups[row].as_deref() == Some("treated") {
-            (&mut set.treated, 1.0)
-        } else {
-            (&mut set.comparison, weights[&(set_ids[row] as i64)])
-        };
-        let month = months[row] as i64;
-        if month == 0 {
-            // Every person has a row for every relative month (person_months).
-            sums.persons += weight;
+    // Read in person order: a set's own rows come in the same order as when sorted by set
+    // first, so each set's sums are added up in the same order either way.
+    Columns::for_each_batch(ctx, &super::matched_panel_sql(), |columns| {
+        let set_ids = columns.floats_or_zero("set_id")?;
+        let groups = columns.texts("group_name")?;
+        let months = columns.floats_or_zero("relative_month")?;
+        let exposure = columns.floats_or_zero("exposure_days")?;
+        let costs = outcomes::counted()
+            .map(|measure| columns.floats_or_zero(&format!("{}_cost_gbp", measure.code)))
+            .collect::<Result<Vec<_>>>()?;
+        for row in 0..set_ids.len() {
+            let set = by_set.entry(set_ids[row] as i64).or_insert_with(|| Set {
+                treated: Sums::new(horizon),
+                comparison: Sums::new(horizon),
+            });
+            let (sums, weight) = if groups[row].as_deref() == Some("treated") {
+                (&mut set.treated, 1.0)
+            } else {
+                (&mut set.comparison, weights[&(set_ids[row] as i64)])
+            };
+            let month = months[row] as i64;
+            if month == 0 {
+                // Every person has a row for every relative month (person_months).
+                sums.persons += weight;
+            }
+            let cell = if month < baseline_start {
+                continue; // before the baseline window
+            } else if month < -washout_months {
+                &mut sums.pre
+            } else if month < 0 {
+                continue; // the wash-out months are in no baseline
+            } else if (month as usize) < horizon {
+                &mut sums.months[month as usize]
+            } else {
+                continue;
+            };
+            for (category, cost) in costs.iter().enumerate() {
+                cell.cost[category] += weight * cost[row];
+            }
+            cell.exposure += weight * exposure[row];
         }
-        let cell = if month < baseline_start {
-            continue; // before the baseline window
-        } else if month < -washout_months {
-            &mut sums.pre
-        } else if month < 0 {
-            continue; // the wash-out months are in no baseline
-        } else if (month as usize) < horizon {
-            &mut sums.months[month as usize]
-        } else {
-            continue;
-        };
-        for (category, cost) in costs.iter().enumerate() {
-            cell.cost[category] += weight * cost[row];
-        }
-        cell.exposure += weight * exposure[row];
-    }
+        Ok(())
+    })
+    .await?;
     Ok(by_set.into_values().collect())
 }
 

@@ -21,6 +21,7 @@ use std::path::Path;
 use arrow::array::{Array, Float64Array, RecordBatch, StringArray};
 use arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::config::StudyConfig;
@@ -403,6 +404,30 @@ impl Columns {
         })
     }
 
+    /// Runs a query and hands its result to `each` one batch at a time, in the query's
+    /// order: for results too large to hold at once (the matched panel, about 10 million
+    /// person-months at five million people), which are read once and summed as they come.
+    pub async fn for_each_batch(
+        ctx: &SessionContext,
+        sql: &str,
+        mut each: impl FnMut(Columns) -> Result<()>,
+    ) -> Result<()> {
+        let mut stream = ctx
+            .sql(sql)
+            .await
+            .map_err(|error| engine_error(sql, error))?
+            .execute_stream()
+            .await
+            .map_err(|error| engine_error(sql, error))?;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(|error| engine_error(sql, error))?;
+            each(Columns {
+                batches: vec![batch],
+            })?;
+        }
+        Ok(())
+    }
+
     pub fn len(&self) -> usize {
         self.batches.iter().map(RecordBatch::num_rows).sum()
     }
@@ -505,6 +530,54 @@ pub(crate) fn not_estimated(error: &crate::stats::StatsError) -> NotEstimated {
     NotEstimated {
         not_estimated: error.to_string(),
     }
+}
+
+/// The matched panel's columns that service use and economics sum (each person's set and
+/// group, the month, its exposure, every measure's count or cost), one person's months
+/// together in order: the order `matched_panel` is written and declared in, so the engine
+/// streams the file as it lies rather than sorting it.
+pub(super) fn matched_panel_sql() -> String {
+    let mut columns: Vec<String> = [
+        "person_id",
+        "set_id",
+        "group_name",
+        "relative_month",
+        "exposure_days",
+    ]
+    .map(String::from)
+    .into();
+    for measure in outcomes::MEASURES {
+        columns.push(measure.panel_column());
+    }
+    columns.extend(outcomes::counted().map(|measure| format!("{}_cost_gbp", measure.code)));
+    format!(
+        "select {} from matched_panel order by {}",
+        columns.join(", "),
+        MATCHED_PANEL_ORDER.join(", ")
+    )
+}
+
+/// The order `tables/matched_panel.parquet` is written in and registered with.
+pub(super) const MATCHED_PANEL_ORDER: [&str; 2] = ["person_id", "relative_month"];
+
+/// The weight of each comparison person per matched set (`comparison_weights`) from
+/// `comparison_sets`, one row per matched person: known before the matched panel is read.
+pub(super) async fn matched_comparison_weights(ctx: &SessionContext) -> Result<BTreeMap<i64, f64>> {
+    let columns = Columns::query(
+        ctx,
+        "select set_id, group_name, person_id from comparison_sets order by set_id, person_id",
+    )
+    .await?;
+    let sets = columns.floats_or_zero("set_id")?;
+    let groups = columns.texts("group_name")?;
+    let ids = columns.texts("person_id")?;
+    Ok(comparison_weights((0..ids.len()).map(|row| {
+        (
+            sets[row] as i64,
+            groups[row].as_deref() == Some("treated"),
+            ids[row].as_deref(),
+        )
+    })))
 }
 
 /// The weight of each comparison person per matched set: 1/k, k the set's comparison people

@@ -26,7 +26,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 
 use super::{
     BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns,
-    comparison_weights, finite, not_estimated,
+    comparison_weights, finite, matched_comparison_weights, matched_panel_sql, not_estimated,
 };
 use crate::config::StudyConfig;
 use crate::error::Result;
@@ -466,28 +466,7 @@ async fn load_people(
     config: &StudyConfig,
     with_set_cells: bool,
 ) -> Result<(Vec<Person>, Monthly, EventCells)> {
-    let columns = Columns::query(
-        ctx,
-        "select * from matched_panel order by person_id, relative_month",
-    )
-    .await?;
-    let ids = columns.texts("person_id")?;
-    let sets = columns.floats_or_zero("set_id")?;
-    let groups = columns.texts("group_name")?;
-    let months = columns.floats_or_zero("relative_month")?;
-    let exposure = columns.floats_or_zero("exposure_days")?;
-    let counts: Vec<Vec<f64>> = MEASURES
-        .iter()
-        .map(|measure| columns.floats_or_zero(&measure.panel_column()))
-        .collect::<Result<_>>()?;
-
-    let weights = comparison_weights((0..ids.len()).map(|row| {
-        (
-            sets[row] as i64,
-            groups[row].as_deref() == Some("treated"),
-            ids[row].as_deref(),
-        )
-    }));
+    let weights = matched_comparison_weights(ctx).await?;
     let mut people: Vec<Person> = Vec::new();
     let mut monthly = Monthly::new();
     let mut cells = EventCells {
@@ -495,63 +474,78 @@ async fn load_people(
         first_month: -i64::from(config.pre_months),
         ..EventCells::default()
     };
-    for row in 0..ids.len() {
-        if row == 0 || ids[row] != ids[row - 1] {
-            let (set, treated) = (sets[row] as i64, groups[row].as_deref() == Some("treated"));
-            people.push(Person {
-                set,
-                treated,
-                weight: if treated { 1.0 } else { weights[&set] },
-                ..Person::default()
-            });
-        }
-        let person = people.last_mut().expect("a person was pushed");
-        let weight = person.weight;
-        let month = months[row] as i64;
-        let cell = monthly.entry((person.treated, month)).or_default();
-        cell.0 += weight * exposure[row];
-        for (measure, values) in counts.iter().enumerate() {
-            cell.1[measure] += weight * values[row];
-        }
-        let index = month - cells.first_month;
-        if with_set_cells && exposure[row] > 0.0 && (0..cells.months as i64).contains(&index) {
-            let months = cells.months;
-            let set = cells
-                .by_set
-                .entry(person.set)
-                .or_insert_with(|| vec![[0.0; MEASURES.len() + 1]; 2 * months]);
-            let sums = &mut set[usize::from(person.treated) * months + index as usize];
-            sums[0] += weight * exposure[row];
-            for (measure, values) in counts.iter().enumerate() {
-                sums[measure + 1] += weight * values[row];
-            }
-            cells.rows += 1;
-        }
-        if (-NAIVE_BEFORE_MONTHS..0).contains(&month) {
-            person.naive_before_days += exposure[row];
-            for (measure, values) in counts.iter().enumerate() {
-                person.naive_before_events[measure] += values[row];
-            }
-        }
-        if let Some(window) = PRIOR_USE_WINDOWS
+    let mut last_id: Option<String> = None;
+    Columns::for_each_batch(ctx, &matched_panel_sql(), |columns| {
+        let ids = columns.texts("person_id")?;
+        let sets = columns.floats_or_zero("set_id")?;
+        let groups = columns.texts("group_name")?;
+        let months = columns.floats_or_zero("relative_month")?;
+        let exposure = columns.floats_or_zero("exposure_days")?;
+        let counts: Vec<Vec<f64>> = MEASURES
             .iter()
-            .position(|window| window.contains(&month))
-        {
-            person.prior_days[window] += exposure[row];
+            .map(|measure| columns.floats_or_zero(&measure.panel_column()))
+            .collect::<Result<_>>()?;
+        for row in 0..ids.len() {
+            if ids[row] != last_id {
+                let (set, treated) = (sets[row] as i64, groups[row].as_deref() == Some("treated"));
+                people.push(Person {
+                    set,
+                    treated,
+                    weight: if treated { 1.0 } else { weights[&set] },
+                    ..Person::default()
+                });
+                last_id.clone_from(&ids[row]);
+            }
+            let person = people.last_mut().expect("a person was pushed");
+            let weight = person.weight;
+            let month = months[row] as i64;
+            let cell = monthly.entry((person.treated, month)).or_default();
+            cell.0 += weight * exposure[row];
             for (measure, values) in counts.iter().enumerate() {
-                person.prior_events[measure][window] += values[row];
+                cell.1[measure] += weight * values[row];
+            }
+            let index = month - cells.first_month;
+            if with_set_cells && exposure[row] > 0.0 && (0..cells.months as i64).contains(&index) {
+                let months = cells.months;
+                let set = cells
+                    .by_set
+                    .entry(person.set)
+                    .or_insert_with(|| vec![[0.0; MEASURES.len() + 1]; 2 * months]);
+                let sums = &mut set[usize::from(person.treated) * months + index as usize];
+                sums[0] += weight * exposure[row];
+                for (measure, values) in counts.iter().enumerate() {
+                    sums[measure + 1] += weight * values[row];
+                }
+                cells.rows += 1;
+            }
+            if (-NAIVE_BEFORE_MONTHS..0).contains(&month) {
+                person.naive_before_days += exposure[row];
+                for (measure, values) in counts.iter().enumerate() {
+                    person.naive_before_events[measure] += values[row];
+                }
+            }
+            if let Some(window) = PRIOR_USE_WINDOWS
+                .iter()
+                .position(|window| window.contains(&month))
+            {
+                person.prior_days[window] += exposure[row];
+                for (measure, values) in counts.iter().enumerate() {
+                    person.prior_events[measure][window] += values[row];
+                }
+            }
+            let baseline_start = -i64::from(config.washout_months + config.baseline_months);
+            if month < 0 && (month >= -i64::from(config.washout_months) || month < baseline_start) {
+                continue; // the wash-out, or before the baseline window: in no DiD period
+            }
+            let period = usize::from(month >= 0);
+            person.exposure_days[period] += exposure[row];
+            for (measure, values) in counts.iter().enumerate() {
+                person.events[measure][period] += values[row];
             }
         }
-        let baseline_start = -i64::from(config.washout_months + config.baseline_months);
-        if month < 0 && (month >= -i64::from(config.washout_months) || month < baseline_start) {
-            continue; // the wash-out, or before the baseline window: in no DiD period
-        }
-        let period = usize::from(month >= 0);
-        person.exposure_days[period] += exposure[row];
-        for (measure, values) in counts.iter().enumerate() {
-            person.events[measure][period] += values[row];
-        }
-    }
+        Ok(())
+    })
+    .await?;
     Ok((people, monthly, cells))
 }
 
