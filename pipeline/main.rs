@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// mimalloc rather than the system allocator: glibc kept about 1 GiB of the SQL stage's freed
+/// memory resident through the estimation stage at a million people; mimalloc gives it back.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = sp_impact::cli::Cli::parse();
     if let Err(error) = sp_impact::app::run(cli) {
