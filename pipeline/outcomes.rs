@@ -173,7 +173,7 @@ fn wide_use_columns() -> String {
 /// The person-month panel of the people in `people` (a table with `person_id`, joined as `m`)
 /// with their use, one row per person and month with a column per counted measure (0 where
 /// the month has none), `<measure>_cost_gbp` and `total_cost_gbp`; `select` and `order`
-/// complete the query over `p` (person_months) and `m`. The use is restricted to those people
+/// complete the query over `p` (person_months) and `m` (no `order`: rows in any order). The use is restricted to those people
 /// before it is pivoted, so the pivot reads their rows only, not the whole panel's.
 pub fn wide_panel_sql(select: &str, people: &str, order: &str) -> String {
     let coalesced: Vec<String> = counted()
@@ -193,10 +193,14 @@ pub fn wide_panel_sql(select: &str, people: &str, order: &str) -> String {
          group by use_rows.person_id, use_rows.relative_month\n)\n\
          select {select}, {} from person_months as p \
          inner join {people} as m on p.person_id = m.person_id \
-         left join use_wide on p.person_id = use_wide.person_id and p.relative_month = use_wide.relative_month \
-         order by {order}",
+         left join use_wide on p.person_id = use_wide.person_id and p.relative_month = use_wide.relative_month{}",
         wide_use_columns(),
         coalesced.join(", "),
+        if order.is_empty() {
+            String::new()
+        } else {
+            format!(" order by {order}")
+        },
     )
 }
 

@@ -2,12 +2,13 @@
 //! in (referral follows a run of high use), so the uncontrolled before/after overstates the
 //! effect, while the matched difference-in-differences recovers it.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde_json::Value;
 use sp_impact::synth::{Effects, SynthOptions, Truth, WorldKind};
 
-use crate::util::synth_and_run;
+use crate::util::{parquet_column, synth_and_run};
 
 fn generate_and_run(effects: Effects, dir: &Path) -> (Truth, Value) {
     synth_and_run(&latent_crisis(20240401, effects), dir, &[])
@@ -86,11 +87,77 @@ fn verdicts_follow_the_intervals(dir: &Path, results: &Value) -> [String; 2] {
     [nhs, pays]
 }
 
+/// Every set a person-level subgroup estimate compares (`tables/subgroup_sets`) holds one
+/// referred person and comparison people of the same level, where the headline's sets
+/// (`comparison_sets`) mix levels: the rematching is what makes them alike.
+fn subgroup_sets_share_their_level(tables: &Path) {
+    let cohort = tables.join("analysis_cohort.parquet");
+    let ids = parquet_column(&cohort, "person_id");
+    let level_of = |column: &str| -> std::collections::HashMap<String, Option<String>> {
+        ids.iter()
+            .flatten()
+            .cloned()
+            .zip(parquet_column(&cohort, column))
+            .collect()
+    };
+    // (set, group) per member, grouped by set, with each member's level.
+    let sets_by_level = |path: &Path, filter: Option<&str>, column: &str| {
+        let levels = level_of(column);
+        let people = parquet_column(path, "person_id");
+        let breakdowns = match filter {
+            Some(_) => parquet_column(path, "breakdown"),
+            None => vec![None; people.len()],
+        };
+        let mut sets: std::collections::BTreeMap<String, (usize, BTreeSet<Option<String>>)> =
+            Default::default();
+        for (((person, set), group), breakdown) in people
+            .into_iter()
+            .zip(parquet_column(path, "set_id"))
+            .zip(parquet_column(path, "group_name"))
+            .zip(breakdowns)
+        {
+            if filter.is_some_and(|wanted| breakdown.as_deref() != Some(wanted)) {
+                continue;
+            }
+            let entry = sets.entry(set.unwrap()).or_default();
+            entry.0 += usize::from(group.as_deref() == Some("treated"));
+            entry.1.insert(levels[&person.unwrap()].clone());
+        }
+        sets
+    };
+    let subgroup_sets = tables.join("subgroup_sets.parquet");
+    for (breakdown, column) in [
+        ("sex", "sex"),
+        ("age_band", "age_band"),
+        ("imd_quintile", "imd_quintile"),
+        ("ethnic_group", "ethnic_group"),
+        ("practice", "practice_code"),
+    ] {
+        let sets = sets_by_level(&subgroup_sets, Some(breakdown), column);
+        assert!(sets.len() > 200, "{breakdown}: {} sets", sets.len());
+        for (set, (treated, levels)) in &sets {
+            assert_eq!(*treated, 1, "{breakdown} set {set}");
+            assert_eq!(levels.len(), 1, "{breakdown} set {set} mixes {levels:?}");
+        }
+    }
+    let headline = sets_by_level(&tables.join("comparison_sets.parquet"), None, "age_band");
+    let mixed = headline
+        .values()
+        .filter(|(_, levels)| levels.len() > 1)
+        .count();
+    assert!(
+        mixed > headline.len() / 4,
+        "the headline's sets mix age bands in {mixed} of {}",
+        headline.len()
+    );
+}
+
 #[test]
 fn did_recovers_the_true_effect_where_before_after_overstates_it() {
     let work = tempfile::tempdir().unwrap();
     let (truth, results) = generate_and_run(Effects::default_effect(), work.path());
     verdicts_follow_the_intervals(work.path(), &results);
+    subgroup_sets_share_their_level(&work.path().join("out/tables"));
     // Every matched person's follow-up ended one way, and both groups are counted.
     let exits = results["cohort"]["follow_up_exits"]["groups"]
         .as_array()

@@ -42,31 +42,64 @@ use crate::results::{
 /// breakdowns).
 pub(crate) const MIN_SUBGROUP_SETS: usize = 20;
 
-/// Equity breakdowns: results name and the SQL expression giving the level(s) of a treated
-/// person (reasons are `;`-joined and each counts).
-pub(crate) const BREAKDOWNS: [(&str, &str); 7] = [
-    (
-        "imd_quintile",
-        "coalesce(cast(c.imd_quintile as varchar), 'unknown')",
-    ),
-    ("age_band", "c.age_band"),
-    ("sex", "c.sex"),
-    ("ethnic_group", "c.ethnic_group"),
-    ("referral_route", "i.referral_route"),
-    (
-        "referral_reason",
-        "coalesce(array_to_string(i.referral_reasons, ';'), 'not recorded')",
-    ),
+/// An equity breakdown: its results name, the SQL expression giving the level(s) of a person
+/// (over `analysis_cohort as c` and `index_dates as i`; reasons are `;`-joined and each
+/// counts), and whether it is a fact about every person, referred or not (`c.` only), so that
+/// the service-use subgroups rematch exactly on it (`comparison::Pool::rematch_within`).
+pub(crate) struct Breakdown {
+    pub name: &'static str,
+    pub expression: &'static str,
+    pub person_level: bool,
+}
+
+/// Equity breakdowns, in results order.
+pub(crate) const BREAKDOWNS: [Breakdown; 7] = [
+    Breakdown {
+        name: "imd_quintile",
+        expression: "coalesce(cast(c.imd_quintile as varchar), 'unknown')",
+        person_level: true,
+    },
+    Breakdown {
+        name: "age_band",
+        expression: "c.age_band",
+        person_level: true,
+    },
+    Breakdown {
+        name: "sex",
+        expression: "c.sex",
+        person_level: true,
+    },
+    Breakdown {
+        name: "ethnic_group",
+        expression: "c.ethnic_group",
+        person_level: true,
+    },
+    // The referral's own facts: a comparison person has none, so these sets stay the
+    // headline's, split by their referred member's level.
+    Breakdown {
+        name: "referral_route",
+        expression: "i.referral_route",
+        person_level: false,
+    },
+    Breakdown {
+        name: "referral_reason",
+        expression: "coalesce(array_to_string(i.referral_reasons, ';'), 'not recorded')",
+        person_level: false,
+    },
     // The GP contract funds and counts social prescribing practice by practice; the report
     // shows these estimates in its practice view, not among the equity subgroups.
-    ("practice", "c.practice_code"),
+    Breakdown {
+        name: "practice",
+        expression: "c.practice_code",
+        person_level: true,
+    },
 ];
 
 /// The `BREAKDOWNS` as a SQL select list (`expression as name, ...`).
 pub(crate) fn breakdown_columns() -> String {
     BREAKDOWNS
         .iter()
-        .map(|(name, expression)| format!("{expression} as {name}"))
+        .map(|breakdown| format!("{} as {}", breakdown.expression, breakdown.name))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -124,7 +157,9 @@ pub async fn estimate(
     }
     match comparison_sets(ctx, config, &headline, tables_dir).await {
         Ok(comparison) => {
-            let service_use = service_use::estimate(ctx, config).await?;
+            let subgroup_sets = subgroup_sets(ctx, &comparison.pool, tables_dir).await?;
+            let service_use = service_use::estimate(ctx, config, &subgroup_sets).await?;
+            drop(subgroup_sets);
             let economics = economics::estimate(ctx, config, tables_dir).await?;
             rows.push(headline_row(
                 &headline,
@@ -215,6 +250,22 @@ async fn comparison_sets(
     match design.comparison {
         ComparisonKind::Matched => comparison::match_cohort(ctx, config, tables_dir).await,
     }
+}
+
+/// The headline matching redone within the levels of each person-level breakdown
+/// (`comparison::Pool::rematch_within`), written to `tables/subgroup_sets`: the sets the
+/// service-use subgroups compare.
+async fn subgroup_sets(
+    ctx: &SessionContext,
+    pool: &comparison::Pool,
+    tables_dir: &Path,
+) -> Result<Vec<(&'static str, Vec<comparison::SubgroupMember>)>> {
+    let mut sets = Vec::new();
+    for breakdown in BREAKDOWNS.iter().filter(|breakdown| breakdown.person_level) {
+        sets.push((breakdown.name, pool.rematch_within(ctx, breakdown).await?));
+    }
+    comparison::register_subgroup_sets(ctx, tables_dir, &sets).await?;
+    Ok(sets)
 }
 
 /// The configuration with a total programme cost divided among the people the data show:

@@ -17,13 +17,14 @@
 //! Sums over months are taken in Rust over rows ordered by person and month, so results do
 //! not depend on how the engine partitioned the work.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::prelude::SessionContext;
 use nalgebra::DMatrix;
 use serde_json::{Value, json};
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 
+use super::comparison::SubgroupMember;
 use super::{
     BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns,
     comparison_weights, finite, matched_comparison_weights, matched_panel_sql, not_estimated,
@@ -89,13 +90,18 @@ fn check_cells(people: &[Person], measure: usize) -> StatsResult<()> {
 /// practice).
 const NO_INTERACTION_TEST: [&str; 2] = ["referral_reason", "practice"];
 
-/// DiD per measure within each level of each breakdown (sets defined by their treated member),
-/// each p-value also Benjamini-Hochberg adjusted across every subgroup estimate of its measure;
-/// and, per breakdown with separate levels, whether the rate ratio differs between them.
+/// DiD per measure within each level of each breakdown, each p-value also Benjamini-Hochberg
+/// adjusted across every subgroup estimate of its measure; and, per breakdown with separate
+/// levels, whether the rate ratio differs between them. A person-level breakdown (sex, age
+/// band, IMD quintile, ethnicity, practice) uses its own sets, rematched exactly on it
+/// (`rematched`, from `Pool::rematch_within`); the referral's own facts (route, reasons) split
+/// the headline's sets by their referred member's level.
 async fn subgroups(
     ctx: &SessionContext,
+    config: &StudyConfig,
     people: &[Person],
     adjustment: Adjustment,
+    rematched: &[(&str, Vec<SubgroupMember>)],
 ) -> Result<(Vec<ServiceUseSubgroup>, Vec<Interaction>)> {
     let columns = Columns::query(
         ctx,
@@ -108,91 +114,165 @@ async fn subgroups(
         ),
     )
     .await?;
-    let sets = columns.floats_or_zero("set_id")?;
+    let sets: Vec<i64> = columns
+        .floats_or_zero("set_id")?
+        .into_iter()
+        .map(|set| set as i64)
+        .collect();
+    let own = if rematched.is_empty() {
+        BTreeMap::new()
+    } else {
+        load_subgroup_people(ctx, config).await?
+    };
     let mut rows = Vec::new();
     let mut interactions = Vec::new();
-    for (breakdown, _) in BREAKDOWNS {
-        let values = columns.texts(breakdown)?;
-        let mut levels: BTreeMap<String, std::collections::BTreeSet<i64>> = BTreeMap::new();
-        for (set, value) in sets.iter().zip(&values) {
-            for level in value
-                .as_deref()
-                .unwrap_or("unknown")
-                .split(';')
-                .filter(|level| !level.is_empty())
-            {
-                levels
-                    .entry(level.to_string())
-                    .or_default()
-                    .insert(*set as i64);
+    for breakdown in &BREAKDOWNS {
+        let estimates = match rematched.iter().find(|(name, _)| *name == breakdown.name) {
+            Some((_, members)) => {
+                let (members_people, levels) = rematched_people(members, &own);
+                breakdown_estimates(breakdown.name, &members_people, levels, adjustment)
             }
-        }
-        // For the interaction test, per measure: the group number of each matched set in a
-        // level estimated for that measure, and how many such levels there are.
-        let mut estimated: Vec<(BTreeMap<i64, usize>, usize)> =
-            vec![(BTreeMap::new(), 0); MEASURES.len()];
-        for (level, members) in levels {
-            let mut row = ServiceUseSubgroup {
-                breakdown: breakdown.to_string(),
-                level,
-                matched_sets: members.len() as u64,
-                not_estimated: None,
-                measures: None,
-            };
-            if members.len() < MIN_SUBGROUP_SETS {
-                row.not_estimated = Some(format!("fewer than {MIN_SUBGROUP_SETS} matched sets"));
-            } else {
-                let chosen: Vec<Person> = people
-                    .iter()
-                    .filter(|person| members.contains(&person.set))
-                    .cloned()
-                    .collect();
-                let measures: Vec<MeasureDid> = MEASURES
-                    .iter()
-                    .enumerate()
-                    .map(|(index, measure)| {
-                        let did = match did_with(&chosen, index, None, adjustment) {
-                            Ok(estimate) => {
-                                let (group_of, groups) = &mut estimated[index];
-                                group_of.extend(members.iter().map(|set| (*set, *groups)));
-                                *groups += 1;
-                                Estimated::Done(estimate)
-                            }
-                            Err(error) => Estimated::Not(not_estimated(&error)),
-                        };
-                        MeasureDid {
-                            measure: measure.code.to_string(),
-                            did,
-                        }
-                    })
-                    .collect();
-                row.measures = Some(measures);
+            None => {
+                let levels = levels_of_sets(&sets, &columns.texts(breakdown.name)?);
+                breakdown_estimates(breakdown.name, people, levels, adjustment)
             }
-            rows.push(row);
-        }
-        if NO_INTERACTION_TEST.contains(&breakdown) {
-            continue;
-        }
-        for (index, measure) in MEASURES.iter().enumerate() {
-            let (group_of, groups) = &estimated[index];
-            let test = match interaction(people, group_of, *groups, index) {
-                Ok(test) => Estimated::Done(ChiSquaredTest {
-                    chi2: finite(test.statistic),
-                    df: test.df,
-                    p: finite(test.p),
-                }),
-                Err(error) => Estimated::Not(not_estimated(&error)),
-            };
-            interactions.push(Interaction {
-                breakdown: breakdown.to_string(),
-                measure: measure.code.to_string(),
-                levels: *groups,
-                test,
-            });
-        }
+        };
+        rows.extend(estimates.0);
+        interactions.extend(estimates.1);
     }
     adjust_subgroup_p_values(&mut rows);
     Ok((rows, interactions))
+}
+
+/// The matched sets in each level, from each set's referred member's level(s) (`;`-joined
+/// levels each count; none is "unknown").
+fn levels_of_sets(sets: &[i64], values: &[Option<String>]) -> BTreeMap<String, BTreeSet<i64>> {
+    let mut levels: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    for (set, value) in sets.iter().zip(values) {
+        for level in value
+            .as_deref()
+            .unwrap_or("unknown")
+            .split(';')
+            .filter(|level| !level.is_empty())
+        {
+            levels.entry(level.to_string()).or_default().insert(*set);
+        }
+    }
+    levels
+}
+
+/// A rematched breakdown's people (their own sums from `own`, with their set, group and
+/// weight 1/k among their set's k comparison people) and the sets in each level.
+fn rematched_people(
+    members: &[SubgroupMember],
+    own: &BTreeMap<String, Person>,
+) -> (Vec<Person>, BTreeMap<String, BTreeSet<i64>>) {
+    let weights = comparison_weights(
+        members
+            .iter()
+            .enumerate()
+            .map(|(row, member)| (member.set, member.treated, row)),
+    );
+    let mut levels: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    let people = members
+        .iter()
+        .map(|member| {
+            if member.treated {
+                levels
+                    .entry(member.level.clone())
+                    .or_default()
+                    .insert(member.set);
+            }
+            Person {
+                set: member.set,
+                treated: member.treated,
+                weight: if member.treated {
+                    1.0
+                } else {
+                    weights[&member.set]
+                },
+                // Everyone matched has a panel row for every month (person_months).
+                ..own.get(&member.person_id).cloned().unwrap_or_default()
+            }
+        })
+        .collect();
+    (people, levels)
+}
+
+/// One breakdown's subgroup rows (a DiD per measure in each level with at least
+/// `MIN_SUBGROUP_SETS` matched sets) and, unless `NO_INTERACTION_TEST`, its interaction tests.
+fn breakdown_estimates(
+    breakdown: &str,
+    people: &[Person],
+    levels: BTreeMap<String, BTreeSet<i64>>,
+    adjustment: Adjustment,
+) -> (Vec<ServiceUseSubgroup>, Vec<Interaction>) {
+    let mut rows = Vec::new();
+    // For the interaction test, per measure: the group number of each matched set in a
+    // level estimated for that measure, and how many such levels there are.
+    let mut estimated: Vec<(BTreeMap<i64, usize>, usize)> =
+        vec![(BTreeMap::new(), 0); MEASURES.len()];
+    for (level, members) in levels {
+        let mut row = ServiceUseSubgroup {
+            breakdown: breakdown.to_string(),
+            level,
+            matched_sets: members.len() as u64,
+            not_estimated: None,
+            measures: None,
+        };
+        if members.len() < MIN_SUBGROUP_SETS {
+            row.not_estimated = Some(format!("fewer than {MIN_SUBGROUP_SETS} matched sets"));
+        } else {
+            let chosen: Vec<Person> = people
+                .iter()
+                .filter(|person| members.contains(&person.set))
+                .cloned()
+                .collect();
+            let measures: Vec<MeasureDid> = MEASURES
+                .iter()
+                .enumerate()
+                .map(|(index, measure)| {
+                    let did = match did_with(&chosen, index, None, adjustment) {
+                        Ok(estimate) => {
+                            let (group_of, groups) = &mut estimated[index];
+                            group_of.extend(members.iter().map(|set| (*set, *groups)));
+                            *groups += 1;
+                            Estimated::Done(estimate)
+                        }
+                        Err(error) => Estimated::Not(not_estimated(&error)),
+                    };
+                    MeasureDid {
+                        measure: measure.code.to_string(),
+                        did,
+                    }
+                })
+                .collect();
+            row.measures = Some(measures);
+        }
+        rows.push(row);
+    }
+    let mut interactions = Vec::new();
+    if NO_INTERACTION_TEST.contains(&breakdown) {
+        return (rows, interactions);
+    }
+    for (index, measure) in MEASURES.iter().enumerate() {
+        let (group_of, groups) = &estimated[index];
+        let test = match interaction(people, group_of, *groups, index) {
+            Ok(test) => Estimated::Done(ChiSquaredTest {
+                chi2: finite(test.statistic),
+                df: test.df,
+                p: finite(test.p),
+            }),
+            Err(error) => Estimated::Not(not_estimated(&error)),
+        };
+        interactions.push(Interaction {
+            breakdown: breakdown.to_string(),
+            measure: measure.code.to_string(),
+            levels: *groups,
+            test,
+        });
+    }
+    (rows, interactions)
 }
 
 /// Benjamini-Hochberg across every subgroup estimate of a measure (all breakdowns and
@@ -421,6 +501,53 @@ impl Default for Person {
 }
 
 impl Person {
+    /// Adds one month of the person's panel (`counts[measure][row]`) to their own sums: the
+    /// uncontrolled before/after, the prior-use windows and the DiD's two periods.
+    fn add_month(
+        &mut self,
+        month: i64,
+        exposure: f64,
+        counts: &[Vec<f64>],
+        row: usize,
+        config: &StudyConfig,
+    ) {
+        if (-NAIVE_BEFORE_MONTHS..0).contains(&month) {
+            self.naive_before_days += exposure;
+            for (measure, values) in counts.iter().enumerate() {
+                self.naive_before_events[measure] += values[row];
+            }
+        }
+        if let Some(window) = PRIOR_USE_WINDOWS
+            .iter()
+            .position(|window| window.contains(&month))
+        {
+            self.prior_days[window] += exposure;
+            for (measure, values) in counts.iter().enumerate() {
+                self.prior_events[measure][window] += values[row];
+            }
+        }
+        let baseline_start = -i64::from(config.washout_months + config.baseline_months);
+        if month < 0 && (month >= -i64::from(config.washout_months) || month < baseline_start) {
+            return; // the wash-out, or before the baseline window: in no DiD period
+        }
+        let period = usize::from(month >= 0);
+        self.exposure_days[period] += exposure;
+        for (measure, values) in counts.iter().enumerate() {
+            self.events[measure][period] += values[row];
+        }
+    }
+
+    /// Multiplies every sum of one measure by `factor` (a change of unit).
+    fn scale_measure(&mut self, measure: usize, factor: f64) {
+        for value in self.events[measure]
+            .iter_mut()
+            .chain(self.prior_events[measure].iter_mut())
+            .chain(std::iter::once(&mut self.naive_before_events[measure]))
+        {
+            *value *= factor;
+        }
+    }
+
     /// Events and exposure days of a period of the uncontrolled before/after.
     fn naive(&self, measure: usize, period: usize) -> (f64, f64) {
         if period == 0 {
@@ -456,6 +583,54 @@ struct EventCells {
     rows: usize,
     months: usize,
     first_month: i64,
+}
+
+/// The own sums (`Person::add_month`; no set or group yet) of everyone in a rematched
+/// subgroup's sets (`subgroup_sets`), by person id, from their person-month panel. Every sum
+/// is of whole numbers (events, days, cost in micro-pounds, scaled to pounds once summed), so
+/// it is exact in any order and the panel is read as the engine produces it, unsorted.
+async fn load_subgroup_people(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+) -> Result<BTreeMap<String, Person>> {
+    let sql = outcomes::wide_panel_sql(
+        "p.person_id, p.relative_month, p.exposure_days",
+        "(select distinct person_id from subgroup_sets)",
+        "",
+    );
+    let mut people: BTreeMap<String, Person> = BTreeMap::new();
+    Columns::for_each_batch(ctx, &sql, |columns| {
+        let ids = columns.texts("person_id")?;
+        let months = columns.floats_or_zero("relative_month")?;
+        let exposure = columns.floats_or_zero("exposure_days")?;
+        let counts: Vec<Vec<f64>> = MEASURES
+            .iter()
+            .map(|measure| {
+                let values = columns.floats_or_zero(&measure.panel_column())?;
+                Ok(if measure.is_cost() {
+                    values.iter().map(|pounds| (pounds * 1e6).round()).collect()
+                } else {
+                    values
+                })
+            })
+            .collect::<Result<_>>()?;
+        for row in 0..ids.len() {
+            let person = people
+                .entry(ids[row].clone().unwrap_or_default())
+                .or_default();
+            person.add_month(months[row] as i64, exposure[row], &counts, row, config);
+        }
+        Ok(())
+    })
+    .await?;
+    for person in people.values_mut() {
+        for (measure, entry) in MEASURES.iter().enumerate() {
+            if entry.is_cost() {
+                person.scale_measure(measure, 1e-6);
+            }
+        }
+    }
+    Ok(people)
 }
 
 /// Each matched person's baseline and follow-up totals, the monthly event-study cells and,
@@ -518,30 +693,7 @@ async fn load_people(
                 }
                 cells.rows += 1;
             }
-            if (-NAIVE_BEFORE_MONTHS..0).contains(&month) {
-                person.naive_before_days += exposure[row];
-                for (measure, values) in counts.iter().enumerate() {
-                    person.naive_before_events[measure] += values[row];
-                }
-            }
-            if let Some(window) = PRIOR_USE_WINDOWS
-                .iter()
-                .position(|window| window.contains(&month))
-            {
-                person.prior_days[window] += exposure[row];
-                for (measure, values) in counts.iter().enumerate() {
-                    person.prior_events[measure][window] += values[row];
-                }
-            }
-            let baseline_start = -i64::from(config.washout_months + config.baseline_months);
-            if month < 0 && (month >= -i64::from(config.washout_months) || month < baseline_start) {
-                continue; // the wash-out, or before the baseline window: in no DiD period
-            }
-            let period = usize::from(month >= 0);
-            person.exposure_days[period] += exposure[row];
-            for (measure, values) in counts.iter().enumerate() {
-                person.events[measure][period] += values[row];
-            }
+            person.add_month(month, exposure[row], &counts, row, config);
         }
         Ok(())
     })
@@ -673,10 +825,15 @@ pub async fn rate_ratios(ctx: &SessionContext, config: &StudyConfig) -> Result<D
     })
 }
 
-pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<ServiceUse> {
+pub async fn estimate(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+    subgroup_sets: &[(&str, Vec<SubgroupMember>)],
+) -> Result<ServiceUse> {
     let (people, monthly, cells) = load_people(ctx, config, true).await?;
     let adjustment = Adjustment::of(config);
-    let (subgroups, interactions) = subgroups(ctx, &people, adjustment).await?;
+    let (subgroups, interactions) =
+        subgroups(ctx, config, &people, adjustment, subgroup_sets).await?;
     let mut placebo = placebo(ctx).await?;
     let mut results = Vec::new();
     for (measure, entry) in MEASURES.iter().enumerate() {
@@ -743,7 +900,7 @@ pub async fn estimate(ctx: &SessionContext, config: &StudyConfig) -> Result<Serv
             "periods": {"pre_months": config.pre_months, "post_months": config.post_months, "washout_months": config.washout_months, "baseline_months": config.baseline_months},
             "baseline": format!("the DiD baseline is months -{}..-{}; the uncontrolled before/after uses the 12 months before referral", config.washout_months + config.baseline_months, config.washout_months + 1),
             "placebo": "the DiD repeated inside the baseline window: its second half against its first (default design: months -18..-13 against -24..-19), on matched sets whose members have data over the whole window; nobody was referred then, so a rate ratio away from 1 is a difference in pre-existing trends (it cannot see regression to the mean from the referral peak itself)",
-            "subgroups": format!("DiD rate ratio with cluster-robust CI by the treated person's IMD quintile, age band, sex, ethnicity group, referral route, each referral reason and practice; not estimated below {MIN_SUBGROUP_SETS} matched sets; no bootstrap; p_bh: Benjamini-Hochberg across every subgroup estimate of the measure"),
+            "subgroups": format!("DiD rate ratio with cluster-robust CI by IMD quintile, age band, sex, ethnicity group and practice in sets rematched exactly on the breakdown (the headline's propensity scores, caliper, ratio and exact strata, with the level added: every comparison person shares their referred person's level; tables/subgroup_sets), and by referral route and each referral reason in the headline's sets split by their referred person's level; not estimated below {MIN_SUBGROUP_SETS} matched sets; no bootstrap; p_bh: Benjamini-Hochberg across every subgroup estimate of the measure"),
             "subgroup_interaction": "per breakdown with separate groups (not referral reason, whose groups overlap, nor practice, which can have hundreds): one Poisson GLM fully interacted by group, cluster-robust by matched set, joint Wald test that every group's treated x post coefficient equals the first's (chi-squared, groups - 1 df), over the groups estimated for that measure",
             "multiplicity": format!("primary outcome {} (study.toml primary_outcome), unadjusted; p_holm: Holm across the secondary measures' DiD p-values", config.primary_outcome),
         }),

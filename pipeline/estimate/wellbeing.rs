@@ -51,7 +51,7 @@ async fn subgroups(ctx: &SessionContext) -> Result<Vec<WellbeingSubgroup>> {
     let baselines = columns.floats_or_zero("baseline_value")?;
     let followups = columns.floats_or_zero("followup_value")?;
     let mut rows = Vec::new();
-    for (breakdown, _) in BREAKDOWNS {
+    for breakdown in BREAKDOWNS.iter().map(|breakdown| breakdown.name) {
         let values = columns.texts(breakdown)?;
         // (instrument, level) -> (baselines, follow-ups)
         let mut groups: std::collections::BTreeMap<(String, String), (Vec<f64>, Vec<f64>)> =

@@ -218,7 +218,7 @@ fn funnel_chart(
 }
 
 /// The effect by practice: the matched DiD rate ratio for GP demand and the primary outcome,
-/// where at least the subgroup minimum of matched sets had their treated member there.
+/// where at least the subgroup minimum of sets was matched within the practice.
 fn effects_table(results: &Results, rule: Disclosure) -> Table {
     let primary = primary_measure(results);
     let measures = if primary == "gp_demand" {
@@ -245,7 +245,7 @@ fn effects_table(results: &Results, rule: Disclosure) -> Table {
     );
     let mut table = Table::new(
         "practice_effects",
-        "Effect by practice: matched difference-in-differences rate ratio where the practice had enough matched people",
+        "Effect by practice: matched difference-in-differences rate ratio, each referred person compared with people matched within their own practice, where the practice had enough matched sets",
         &columns,
     );
     for row in results
