@@ -75,7 +75,7 @@ pub(super) fn equity_section(results: &Results, rule: Disclosure, content: &mut 
             name: "equity_forest".into(),
             title: "GP demand rate ratio by subgroup (matched DiD)".into(),
             note: format!(
-                "{SOURCE}. 95% cluster-robust CI; sex, age band, IMD quintile and ethnicity compared with people matched within the same group; subgroups under 20 matched sets not estimated."
+                "{SOURCE}. 95% cluster-robust CI; subgroups of the person (not of their referral) compared with people matched within the same subgroup; under 20 matched sets not estimated."
             ),
             kind: Kind::Dots {
                 rows: dots,
