@@ -64,11 +64,11 @@ impl Pool {
     /// million people a propensity-matched pair shares its sex 55% of the time, its age band
     /// 25%, its practice under 1%). Set ids are the treated members' ranks in matching order.
     pub async fn rematch_within(
-        &self,
+        &mut self,
         ctx: &SessionContext,
         breakdown: &Breakdown,
     ) -> Result<Vec<SubgroupMember>> {
-        let levels = Columns::query(
+        let texts = Columns::query(
             ctx,
             &format!(
                 "select {} as level from matching_covariates as c order by c.person_id",
@@ -77,29 +77,39 @@ impl Pool {
         )
         .await?
         .texts("level")?;
-        if levels.len() != self.units.len() {
+        if texts.len() != self.units.len() {
             return Err(Error::Engine(format!(
                 "matching_covariates changed under the matching: {} rows, {} matched from",
-                levels.len(),
+                texts.len(),
                 self.units.len()
             )));
         }
-        let levels: Vec<String> = levels
+        // Each person's level as a number into `names`: the pool can be millions of people.
+        let mut names: Vec<String> = Vec::new();
+        let mut number_of: BTreeMap<String, usize> = BTreeMap::new();
+        let levels: Vec<usize> = texts
             .into_iter()
-            .map(|level| level.unwrap_or_else(|| "unknown".into()))
-            .collect();
-        let units: Vec<Unit> = self
-            .units
-            .iter()
-            .zip(&levels)
-            .map(|(unit, level)| Unit {
-                stratum: format!("{}{level}|", unit.stratum),
-                ..unit.clone()
+            .map(|text| {
+                let name = text.unwrap_or_else(|| "unknown".into());
+                *number_of.entry(name.clone()).or_insert_with(|| {
+                    names.push(name);
+                    names.len() - 1
+                })
             })
             .collect();
-        let matching = greedy_match(&units, &self.options)
-            .map_err(|error| Error::DataTest(format!("matching failed: {error}")))?;
-        drop(units);
+        // The level is appended to each stratum for this matching and taken off after, rather
+        // than the pool copied.
+        let lengths: Vec<usize> = self.units.iter().map(|unit| unit.stratum.len()).collect();
+        for (unit, level) in self.units.iter_mut().zip(&levels) {
+            unit.stratum.push_str(&names[*level]);
+            unit.stratum.push('|');
+        }
+        let matching = greedy_match(&self.units, &self.options);
+        for (unit, length) in self.units.iter_mut().zip(lengths) {
+            unit.stratum.truncate(length);
+        }
+        let matching =
+            matching.map_err(|error| Error::DataTest(format!("matching failed: {error}")))?;
         let set_of = set_ids(&matching, self.units.len());
         Ok((0..self.units.len())
             .filter(|&row| set_of[row] > 0)
@@ -107,7 +117,7 @@ impl Pool {
                 person_id: self.units[row].id.clone(),
                 set: set_of[row],
                 treated: self.units[row].treated,
-                level: levels[row].clone(),
+                level: names[levels[row]].clone(),
             })
             .collect())
     }

@@ -156,8 +156,8 @@ pub async fn estimate(
         rows.push(design_row(ctx, config, design, tables_dir, &mut matched).await?);
     }
     match comparison_sets(ctx, config, &headline, tables_dir).await {
-        Ok(comparison) => {
-            let subgroup_sets = subgroup_sets(ctx, &comparison.pool, tables_dir).await?;
+        Ok(mut comparison) => {
+            let subgroup_sets = subgroup_sets(ctx, &mut comparison.pool, tables_dir).await?;
             let service_use = service_use::estimate(ctx, config, &subgroup_sets).await?;
             drop(subgroup_sets);
             let economics = economics::estimate(ctx, config, tables_dir).await?;
@@ -257,7 +257,7 @@ async fn comparison_sets(
 /// service-use subgroups compare.
 async fn subgroup_sets(
     ctx: &SessionContext,
-    pool: &comparison::Pool,
+    pool: &mut comparison::Pool,
     tables_dir: &Path,
 ) -> Result<Vec<(&'static str, Vec<comparison::SubgroupMember>)>> {
     let mut sets = Vec::new();
