@@ -451,6 +451,44 @@ pub struct DesignSensitivity {
     /// be to explain the estimate away).
     pub e_values: BTreeMap<String, EValue>,
     pub e_value_method: String,
+    /// The headline design run again before anyone was referred, where the true effect is nil
+    /// (`estimate::placebo`).
+    pub placebo_index: Estimated<PlaceboIndex>,
+}
+
+/// The headline design at a placebo index date `shift_months` before every index date, with
+/// `follow_up_months` of follow-up ending where the design's wash-out begins: its rate ratios
+/// estimate the design's bias.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaceboIndex {
+    pub shift_months: u64,
+    pub follow_up_months: u64,
+    pub matched_treated: u64,
+    /// A bias within [1/margin, margin] on the ratio scale counts as none.
+    pub equivalence_margin: f64,
+    /// Per measure compared across designs.
+    pub measures: BTreeMap<String, PlaceboMeasure>,
+    /// What it can and cannot detect.
+    pub reads: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlaceboMeasure {
+    pub rate_ratio: Estimated<RateRatio>,
+    /// None when there is no interval to read.
+    pub reading: Option<PlaceboReading>,
+}
+
+/// A placebo rate ratio read against the equivalence margin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaceboReading {
+    /// The 95% interval lies within the margin: no bias as large as it.
+    WithinMargin,
+    /// The 95% interval excludes 1 and reaches beyond the margin.
+    Bias,
+    /// The interval includes 1 and reaches beyond the margin: too uncertain to tell.
+    Inconclusive,
 }
 
 impl DesignSensitivity {
@@ -1061,7 +1099,8 @@ pub(crate) fn for_tests(sections: Value) -> Results {
     let mut bases = serde_json::json!({
         "design_sensitivity": {"headline_design": "test", "designs": [], "verdict": "agree",
                                "disagreements": [], "rule": "", "e_values": {},
-                               "e_value_method": ""},
+                               "e_value_method": "",
+                               "placebo_index": {"not_estimated": "not in this test"}},
     });
     for (section, value) in sections.as_object().expect("sections are an object") {
         // A test's service-use rows give only the keys they are about; each is merged onto

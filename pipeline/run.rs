@@ -102,7 +102,8 @@ fn analyse(
         if run.failed_tests.is_empty() {
             progress.log("estimate: matching, difference-in-differences, wellbeing change");
             let clock = Instant::now();
-            let estimates = crate::estimate::estimate(&ctx, config, &dir.join("tables")).await?;
+            let estimates =
+                crate::estimate::estimate(&ctx, config, &models, &dir.join("tables")).await?;
             estimate_seconds = clock.elapsed().as_secs_f64();
             results.cohort.matched = estimates.matched;
             results.balance = Some(estimates.balance);

@@ -12,6 +12,7 @@
 mod attrition;
 mod comparison;
 mod economics;
+mod placebo;
 mod service_use;
 mod wellbeing;
 
@@ -30,12 +31,13 @@ use crate::design::{
 };
 use crate::econ::programme::{CostDivisor, ProgrammeCost};
 use crate::engine::engine_error;
+use crate::engine::models::Model;
 use crate::error::{Error, Result};
 use crate::outcomes;
 use crate::results::{
     BalanceRow, DesignEstimates, DesignRow, DesignSaving, DesignSensitivity, DesignVerdict, Did,
     Disagreement, EValue, Economics, Equity, Estimated, FollowUpExits, GroupExits, MatchedGroups,
-    NotEstimated, RateRatio, ServiceUseRow, WellbeingChange,
+    NotEstimated, PlaceboIndex, RateRatio, ServiceUseRow, WellbeingChange,
 };
 
 /// Fewest matched sets (service use) or pairs (wellbeing) for a subgroup estimate (equity
@@ -130,15 +132,21 @@ pub struct Estimates {
 /// Runs every estimate. When the data cannot support a matched comparison (e.g. too few
 /// people for the propensity model) the comparison and service-use sections say why and the
 /// wellbeing analysis still runs: a small service must still get its report.
+/// `models` are the SQL models the run used (the placebo recomputes the matching covariates
+/// with theirs).
 pub async fn estimate(
     ctx: &SessionContext,
     config: &StudyConfig,
+    models: &[Model],
     tables_dir: &Path,
 ) -> Result<Estimates> {
     let config = &with_programme_people(ctx, config).await?;
     let programme = config.programme.clone();
     let wellbeing = wellbeing::estimate(ctx, config.seed).await?;
     let mut methods = json!({ "wellbeing": wellbeing.methods });
+    // First, as it swaps the panels for a while and matches into a scratch folder; everything
+    // after it matches again.
+    let placebo_index = placebo::estimate(ctx, config, models, tables_dir).await?;
     // The matching depends only on what a design matches on (`Design::matching`), so designs
     // that share it share one matching. The designs matched differently from the headline
     // run first, grouped by their matching (each group rematches and overwrites
@@ -179,7 +187,8 @@ pub async fn estimate(
                     CANDIDATES.iter().position(|design| design.name == name),
                 )
             });
-            let design_sensitivity = design_sensitivity(&headline, rows, &service_use.results);
+            let design_sensitivity =
+                design_sensitivity(&headline, rows, &service_use.results, placebo_index);
             let exits = follow_up_exits(ctx, config).await?;
             methods["matching"] = comparison.methods;
             methods["service_use"] = service_use.methods;
@@ -382,6 +391,7 @@ fn design_sensitivity(
     headline: &Design,
     rows: Vec<DesignRow>,
     service_use: &[ServiceUseRow],
+    placebo_index: Estimated<PlaceboIndex>,
 ) -> DesignSensitivity {
     let mut disagreements = Vec::new();
     for measure in outcomes::compared_across_designs().map(|measure| measure.code) {
@@ -440,6 +450,7 @@ fn design_sensitivity(
         rule: format!("designs disagree when, for GP demand, A&E attendances, emergency admissions or total cost, two designs' 95% intervals do not overlap, or their rate ratios differ by more than a factor of {DISAGREEMENT_RATIO} and each lies outside the other's interval"),
         e_values,
         e_value_method: "VanderWeele & Ding 2017: RR + sqrt(RR (RR - 1)), with 1/RR for ratios below 1; ci_limit is the E-value of the interval limit nearest 1 (1 when the interval includes 1)".into(),
+        placebo_index,
     }
 }
 

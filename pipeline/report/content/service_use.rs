@@ -10,8 +10,8 @@ use crate::report::charts::{Chart, DotRow, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{ci, decimals, gbp, gbp_ci, ratio_or_reason};
 use crate::results::{
-    DesignSensitivity, DesignVerdict, Estimated, EventStudyRegression, MinimumDetectable, Results,
-    interval,
+    DesignSensitivity, DesignVerdict, Estimated, EventStudyRegression, MinimumDetectable,
+    PlaceboIndex, PlaceboReading, Results, interval,
 };
 
 const SERVICE_USE_INTRO: [(&str, bool); 3] = [
@@ -286,9 +286,14 @@ pub(super) fn service_use_section(
         Some(sensitivity) => design_sensitivity(sensitivity, rule, content),
         None => (Value::Null, String::new()),
     };
+    let (placebo, placebo_text) = match results.designs() {
+        Some(sensitivity) => placebo_index(&sensitivity.placebo_index, rule, content),
+        None => (Value::Null, String::new()),
+    };
     let section = json!({
         "intro": parts(&SERVICE_USE_INTRO.map(|(text, strong)| (text.to_string(), strong))),
         "table": table.clone(), "events": events.clone(), "pre_trends": pre_trends.clone(), "designs": designs, "design_verdict": verdict,
+        "placebo_index": placebo, "placebo_text": placebo_text,
     });
     content.tables.extend([table, pre_trends, events]);
     section
@@ -421,6 +426,83 @@ fn design_sensitivity(
     let section = json!(table.clone());
     content.tables.push(table);
     (section, verdict)
+}
+
+/// The headline design a year before referral (`results::PlaceboIndex`): what it reads, how
+/// many it matched, each measure's rate ratio and reading against the margin.
+fn placebo_index(
+    placebo: &Estimated<PlaceboIndex>,
+    rule: Disclosure,
+    content: &mut Content,
+) -> (Value, String) {
+    let placebo = match placebo {
+        Estimated::Done(placebo) => placebo,
+        Estimated::Not(reason) => {
+            return (
+                Value::Null,
+                format!(
+                    "The headline design could not be run before anyone was referred: {}.",
+                    reason.not_estimated
+                ),
+            );
+        }
+    };
+    let margin = 100.0 * (placebo.equivalence_margin - 1.0);
+    let text = format!(
+        "{} At the placebo index date {} referred people were matched. A reading \"no bias over {margin:.0}%\" means the whole 95% interval lies between {:.2} and {:.2}.",
+        placebo.reads,
+        rule.count(placebo.matched_treated),
+        1.0 / placebo.equivalence_margin,
+        placebo.equivalence_margin
+    );
+    let mut table = Table::new(
+        "placebo_index",
+        &format!(
+            "The headline design at a placebo index date {} months before referral (true effect nil)",
+            placebo.shift_months
+        ),
+        &[
+            ("measure", "Measure", TEXT),
+            ("rate_ratio", "Placebo rate ratio (95% CI)", ESTIMATE),
+            ("reading", "Reading", TEXT),
+        ],
+    );
+    // In the registry's order, as the design table.
+    for (measure, row) in outcomes::compared_across_designs()
+        .filter_map(|measure| Some((measure.code, placebo.measures.get(measure.code)?)))
+    {
+        let done = row.rate_ratio.done();
+        let ratio = match (
+            done.and_then(|r| r.rate_ratio),
+            done.and_then(|r| interval(r.ci95)),
+        ) {
+            (Some(value), Some((low, high))) => Cell::estimate(
+                Some(value),
+                Some((low, high)),
+                format!("{value:.2} ({low:.2} to {high:.2})"),
+                RATIO,
+            ),
+            _ => Cell::missing(ratio_or_reason(
+                row.rate_ratio.reason(),
+                done.and_then(|r| r.rate_ratio),
+            )),
+        };
+        let reading = match row.reading {
+            Some(PlaceboReading::WithinMargin) => format!("no bias over {margin:.0}%"),
+            Some(PlaceboReading::Bias) => "bias: a change where there was none".into(),
+            Some(PlaceboReading::Inconclusive) => {
+                format!("too uncertain to rule out a bias of {margin:.0}%")
+            }
+            None => "not read".into(),
+        };
+        table.rows.push(vec![
+            Cell::text(outcomes::label(measure)),
+            ratio,
+            Cell::text(reading),
+        ]);
+    }
+    content.tables.push(table.clone());
+    (json!(table), text)
 }
 
 /// The months a pre-trend test covers and the reference month: `month_first`, `month_last`,
