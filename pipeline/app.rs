@@ -242,6 +242,7 @@ fn synth(args: &SynthArgs, progress: &Progress) -> Result<()> {
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         gzip,
+        history_months: args.history_months,
     };
     crate::synth::synth(&options, &args.out, progress)?;
     Ok(())

@@ -314,6 +314,10 @@ pub struct SynthArgs {
     /// Worker threads (default: all cores). Output does not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Months of history before the study start (12 to 60): the longest look-back
+    /// (`pre_months`) a study of these extracts can use.
+    #[arg(long, value_name = "N", default_value_t = crate::synth::DEFAULT_HISTORY_MONTHS)]
+    pub history_months: i32,
 }
 
 #[derive(Debug, Args)]

@@ -70,6 +70,7 @@ fn the_sql_stage_on_a_ballista_cluster_matches_the_local_engine_byte_for_byte() 
         defects: 0.001,
         threads: 2,
         gzip: Vec::new(),
+        history_months: sp_impact::synth::DEFAULT_HISTORY_MONTHS,
     };
     let scheduler_port = free_port();
     let _scheduler = serve(

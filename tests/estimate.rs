@@ -25,6 +25,7 @@ fn latent_crisis(seed: u64, effects: Effects) -> SynthOptions {
         defects: 0.0,
         threads: 2,
         gzip: Vec::new(),
+        history_months: sp_impact::synth::DEFAULT_HISTORY_MONTHS,
     }
 }
 
@@ -525,4 +526,42 @@ fn the_placebo_index_date_reads_only_data_from_before_referral() {
     let (low, _) = ci(&gp["rate_ratio"]["ci95"]);
     assert!(low > 1.0, "{gp}");
     assert_eq!(gp["reading"], "bias", "{gp}");
+}
+
+#[test]
+fn the_default_designs_placebo_leaves_the_wash_out_months_out() {
+    // With four years of history the default design (wash-out 12, baseline 12) has a placebo
+    // index date 24 months before referral, its follow-up the 12 months before the wash-out.
+    // In the latent-crisis world need rises in the two months before referral: inside the
+    // wash-out, so outside this placebo (a design without a wash-out reads GP demand 1.18
+    // there, the test above).
+    let work = tempfile::tempdir().unwrap();
+    let sample = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/study.toml"),
+    )
+    .unwrap();
+    assert!(sample.contains("\npre_months = 24 "));
+    let config = work.path().join("study.toml");
+    std::fs::write(
+        &config,
+        sample.replace("\npre_months = 24 ", "\npre_months = 48 "),
+    )
+    .unwrap();
+    let data = work.path().join("data");
+    let options = SynthOptions {
+        history_months: 48,
+        ..latent_crisis(20240401, Effects::none())
+    };
+    sp_impact::synth::synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
+    let results = crate::util::run_study(&config, &data, &work.path().join("out"), &[]);
+    assert_eq!(
+        results["design_sensitivity"]["headline_design"],
+        "history-older-baseline"
+    );
+    let placebo = &results["design_sensitivity"]["placebo_index"];
+    assert_eq!(placebo["shift_months"], 24, "{placebo}");
+    assert_eq!(placebo["follow_up_months"], 12, "{placebo}");
+    let gp = &placebo["measures"]["gp_demand"]["rate_ratio"];
+    let ratio = gp["rate_ratio"].as_f64().unwrap();
+    assert!(ratio < 1.10, "{gp}");
 }

@@ -21,6 +21,7 @@ fn every_output_is_byte_identical_across_thread_counts() {
         defects: 0.001,
         threads: 2,
         gzip: Vec::new(),
+        history_months: sp_impact::synth::DEFAULT_HISTORY_MONTHS,
     };
     let mut snapshots = Vec::new();
     for threads in ["1", "2", "4"] {

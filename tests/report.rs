@@ -21,6 +21,7 @@ fn small_run(dir: &Path) -> serde_json::Value {
         defects: 0.002,
         threads: 2,
         gzip: Vec::new(),
+        history_months: sp_impact::synth::DEFAULT_HISTORY_MONTHS,
     };
     // The sample's study, with a practice-to-PCN lookup for the PCN view (the third practice
     // in a PCN of its own).

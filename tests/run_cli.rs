@@ -17,6 +17,7 @@ fn sql_panels_agree_exactly_with_the_generators_truth() {
         defects: 0.0,
         threads: 2,
         gzip: vec!["gp_appointments"],
+        history_months: sp_impact::synth::DEFAULT_HISTORY_MONTHS,
     };
     let (truth, results) = crate::util::synth_and_run(&options, work.path(), &[]);
     let out = work.path().join("out");

@@ -23,6 +23,7 @@ fn options(persons: u64, effects: Effects, threads: usize) -> SynthOptions {
         defects: 0.0,
         threads,
         gzip: Vec::new(),
+        history_months: sp_impact::synth::DEFAULT_HISTORY_MONTHS,
     }
 }
 

@@ -20,6 +20,7 @@ fn run_world(world: WorldKind, persons: u64, dir: &Path, extra_args: &[&str]) ->
         defects: 0.0,
         threads: 2,
         gzip: Vec::new(),
+        history_months: sp_impact::synth::DEFAULT_HISTORY_MONTHS,
     };
     synth_and_run(&options, dir, extra_args)
 }
@@ -150,6 +151,7 @@ fn the_referral_visit_world_writes_a_gp_visit_on_most_referral_days() {
         defects: 0.0,
         threads: 2,
         gzip: Vec::new(),
+        history_months: sp_impact::synth::DEFAULT_HISTORY_MONTHS,
     };
     let truth = sp_impact::synth::synth(
         &options,
@@ -221,6 +223,7 @@ fn a_measure_with_no_data_is_reported_as_no_data_not_as_a_ratio() {
         defects: 0.0,
         threads: 2,
         gzip: Vec::new(),
+        history_months: sp_impact::synth::DEFAULT_HISTORY_MONTHS,
     };
     sp_impact::synth::synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
     std::fs::remove_file(data.join("hospital_activity.csv")).unwrap();

@@ -2,8 +2,8 @@
 //! differences) run again as if every index date, real and pseudo, were so much earlier that
 //! its `PLACEBO_FOLLOW_UP_MONTHS` of follow-up end where the design's wash-out begins, on data
 //! from before referral only, when nobody in the analysis had yet been referred. Its rate
-//! ratios estimate the design's bias where the true effect is nil (docs/methods.md "Placebo
-//! index date").
+//! ratios estimate the design's bias where the true effect is nil (docs/methods.md, Placebo
+//! index date).
 //!
 //! How: the person-month panels are swapped for views of their months before the wash-out,
 //! renumbered from the placebo index (`relative_month + washout + 12`), `matching_covariates`

@@ -213,7 +213,7 @@ impl Default for StudyDates {
             start: NaiveDate::from_ymd_opt(2022, 4, 1).expect("valid date"),
             end: NaiveDate::from_ymd_opt(2024, 3, 31).expect("valid date"),
             data_end: NaiveDate::from_ymd_opt(2026, 3, 31).expect("valid date"),
-            pre_months: 24,
+            pre_months: DEFAULT_HISTORY_MONTHS,
             post_months: 24,
         }
     }
@@ -235,7 +235,14 @@ pub struct SynthOptions {
     /// Write `.csv.gz` instead of `.csv` for these extracts (the bundled sample compresses
     /// the large ones).
     pub gzip: Vec<&'static str>,
+    /// Months of history before the study start: the longest look-back (`pre_months`) a study
+    /// of these extracts can use, and the one truth.json's eligibility assumes (24, as the
+    /// sample's; 48 lets the default design's placebo index date be estimated).
+    pub history_months: i32,
 }
+
+/// The history the bundled sample and `sp-impact synth` generate unless told otherwise.
+pub const DEFAULT_HISTORY_MONTHS: i32 = 24;
 
 /// The largest defect rate: above it, injected NHS numbers could reach the share at which a
 /// whole column is refused.
@@ -344,8 +351,16 @@ pub fn synth(options: &SynthOptions, out_dir: &Path, progress: &Progress) -> Res
             "--defects must be between 0 and {MAX_DEFECT_RATE}"
         )));
     }
+    if !(12..=60).contains(&options.history_months) {
+        return Err(Error::Usage(
+            "--history-months must be between 12 and 60".into(),
+        ));
+    }
     std::fs::create_dir_all(out_dir).map_err(|source| Error::io("creating", out_dir, source))?;
-    let dates = StudyDates::default();
+    let dates = StudyDates {
+        pre_months: options.history_months,
+        ..StudyDates::default()
+    };
     let world = world::World::new(options, dates);
     let mut writers = FILES
         .iter()
