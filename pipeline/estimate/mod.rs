@@ -146,7 +146,9 @@ pub async fn estimate(
     let mut methods = json!({ "wellbeing": wellbeing.methods });
     // First, as it swaps the panels for a while and matches into a scratch folder; everything
     // after it matches again.
+    let clock = std::time::Instant::now();
     let placebo_index = placebo::estimate(ctx, config, models, tables_dir).await?;
+    let placebo_seconds = clock.elapsed().as_secs_f64();
     // The matching depends only on what a design matches on (`Design::matching`), so designs
     // that share it share one matching. The designs matched differently from the headline
     // run first, grouped by their matching (each group rematches and overwrites
@@ -212,7 +214,10 @@ pub async fn estimate(
                 design_sensitivity: Estimated::Done(design_sensitivity),
                 methods,
                 programme,
-                timings: comparison.timings.to_vec(),
+                timings: [("placebo_index_seconds", placebo_seconds)]
+                    .into_iter()
+                    .chain(comparison.timings)
+                    .collect(),
             })
         }
         Err(Error::DataTest(reason)) => {
