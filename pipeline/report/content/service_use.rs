@@ -11,7 +11,7 @@ use crate::report::disclosure::Disclosure;
 use crate::report::format::{ci, decimals, gbp, gbp_ci, ratio_or_reason};
 use crate::results::{
     DesignSensitivity, DesignVerdict, Estimated, EventStudyRegression, MinimumDetectable,
-    PlaceboIndex, PlaceboReading, Results, interval,
+    PlaceboIndex, PlaceboReading, RateRatio, Results, interval,
 };
 
 const SERVICE_USE_INTRO: [(&str, bool); 3] = [
@@ -349,25 +349,7 @@ fn design_sensitivity(
         let ratio_of = |code: &str| estimates.and_then(|e| e.rate_ratios.get(code));
         let mut cells = vec![Cell::text(label), matched];
         for measure in outcomes::compared_across_designs() {
-            let estimate = ratio_of(measure.code);
-            let done = estimate.and_then(Estimated::done);
-            cells.push(
-                match (
-                    done.and_then(|r| r.rate_ratio),
-                    done.and_then(|r| interval(r.ci95)),
-                ) {
-                    (Some(value), Some((low, high))) => Cell::estimate(
-                        Some(value),
-                        Some((low, high)),
-                        format!("{value:.2} ({low:.2} to {high:.2})"),
-                        RATIO,
-                    ),
-                    _ => Cell::missing(ratio_or_reason(
-                        estimate.and_then(Estimated::reason),
-                        done.and_then(|r| r.rate_ratio),
-                    )),
-                },
-            );
+            cells.push(rate_ratio_cell(ratio_of(measure.code)));
         }
         let saving = estimates.and_then(|estimates| estimates.saving.done());
         let saving_ci = saving.and_then(|saving| saving.ci95).and_then(interval);
@@ -428,6 +410,26 @@ fn design_sensitivity(
     (section, verdict)
 }
 
+/// A rate ratio with its interval, or why there is none.
+fn rate_ratio_cell(estimate: Option<&Estimated<RateRatio>>) -> Cell {
+    let done = estimate.and_then(Estimated::done);
+    match (
+        done.and_then(|r| r.rate_ratio),
+        done.and_then(|r| interval(r.ci95)),
+    ) {
+        (Some(value), Some((low, high))) => Cell::estimate(
+            Some(value),
+            Some((low, high)),
+            format!("{value:.2} ({low:.2} to {high:.2})"),
+            RATIO,
+        ),
+        _ => Cell::missing(ratio_or_reason(
+            estimate.and_then(Estimated::reason),
+            done.and_then(|r| r.rate_ratio),
+        )),
+    }
+}
+
 /// The headline design a year before referral (`results::PlaceboIndex`): what it reads, how
 /// many it matched, each measure's rate ratio and reading against the margin.
 fn placebo_index(
@@ -471,22 +473,7 @@ fn placebo_index(
     for (measure, row) in outcomes::compared_across_designs()
         .filter_map(|measure| Some((measure.code, placebo.measures.get(measure.code)?)))
     {
-        let done = row.rate_ratio.done();
-        let ratio = match (
-            done.and_then(|r| r.rate_ratio),
-            done.and_then(|r| interval(r.ci95)),
-        ) {
-            (Some(value), Some((low, high))) => Cell::estimate(
-                Some(value),
-                Some((low, high)),
-                format!("{value:.2} ({low:.2} to {high:.2})"),
-                RATIO,
-            ),
-            _ => Cell::missing(ratio_or_reason(
-                row.rate_ratio.reason(),
-                done.and_then(|r| r.rate_ratio),
-            )),
-        };
+        let ratio = rate_ratio_cell(Some(&row.rate_ratio));
         let reading = match row.reading {
             Some(PlaceboReading::WithinMargin) => format!("no bias over {margin:.0}%"),
             Some(PlaceboReading::Bias) => "bias: a change where there was none".into(),
