@@ -29,6 +29,18 @@ fn latent_crisis(seed: u64, effects: Effects) -> SynthOptions {
     }
 }
 
+/// `sample-data/study.toml` with one line changed, written into `dir`.
+fn sample_config_with(dir: &Path, line: &str, replacement: &str) -> std::path::PathBuf {
+    let sample = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/study.toml"),
+    )
+    .unwrap();
+    assert!(sample.contains(line), "the sample config has no {line:?}");
+    let config = dir.join("study.toml");
+    std::fs::write(&config, sample.replace(line, replacement)).unwrap();
+    config
+}
+
 fn measure<'a>(results: &'a Value, name: &str) -> &'a Value {
     results["service_use"]
         .as_array()
@@ -438,17 +450,7 @@ fn with_three_comparison_people_per_set_the_truth_is_still_recovered() {
     let data = work.path().join("data");
     let truth =
         sp_impact::synth::synth(&options, &data, &sp_impact::progress::Progress::silent()).unwrap();
-    let sample = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/study.toml"),
-    )
-    .unwrap();
-    assert!(sample.contains("\nmatch_ratio = 1\n"));
-    let config = work.path().join("study.toml");
-    std::fs::write(
-        &config,
-        sample.replace("\nmatch_ratio = 1\n", "\nmatch_ratio = 3\n"),
-    )
-    .unwrap();
+    let config = sample_config_with(work.path(), "\nmatch_ratio = 1\n", "\nmatch_ratio = 3\n");
     let results = crate::util::run_study(&config, &data, &work.path().join("out"), &[]);
     let cohort = &results["cohort"];
     let (treated, comparison) = (
@@ -481,17 +483,11 @@ fn the_placebo_index_date_reads_only_data_from_before_referral() {
     // The `history` design (matched on months -12..-1, no wash-out, the year before as
     // baseline) fits two years of history with its placebo index 12 months before referral.
     let work = tempfile::tempdir().unwrap();
-    let sample = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/study.toml"),
-    )
-    .unwrap();
-    assert!(sample.contains("\nwashout_months = 12 "));
-    let config = work.path().join("study.toml");
-    std::fs::write(
-        &config,
-        sample.replace("\nwashout_months = 12 ", "\nwashout_months = 0 "),
-    )
-    .unwrap();
+    let config = sample_config_with(
+        work.path(),
+        "\nwashout_months = 12 ",
+        "\nwashout_months = 0 ",
+    );
     let run = |effects: Effects, name: &str| {
         let data = work.path().join(name).join("data");
         sp_impact::synth::synth(
@@ -536,17 +532,7 @@ fn the_default_designs_placebo_leaves_the_wash_out_months_out() {
     // wash-out, so outside this placebo (a design without a wash-out reads GP demand 1.18
     // there, the test above).
     let work = tempfile::tempdir().unwrap();
-    let sample = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/study.toml"),
-    )
-    .unwrap();
-    assert!(sample.contains("\npre_months = 24 "));
-    let config = work.path().join("study.toml");
-    std::fs::write(
-        &config,
-        sample.replace("\npre_months = 24 ", "\npre_months = 48 "),
-    )
-    .unwrap();
+    let config = sample_config_with(work.path(), "\npre_months = 24 ", "\npre_months = 48 ");
     let data = work.path().join("data");
     let options = SynthOptions {
         history_months: 48,
