@@ -544,15 +544,21 @@ async fn register_comparison_sets(
             matched.iter().map(|&row| group_name(units[row].treated)),
         )),
     ];
-    let batch = RecordBatch::try_new(schema.clone(), columns)
-        .map_err(|error| engine_error("comparison_sets", error))?;
-    super::write_restricted_table(tables_dir, "comparison_sets", &batch)?;
-    crate::engine::register_parquet_file(
-        ctx,
-        "comparison_sets",
-        &tables_dir.join("comparison_sets.parquet"),
-    )
-    .await
+    write_and_register(ctx, tables_dir, "comparison_sets", schema, columns).await
+}
+
+/// Writes a restricted table of `columns` to `tables_dir` and registers it under `name`.
+async fn write_and_register(
+    ctx: &SessionContext,
+    tables_dir: &Path,
+    name: &str,
+    schema: Arc<Schema>,
+    columns: Vec<ArrayRef>,
+) -> Result<()> {
+    let batch = RecordBatch::try_new(schema, columns).map_err(|error| engine_error(name, error))?;
+    super::write_restricted_table(tables_dir, name, &batch)?;
+    crate::engine::register_parquet_file(ctx, name, &tables_dir.join(format!("{name}.parquet")))
+        .await
 }
 
 fn group_name(treated: bool) -> &'static str {
@@ -590,15 +596,7 @@ pub async fn register_subgroup_sets(
             members.iter().map(|(_, member)| group_name(member.treated)),
         )),
     ];
-    let batch = RecordBatch::try_new(schema, columns)
-        .map_err(|error| engine_error("subgroup_sets", error))?;
-    super::write_restricted_table(tables_dir, "subgroup_sets", &batch)?;
-    crate::engine::register_parquet_file(
-        ctx,
-        "subgroup_sets",
-        &tables_dir.join("subgroup_sets.parquet"),
-    )
-    .await
+    write_and_register(ctx, tables_dir, "subgroup_sets", schema, columns).await
 }
 
 #[cfg(test)]

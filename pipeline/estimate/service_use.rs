@@ -30,7 +30,7 @@ use super::{
     comparison_weights, finite, matched_comparison_weights, matched_panel_sql, not_estimated,
 };
 use crate::config::StudyConfig;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::outcomes::{self, MEASURES};
 use crate::results::{
     Avoided, BeforeAfter, ChiSquared as ChiSquaredTest, Contrast, Did, Estimated, EventStudyMonth,
@@ -129,7 +129,7 @@ async fn subgroups(
     for breakdown in &BREAKDOWNS {
         let estimates = match rematched.iter().find(|(name, _)| *name == breakdown.name) {
             Some((_, members)) => {
-                let (members_people, levels) = rematched_people(members, &own);
+                let (members_people, levels) = rematched_people(members, &own)?;
                 breakdown_estimates(breakdown.name, &members_people, levels, adjustment)
             }
             None => {
@@ -144,10 +144,13 @@ async fn subgroups(
     Ok((rows, interactions))
 }
 
+/// The matched sets of each level of a breakdown.
+type SetsByLevel = BTreeMap<String, BTreeSet<i64>>;
+
 /// The matched sets in each level, from each set's referred member's level(s) (`;`-joined
 /// levels each count; none is "unknown").
-fn levels_of_sets(sets: &[i64], values: &[Option<String>]) -> BTreeMap<String, BTreeSet<i64>> {
-    let mut levels: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+fn levels_of_sets(sets: &[i64], values: &[Option<String>]) -> SetsByLevel {
+    let mut levels = SetsByLevel::new();
     for (set, value) in sets.iter().zip(values) {
         for level in value
             .as_deref()
@@ -166,24 +169,32 @@ fn levels_of_sets(sets: &[i64], values: &[Option<String>]) -> BTreeMap<String, B
 fn rematched_people(
     members: &[SubgroupMember],
     own: &BTreeMap<String, Person>,
-) -> (Vec<Person>, BTreeMap<String, BTreeSet<i64>>) {
+) -> Result<(Vec<Person>, SetsByLevel)> {
     let weights = comparison_weights(
         members
             .iter()
             .enumerate()
             .map(|(row, member)| (member.set, member.treated, row)),
     );
-    let mut levels: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
+    let mut levels = SetsByLevel::new();
     let people = members
         .iter()
         .map(|member| {
+            // Everyone matched has a panel row for every month (person_months); a member
+            // without one would count as a person with no use and no exposure.
+            let Some(own) = own.get(&member.person_id) else {
+                return Err(Error::Engine(format!(
+                    "a member of a subgroup's matched set has no person-month panel (breakdown level '{}')",
+                    member.level
+                )));
+            };
             if member.treated {
                 levels
                     .entry(member.level.clone())
                     .or_default()
                     .insert(member.set);
             }
-            Person {
+            Ok(Person {
                 set: member.set,
                 treated: member.treated,
                 weight: if member.treated {
@@ -191,12 +202,11 @@ fn rematched_people(
                 } else {
                     weights[&member.set]
                 },
-                // Everyone matched has a panel row for every month (person_months).
-                ..own.get(&member.person_id).cloned().unwrap_or_default()
-            }
+                ..own.clone()
+            })
         })
-        .collect();
-    (people, levels)
+        .collect::<Result<_>>()?;
+    Ok((people, levels))
 }
 
 /// One breakdown's subgroup rows (a DiD per measure in each level with at least
@@ -204,7 +214,7 @@ fn rematched_people(
 fn breakdown_estimates(
     breakdown: &str,
     people: &[Person],
-    levels: BTreeMap<String, BTreeSet<i64>>,
+    levels: SetsByLevel,
     adjustment: Adjustment,
 ) -> (Vec<ServiceUseSubgroup>, Vec<Interaction>) {
     let mut rows = Vec::new();
