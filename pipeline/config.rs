@@ -59,6 +59,10 @@ pub struct StudyConfig {
     /// Unit-cost rules, or each hospital record's own cost where it has one.
     pub hospital_costing: HospitalCosting,
     pub discount_rate: f64,
+    /// The counted measure whose events avoided are the effect on the cost-effectiveness
+    /// plane and acceptability curve (a code of `outcomes::MEASURES`; `[costs]
+    /// cost_effectiveness_effect`, default emergency admissions).
+    pub cost_effectiveness_effect: &'static str,
     pub programme: ProgrammeCost,
     pub suppress_at_or_below: u32,
     pub round_to: u32,
@@ -291,6 +295,7 @@ struct RawCosts {
     programme_total_cost_gbp: Option<f64>,
     programme_cost_divided_by: Option<CostDivisor>,
     hospital: HospitalCosting,
+    cost_effectiveness_effect: String,
     programme: Option<RawProgramme>,
 }
 
@@ -304,6 +309,7 @@ impl Default for RawCosts {
             programme_total_cost_gbp: None,
             programme_cost_divided_by: None,
             hospital: HospitalCosting::Unit,
+            cost_effectiveness_effect: "emergency_admissions".into(),
             programme: None,
         }
     }
@@ -753,6 +759,22 @@ impl StudyConfig {
             ));
         }
         let programme = programme_cost(&raw.costs, &index, &invalid)?;
+        let cost_effectiveness_effect = crate::outcomes::counted()
+            .find(|measure| measure.code == raw.costs.cost_effectiveness_effect)
+            .map(|measure| measure.code)
+            .ok_or_else(|| {
+                invalid(
+                    "cost_effectiveness_effect",
+                    format!(
+                        "'{}' is not a counted measure: one of {}",
+                        raw.costs.cost_effectiveness_effect,
+                        crate::outcomes::counted()
+                            .map(|measure| measure.code)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
         if raw.disclosure.round_to == 0 {
             return Err(invalid("round_to", "round_to must be at least 1".into()));
         }
@@ -793,6 +815,7 @@ impl StudyConfig {
             price_year: raw.costs.price_year,
             discount_rate: raw.costs.discount_rate,
             hospital_costing: raw.costs.hospital,
+            cost_effectiveness_effect,
             unit_cost_table,
             programme,
             suppress_at_or_below: raw.disclosure.suppress_at_or_below,
@@ -992,6 +1015,25 @@ mod tests {
             .to_string();
         assert!(
             error.contains("calipre_sd") && error.contains("line 9"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_cost_effectiveness_effect_is_emergency_admissions_unless_a_counted_measure_is_named() {
+        let config = StudyConfig::parse(MINIMAL, Path::new("study.toml")).unwrap();
+        assert_eq!(config.cost_effectiveness_effect, "emergency_admissions");
+        let with =
+            |value: &str| format!("{MINIMAL}\n[costs]\ncost_effectiveness_effect = \"{value}\"\n");
+        let config = StudyConfig::parse(&with("ae_attendances"), Path::new("study.toml")).unwrap();
+        assert_eq!(config.cost_effectiveness_effect, "ae_attendances");
+        // Total cost is already the plane's other axis.
+        let error = StudyConfig::parse(&with("total_cost"), Path::new("study.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("cost_effectiveness_effect")
+                && error.contains("'total_cost' is not a counted measure: one of gp_demand"),
             "{error}"
         );
     }

@@ -26,6 +26,8 @@ pub struct Measure {
     pub code: &'static str,
     /// Name in the report.
     pub label: &'static str,
+    /// One of its events, in a sentence ("avoiding one emergency admission"); empty for cost.
+    pub event: &'static str,
     pub unit: Unit,
     /// The unit costs that price it, as named in the economics' one-way sensitivity (counted
     /// measures only).
@@ -40,6 +42,7 @@ pub const MEASURES: &[Measure] = &[
     Measure {
         code: "gp_demand",
         label: "GP demand",
+        event: "GP or nurse appointment",
         unit: Unit::Events,
         unit_cost_label: "GP demand unit costs",
         compared_across_designs: true,
@@ -47,6 +50,7 @@ pub const MEASURES: &[Measure] = &[
     Measure {
         code: "ae_attendances",
         label: "A&E attendances",
+        event: "A&E attendance",
         unit: Unit::Events,
         unit_cost_label: "A&E attendance unit cost",
         compared_across_designs: true,
@@ -54,6 +58,7 @@ pub const MEASURES: &[Measure] = &[
     Measure {
         code: "emergency_admissions",
         label: "Emergency admissions",
+        event: "emergency admission",
         unit: Unit::Events,
         unit_cost_label: "Emergency admission unit costs",
         compared_across_designs: true,
@@ -61,6 +66,7 @@ pub const MEASURES: &[Measure] = &[
     Measure {
         code: "outpatient_attendances",
         label: "Outpatient attendances",
+        event: "outpatient attendance",
         unit: Unit::Events,
         unit_cost_label: "Outpatient attendance unit cost",
         compared_across_designs: false,
@@ -68,6 +74,7 @@ pub const MEASURES: &[Measure] = &[
     Measure {
         code: "elective_admissions",
         label: "Elective admissions",
+        event: "elective admission",
         unit: Unit::Events,
         unit_cost_label: "Elective admission unit cost",
         compared_across_designs: false,
@@ -75,6 +82,7 @@ pub const MEASURES: &[Measure] = &[
     Measure {
         code: "ambulance_conveyances",
         label: "Ambulance conveyances",
+        event: "ambulance conveyance",
         unit: Unit::Events,
         unit_cost_label: "Ambulance see-and-convey unit cost",
         compared_across_designs: false,
@@ -82,6 +90,7 @@ pub const MEASURES: &[Measure] = &[
     Measure {
         code: "total_cost",
         label: "Total NHS cost",
+        event: "",
         unit: Unit::Pounds,
         unit_cost_label: "",
         compared_across_designs: true,
@@ -99,6 +108,19 @@ impl Measure {
         match self.unit {
             Unit::Events => self.code.to_string(),
             Unit::Pounds => format!("{}_gbp", self.code),
+        }
+    }
+
+    /// The label inside a sentence: "emergency admissions", but "GP demand" and "A&E
+    /// attendances" keep their capitals.
+    pub fn label_in_sentence(&self) -> String {
+        let mut chars = self.label.chars();
+        match (chars.next(), chars.next()) {
+            (Some(first), Some(second)) if second.is_lowercase() => first
+                .to_lowercase()
+                .chain(self.label.chars().skip(1))
+                .collect(),
+            _ => self.label.to_string(),
         }
     }
 

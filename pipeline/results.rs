@@ -917,6 +917,62 @@ pub struct Psa {
     pub net_ci95: Option<[Option<f64>; 2]>,
     pub p_net_positive: Option<f64>,
     pub non_finite_draws: usize,
+    /// The same draws on a cost-effectiveness plane, with events avoided as the effect.
+    pub cost_effectiveness: Estimated<CostEffectiveness>,
+}
+
+/// The PSA's draws as incremental cost (programme cost less NHS savings) against the events
+/// of one counted measure avoided, both per person referred over the horizon and discounted:
+/// a cost-consequence plane, since wellbeing (the service's aim) has no comparison group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostEffectiveness {
+    /// The measure whose events avoided are the effect (study.toml `cost_effectiveness_effect`).
+    pub effect_measure: String,
+    pub what: String,
+    pub effect_mean: Option<f64>,
+    pub effect_ci95: Option<[Option<f64>; 2]>,
+    pub incremental_cost_mean: Option<f64>,
+    pub incremental_cost_ci95: Option<[Option<f64>; 2]>,
+    /// Where the mean lies, and the incremental cost per event avoided where that is the
+    /// question (more cost and fewer events).
+    pub reading: PlaneReading,
+    pub cost_per_event_avoided: Option<f64>,
+    /// Share of draws in each quadrant.
+    pub quadrants: Quadrants,
+    /// P(willingness to pay x events avoided > incremental cost) on a grid of willingness to
+    /// pay per event avoided, from 0 to `acceptability_up_to`.
+    pub acceptability: Vec<AcceptabilityPoint>,
+    pub acceptability_up_to: f64,
+    /// The first draws (effect, incremental cost), for the plane's picture.
+    pub plane_draws: Vec<[f64; 2]>,
+}
+
+/// Where the mean of the draws lies on the cost-effectiveness plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaneReading {
+    /// Fewer events and a lower cost: it saves more than it costs and avoids events.
+    Dominant,
+    /// Fewer events at a higher cost: the cost per event avoided is the question.
+    CostsMoreAvoidsEvents,
+    /// Lower cost but more events.
+    SavesMoreEvents,
+    /// More events and a higher cost.
+    Dominated,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quadrants {
+    pub dominant: f64,
+    pub costs_more_avoids_events: f64,
+    pub saves_more_events: f64,
+    pub dominated: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AcceptabilityPoint {
+    pub willingness_to_pay: f64,
+    pub p_cost_effective: f64,
 }
 
 /// A subgroup's mean paired change with its t interval.

@@ -309,6 +309,44 @@ fn did_recovers_the_true_effect_where_before_after_overstates_it() {
         "GP avoided [{low}, {high}] misses the true {true_avoided}"
     );
     assert_eq!(economics["monthly"].as_array().unwrap().len(), 24);
+    // The cost-effectiveness plane is the PSA's draws: at a willingness to pay of £0 its
+    // acceptability is the PSA's probability of a net saving and its mean incremental cost is
+    // minus the PSA's mean net; the emergency admissions avoided, from the same model as the
+    // savings, cover the truth's, discounted as the plane's are (each month's factor lies
+    // between DF24 = 0.936 and 1, so the discounted truth lies between 0.936 and 1 times it).
+    let psa = &economics["psa"];
+    let plane = &psa["cost_effectiveness"];
+    assert_eq!(plane["effect_measure"], "emergency_admissions");
+    assert_eq!(
+        plane["acceptability"][0]["p_cost_effective"],
+        psa["p_net_positive"]
+    );
+    let mean_cost = plane["incremental_cost_mean"].as_f64().unwrap();
+    assert!(
+        (mean_cost + psa["net_mean"].as_f64().unwrap()).abs() < 1e-6,
+        "{plane}"
+    );
+    let (low, high) = ci(&plane["effect_ci95"]);
+    let true_avoided = truth.treated.follow_up_events["emergency_admissions"].avoided_per_person;
+    let (least, most) = if true_avoided >= 0.0 {
+        (0.936 * true_avoided, true_avoided)
+    } else {
+        (true_avoided, 0.936 * true_avoided)
+    };
+    assert!(
+        low <= most && least <= high,
+        "admissions avoided [{low}, {high}] miss the true {least}..{most}"
+    );
+    let quadrants: f64 = [
+        "dominant",
+        "costs_more_avoids_events",
+        "saves_more_events",
+        "dominated",
+    ]
+    .iter()
+    .map(|quadrant| plane["quadrants"][quadrant].as_f64().unwrap())
+    .sum();
+    assert!((quadrants - 1.0).abs() < 1e-9, "{plane}");
     // The tornado: every parameter, widest bar first, around the base-case net saving.
     let tornado = &economics["tornado"];
     let base = tornado["base_case"].as_f64().unwrap();

@@ -189,6 +189,8 @@ fn report_renders_in_headless_chromium_with_every_section() {
         "payback_curve",
         "tornado",
         "two_way_cost_and_effect",
+        "cost_effectiveness_plane",
+        "cost_effectiveness_acceptability",
         "balance_love_plot",
         "referral_funnel",
         "cohort_flow",

@@ -31,6 +31,7 @@ use arrow::datatypes::{Field, Schema};
 use datafusion::prelude::SessionContext;
 use nalgebra::DMatrix;
 
+use super::service_use::MIN_EVENTS_PER_CELL;
 use super::{BOOTSTRAP_REPLICATES, Columns, finite, not_estimated};
 use crate::config::StudyConfig;
 use crate::costs::InflationIndex;
@@ -39,8 +40,9 @@ use crate::econ::{Payback, break_even_cost, discount_factor, payback};
 use crate::error::Result;
 use crate::outcomes::{self, COUNTED};
 use crate::results::{
-    DesignSaving, Economics, EconomicsBootstrap, EconomicsMonth, Estimated, Projection, Psa,
-    ScaleRow, Scales, ShareNeeded, ShareRow, ThresholdRow, Thresholds, Tornado, TornadoBar,
+    AcceptabilityPoint, CostEffectiveness, DesignSaving, Economics, EconomicsBootstrap,
+    EconomicsMonth, Estimated, PlaneReading, Projection, Psa, Quadrants, ScaleRow, Scales,
+    ShareNeeded, ShareRow, ThresholdRow, Thresholds, Tornado, TornadoBar,
 };
 use crate::stats::StatsResult;
 use crate::stats::bootstrap::{finite_replicates, for_each_resample, percentile_interval};
@@ -70,17 +72,25 @@ struct Sums {
     persons: f64,
 }
 
+/// Cost per category, events of the cost-effectiveness effect measure
+/// (`StudyConfig::cost_effectiveness_effect`) and days at risk.
 #[derive(Debug, Clone, Copy, Default)]
 struct Cell {
     cost: [f64; COUNTED],
+    effect: f64,
     exposure: f64,
 }
+
+/// Values per cell in the flat layout of [`Sums::flat`]: the costs, the effect's events and
+/// the exposure.
+const CELL_WIDTH: usize = COUNTED + 2;
 
 impl Cell {
     fn add(&mut self, other: &Cell) {
         for (sum, part) in self.cost.iter_mut().zip(other.cost) {
             *sum += part;
         }
+        self.effect += other.effect;
         self.exposure += other.exposure;
     }
 
@@ -93,6 +103,11 @@ impl Cell {
             .sum::<f64>()
             / self.exposure
     }
+
+    /// Events of the effect measure per day at risk.
+    fn effect_rate(&self) -> f64 {
+        self.effect / self.exposure
+    }
 }
 
 impl Sums {
@@ -104,25 +119,31 @@ impl Sums {
         }
     }
 
-    /// Values in a flat layout: each cell's costs then exposure (pre-period first), then
-    /// the persons.
+    /// Values in a flat layout: each cell's costs, effect and exposure (pre-period first),
+    /// then the persons.
     fn width(horizon: usize) -> usize {
-        (1 + horizon) * (COUNTED + 1) + 1
+        (1 + horizon) * CELL_WIDTH + 1
     }
 
     fn flat(&self) -> impl Iterator<Item = f64> + '_ {
         std::iter::once(&self.pre)
             .chain(&self.months)
-            .flat_map(|cell| cell.cost.iter().copied().chain([cell.exposure]))
+            .flat_map(|cell| {
+                cell.cost
+                    .iter()
+                    .copied()
+                    .chain([cell.effect, cell.exposure])
+            })
             .chain([self.persons])
     }
 
     fn from_flat(values: &[f64], horizon: usize) -> Sums {
         let cell = |at: usize| {
-            let values = &values[at * (COUNTED + 1)..(at + 1) * (COUNTED + 1)];
+            let values = &values[at * CELL_WIDTH..(at + 1) * CELL_WIDTH];
             Cell {
                 cost: values[..COUNTED].try_into().expect("COUNTED costs"),
-                exposure: values[COUNTED],
+                effect: values[COUNTED],
+                exposure: values[COUNTED + 1],
             }
         };
         Sums {
@@ -170,16 +191,41 @@ fn monthly_costs(
     multipliers: &[f64; COUNTED],
     scale: Scale,
 ) -> (f64, f64) {
+    expected_and_observed(treated, comparison, month, scale, |cell| {
+        cell.rate(multipliers)
+    })
+}
+
+/// One follow-up month's `rate` (a cost or the effect's events per day at risk) per treated
+/// person referred, without the service and as observed.
+fn expected_and_observed(
+    treated: &Sums,
+    comparison: &Sums,
+    month: usize,
+    scale: Scale,
+    rate: impl Fn(&Cell) -> f64,
+) -> (f64, f64) {
     let at_risk = treated.months[month].exposure / treated.persons;
     let expected = scale.counterfactual(
-        treated.pre.rate(multipliers),
-        comparison.pre.rate(multipliers),
-        comparison.months[month].rate(multipliers),
+        rate(&treated.pre),
+        rate(&comparison.pre),
+        rate(&comparison.months[month]),
     );
-    (
-        expected * at_risk,
-        treated.months[month].rate(multipliers) * at_risk,
-    )
+    (expected * at_risk, rate(&treated.months[month]) * at_risk)
+}
+
+/// Events of the effect measure avoided per treated person over the horizon, discounted as
+/// the savings are (NICE's reference case discounts effects and costs alike), on the ratio
+/// scale: each month the treated group's baseline event rate times the comparison group's
+/// change, less the observed rate, times the treated group's share still at risk.
+fn events_avoided(treated: &Sums, comparison: &Sums, horizon: usize, discount_rate: f64) -> f64 {
+    (0..horizon)
+        .map(|month| {
+            let (expected, observed) =
+                expected_and_observed(treated, comparison, month, Scale::Ratio, Cell::effect_rate);
+            discount_factor(discount_rate, month as u32 + 1) * (expected - observed)
+        })
+        .sum()
 }
 
 /// Monthly savings per treated person over the chosen sets: each month's counterfactual cost
@@ -322,6 +368,7 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
         let costs = outcomes::counted()
             .map(|measure| columns.floats_or_zero(&format!("{}_cost_gbp", measure.code)))
             .collect::<Result<Vec<_>>>()?;
+        let effect = columns.floats_or_zero(config.cost_effectiveness_effect)?;
         for row in 0..set_ids.len() {
             let set = by_set.entry(set_ids[row] as i64).or_insert_with(|| Set {
                 treated: Sums::new(horizon),
@@ -351,6 +398,7 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
             for (category, cost) in costs.iter().enumerate() {
                 cell.cost[category] += weight * cost[row];
             }
+            cell.effect += weight * effect[row];
             cell.exposure += weight * exposure[row];
         }
         Ok(())
@@ -485,7 +533,13 @@ pub async fn estimate(
     let thresholds = thresholds(config, cost_per_person, &point, &cumulative_ci)?;
     let share_needed = share_needed(&point, expected, cost_per_person, share_ci);
     let scales = reconciliation(&sets, horizon, config, savings_ci, &replicate_sums);
-    let psa = probabilistic_sensitivity(&replicate_sums, horizon, config, cost_per_person);
+    let psa = probabilistic_sensitivity(
+        &replicate_sums,
+        &(treated, comparison),
+        horizon,
+        config,
+        cost_per_person,
+    );
     Ok(Estimated::Done(Economics {
         perspective: "NHS, comparison-adjusted: each follow-up month the treated group's baseline cost per day at risk times the comparison group's ratio to its own baseline (the total-cost rate ratio's model), less the treated group's observed cost, times the treated group's share still at risk (per person referred); the additive scale is a sensitivity (scales)".into(),
         unit_costs: config.unit_costs.clone(),
@@ -557,6 +611,14 @@ const PSA_DRAWS: usize = 5000;
 /// the PSA, where the unit-cost table states no uncertainty (the national tables do not): 0.1,
 /// so that about 95% of draws fall within ±20%, the range of the one-way analysis.
 const PSA_CV: f64 = 0.1;
+/// Draws kept in results.json for the picture of the cost-effectiveness plane (the first ones;
+/// the summaries use all of them).
+const PLANE_DRAWS_SHOWN: usize = 1000;
+/// The acceptability curve runs from £0 to this many times the NHS cost of one event of the
+/// effect measure (its mean in the treated baseline), in `ACCEPTABILITY_STEPS` steps: past
+/// that, the probability has all but reached its limit, the share of draws avoiding events.
+const ACCEPTABILITY_COST_MULTIPLE: f64 = 5.0;
+const ACCEPTABILITY_STEPS: usize = 40;
 
 /// Probabilistic sensitivity analysis: the matched-set bootstrap jointly with parameter
 /// uncertainty. Draw d takes bootstrap replicate d mod R (its pooled sums, kept from the
@@ -564,9 +626,11 @@ const PSA_CV: f64 = 0.1;
 /// category's unit costs and on the programme cost (Gamma for costs: Briggs, Claxton &
 /// Sculpher 2006, chapter 4). A seeded ChaCha8 stream (the study's seed + 1), so the draws are
 /// the same on every rerun. Reports the net saving at the horizon (mean and 95% percentile
-/// interval) and the probability that it is positive.
+/// interval), the probability that it is positive, and the same draws on a
+/// cost-effectiveness plane (`cost_effectiveness`).
 fn probabilistic_sensitivity(
     replicates: &[(Sums, Sums)],
+    point: &(Sums, Sums),
     horizon: usize,
     config: &StudyConfig,
     cost: f64,
@@ -589,6 +653,19 @@ fn probabilistic_sensitivity(
             payback(&monthly, programme, config.discount_rate, &[]).discounted_savings_per_person;
         nets.push(saving - programme);
     }
+    // A replicate's events avoided do not depend on the unit-cost draws.
+    let effects: Vec<f64> = replicates
+        .iter()
+        .map(|(treated, comparison)| {
+            events_avoided(treated, comparison, horizon, config.discount_rate)
+        })
+        .collect();
+    let draws: Vec<[f64; 2]> = nets
+        .iter()
+        .enumerate()
+        .map(|(draw, net)| [effects[draw % effects.len()], -net])
+        .collect();
+    let cost_effectiveness = plane(&draws, point, horizon, config);
     let (finite_nets, non_finite) = finite_replicates(&nets);
     let mean = finite_nets.iter().sum::<f64>() / finite_nets.len().max(1) as f64;
     let positive = finite_nets.iter().filter(|net| **net > 0.0).count() as f64
@@ -605,7 +682,126 @@ fn probabilistic_sensitivity(
         net_ci95: finite_interval(percentile_interval(&finite_nets, 0.95).ok()),
         p_net_positive: finite(positive),
         non_finite_draws: non_finite,
+        cost_effectiveness,
     })
+}
+
+/// The PSA's draws, each (events avoided, incremental cost) per person referred, on a
+/// cost-effectiveness plane: where their mean lies, the share in each quadrant, the cost per
+/// event avoided where more cost buys fewer events, and the acceptability curve, the share of
+/// draws whose net benefit λ x events avoided - incremental cost is positive at each
+/// willingness to pay λ per event avoided (at λ = 0, the PSA's probability of a net saving).
+/// Not estimable where the effect measure's DiD would not be: fewer than
+/// `MIN_EVENTS_PER_CELL` events in a group and period.
+fn plane(
+    draws: &[[f64; 2]],
+    (treated, comparison): &(Sums, Sums),
+    horizon: usize,
+    config: &StudyConfig,
+) -> Estimated<CostEffectiveness> {
+    let code = config.cost_effectiveness_effect;
+    let label =
+        outcomes::by_code(code).map_or(code.to_string(), |measure| measure.label_in_sentence());
+    let follow_up = |sums: &Sums| sums.months.iter().map(|cell| cell.effect).sum::<f64>();
+    let cells = [
+        ("treated group's baseline", treated.pre.effect),
+        ("treated group's follow-up", follow_up(treated)),
+        ("comparison group's baseline", comparison.pre.effect),
+        ("comparison group's follow-up", follow_up(comparison)),
+    ];
+    if cells.iter().all(|(_, events)| *events == 0.0) {
+        return Estimated::not(format!("no data: no {label} in either group"));
+    }
+    if let Some((cell, events)) = cells
+        .iter()
+        .find(|(_, events)| *events < MIN_EVENTS_PER_CELL as f64)
+    {
+        return Estimated::not(format!(
+            "too few {label} to estimate how many were avoided: {events:.0} in the {cell}, fewer than {MIN_EVENTS_PER_CELL}"
+        ));
+    }
+    let category = outcomes::counted()
+        .position(|measure| measure.code == code)
+        .expect("the effect is a counted measure (config)");
+    let cost_per_event = treated.pre.cost[category] / treated.pre.effect;
+    let up_to = round_up_to_nice(ACCEPTABILITY_COST_MULTIPLE * cost_per_event);
+    let finite_draws: Vec<[f64; 2]> = draws
+        .iter()
+        .copied()
+        .filter(|[effect, cost]| effect.is_finite() && cost.is_finite())
+        .collect();
+    let n = finite_draws.len().max(1) as f64;
+    let share = |keep: &dyn Fn(f64, f64) -> bool| {
+        finite_draws
+            .iter()
+            .filter(|[effect, cost]| keep(*effect, *cost))
+            .count() as f64
+            / n
+    };
+    let column =
+        |index: usize| -> Vec<f64> { finite_draws.iter().map(|draw| draw[index]).collect() };
+    let (effects, costs) = (column(0), column(1));
+    let mean = |values: &[f64]| values.iter().sum::<f64>() / n;
+    let (effect_mean, cost_mean) = (mean(&effects), mean(&costs));
+    let reading = quadrant(effect_mean, cost_mean);
+    let acceptability = (0..=ACCEPTABILITY_STEPS)
+        .map(|step| {
+            let willingness_to_pay = up_to * step as f64 / ACCEPTABILITY_STEPS as f64;
+            AcceptabilityPoint {
+                willingness_to_pay,
+                p_cost_effective: share(&|effect, cost| willingness_to_pay * effect - cost > 0.0),
+            }
+        })
+        .collect();
+    let in_quadrant =
+        |wanted: PlaneReading| share(&|effect, cost| quadrant(effect, cost) == wanted);
+    Estimated::Done(CostEffectiveness {
+        effect_measure: code.into(),
+        what: format!(
+            "each PSA draw as {label} avoided per person referred over {horizon} months (the treated group's baseline rate times the comparison group's change, less the observed rate, discounted as the costs are) against the incremental cost per person (programme cost less discounted NHS savings); willingness to pay per event avoided from £0 to {ACCEPTABILITY_COST_MULTIPLE} times the NHS cost of one (£{cost_per_event:.0}, the treated group's mean in the baseline)"
+        ),
+        effect_mean: finite(effect_mean),
+        effect_ci95: finite_interval(percentile_interval(&effects, 0.95).ok()),
+        incremental_cost_mean: finite(cost_mean),
+        incremental_cost_ci95: finite_interval(percentile_interval(&costs, 0.95).ok()),
+        reading,
+        cost_per_event_avoided: (reading == PlaneReading::CostsMoreAvoidsEvents)
+            .then(|| cost_mean / effect_mean)
+            .and_then(finite),
+        quadrants: Quadrants {
+            dominant: in_quadrant(PlaneReading::Dominant),
+            costs_more_avoids_events: in_quadrant(PlaneReading::CostsMoreAvoidsEvents),
+            saves_more_events: in_quadrant(PlaneReading::SavesMoreEvents),
+            dominated: in_quadrant(PlaneReading::Dominated),
+        },
+        acceptability,
+        acceptability_up_to: up_to,
+        plane_draws: draws.iter().take(PLANE_DRAWS_SHOWN).copied().collect(),
+    })
+}
+
+/// The quadrant of the cost-effectiveness plane a point lies in: avoiding events means more
+/// than zero avoided; costing more, an incremental cost above zero.
+fn quadrant(effect: f64, cost: f64) -> PlaneReading {
+    match (effect > 0.0, cost > 0.0) {
+        (true, false) => PlaneReading::Dominant,
+        (true, true) => PlaneReading::CostsMoreAvoidsEvents,
+        (false, false) => PlaneReading::SavesMoreEvents,
+        (false, true) => PlaneReading::Dominated,
+    }
+}
+
+/// The smallest of 1, 2, 2.5 or 5 times a power of ten at or above `value` (a round axis end).
+fn round_up_to_nice(value: f64) -> f64 {
+    if !value.is_finite() || value <= 0.0 {
+        return 1.0;
+    }
+    let power = 10f64.powf(value.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|step| step * power)
+        .find(|nice| *nice >= value * (1.0 - 1e-12))
+        .unwrap_or(10.0 * power)
 }
 
 /// The total-cost DiD and the savings reconciled: the rate ratio of total NHS cost over the
@@ -1006,6 +1202,7 @@ mod tests {
         costs[0] = cost;
         Cell {
             cost: costs,
+            effect: 0.0,
             exposure,
         }
     }
@@ -1022,6 +1219,7 @@ mod tests {
                 let sums = |group: usize| Sums {
                     pre: Cell {
                         cost: std::array::from_fn(|category| value(group + category)),
+                        effect: value(group + 40),
                         exposure: value(group + 50),
                     },
                     months: (0..horizon)
@@ -1029,6 +1227,7 @@ mod tests {
                             cost: std::array::from_fn(|category| {
                                 value(group + month * 11 + category)
                             }),
+                            effect: value(group + month + 45),
                             exposure: value(group + month + 60),
                         })
                         .collect(),
@@ -1152,7 +1351,7 @@ mod tests {
         let saving =
             payback(&[10.0; 24], 0.0, config.discount_rate, &[]).discounted_savings_per_person;
         let cost = 200.0;
-        let estimated = probabilistic_sensitivity(&replicates, 24, &config, cost);
+        let estimated = probabilistic_sensitivity(&replicates, &replicates[0], 24, &config, cost);
         let psa = estimated.done().unwrap();
         assert!(
             (psa.net_mean.unwrap() - (saving - cost)).abs() < 2.0,
@@ -1175,7 +1374,7 @@ mod tests {
         // The same seed gives the same draws.
         assert_eq!(
             estimated,
-            probabilistic_sensitivity(&replicates, 24, &config, cost)
+            probabilistic_sensitivity(&replicates, &replicates[0], 24, &config, cost)
         );
     }
 
@@ -1235,6 +1434,144 @@ mod tests {
         let net = needed.grid[4].net[4].unwrap();
         assert!((net - 27.5).abs() < 1e-9, "{needed:?}");
         assert!(share_needed(&point, 0.0, 11.0, None).reason().is_some());
+    }
+
+    fn study_config() -> StudyConfig {
+        let text =
+            "[study]\nname = \"T\"\nstart = 2022-04-01\nend = 2024-03-31\ndata_end = 2026-03-31\n";
+        StudyConfig::parse(text, Path::new("study.toml")).unwrap()
+    }
+
+    /// Sums whose only cost is the effect measure's events at £`unit_cost` each.
+    fn effect_sums(pre_events: f64, month_events: f64, months: usize, unit_cost: f64) -> Sums {
+        let config = study_config();
+        let category = outcomes::counted()
+            .position(|measure| measure.code == config.cost_effectiveness_effect)
+            .unwrap();
+        let cell = |events: f64| {
+            let mut cost = [0.0; COUNTED];
+            cost[category] = events * unit_cost;
+            Cell {
+                cost,
+                effect: events,
+                exposure: 30.0,
+            }
+        };
+        Sums {
+            pre: cell(pre_events),
+            months: vec![cell(month_events); months],
+            persons: 1.0,
+        }
+    }
+
+    #[test]
+    fn events_avoided_are_the_savings_counted_in_events() {
+        // Treated 10 events a month before and 8 after, the comparison flat: 2 avoided a
+        // month. With every cost the effect's events at £150, the discounted saving is £150
+        // times the discounted events avoided.
+        let (treated, comparison) = (
+            effect_sums(10.0, 8.0, 24, 150.0),
+            effect_sums(10.0, 10.0, 24, 150.0),
+        );
+        let avoided = events_avoided(&treated, &comparison, 24, 0.035);
+        let discounted: f64 = (1..=24)
+            .map(|month| 2.0 * discount_factor(0.035, month))
+            .sum();
+        assert!(
+            (avoided - discounted).abs() < 1e-9,
+            "{avoided} vs {discounted}"
+        );
+        let monthly = savings_of(&treated, &comparison, 24, &NO_CHANGE, Scale::Ratio);
+        let saving = payback(&monthly, 0.0, 0.035, &[]).discounted_savings_per_person;
+        assert!(
+            (saving - 150.0 * avoided).abs() < 1e-6,
+            "{saving} vs {avoided}"
+        );
+        // The comparison group's own change scales the counterfactual: it rose 10%, so 11
+        // were expected and 3 avoided a month.
+        let rising = effect_sums(10.0, 11.0, 1, 150.0);
+        let one_month = events_avoided(&effect_sums(10.0, 8.0, 1, 150.0), &rising, 1, 0.0);
+        assert!((one_month - 3.0).abs() < 1e-12, "{one_month}");
+    }
+
+    #[test]
+    fn the_plane_reads_each_draw_by_its_quadrant_and_net_benefit() {
+        // One draw per quadrant (events avoided, incremental cost).
+        let draws = [[0.1, 100.0], [0.2, -50.0], [-0.1, 30.0], [-0.05, -10.0]];
+        let point = (
+            effect_sums(10.0, 8.0, 2, 150.0),
+            effect_sums(10.0, 10.0, 2, 150.0),
+        );
+        let estimated = plane(&draws, &point, 2, &study_config());
+        let plane = estimated.done().unwrap();
+        assert_eq!(plane.effect_measure, "emergency_admissions");
+        assert_eq!(
+            [
+                plane.quadrants.dominant,
+                plane.quadrants.costs_more_avoids_events,
+                plane.quadrants.saves_more_events,
+                plane.quadrants.dominated,
+            ],
+            [0.25; 4]
+        );
+        // Mean effect 0.0375, mean cost 17.5: more cost, fewer events, £466.67 per event.
+        assert_eq!(plane.reading, PlaneReading::CostsMoreAvoidsEvents);
+        assert!((plane.cost_per_event_avoided.unwrap() - 17.5 / 0.0375).abs() < 1e-9);
+        // Up to 5 x £150 = £750 per event, rounded up to £1,000; at £0 only the dominant draw and the one that
+        // saves with more events have a positive net benefit (half); at £750 the draw
+        // costing £100 for 0.1 avoided (net benefit -25) still does not.
+        assert_eq!(plane.acceptability_up_to, 1000.0);
+        let at = |willingness: f64| {
+            plane
+                .acceptability
+                .iter()
+                .find(|point| point.willingness_to_pay == willingness)
+                .unwrap()
+                .p_cost_effective
+        };
+        assert_eq!(at(0.0), 0.5);
+        assert_eq!(at(750.0), 0.25);
+        // 0.1 x 1000 - 100 = 0: not positive; -0.05 x 1000 + 10 < 0.
+        assert_eq!(at(1000.0), 0.25);
+        assert_eq!(plane.acceptability.len(), ACCEPTABILITY_STEPS + 1);
+        assert_eq!(plane.plane_draws, draws.to_vec());
+    }
+
+    #[test]
+    fn the_plane_is_not_estimable_on_too_few_events_or_none() {
+        let config = study_config();
+        let few = (
+            effect_sums(10.0, 8.0, 2, 150.0),
+            effect_sums(4.0, 10.0, 2, 150.0),
+        );
+        let reason = plane(&[[0.1, 1.0]], &few, 2, &config);
+        assert!(
+            reason
+                .reason()
+                .unwrap()
+                .contains("4 in the comparison group's baseline, fewer than 5"),
+            "{reason:?}"
+        );
+        let none = (
+            effect_sums(0.0, 0.0, 2, 150.0),
+            effect_sums(0.0, 0.0, 2, 150.0),
+        );
+        assert!(
+            plane(&[[0.0, 1.0]], &none, 2, &config)
+                .reason()
+                .unwrap()
+                .starts_with("no data")
+        );
+    }
+
+    #[test]
+    fn acceptability_axes_end_at_round_values() {
+        assert_eq!(round_up_to_nice(17_530.0), 20_000.0);
+        assert_eq!(round_up_to_nice(3_506.0), 5_000.0);
+        assert_eq!(round_up_to_nice(2_400.0), 2_500.0);
+        assert_eq!(round_up_to_nice(750.0), 1_000.0);
+        assert_eq!(round_up_to_nice(200.0), 200.0);
+        assert_eq!(round_up_to_nice(0.0), 1.0);
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub enum Kind {
         vertical: Vec<(f64, String)>,
         horizontal: Option<f64>,
         markers: Vec<(f64, f64, String)>,
+        /// A fixed y axis (probabilities: 0 to 100%), else fitted to the data.
+        y_range: Option<(f64, f64)>,
     },
     /// Vertical bars over numeric bins.
     Histogram {
@@ -117,6 +119,8 @@ pub enum Stroke {
     Dashed,
     /// Points only, unjoined: units on a funnel plot.
     Points,
+    /// Many small translucent points: the draws of a simulation.
+    Cloud,
 }
 
 #[derive(Debug, Clone)]
@@ -267,14 +271,15 @@ impl Chart {
                 vertical,
                 horizontal,
                 markers,
+                y_range,
             } => draw_lines(
                 &plot,
                 series,
-                x_label,
-                y_label,
+                (x_label, y_label),
                 vertical,
                 *horizontal,
                 markers,
+                *y_range,
             ),
             Kind::Histogram {
                 bins,
@@ -521,11 +526,11 @@ fn draw_dots<DB: DrawingBackend>(
 fn draw_lines<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     series: &[Line],
-    x_label: &str,
-    y_label: &str,
+    (x_label, y_label): (&str, &str),
     vertical: &[(f64, String)],
     horizontal: Option<f64>,
     markers: &[(f64, f64, String)],
+    y_range: Option<(f64, f64)>,
 ) -> std::result::Result<(), String> {
     let text = |error: DrawingAreaErrorKind<DB::ErrorType>| error.to_string();
     let (x_low, x_high) = padded_range(
@@ -540,7 +545,8 @@ fn draw_lines<DB: DrawingBackend>(
             .map(|point| point.1)
             .chain(line.band.iter().flat_map(|band| [band.1, band.2]))
     });
-    let (y_low, y_high) = padded_range(y_values, &horizontal.into_iter().collect::<Vec<_>>());
+    let (y_low, y_high) = y_range
+        .unwrap_or_else(|| padded_range(y_values, &horizontal.into_iter().collect::<Vec<_>>()));
     let mut chart = ChartBuilder::on(area)
         .margin(14)
         .x_label_area_size(46)
@@ -612,6 +618,13 @@ fn draw_lines<DB: DrawingBackend>(
                         .map(|point| Circle::new(*point, 5, colour.filled())),
                 )
                 .map_err(text)?,
+            Stroke::Cloud => chart
+                .draw_series(
+                    line.points
+                        .iter()
+                        .map(|point| Circle::new(*point, 2, colour.mix(0.35).filled())),
+                )
+                .map_err(text)?,
         };
         // A line with no name (the second limit of a pair) has no legend entry.
         if line.name.is_empty() {
@@ -619,7 +632,7 @@ fn draw_lines<DB: DrawingBackend>(
         }
         let labelled = drawn.label(line.name.as_str());
         match line.stroke {
-            Stroke::Points => {
+            Stroke::Points | Stroke::Cloud => {
                 labelled.legend(move |(x, y)| Circle::new((x + 9, y), 5, colour.filled()));
             }
             stroke => {
@@ -640,6 +653,9 @@ fn draw_lines<DB: DrawingBackend>(
             .map_err(text)?;
         let (px, py) = chart.backend_coord(&(*x, *y));
         text_at(area, label, &style(13), (px + 10, py - 20))?;
+    }
+    if series.iter().all(|line| line.name.is_empty()) {
+        return Ok(()); // nothing to name: no empty legend box
     }
     legend(&mut chart, SeriesLabelPosition::LowerRight)
 }

@@ -29,7 +29,7 @@ const HTML_TEMPLATE: &str = include_str!("../../reports/templates/report.html.j2
 const MARKDOWN_TEMPLATE: &str = include_str!("../../reports/templates/report.md.j2");
 
 /// Which report section each chart belongs to, by name prefix.
-const FIGURE_SECTIONS: [(&str, &str); 13] = [
+const FIGURE_SECTIONS: [(&str, &str); 14] = [
     ("cohort_flow", "cohort"),
     ("balance", "cohort"),
     ("wellbeing", "wellbeing"),
@@ -38,6 +38,7 @@ const FIGURE_SECTIONS: [(&str, &str); 13] = [
     ("payback", "verdict"),
     ("tornado", "economics"),
     ("two_way", "economics"),
+    ("cost_effectiveness", "economics"),
     ("equity", "equity"),
     ("referral_funnel", "equity"),
     ("practice", "practices"),

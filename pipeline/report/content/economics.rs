@@ -8,8 +8,8 @@ use super::{Content, SOURCE, Table, estimated_section};
 use crate::econ::programme::{CostDivisor, ProgrammeCost};
 use crate::report::charts::{Bar, Chart, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
-use crate::report::format::{ci, decimals, gbp, gbp_ci, percent};
-use crate::results::{Economics, Results, interval};
+use crate::report::format::{ci, decimals, gbp, gbp_ci, percent, sentence_case};
+use crate::results::{Economics, Estimated, PlaneReading, Results, interval};
 
 pub(super) fn economics_section(
     results: &Results,
@@ -115,6 +115,7 @@ pub(super) fn economics_section(
             vertical: vec![(observed, "end of observed follow-up".into())],
             horizontal: Some(0.0),
             markers,
+            y_range: None,
         },
     });
 
@@ -266,6 +267,7 @@ pub(super) fn economics_section(
             percent(psa.p_net_positive.map(|p| p * 100.0)),
         ))
     });
+    let (acceptability, cost_effectiveness_note) = cost_effectiveness(economics, content);
     let section = json!({
         "savings": gbp(economics.savings_per_person_24m),
         "savings_ci": gbp_ci(economics.savings_ci95.and_then(interval)),
@@ -294,6 +296,8 @@ pub(super) fn economics_section(
         "scales": scales.clone(),
         "scales_note": scales_note,
         "psa_note": psa_note,
+        "cost_effectiveness_note": cost_effectiveness_note,
+        "acceptability": acceptability.clone(),
     });
     content.tables.extend([
         scales,
@@ -302,10 +306,173 @@ pub(super) fn economics_section(
         projections,
         thresholds,
         share_needed,
+        acceptability,
         unit_costs,
     ]);
     section
 }
+
+/// The PSA's draws on a cost-effectiveness plane (events of one measure avoided against the
+/// incremental cost) and its acceptability curve: two charts, a table of the curve at round
+/// values, and a paragraph; or, when it was not estimable, the reason as the paragraph.
+fn cost_effectiveness(economics: &Economics, content: &mut Content) -> (Table, Option<String>) {
+    let effect = economics
+        .psa
+        .done()
+        .and_then(|psa| psa.cost_effectiveness.done())
+        .and_then(|plane| crate::outcomes::by_code(&plane.effect_measure));
+    let (label, one) = effect.map_or(("events".to_string(), "event"), |measure| {
+        (measure.label_in_sentence(), measure.event)
+    });
+    let worth = format!("Worth of avoiding one {one}, beyond its NHS cost");
+    let mut table = Table::new(
+        "economics_acceptability",
+        &format!(
+            "How likely the service is to be worth its cost, by what avoiding one {one} is worth"
+        ),
+        &[
+            ("willingness_to_pay_gbp", worth.as_str(), NUMBER),
+            (
+                "p_cost_effective_percent",
+                "Probability the service is worth its cost",
+                NUMBER,
+            ),
+        ],
+    );
+    let Some(psa) = economics.psa.done() else {
+        return (table, None);
+    };
+    let plane = match &psa.cost_effectiveness {
+        Estimated::Done(plane) => plane,
+        Estimated::Not(reason) => {
+            return (
+                table,
+                Some(format!(
+                    "Cost-effectiveness plane: not estimated ({}).",
+                    reason.not_estimated
+                )),
+            );
+        }
+    };
+    let horizon = economics.horizon_months;
+    for point in plane.acceptability.iter().step_by(ACCEPTABILITY_ROWS_EVERY) {
+        let p = point.p_cost_effective * 100.0;
+        table.rows.push(vec![
+            Cell::gbp(Some(point.willingness_to_pay)),
+            Cell::number(Some(p), percent(Some(p)), Precision::Decimals(1)),
+        ]);
+    }
+    let effect_ci = plane.effect_ci95.and_then(interval);
+    let cost_ci = plane.incremental_cost_ci95.and_then(interval);
+    let quadrants = &plane.quadrants;
+    let share = |fraction: f64| percent(Some(fraction * 100.0));
+    let mean_reads = match plane.reading {
+        PlaneReading::Dominant => {
+            format!("fewer {label} than expected at a lower cost (the service dominates)")
+        }
+        PlaneReading::CostsMoreAvoidsEvents => format!(
+            "fewer {label} than expected at a higher cost: {} per {one} avoided",
+            gbp(plane.cost_per_event_avoided)
+        ),
+        PlaneReading::SavesMoreEvents => format!("more {label} than expected at a lower cost"),
+        PlaneReading::Dominated => {
+            format!("more {label} than expected at a higher cost (the service is dominated)")
+        }
+    };
+    let signed = |text: String| text.replace('-', "\u{2212}");
+    let first = plane.acceptability.first();
+    let last = plane.acceptability.last();
+    let at = |point: Option<&crate::results::AcceptabilityPoint>| {
+        point.map_or("n/a".into(), |point| {
+            format!(
+                "{} at {}",
+                share(point.p_cost_effective),
+                gbp(Some(point.willingness_to_pay))
+            )
+        })
+    };
+    let note = format!(
+        "Cost-effectiveness plane ({} draws of the probabilistic sensitivity analysis, per person referred over {horizon} months, discounted): {} {label} avoided (95% interval {}; negative: more than expected) at an incremental cost of {} ({}; the programme cost less the NHS savings). On average the draws show {mean_reads}. {} of draws avoid {label} at a lower cost, {} avoid them at a higher cost, {} cost less with more {label} and {} cost more with more. The acceptability curve is the probability that the service is worth its cost if avoiding one {one} is worth a given amount to the commissioner beyond its NHS cost (already in the savings): {} (the probability of a net saving) to {}. Wellbeing, what the service is for, is not on this plane: it has no comparison group.",
+        crate::report::disclosure::thousands(psa.draws as u64),
+        signed(decimals(plane.effect_mean, 3)),
+        signed(ci(effect_ci, 3)),
+        gbp(plane.incremental_cost_mean),
+        gbp_ci(cost_ci),
+        share(quadrants.dominant),
+        share(quadrants.costs_more_avoids_events),
+        share(quadrants.saves_more_events),
+        share(quadrants.dominated),
+        at(first),
+        at(last),
+    );
+    let cloud = Line {
+        name: format!(
+            "{} of the {} draws",
+            crate::report::disclosure::thousands(plane.plane_draws.len() as u64),
+            crate::report::disclosure::thousands(psa.draws as u64)
+        ),
+        colour: 0,
+        points: plane
+            .plane_draws
+            .iter()
+            .map(|[effect, cost]| (*effect, *cost))
+            .filter(|(effect, cost)| effect.is_finite() && cost.is_finite())
+            .collect(),
+        band: Vec::new(),
+        stroke: Stroke::Cloud,
+    };
+    let markers = match (plane.effect_mean, plane.incremental_cost_mean) {
+        (Some(effect), Some(cost)) => vec![(effect, cost, "mean".into())],
+        _ => Vec::new(),
+    };
+    content.charts.push(Chart {
+        name: "cost_effectiveness_plane".into(),
+        title: format!("Cost-effectiveness plane: {label} avoided against the extra cost"),
+        note: format!(
+            "{SOURCE}. Per person referred over {horizon} months, discounted. Right of the vertical line: fewer {label} than expected; below the horizontal: NHS savings exceed the programme cost."
+        ),
+        kind: Kind::Lines {
+            series: vec![cloud],
+            x_label: format!("{} avoided per person", sentence_case(&label)),
+            y_label: "Incremental cost per person (£)".into(),
+            vertical: vec![(0.0, "none avoided".into())],
+            horizontal: Some(0.0),
+            markers,
+            y_range: None,
+        },
+    });
+    content.charts.push(Chart {
+        name: "cost_effectiveness_acceptability".into(),
+        title: "Acceptability: how likely the service is to be worth its cost".into(),
+        note: format!(
+            "{SOURCE}. Share of the {} PSA draws in which what the {label} avoided are worth, less the incremental cost, is positive.",
+            crate::report::disclosure::thousands(psa.draws as u64)
+        ),
+        kind: Kind::Lines {
+            series: vec![Line {
+                name: String::new(),
+                colour: 0,
+                points: plane
+                    .acceptability
+                    .iter()
+                    .map(|point| (point.willingness_to_pay, point.p_cost_effective * 100.0))
+                    .collect(),
+                band: Vec::new(),
+                stroke: Stroke::Solid,
+            }],
+            x_label: format!("Worth of one {one} avoided, beyond its NHS cost (£)"),
+            y_label: "Probability worth its cost (%)".into(),
+            vertical: Vec::new(),
+            horizontal: None,
+            markers: Vec::new(),
+            y_range: Some((0.0, 100.0)),
+        },
+    });
+    (table, Some(note))
+}
+
+/// The acceptability table shows every this-many points of the curve.
+const ACCEPTABILITY_ROWS_EVERY: usize = 5;
 
 /// The saving on the rate ratio's own scale (the headline) and on the additive scale (a
 /// sensitivity), each as the cost expected without the service less the cost observed, with
@@ -430,6 +597,7 @@ fn two_way_chart(economics: &Economics) -> Option<Chart> {
             vertical: Vec::new(),
             horizontal: Some(0.0),
             markers: vec![(estimate, cost, "this study".into())],
+            y_range: None,
         },
     })
 }

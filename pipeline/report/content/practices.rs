@@ -213,6 +213,7 @@ fn funnel_chart(
             vertical: Vec::new(),
             horizontal: Some(overall),
             markers: Vec::new(),
+            y_range: None,
         },
     }
 }

@@ -266,6 +266,7 @@ pub(super) fn service_use_section(
                     vertical: vec![(0.0, "referral".into())],
                     horizontal: None,
                     markers: Vec::new(),
+                    y_range: None,
                 },
             });
         }
@@ -577,6 +578,7 @@ fn contrast_chart(label: &str, regression: &EventStudyRegression) -> Option<Char
             vertical: vec![(0.0, "referral".into()), (reference, "reference".into())],
             horizontal: Some(1.0),
             markers: Vec::new(),
+            y_range: None,
         },
     })
 }
