@@ -468,6 +468,9 @@ pub struct PlaceboIndex {
     pub equivalence_margin: f64,
     /// Per measure compared across designs.
     pub measures: BTreeMap<String, PlaceboMeasure>,
+    /// The matching's balance at the placebo index (as the headline's `balance`): a placebo
+    /// ratio away from 1 means little where the groups were not alike when matched.
+    pub balance: Vec<BalanceRow>,
     /// What it can and cannot detect.
     pub reads: String,
 }

@@ -560,6 +560,27 @@ fn the_placebo_index_date_reads_only_data_from_before_referral() {
     let (low, _) = ci(&gp["rate_ratio"]["ci95"]);
     assert!(low > 1.0, "{gp}");
     assert_eq!(gp["reading"], "bias", "{gp}");
+    // Its balance is the placebo matching's own: the headline's covariates, measured at the
+    // placebo index (so different values), and the prior use it matched on balanced there
+    // (within 0.2: with about 380 sets an SMD's own standard error is about 0.07).
+    let names = |rows: &Value| -> Vec<String> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["covariate"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&placebo["balance"]), names(&null["balance"]));
+    assert_ne!(placebo["balance"], null["balance"]);
+    for row in placebo["balance"].as_array().unwrap() {
+        let name = row["covariate"].as_str().unwrap();
+        if row["in_propensity_model"] == true
+            && (name.ends_with("_baseline") || name.ends_with("_m3_m1"))
+        {
+            let smd = row["smd_after"].as_f64().unwrap();
+            assert!(smd.abs() < 0.2, "{row}");
+        }
+    }
 }
 
 #[test]

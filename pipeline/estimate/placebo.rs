@@ -24,7 +24,9 @@ use crate::design::DISAGREEMENT_RATIO;
 use crate::engine::engine_error;
 use crate::engine::models::Model;
 use crate::error::{Error, Result};
-use crate::results::{Estimated, PlaceboIndex, PlaceboMeasure, PlaceboReading, RateRatio};
+use crate::results::{
+    BalanceRow, Estimated, PlaceboIndex, PlaceboMeasure, PlaceboReading, RateRatio,
+};
 
 /// The placebo's follow-up: the months just before the design's wash-out, which the design
 /// itself treats as touched by the coming referral.
@@ -74,6 +76,7 @@ pub async fn estimate(
                 Estimated::Done(placebo_index(
                     shift,
                     matching.matched_treated,
+                    matching.balance,
                     ratios.ratios,
                 ))
             }),
@@ -141,6 +144,7 @@ fn restore(ctx: &SessionContext, saved: Vec<(&'static str, Arc<dyn TableProvider
 fn placebo_index(
     shift: i32,
     matched_treated: usize,
+    balance: Vec<BalanceRow>,
     ratios: BTreeMap<String, Estimated<RateRatio>>,
 ) -> PlaceboIndex {
     let measures = ratios
@@ -162,6 +166,7 @@ fn placebo_index(
         matched_treated: matched_treated as u64,
         equivalence_margin: DISAGREEMENT_RATIO,
         measures,
+        balance,
         reads: READS.into(),
     }
 }

@@ -197,6 +197,10 @@ fn nearest(
         })
 }
 
+/// A covariate is balanced when its standardised mean difference after matching is within
+/// ±0.1 (Austin 2009, Stat Med 28:3083).
+pub const SMD_TARGET: f64 = 0.1;
+
 /// One row of the balance table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Balance {

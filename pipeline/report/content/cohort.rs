@@ -8,6 +8,7 @@ use super::{Content, SOURCE, Table};
 use crate::report::charts::{Bar, Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
 use crate::results::{CovariateBalance, Estimated, Results};
+use crate::stats::matching::SMD_TARGET;
 
 pub(super) fn cohort_section(results: &Results, rule: Disclosure, content: &mut Content) -> Value {
     let mut flow = Table::new(
@@ -74,7 +75,9 @@ pub(super) fn cohort_section(results: &Results, rule: Disclosure, content: &mut 
 
     let mut balance = Table::new(
         "balance",
-        "Balance of the matched sample (standardised mean differences; target |SMD| < 0.1)",
+        &format!(
+            "Balance of the matched sample (standardised mean differences; target |SMD| < {SMD_TARGET})"
+        ),
         &[
             ("covariate", "Covariate", TEXT),
             ("smd_before", "SMD before matching", NUMBER),
@@ -112,13 +115,13 @@ pub(super) fn cohort_section(results: &Results, rule: Disclosure, content: &mut 
             name: "balance_love_plot".into(),
             title: "Covariate balance before and after matching".into(),
             note: format!(
-                "{SOURCE}. Standardised mean difference (treated-group SD); lines at ±0.1."
+                "{SOURCE}. Standardised mean difference (treated-group SD); lines at ±{SMD_TARGET}."
             ),
             kind: Kind::Dots {
                 rows: dots,
                 series: vec!["before matching".into(), "after matching".into()],
                 x_label: "Standardised mean difference".into(),
-                references: vec![-0.1, 0.0, 0.1],
+                references: vec![-SMD_TARGET, 0.0, SMD_TARGET],
             },
         });
     }

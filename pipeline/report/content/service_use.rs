@@ -10,9 +10,10 @@ use crate::report::charts::{Chart, DotRow, Kind, Line, Stroke};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{ci, decimals, gbp, gbp_ci, ratio_or_reason};
 use crate::results::{
-    DesignSensitivity, DesignVerdict, Estimated, EventStudyRegression, MinimumDetectable,
-    PlaceboIndex, PlaceboReading, RateRatio, Results, interval,
+    BalanceRow, DesignSensitivity, DesignVerdict, Estimated, EventStudyRegression,
+    MinimumDetectable, PlaceboIndex, PlaceboReading, RateRatio, Results, interval,
 };
+use crate::stats::matching::SMD_TARGET;
 
 const SERVICE_USE_INTRO: [(&str, bool); 3] = [
     (
@@ -452,9 +453,10 @@ fn placebo_index(
     };
     let margin = 100.0 * (placebo.equivalence_margin - 1.0);
     let text = format!(
-        "{} At the placebo index date {} referred people were matched. A reading \"no bias over {margin:.0}%\" means the whole 95% interval lies between {:.2} and {:.2}.",
+        "{} At the placebo index date {} referred people were matched; {} A reading \"no bias over {margin:.0}%\" means the whole 95% interval lies between {:.2} and {:.2}.",
         placebo.reads,
         rule.count(placebo.matched_treated),
+        placebo_balance(&placebo.balance),
         1.0 / placebo.equivalence_margin,
         placebo.equivalence_margin
     );
@@ -491,6 +493,41 @@ fn placebo_index(
     }
     content.tables.push(table.clone());
     (json!(table), text)
+}
+
+/// The matching's balance at the placebo index in a sentence: the largest standardised mean
+/// difference after matching, and the covariates outside the target, which the placebo's
+/// ratios then partly reflect.
+fn placebo_balance(balance: &[BalanceRow]) -> String {
+    let smds: Vec<(&str, f64)> = balance
+        .iter()
+        .filter_map(|row| Some((row.covariate.as_str(), row.balance.done()?.smd_after?)))
+        .collect();
+    let Some((worst, smd)) = smds
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+    else {
+        return "their balance could not be measured.".into();
+    };
+    let outside: Vec<String> = smds
+        .iter()
+        .filter(|(_, smd)| smd.abs() >= SMD_TARGET)
+        .map(|(covariate, _)| covariate.replace('_', " "))
+        .collect();
+    if outside.is_empty() {
+        format!(
+            "every covariate was balanced (largest standardised mean difference {smd:.3}, {}; target under {SMD_TARGET}).",
+            worst.replace('_', " ")
+        )
+    } else {
+        format!(
+            "{} of {} covariates were not balanced (a standardised mean difference of {SMD_TARGET} or more: {}; largest {smd:.3}), so the placebo's ratios partly reflect that difference.",
+            outside.len(),
+            smds.len(),
+            outside.join(", ")
+        )
+    }
 }
 
 /// The months a pre-trend test covers and the reference month: `month_first`, `month_last`,
