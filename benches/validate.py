@@ -12,7 +12,12 @@ estimates the rate ratios and the saving with every candidate design (pipeline/d
 results.json `design_sensitivity`), so each design is scored on the same datasets from the
 rows the tool itself reports. Every number is compared with the dataset's truth.json:
   - rate ratios of GP demand, A&E attendances and emergency admissions against the true ratio;
-  - the discounted 24-month saving per treated person against truth.json's.
+  - the discounted 24-month saving per treated person against truth.json's;
+  - and, where the study's look-back allows it (`--history-months 48` with a config whose
+    `pre_months` is 48), the headline design's placebo index date (results.json
+    `design_sensitivity.placebo_index`), whose truth is no effect in every world: how often each
+    reading ("no bias over 10%", "bias", "too uncertain") comes up, and how often its 95% CI
+    holds 1.
 Per world x design it prints and writes: mean estimate, bias, RMSE and the empirical coverage of
 the 95% CI with its Monte Carlo standard error sqrt(c (1 - c) / R). Not part of CI: it runs the
 release binary hundreds of times. The command line that made the file is written into it.
@@ -97,6 +102,8 @@ def main():
     parser.add_argument("--config", default=str(ROOT / "sample-data" / "study.toml"),
                         help="the study configuration every dataset is evaluated with")
     parser.add_argument("--out", default=str(ROOT / "docs" / "validation.md"))
+    parser.add_argument("--history-months", type=int,
+                        help="months of history before the service opens (`synth --history-months`)")
     parser.add_argument("--threads", type=int, default=1, help="threads per run")
     parser.add_argument("--jobs", type=int, default=2, help="datasets evaluated at once")
     args = parser.parse_args()
@@ -118,15 +125,18 @@ def main():
         shutil.rmtree(data, ignore_errors=True)
         try:
             effect = ["--effect", args.effect] if args.effect else []
+            if args.history_months:
+                effect += ["--history-months", str(args.history_months)]
             run([binary, "synth", "-q", "--persons", str(args.persons), "--seed", str(seed),
                  "--world", world, "--threads", str(args.threads), "--out", str(data / "csv"), *effect])
             truth = truths(json.loads((data / "csv" / "truth.json").read_text()))
             run([binary, "run", "-q", "--config", str(config), "--data", str(data / "csv"),
                  "--out", str(data / "out"), "--threads", str(args.threads)])
             results = json.loads((data / "out" / "results.json").read_text())
-            return truth, results["design_sensitivity"]["designs"], None
+            sensitivity = results["design_sensitivity"]
+            return truth, sensitivity["designs"], sensitivity.get("placebo_index"), None
         except (RuntimeError, KeyError, TypeError, OSError) as error:
-            return None, [], f"{world} replicate {rep}: {error}"
+            return None, [], None, f"{world} replicate {rep}: {error}"
         finally:
             shutil.rmtree(data, ignore_errors=True)
 
@@ -138,11 +148,18 @@ def main():
     tasks = [(world, rep) for world in worlds for rep in range(args.reps)]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         outcomes = list(pool.map(lambda task: (task, evaluate(*task)), tasks))
-    for (world, rep), (truth, rows, error) in outcomes:
+    # (world, measure) -> list of (estimate, low, high, reading) per replicate it ran in.
+    placebos = {}
+    for (world, rep), (truth, rows, placebo, error) in outcomes:
         if error:
             print(f"  failed: {error}", file=sys.stderr)
             failures.append(error)
             continue
+        for name, measure in ((placebo or {}).get("measures") or {}).items():
+            ratio = measure.get("rate_ratio") or {}
+            ci = ratio.get("ci95") or [None, None]
+            placebos.setdefault((world, name), []).append(
+                (ratio.get("rate_ratio"), ci[0], ci[1], measure.get("reading")))
         for row in rows:
             design = row["design"]["name"]
             designs.setdefault(design, row["design"])
@@ -156,8 +173,9 @@ def main():
                             "ci95": None if value is None else [value[1], value[2]]})
     print(f"{len(tasks)} datasets in {time.time() - started:.0f} s, {len(failures)} failed", flush=True)
 
-    true_effects = next((truth for _, (truth, _, error) in outcomes if not error), {})
+    true_effects = next((truth for _, (truth, _, _, error) in outcomes if not error), {})
     lines = report(args, worlds, designs, collected, failures, true_effects)
+    lines += placebo_report(worlds, placebos, collected, args.reps)
     print("\n".join(lines))
     Path(args.out).write_text("\n".join(lines) + "\n")
     (work / "validation-raw.json").write_text(json.dumps(raw, indent=1))
@@ -249,6 +267,36 @@ def report(args, worlds, designs, collected, failures, true_effects):
             if ok:
                 acceptable.append(world)
         lines.append(f"| {design} | {max(worst[0], 0):.0%} | {worst[1]} | {', '.join(acceptable) or 'none'} |")
+    return lines
+
+
+def placebo_report(worlds, placebos, collected, reps):
+    """The headline design's placebo index date per world and measure: its truth is no effect,
+    so the share of "bias" readings where the headline is unbiased is a false-alarm rate, and
+    where the headline is biased, its power to see it."""
+    if not placebos:
+        return []
+    headline = next(iter(dict.fromkeys(design for (_, design, _) in collected)), None)
+    lines = ["", "## The placebo index date (the headline design; true effect nil)", "",
+             "Readings against the 1.10 margin (docs/methods.md, Placebo index date); the headline's "
+             f"bias in the same world (`{headline}`, against the true ratio) beside it.", "",
+             "| world | measure | runs | mean placebo ratio | CI holds 1 | no bias over 10% | bias | too uncertain | not estimated | headline bias |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    names = sorted({name for (_, name) in placebos}, key=lambda name: (RATIOS + [name]).index(name))
+    for world in worlds:
+        for name in names:
+            rows = placebos.get((world, name), [])
+            done = [row for row in rows if row[0] is not None and row[1] is not None]
+            n = len(done)
+            share = lambda count: f"{count / n:.0%}" if n else "n/a"
+            readings = [row[3] for row in done]
+            holds = sum(1 for _, low, high, _ in done if low <= 1.0 <= high)
+            mean = f"{sum(row[0] for row in done) / n:.3f}" if n else "n/a"
+            summary = summarise(collected.get((world, headline, name), [])) if name in RATIOS else None
+            bias = f"{summary['bias']:+.3f}" if summary else ""
+            lines.append(
+                f"| {world} | {name} | {n} | {mean} | {share(holds)} | {share(readings.count('within_margin'))} | "
+                f"{share(readings.count('bias'))} | {share(readings.count('inconclusive'))} | {reps - n} | {bias} |")
     return lines
 
 
