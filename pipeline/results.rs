@@ -710,10 +710,25 @@ pub struct ServiceUseSubgroup {
     pub breakdown: String,
     pub level: String,
     pub matched_sets: u64,
+    /// Balance within the level's own matched sets (person-level breakdowns, rematched
+    /// within the level; none for the referral's own facts, split from the headline's sets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<SubgroupBalance>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_estimated: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measures: Option<Vec<MeasureDid>>,
+}
+
+/// How alike a subgroup's rematched groups are: the covariate with the largest standardised
+/// mean difference after matching (the level's matched treated people's SD) and how many of
+/// the covariates are outside the target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubgroupBalance {
+    pub largest_abs_smd: f64,
+    pub covariate: String,
+    pub outside_target: u64,
+    pub covariates: u64,
 }
 
 impl ServiceUseSubgroup {

@@ -165,12 +165,82 @@ fn subgroup_sets_share_their_level(tables: &Path) {
     );
 }
 
+/// The age SMD within one sex's rematched sets, from the restricted tables: the level's
+/// matched treated people against their comparison people weighted 1/k, over the treated
+/// people's SD (n - 1).
+fn age_smd_within_sex(tables: &Path, sex: &str) -> f64 {
+    let cohort = tables.join("analysis_cohort.parquet");
+    let person: std::collections::HashMap<String, (f64, Option<String>)> =
+        parquet_column(&cohort, "person_id")
+            .into_iter()
+            .zip(parquet_column(&cohort, "age_at_index"))
+            .zip(parquet_column(&cohort, "sex"))
+            .map(|((id, age), sex)| (id.unwrap(), (age.unwrap().parse().unwrap(), sex)))
+            .collect();
+    let sets = tables.join("subgroup_sets.parquet");
+    let mut treated = Vec::new();
+    let mut controls: Vec<(String, f64)> = Vec::new();
+    for (((breakdown, id), set), group) in parquet_column(&sets, "breakdown")
+        .into_iter()
+        .zip(parquet_column(&sets, "person_id"))
+        .zip(parquet_column(&sets, "set_id"))
+        .zip(parquet_column(&sets, "group_name"))
+    {
+        let (age, level) = &person[&id.unwrap()];
+        if breakdown.as_deref() != Some("sex") || level.as_deref() != Some(sex) {
+            continue;
+        }
+        match group.as_deref() {
+            Some("treated") => treated.push(*age),
+            _ => controls.push((set.unwrap(), *age)),
+        }
+    }
+    let mut per_set: std::collections::HashMap<&str, f64> = Default::default();
+    for (set, _) in &controls {
+        *per_set.entry(set.as_str()).or_default() += 1.0;
+    }
+    let mean = treated.iter().sum::<f64>() / treated.len() as f64;
+    let sd = (treated.iter().map(|age| (age - mean).powi(2)).sum::<f64>()
+        / (treated.len() - 1) as f64)
+        .sqrt();
+    let (weighted, weights) = controls
+        .iter()
+        .fold((0.0, 0.0), |(sum, total), (set, age)| {
+            let weight = 1.0 / per_set[set.as_str()];
+            (sum + weight * age, total + weight)
+        });
+    (mean - weighted / weights) / sd
+}
+
 #[test]
 fn did_recovers_the_true_effect_where_before_after_overstates_it() {
     let work = tempfile::tempdir().unwrap();
     let (truth, results) = generate_and_run(Effects::default_effect(), work.path());
     verdicts_follow_the_intervals(work.path(), &results);
-    subgroup_sets_share_their_level(&work.path().join("out/tables"));
+    let tables = work.path().join("out/tables");
+    subgroup_sets_share_their_level(&tables);
+    // Each estimated person-level subgroup reports the balance of its own rematched sets; the
+    // referral's own facts, split from the headline's sets, do not. Within each sex the
+    // largest SMD is at least the age SMD recomputed from the tables, and is it when age is
+    // the covariate named.
+    for row in results["equity"]["service_use"].as_array().unwrap() {
+        let balance = &row["balance"];
+        let referral_fact =
+            ["referral_route", "referral_reason"].contains(&row["breakdown"].as_str().unwrap());
+        if referral_fact || row.get("not_estimated").is_some() {
+            assert!(balance.is_null(), "{row}");
+            continue;
+        }
+        assert!(balance["covariates"].as_u64().unwrap() >= 15, "{row}");
+        if row["breakdown"] == "sex" {
+            let largest = balance["largest_abs_smd"].as_f64().unwrap();
+            let age = age_smd_within_sex(&tables, row["level"].as_str().unwrap()).abs();
+            assert!(largest >= age - 1e-9, "{row} vs age {age}");
+            if balance["covariate"] == "age" {
+                assert!((largest - age).abs() < 1e-9, "{row} vs age {age}");
+            }
+        }
+    }
     // Every matched person's follow-up ended one way, and both groups are counted.
     let exits = results["cohort"]["follow_up_exits"]["groups"]
         .as_array()

@@ -21,11 +21,11 @@ use crate::engine::engine_error;
 use crate::engine::models::KeyOrder;
 use crate::error::{Error, Result};
 use crate::outcomes;
-use crate::results::{BalanceRow, CovariateBalance, Estimated};
+use crate::results::{BalanceRow, CovariateBalance, Estimated, SubgroupBalance};
 use crate::stats::StatsError;
 use crate::stats::glm::{self, Family};
 use crate::stats::matching::{
-    CaliperScale, MatchOptions, Matching, Unit, Weighted, balance, greedy_match,
+    CaliperScale, MatchOptions, Matching, SMD_TARGET, Unit, Weighted, balance, greedy_match,
 };
 
 pub struct Comparison {
@@ -121,6 +121,114 @@ impl Pool {
             })
             .collect())
     }
+}
+
+/// Balance within each level of each rematched breakdown, keyed by (breakdown, level): for
+/// every covariate of the headline's balance table, the standardised mean difference between
+/// the level's matched treated people and their comparison people (each weighing 1/k in a
+/// set of k, as in the headline), over the level's matched treated people's SD. Reads the
+/// covariates of the rematched people only (`subgroup_sets` joined to
+/// `matching_covariates`), not the whole pool.
+pub async fn subgroup_balance(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+    sets: &[(&str, Vec<SubgroupMember>)],
+) -> Result<BTreeMap<(String, String), SubgroupBalance>> {
+    let columns = Columns::query(
+        ctx,
+        "select s.breakdown, s.set_id, c.* from subgroup_sets as s \
+         join matching_covariates as c on s.person_id = c.person_id \
+         order by s.breakdown, c.person_id",
+    )
+    .await?;
+    let breakdowns = columns.texts("breakdown")?;
+    let persons = columns.texts("person_id")?;
+    let set_ids = columns.floats_or_zero("set_id")?;
+    let treated: Vec<bool> = columns
+        .texts("group_name")?
+        .iter()
+        .map(|group| group.as_deref() == Some("treated"))
+        .collect();
+    let all = covariates(&columns, config.match_on_prior_use)?;
+    drop(columns);
+    let level_of: BTreeMap<(&str, &str), &str> = sets
+        .iter()
+        .flat_map(|(breakdown, members)| {
+            members.iter().map(move |member| {
+                (
+                    (*breakdown, member.person_id.as_str()),
+                    member.level.as_str(),
+                )
+            })
+        })
+        .collect();
+    // Rows by (breakdown, level), and each set's comparison people, for the 1/k weights.
+    let mut rows_of: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    let mut controls_in_set: BTreeMap<(&str, i64), f64> = BTreeMap::new();
+    for row in 0..treated.len() {
+        let (Some(breakdown), Some(person)) = (breakdowns[row].as_deref(), persons[row].as_deref())
+        else {
+            continue;
+        };
+        let Some(level) = level_of.get(&(breakdown, person)) else {
+            continue;
+        };
+        rows_of
+            .entry((breakdown.to_string(), level.to_string()))
+            .or_default()
+            .push(row);
+        if !treated[row] {
+            *controls_in_set
+                .entry((breakdown, set_ids[row] as i64))
+                .or_default() += 1.0;
+        }
+    }
+    let mut balances = BTreeMap::new();
+    for (key, rows) in rows_of {
+        let (treated_rows, control_rows): (Vec<usize>, Vec<usize>) =
+            rows.iter().partition(|&&row| treated[row]);
+        let weights: Vec<f64> = control_rows
+            .iter()
+            .map(|&row| 1.0 / controls_in_set[&(key.0.as_str(), set_ids[row] as i64)])
+            .collect();
+        let smds: Vec<(&str, f64)> = all
+            .iter()
+            .filter_map(|covariate| {
+                let pick = |rows: &[usize]| -> Vec<f64> {
+                    rows.iter().map(|&row| covariate.values[row]).collect()
+                };
+                let (t, c) = (pick(&treated_rows), pick(&control_rows));
+                let weighted = Weighted {
+                    values: &c,
+                    weights: Some(&weights),
+                };
+                let smd = balance(&covariate.name, &t, &c, &t, &weighted)
+                    .ok()?
+                    .smd_after;
+                smd.is_finite().then_some((covariate.name.as_str(), smd))
+            })
+            .collect();
+        let Some((covariate, largest)) = smds
+            .iter()
+            .copied()
+            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+        else {
+            continue;
+        };
+        balances.insert(
+            key,
+            SubgroupBalance {
+                largest_abs_smd: largest.abs(),
+                covariate: covariate.to_string(),
+                outside_target: smds
+                    .iter()
+                    .filter(|(_, smd)| smd.abs() >= SMD_TARGET)
+                    .count() as u64,
+                covariates: smds.len() as u64,
+            },
+        );
+    }
+    Ok(balances)
 }
 
 /// Each person's matched set (0 when unmatched): set id = rank of the treated unit in

@@ -168,7 +168,19 @@ pub async fn estimate(
     match comparison_sets(ctx, config, &headline, tables_dir).await {
         Ok(mut comparison) => {
             let subgroup_sets = subgroup_sets(ctx, &mut comparison.pool, tables_dir).await?;
-            let service_use = service_use::estimate(ctx, config, &subgroup_sets).await?;
+            let mut service_use = service_use::estimate(ctx, config, &subgroup_sets).await?;
+            let balances = comparison::subgroup_balance(ctx, config, &subgroup_sets).await?;
+            // Only where the subgroup was estimated: a handful of sets' balance describes a
+            // handful of people.
+            for row in service_use
+                .subgroups
+                .iter_mut()
+                .filter(|row| row.not_estimated.is_none())
+            {
+                row.balance = balances
+                    .get(&(row.breakdown.clone(), row.level.clone()))
+                    .cloned();
+            }
             drop(subgroup_sets);
             let economics = economics::estimate(ctx, config, tables_dir).await?;
             rows.push(headline_row(

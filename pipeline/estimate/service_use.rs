@@ -227,6 +227,7 @@ fn breakdown_estimates(
             breakdown: breakdown.to_string(),
             level,
             matched_sets: members.len() as u64,
+            balance: None,
             not_estimated: None,
             measures: None,
         };

@@ -11,7 +11,7 @@ use crate::outcomes;
 use crate::report::charts::{Bar, Chart, DotRow, Kind};
 use crate::report::disclosure::Disclosure;
 use crate::report::format::ci;
-use crate::results::{FunnelStages, Results, interval};
+use crate::results::{FunnelStages, Results, SubgroupBalance, interval};
 
 pub(super) fn equity_section(results: &Results, rule: Disclosure, content: &mut Content) -> Value {
     let mut subgroups = Table::new(
@@ -24,6 +24,11 @@ pub(super) fn equity_section(results: &Results, rule: Disclosure, content: &mut 
             ("rate_ratio", "Rate ratio", NUMBER),
             ("ci", "95% CI", INTERVAL),
             ("p_bh", "p (Benjamini-Hochberg)", NUMBER),
+            (
+                "largest_smd",
+                "Largest SMD (absolute) in the group's own matched sets",
+                NUMBER,
+            ),
         ],
     );
     let mut dots = Vec::new();
@@ -52,6 +57,7 @@ pub(super) fn equity_section(results: &Results, rule: Disclosure, content: &mut 
                     Precision::Decimals(2),
                 ),
                 Cell::p_value(p_bh),
+                largest_smd(row.balance.as_ref()),
             ]
         } else {
             vec![
@@ -59,6 +65,7 @@ pub(super) fn equity_section(results: &Results, rule: Disclosure, content: &mut 
                 Cell::text(level.clone()),
                 Cell::count(rule, sets),
                 Cell::missing("not estimated"),
+                Cell::missing(""),
                 Cell::missing(""),
                 Cell::missing(""),
             ]
@@ -267,4 +274,21 @@ fn interactions_table(results: &Results) -> Table {
         ]);
     }
     table
+}
+
+/// A subgroup's balance as its largest standardised mean difference and the covariate; blank
+/// for the referral's own facts (route, reasons), whose levels split the headline's sets.
+fn largest_smd(balance: Option<&SubgroupBalance>) -> Cell {
+    match balance {
+        Some(balance) => Cell::number(
+            Some(balance.largest_abs_smd),
+            format!(
+                "{:.2} ({})",
+                balance.largest_abs_smd,
+                balance.covariate.replace('_', " ")
+            ),
+            Precision::Decimals(3),
+        ),
+        None => Cell::missing("headline's sets"),
+    }
 }
