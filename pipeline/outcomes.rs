@@ -111,17 +111,9 @@ impl Measure {
         }
     }
 
-    /// The label inside a sentence: "emergency admissions", but "GP demand" and "A&E
-    /// attendances" keep their capitals.
-    pub fn label_in_sentence(&self) -> String {
-        let mut chars = self.label.chars();
-        match (chars.next(), chars.next()) {
-            (Some(first), Some(second)) if second.is_lowercase() => first
-                .to_lowercase()
-                .chain(self.label.chars().skip(1))
-                .collect(),
-            _ => self.label.to_string(),
-        }
+    /// Its events in a sentence, plural ("emergency admissions avoided").
+    pub fn events(&self) -> String {
+        format!("{}s", self.event)
     }
 
     /// The unit of its rates in results.json.

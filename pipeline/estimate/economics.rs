@@ -700,8 +700,7 @@ fn plane(
     config: &StudyConfig,
 ) -> Estimated<CostEffectiveness> {
     let code = config.cost_effectiveness_effect;
-    let label =
-        outcomes::by_code(code).map_or(code.to_string(), |measure| measure.label_in_sentence());
+    let label = outcomes::by_code(code).map_or(code.to_string(), |measure| measure.events());
     let follow_up = |sums: &Sums| sums.months.iter().map(|cell| cell.effect).sum::<f64>();
     let cells = [
         ("treated group's baseline", treated.pre.effect),

@@ -322,7 +322,7 @@ fn cost_effectiveness(economics: &Economics, content: &mut Content) -> (Table, O
         .and_then(|psa| psa.cost_effectiveness.done())
         .and_then(|plane| crate::outcomes::by_code(&plane.effect_measure));
     let (label, one) = effect.map_or(("events".to_string(), "event"), |measure| {
-        (measure.label_in_sentence(), measure.event)
+        (measure.events(), measure.event)
     });
     let worth = format!("Worth of avoiding one {one}, beyond its NHS cost");
     let mut table = Table::new(
