@@ -840,6 +840,14 @@ pub struct Tornado {
     pub base_case: Option<f64>,
     /// Sorted by range, widest first.
     pub bars: Vec<TornadoBar>,
+    /// The net saving at each conventional discount rate (0%, 1.5% and NICE's 3.5%).
+    pub discount_rates: Vec<DiscountRateRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscountRateRow {
+    pub rate: f64,
+    pub net: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1248,7 +1256,7 @@ fn economics_for_tests() -> Value {
         "p_break_even_by_24m": null,
         "bootstrap": {"unit": "matched set", "replicates": 2000, "seed": 1,
                       "interval": "percentile", "non_finite_replicates": 0},
-        "tornado": {"outcome": "", "base_case": null, "bars": []},
+        "tornado": {"outcome": "", "base_case": null, "bars": [], "discount_rates": []},
         "projections": [],
         "thresholds": {"what": "", "staffing_basis": "", "rows": []},
         "share_needed": {"not_estimated": "not in this test"},

@@ -40,9 +40,9 @@ use crate::econ::{Payback, break_even_cost, discount_factor, payback};
 use crate::error::Result;
 use crate::outcomes::{self, COUNTED};
 use crate::results::{
-    AcceptabilityPoint, CostEffectiveness, DesignSaving, Economics, EconomicsBootstrap,
-    EconomicsMonth, Estimated, PlaneReading, Projection, Psa, Quadrants, ScaleRow, Scales,
-    ShareNeeded, ShareRow, ThresholdRow, Thresholds, Tornado, TornadoBar,
+    AcceptabilityPoint, CostEffectiveness, DesignSaving, DiscountRateRow, Economics,
+    EconomicsBootstrap, EconomicsMonth, Estimated, PlaneReading, Projection, Psa, Quadrants,
+    ScaleRow, Scales, ShareNeeded, ShareRow, ThresholdRow, Thresholds, Tornado, TornadoBar,
 };
 use crate::stats::StatsResult;
 use crate::stats::bootstrap::{finite_replicates, for_each_resample, percentile_interval};
@@ -56,6 +56,9 @@ const NO_CHANGE: [f64; COUNTED] = [1.0; COUNTED];
 const SENSITIVITY: (f64, f64) = (0.8, 1.2);
 /// NICE's reference-case discount rate and the Green Book's for years 0-30.
 const REFERENCE_DISCOUNT_RATE: f64 = 0.035;
+/// The discount rates the net saving is shown at: none, the 1.5% NICE's manual (PMG36) allows
+/// as a sensitivity, and the reference case.
+const CONVENTIONAL_DISCOUNT_RATES: [f64; 3] = [0.0, 0.015, REFERENCE_DISCOUNT_RATE];
 /// Projection scenarios run to this month.
 const PROJECTION_MONTHS: usize = 36;
 /// The projected level is the mean saving over the last observed months, this many.
@@ -1053,6 +1056,13 @@ fn tornado(
             "net saving per treated person at month {horizon} (discounted savings - programme cost)"
         ),
         base_case: finite(base),
+        discount_rates: CONVENTIONAL_DISCOUNT_RATES
+            .into_iter()
+            .map(|rate| DiscountRateRow {
+                rate,
+                net: finite(at_rate(rate)),
+            })
+            .collect(),
         bars: bars
             .into_iter()
             .map(
@@ -1406,6 +1416,14 @@ mod tests {
         assert!((bar.net_at_low.unwrap() - (240.0 - cost)).abs() < 1e-9);
         let base = tornado.base_case.unwrap();
         assert!((bar.net_at_high.unwrap() - base).abs() < 1e-9);
+        // The three conventional rates: none, 1.5% (sum of 10 x 1.015^-(m-1)/12) and 3.5%.
+        let rates: Vec<f64> = tornado.discount_rates.iter().map(|row| row.rate).collect();
+        assert_eq!(rates, [0.0, 0.015, 0.035]);
+        let at_one_and_a_half: f64 = (1..=24).map(|m| 10.0 * discount_factor(0.015, m)).sum();
+        let net = tornado.discount_rates[1].net.unwrap();
+        assert!((net - (at_one_and_a_half - cost)).abs() < 1e-9, "{net}");
+        assert_eq!(tornado.discount_rates[0].net, bar.net_at_low);
+        assert_eq!(tornado.discount_rates[2].net, tornado.base_case);
     }
 
     #[test]

@@ -255,6 +255,7 @@ pub(super) fn economics_section(
     let (share_needed, share_note) = share_needed_table(economics);
     content.charts.extend(two_way_chart(economics));
     let (scales, scales_note) = scales_table(economics);
+    let discounting_note = discounting_note(economics);
     let psa_note = economics.psa.done().and_then(|psa| {
         let mean = psa.net_mean?;
         Some(format!(
@@ -296,6 +297,7 @@ pub(super) fn economics_section(
         "scales": scales.clone(),
         "scales_note": scales_note,
         "psa_note": psa_note,
+        "discounting_note": discounting_note,
         "cost_effectiveness_note": cost_effectiveness_note,
         "acceptability": acceptability.clone(),
     });
@@ -469,6 +471,22 @@ fn cost_effectiveness(economics: &Economics, content: &mut Content) -> (Table, O
         },
     });
     (table, Some(note))
+}
+
+/// The net saving at the horizon discounted at each conventional rate, in a sentence.
+fn discounting_note(economics: &Economics) -> Option<String> {
+    let rates = &economics.tornado.discount_rates;
+    (!rates.is_empty()).then(|| {
+        let at: Vec<String> = rates
+            .iter()
+            .map(|row| format!("{} at {}%", gbp(row.net), (row.rate * 1000.0).round() / 10.0))
+            .collect();
+        format!(
+            "Net saving per person at month {} by discount rate: {} (3.5% is NICE's reference case and the Green Book's rate; 1.5% the sensitivity NICE's manual allows).",
+            economics.horizon_months,
+            at.join(", ")
+        )
+    })
 }
 
 /// The acceptability table shows every this-many points of the curve.
