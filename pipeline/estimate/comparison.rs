@@ -26,6 +26,7 @@ use crate::stats::StatsError;
 use crate::stats::glm::{self, Family};
 use crate::stats::matching::{
     CaliperScale, MatchOptions, Matching, SMD_TARGET, Unit, Weighted, balance, greedy_match,
+    largest_abs_smd,
 };
 
 pub struct Comparison {
@@ -123,6 +124,15 @@ impl Pool {
     }
 }
 
+/// Whether each row of a query over `matching_covariates` is a referred person.
+fn treated_flags(columns: &Columns) -> Result<Vec<bool>> {
+    Ok(columns
+        .texts("group_name")?
+        .iter()
+        .map(|group| group.as_deref() == Some("treated"))
+        .collect())
+}
+
 /// Balance within each level of each rematched breakdown, keyed by (breakdown, level): for
 /// every covariate of the headline's balance table, the standardised mean difference between
 /// the level's matched treated people and their comparison people (each weighing 1/k in a
@@ -144,11 +154,7 @@ pub async fn subgroup_balance(
     let breakdowns = columns.texts("breakdown")?;
     let persons = columns.texts("person_id")?;
     let set_ids = columns.floats_or_zero("set_id")?;
-    let treated: Vec<bool> = columns
-        .texts("group_name")?
-        .iter()
-        .map(|group| group.as_deref() == Some("treated"))
-        .collect();
+    let treated = treated_flags(&columns)?;
     let all = covariates(&columns, config.match_on_prior_use)?;
     drop(columns);
     let level_of: BTreeMap<(&str, &str), &str> = sets
@@ -208,11 +214,7 @@ pub async fn subgroup_balance(
                 smd.is_finite().then_some((covariate.name.as_str(), smd))
             })
             .collect();
-        let Some((covariate, largest)) = smds
-            .iter()
-            .copied()
-            .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-        else {
+        let Some((covariate, largest)) = largest_abs_smd(&smds) else {
             continue;
         };
         balances.insert(
@@ -348,11 +350,7 @@ pub async fn match_cohort(
         .into_iter()
         .map(Option::unwrap_or_default)
         .collect();
-    let treated: Vec<bool> = columns
-        .texts("group_name")?
-        .iter()
-        .map(|group| group.as_deref() == Some("treated"))
-        .collect();
+    let treated = treated_flags(&columns)?;
     let all = covariates(&columns, config.match_on_prior_use)?;
     let mut strata = exact_strata(&columns, &config.exact)?;
     if config.exact_on_prior_use_bands {

@@ -201,6 +201,14 @@ fn nearest(
 /// ±0.1 (Austin 2009, Stat Med 28:3083).
 pub const SMD_TARGET: f64 = 0.1;
 
+/// The (covariate, SMD) with the largest absolute SMD (the last of equals, as `max_by`);
+/// none when empty.
+pub fn largest_abs_smd<'a>(smds: &[(&'a str, f64)]) -> Option<(&'a str, f64)> {
+    smds.iter()
+        .copied()
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+}
+
 /// One row of the balance table.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Balance {

@@ -13,7 +13,7 @@ use crate::results::{
     BalanceRow, DesignSensitivity, DesignVerdict, Estimated, EventStudyRegression,
     MinimumDetectable, PlaceboIndex, PlaceboReading, RateRatio, Results, interval,
 };
-use crate::stats::matching::SMD_TARGET;
+use crate::stats::matching::{SMD_TARGET, largest_abs_smd};
 
 const SERVICE_USE_INTRO: [(&str, bool); 3] = [
     (
@@ -503,11 +503,7 @@ fn placebo_balance(balance: &[BalanceRow]) -> String {
         .iter()
         .filter_map(|row| Some((row.covariate.as_str(), row.balance.done()?.smd_after?)))
         .collect();
-    let Some((worst, smd)) = smds
-        .iter()
-        .copied()
-        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-    else {
+    let Some((worst, smd)) = largest_abs_smd(&smds) else {
         return "their balance could not be measured.".into();
     };
     let outside: Vec<String> = smds
