@@ -289,8 +289,8 @@ pub struct SynthArgs {
     #[arg(long, value_name = "S", default_value_t = 20240401)]
     pub seed: u64,
     /// How people come to be referred: latent-crisis, observed-history, persistent-need,
-    /// referral-visit, secular-trend, informative-death or later-referrals (README
-    /// "Synthetic worlds").
+    /// referral-visit, secular-trend, informative-death, informative-deregistration or
+    /// later-referrals (README "Synthetic worlds").
     #[arg(long, value_name = "NAME", default_value = "latent-crisis")]
     pub world: String,
     /// True rate ratios after the index date: `none`, or measure=ratio pairs

@@ -154,6 +154,10 @@ pub enum WorldKind {
     /// episode on, a death hazard of 0.4% a month is added, so referred people (caught in a
     /// crisis) die more; death ends use in both paths.
     InformativeDeath,
+    /// As the latent crisis world, and a crisis unsettles: from a person's first episode on,
+    /// a hazard of leaving the practice of 1% a month is added, so referred people leave more.
+    /// They go on using the NHS elsewhere: that use is in the truth, not in the extracts.
+    InformativeDeregistration,
     /// As the latent crisis world, and referral goes on after the study window to the end of
     /// the data, so some comparison people are referred during their follow-up
     /// (not-yet-treated).
@@ -162,13 +166,14 @@ pub enum WorldKind {
 
 impl WorldKind {
     /// Every world, in the order validation reports them.
-    pub const ALL: [WorldKind; 7] = [
+    pub const ALL: [WorldKind; 8] = [
         WorldKind::LatentCrisis,
         WorldKind::ObservedHistory,
         WorldKind::PersistentNeed,
         WorldKind::ReferralVisit,
         WorldKind::SecularTrend,
         WorldKind::InformativeDeath,
+        WorldKind::InformativeDeregistration,
         WorldKind::LaterReferrals,
     ];
 
@@ -180,6 +185,7 @@ impl WorldKind {
             WorldKind::ReferralVisit => "referral-visit",
             WorldKind::SecularTrend => "secular-trend",
             WorldKind::InformativeDeath => "informative-death",
+            WorldKind::InformativeDeregistration => "informative-deregistration",
             WorldKind::LaterReferrals => "later-referrals",
         }
     }

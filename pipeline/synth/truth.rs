@@ -4,7 +4,10 @@
 //! paths share every random draw, so the effect is known exactly: events avoided per measure
 //! over follow-up months 0..post_months-1, the cost saving per treated person by follow-up
 //! month at the bundled unit costs (`costs::PSSRU_2024`), and the true wellbeing change at
-//! follow-up per instrument (and ONS4 item). Sums are merged in chunk order, so the file is
+//! follow-up per instrument (and ONS4 item). Leaving the practice ends the extracts, not a
+//! person's NHS use: the events and days alive after it (drawn on a stream of their own,
+//! never written) are in the truth, so it is the saving per person referred whether or not
+//! they stayed registered; death ends both paths. Sums are merged in chunk order, so the file is
 //! byte-identical on any thread count.
 
 use std::collections::BTreeMap;
@@ -28,6 +31,8 @@ pub struct TruthPart {
     pub eligible_treated: u64,
     pub events_factual: [u64; TRUTH_MEASURES],
     pub events_counterfactual: [u64; TRUTH_MEASURES],
+    /// Factual events after leaving the practice: in the truth, in no extract.
+    pub events_factual_unrecorded: [u64; TRUTH_MEASURES],
     /// Counterfactual minus factual cost by follow-up month (index = relative month k).
     pub saving_by_month: Vec<f64>,
     /// (instrument, item) -> (pairs, summed factual - counterfactual change).
@@ -35,10 +40,14 @@ pub struct TruthPart {
     pub rows: [u64; 6],
     pub defects: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
     pub post_months: usize,
+    /// Days alive in follow-up months 0..post_months-1, registered or not.
+    pub days_alive: u64,
 }
 
 impl TruthPart {
-    pub fn add_paths(&mut self, paths: &Paths) {
+    /// Adds one person's follow-up events; `recorded`: they are in the extracts (not after
+    /// leaving the practice).
+    pub fn add_paths(&mut self, paths: &Paths, recorded: bool) {
         if self.saving_by_month.is_empty() {
             self.saving_by_month = vec![0.0; self.post_months];
         }
@@ -53,6 +62,7 @@ impl TruthPart {
             self.saving_by_month[month] += cost;
             if factual {
                 self.events_factual[measure] += 1;
+                self.events_factual_unrecorded[measure] += u64::from(!recorded);
                 self.saving_by_month[month] -= cost;
             }
         }
@@ -120,6 +130,9 @@ pub struct TreatedTruth {
     pub eligible_treated: u64,
     /// Events in follow-up months 0..post_months-1 of eligible treated persons.
     pub follow_up_events: BTreeMap<&'static str, FollowUpEvents>,
+    /// Days alive in the follow-up months per eligible treated person, whether or not still
+    /// registered (from the index date; the day of death counts, as in `stg_patients`).
+    pub follow_up_days_alive_per_person: f64,
     /// Counterfactual minus factual cost per eligible treated person, follow-up month 1..
     pub saving_per_person_by_month: Vec<f64>,
     pub saving_per_person_18m: f64,
@@ -133,6 +146,9 @@ pub struct TreatedTruth {
 pub struct FollowUpEvents {
     pub factual: u64,
     pub counterfactual: u64,
+    /// Of the factual events, those after leaving the practice (in no extract): the extracts
+    /// hold factual - unrecorded_factual.
+    pub unrecorded_factual: u64,
     /// factual / counterfactual: the realised rate ratio in this sample.
     pub realised_rate_ratio: Option<f64>,
     pub avoided_per_person: f64,
@@ -176,10 +192,12 @@ impl Truth {
         let treated = &mut self.treated;
         treated.referred_persons += part.referred_persons;
         treated.eligible_treated += part.eligible_treated;
+        treated.follow_up_days_alive_per_person += part.days_alive as f64;
         for (measure, name) in truth_measures().enumerate() {
             let events = treated.follow_up_events.entry(name).or_default();
             events.factual += part.events_factual[measure];
             events.counterfactual += part.events_counterfactual[measure];
+            events.unrecorded_factual += part.events_factual_unrecorded[measure];
         }
         for (total, saving) in treated
             .saving_per_person_by_month
@@ -231,6 +249,7 @@ impl Truth {
             events.avoided_per_person =
                 (events.counterfactual as f64 - events.factual as f64) / persons;
         }
+        treated.follow_up_days_alive_per_person /= persons;
         for saving in &mut treated.saving_per_person_by_month {
             *saving /= persons;
         }

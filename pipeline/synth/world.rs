@@ -70,10 +70,30 @@ const TYPICAL_GP_RATE: f64 = 7.0;
 /// Informative-death world: death hazard per month added from a person's first crisis
 /// episode on (about 5% a year, several times the Gompertz hazard below 75).
 const CRISIS_DEATH_PER_MONTH: f64 = 0.004;
+/// Informative-deregistration world: hazard of leaving the practice per month added from a
+/// person's first crisis episode on (about 11% a year, against everyone's 3%).
+const CRISIS_LEAVING_PER_MONTH: f64 = 0.01;
+/// Everyone's hazard of leaving the practice per month (3% a year).
+const LEAVING_PER_MONTH: f64 = 0.03 / 12.0;
+/// Salt of the random stream of a person's life after leaving the practice (never in the
+/// extracts), so drawing it changes no extract row.
+const UNSEEN_STREAM_SALT: u64 = 0x005E_EDAF_7E12_1EF7;
 /// Latent wellbeing drop during an episode (SD units).
 const EPISODE_WELLBEING_DROP: f64 = 0.8;
 /// WEMWBS points per SD of latent wellbeing (14 items x 0.75 points per item).
 const WEMWBS_POINTS_PER_SD: f64 = 10.5;
+
+/// What a crisis ends in the informative worlds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CrisisExit {
+    Death,
+    Leaving,
+}
+
+/// Everyone's monthly death hazard at `age` (Gompertz).
+fn monthly_death_hazard(age: i32) -> f64 {
+    ((-10.0 + 0.085 * f64::from(age)).exp()).min(0.5) / 12.0
+}
 
 /// Calendar months for the synthetic world, whose dates all lie between 1900 and 2100 by
 /// construction (study dates and births), well inside chrono's range.
@@ -143,13 +163,19 @@ impl World {
         }
     }
 
-    fn generate_person(&self, index: u64, out: &mut Emitter, truth: &mut TruthPart) {
+    fn generate_person(&self, index_number: u64, out: &mut Emitter, truth: &mut TruthPart) {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        rng.set_stream(index);
-        let mut person = Person::draw(self, index, &mut rng);
+        rng.set_stream(index_number);
+        let mut person = Person::draw(self, index_number, &mut rng);
         let episodes = self.draw_episodes(&mut rng);
-        if self.kind == WorldKind::InformativeDeath {
-            self.draw_crisis_death(&mut person, &episodes, &mut rng);
+        match self.kind {
+            WorldKind::InformativeDeath => {
+                self.draw_crisis_exit(&mut person, &episodes, CrisisExit::Death, &mut rng);
+            }
+            WorldKind::InformativeDeregistration => {
+                self.draw_crisis_exit(&mut person, &episodes, CrisisExit::Leaving, &mut rng);
+            }
+            _ => {}
         }
         out.patient(&person);
 
@@ -161,7 +187,16 @@ impl World {
         } else {
             self.draw_referrals(&person, &episodes, &need, &mut rng)
         };
-        let mut events = self.draw_events(&person, &episodes, &need, &mut referrals, &mut rng, out);
+        let registered = person.registered_from..person.exit;
+        let mut events = self.draw_events(
+            &person,
+            &episodes,
+            &need,
+            &mut referrals,
+            registered,
+            &mut rng,
+            out,
+        );
         if self.kind == WorldKind::ReferralVisit {
             self.draw_referral_visits(&person, &referrals, &mut rng, out, &mut events);
         }
@@ -178,7 +213,12 @@ impl World {
         }
         if let (true, Some(index)) = (eligible, index_date) {
             truth.eligible_treated += 1;
-            truth.add_paths(&Paths::follow_up(&events, index));
+            truth.add_paths(&Paths::follow_up(&events, index), true);
+            let (unseen, life_end) =
+                self.draw_life_after_leaving(index_number, &person, &episodes, &need, &referrals);
+            truth.add_paths(&Paths::follow_up(&unseen, index), false);
+            let follow_up_end = add_months(index, self.dates.post_months).min(life_end);
+            truth.days_alive += (follow_up_end - index).num_days().max(0) as u64;
         }
         if let Some(accepted) = referrals.iter().find(|referral| !referral.declined) {
             self.draw_link_worker_contacts(&person, accepted, &mut rng, out);
@@ -215,11 +255,22 @@ impl World {
         in_episode
     }
 
-    /// The informative-death world: from the month of the first episode, a monthly death
-    /// hazard of `CRISIS_DEATH_PER_MONTH` on top of the Gompertz one drawn with the person.
-    fn draw_crisis_death(&self, person: &mut Person, episodes: &[bool], rng: &mut ChaCha8Rng) {
+    /// The informative-death and informative-deregistration worlds: from the month of the
+    /// first episode, a monthly hazard of dying (`CRISIS_DEATH_PER_MONTH`) or of leaving the
+    /// practice (`CRISIS_LEAVING_PER_MONTH`) on top of the ones drawn with the person.
+    fn draw_crisis_exit(
+        &self,
+        person: &mut Person,
+        episodes: &[bool],
+        exit: CrisisExit,
+        rng: &mut ChaCha8Rng,
+    ) {
         let Some(first) = episodes.iter().position(|&in_episode| in_episode) else {
             return;
+        };
+        let hazard = match exit {
+            CrisisExit::Death => CRISIS_DEATH_PER_MONTH,
+            CrisisExit::Leaving => CRISIS_LEAVING_PER_MONTH,
         };
         for month in first..episodes.len() {
             let month_start = add_months(self.data_start, month as i32);
@@ -228,12 +279,79 @@ impl World {
             }
             let u: f64 = rng.random();
             let date = month_start + Duration::days(rng.random_range(0..28));
-            if u < CRISIS_DEATH_PER_MONTH && person.registered_at(date) {
-                person.date_of_death = Some(date);
+            // Leaving on the day of registering would leave no day registered.
+            let leaves_after_joining = exit == CrisisExit::Death || date > person.registered_from;
+            if u < hazard && person.registered_at(date) && leaves_after_joining {
+                match exit {
+                    CrisisExit::Death => person.date_of_death = Some(date),
+                    CrisisExit::Leaving => {
+                        // A later death is no longer in the practice's record; the life
+                        // after leaving is drawn for the truth alone.
+                        person.registered_to = Some(date);
+                        person.date_of_death = None;
+                    }
+                }
                 person.exit = date;
                 return;
             }
         }
+    }
+
+    /// Leaving the practice ends the data, not the person's NHS use. For a person who left
+    /// (not died) this draws the life after leaving: death by the same hazards as before, and
+    /// every demand event until death or the end of the data on both paths, for the truth
+    /// alone (the estimand is the saving per person referred, deregistered or not:
+    /// docs/methods.md, Economics). Its own random stream, so no extract row changes.
+    /// Returns those events and the first day not alive within the data (the day after
+    /// death, as `stg_patients` counts the day of death, or the day after the data end).
+    fn draw_life_after_leaving(
+        &self,
+        index_number: u64,
+        person: &Person,
+        episodes: &[bool],
+        need: &[f64],
+        referrals: &[Referral],
+    ) -> (Vec<DemandEvent>, NaiveDate) {
+        let data_stop = self.dates.data_end + Duration::days(1);
+        let Some(left) = person.registered_to.filter(|&left| left == person.exit) else {
+            let died = person.date_of_death.filter(|&death| death == person.exit);
+            let life_end = died.map_or(data_stop, |death| death + Duration::days(1));
+            return (Vec::new(), life_end.min(data_stop));
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ UNSEEN_STREAM_SALT);
+        rng.set_stream(index_number);
+        let first_episode = episodes.iter().position(|&in_episode| in_episode);
+        let mut death = None;
+        let mut month = self.month_index(left);
+        while month < self.months as usize {
+            let month_start = add_months(self.data_start, month as i32);
+            let age = month_start.year() - person.year_of_birth;
+            let crisis = self.kind == WorldKind::InformativeDeath
+                && first_episode.is_some_and(|first| first <= month);
+            let hazard =
+                monthly_death_hazard(age) + if crisis { CRISIS_DEATH_PER_MONTH } else { 0.0 };
+            let u: f64 = rng.random();
+            let date = month_start + Duration::days(rng.random_range(0..28));
+            if date > left && date <= self.dates.data_end && u < hazard {
+                death = Some(date);
+                break;
+            }
+            month += 1;
+        }
+        let mut referrals = referrals.to_vec();
+        let mut unseen = Emitter::new(0.0, 0);
+        // Events stop before the day of death, as in the extracts' world.
+        let events = self.draw_events(
+            person,
+            episodes,
+            need,
+            &mut referrals,
+            left..death.unwrap_or(data_stop),
+            &mut rng,
+            &mut unseen,
+        );
+        let life_end = death.map_or(data_stop, |death| death + Duration::days(1));
+        (events, life_end)
     }
 
     /// The months in which a first referral can happen: the study window, or in the
@@ -388,16 +506,18 @@ impl World {
         month_start + Duration::days(rng.random_range(0..days))
     }
 
-    /// Monthly event counts for every measure, split at the index date, with the coupled
-    /// counterfactual. Writes the factual events and returns every demand event of both
-    /// paths (for the truth). In the observed-history world the referral is decided here, at
-    /// the start of each study month, from the GP demand recorded so far.
+    /// Monthly event counts for every measure over the days in `window`, split at the index
+    /// date, with the coupled counterfactual. Writes the factual events and returns every
+    /// demand event of both paths (for the truth). In the observed-history world the referral
+    /// is decided here, at the start of each study month, from the GP demand recorded so far.
+    #[allow(clippy::too_many_arguments)]
     fn draw_events(
         &self,
         person: &Person,
         episodes: &[bool],
         need: &[f64],
         referrals: &mut Vec<Referral>,
+        window: Range<NaiveDate>,
         rng: &mut ChaCha8Rng,
         out: &mut Emitter,
     ) -> Vec<DemandEvent> {
@@ -420,8 +540,8 @@ impl World {
                 .map(|referral| referral.date);
             let month_start = add_months(self.data_start, month);
             let month_end = add_months(month_start, 1).min(self.dates.data_end + Duration::days(1));
-            let from = month_start.max(person.registered_from);
-            let to = month_end.min(person.exit);
+            let from = month_start.max(window.start);
+            let to = month_end.min(window.end);
             if from >= to {
                 continue;
             }
@@ -932,20 +1052,19 @@ impl Person {
         } else {
             world.data_start + Duration::days(rng.random_range(0..1_700))
         };
-        let monthly_leave = 0.03 / 12.0;
         let mut registered_to = None;
         let mut date_of_death = None;
         let mut month_start = world.data_start;
         while month_start <= world.dates.data_end {
             let age = month_start.year() - year_of_birth;
-            let monthly_death = ((-10.0 + 0.085 * f64::from(age)).exp()).min(0.5) / 12.0;
+            let monthly_death = monthly_death_hazard(age);
             let u: f64 = rng.random();
             let day = Duration::days(rng.random_range(0..28));
             if month_start + day > registered_from {
                 if u < monthly_death {
                     date_of_death = Some(month_start + day);
                     break;
-                } else if u < monthly_death + monthly_leave {
+                } else if u < monthly_death + LEAVING_PER_MONTH {
                     registered_to = Some(month_start + day);
                     break;
                 }
@@ -1031,6 +1150,7 @@ fn pick_weighted(rng: &mut ChaCha8Rng, choices: &[(&'static str, f64)]) -> &'sta
     choices[choices.len() - 1].0
 }
 
+#[derive(Clone)]
 pub struct Referral {
     pub id: String,
     pub date: NaiveDate,
