@@ -17,7 +17,10 @@ rows the tool itself reports. Every number is compared with the dataset's truth.
     `pre_months` is 48), the headline design's placebo index date (results.json
     `design_sensitivity.placebo_index`), whose truth is no effect in every world: how often each
     reading ("no bias over 10%", "bias", "too uncertain") comes up, and how often its 95% CI
-    holds 1.
+    holds 1;
+  - the headline's days alive per person referred over the 24 months (results.json
+    `economics.follow_up_days`: the days observed weighted back over the life table of leaving
+    the practice) against truth.json's, which counts the days after leaving that no extract has.
 Per world x design it prints and writes: mean estimate, bias, RMSE and the empirical coverage of
 the 95% CI with its Monte Carlo standard error sqrt(c (1 - c) / R). Not part of CI: it runs the
 release binary hundreds of times. The command line that made the file is written into it.
@@ -36,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORLDS = ["latent-crisis", "observed-history", "persistent-need", "referral-visit", "secular-trend",
-          "informative-death", "later-referrals"]
+          "informative-death", "informative-deregistration", "later-referrals"]
 RATIOS = ["gp_demand", "ae_attendances", "emergency_admissions"]
 SEED_BASE = 9100
 
@@ -129,14 +132,18 @@ def main():
                 effect += ["--history-months", str(args.history_months)]
             run([binary, "synth", "-q", "--persons", str(args.persons), "--seed", str(seed),
                  "--world", world, "--threads", str(args.threads), "--out", str(data / "csv"), *effect])
-            truth = truths(json.loads((data / "csv" / "truth.json").read_text()))
+            truth_file = json.loads((data / "csv" / "truth.json").read_text())
+            truth = truths(truth_file)
             run([binary, "run", "-q", "--config", str(config), "--data", str(data / "csv"),
                  "--out", str(data / "out"), "--threads", str(args.threads)])
             results = json.loads((data / "out" / "results.json").read_text())
             sensitivity = results["design_sensitivity"]
-            return truth, sensitivity["designs"], sensitivity.get("placebo_index"), None
+            days = (results.get("economics") or {}).get("follow_up_days") or {}
+            follow_up = (truth_file["treated"]["follow_up_days_alive_per_person"],
+                         days.get("alive_per_person"), days.get("registered_and_alive_per_person"))
+            return truth, sensitivity["designs"], sensitivity.get("placebo_index"), follow_up, None
         except (RuntimeError, KeyError, TypeError, OSError) as error:
-            return None, [], None, f"{world} replicate {rep}: {error}"
+            return None, [], None, None, f"{world} replicate {rep}: {error}"
         finally:
             shutil.rmtree(data, ignore_errors=True)
 
@@ -150,11 +157,15 @@ def main():
         outcomes = list(pool.map(lambda task: (task, evaluate(*task)), tasks))
     # (world, measure) -> list of (estimate, low, high, reading) per replicate it ran in.
     placebos = {}
-    for (world, rep), (truth, rows, placebo, error) in outcomes:
+    # world -> list of (true days alive, estimated days alive, days observed) per replicate.
+    follow_ups = {}
+    for (world, rep), (truth, rows, placebo, follow_up, error) in outcomes:
         if error:
             print(f"  failed: {error}", file=sys.stderr)
             failures.append(error)
             continue
+        if follow_up[1] is not None:
+            follow_ups.setdefault(world, []).append(follow_up)
         for name, measure in ((placebo or {}).get("measures") or {}).items():
             ratio = measure.get("rate_ratio") or {}
             ci = ratio.get("ci95") or [None, None]
@@ -173,9 +184,10 @@ def main():
                             "ci95": None if value is None else [value[1], value[2]]})
     print(f"{len(tasks)} datasets in {time.time() - started:.0f} s, {len(failures)} failed", flush=True)
 
-    true_effects = next((truth for _, (truth, _, _, error) in outcomes if not error), {})
+    true_effects = next((truth for _, (truth, _, _, _, error) in outcomes if not error), {})
     lines = report(args, worlds, designs, collected, failures, true_effects)
     lines += placebo_report(worlds, placebos, collected, args.reps)
+    lines += follow_up_report(worlds, follow_ups)
     print("\n".join(lines))
     Path(args.out).write_text("\n".join(lines) + "\n")
     (work / "validation-raw.json").write_text(json.dumps(raw, indent=1))
@@ -297,6 +309,31 @@ def placebo_report(worlds, placebos, collected, reps):
             lines.append(
                 f"| {world} | {name} | {n} | {mean} | {share(holds)} | {share(readings.count('within_margin'))} | "
                 f"{share(readings.count('bias'))} | {share(readings.count('inconclusive'))} | {reps - n} | {bias} |")
+    return lines
+
+
+def follow_up_report(worlds, follow_ups):
+    """The savings' days alive per person referred against the truth's, per world: the
+    weighting for leaving the practice (docs/methods.md, Economics) against the days observed."""
+    lines = ["", "## Days alive per person referred (the headline; 24 months)", "",
+             "The days the savings count: days registered and alive weighted by the inverse of the "
+             "probability of still being registered (the life table of leaving the practice), against "
+             "truth.json's days alive, registered or not. Errors relative to the truth.", "",
+             "| world | runs | true | estimated | mean error | largest error | days observed | observed short by |",
+             "|---|---|---|---|---|---|---|---|"]
+    for world in worlds:
+        rows = follow_ups.get(world, [])
+        if not rows:
+            lines.append(f"| {world} | 0 | | | | | | |")
+            continue
+        n = len(rows)
+        mean = lambda values: sum(values) / n
+        errors = [alive / true - 1 for true, alive, _ in rows]
+        largest = max(errors, key=abs)
+        lines.append(
+            f"| {world} | {n} | {mean([r[0] for r in rows]):.1f} | {mean([r[1] for r in rows]):.1f} | "
+            f"{mean(errors):+.2%} | {largest:+.2%} | {mean([r[2] for r in rows]):.1f} | "
+            f"{mean([1 - observed / true for true, _, observed in rows]):.1%} |")
     return lines
 
 

@@ -794,6 +794,7 @@ pub struct Economics {
     pub programme: ProgrammeCost,
     pub programme_cost_per_person: f64,
     pub horizon_months: usize,
+    pub follow_up_days: FollowUpDays,
     pub monthly: Vec<EconomicsMonth>,
     /// Discounted savings per person over the horizon.
     pub savings_per_person_24m: Option<f64>,
@@ -813,6 +814,18 @@ pub struct Economics {
     pub scales: Scales,
     pub psa: Estimated<Psa>,
     pub note: String,
+}
+
+/// The treated group's follow-up over the economics' horizon, per person referred: the days
+/// observed (registered and alive) and the days alive the savings count, with the days after
+/// leaving the practice weighted back (inverse probability of censoring).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowUpDays {
+    pub registered_and_alive_per_person: Option<f64>,
+    pub alive_per_person: Option<f64>,
+    /// The life table's share who left the practice by the horizon (1 - G).
+    pub left_practice_share: Option<f64>,
+    pub method: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1251,6 +1264,8 @@ fn economics_for_tests() -> Value {
         "hospital_costing": "unit", "price_year": "2023/24", "discount_rate": 0.035,
         "programme": ProgrammeCost::PerReferral { cost_per_person_gbp: 0.0 },
         "programme_cost_per_person": 0.0, "horizon_months": 24, "monthly": [],
+        "follow_up_days": {"registered_and_alive_per_person": null, "alive_per_person": null,
+                           "left_practice_share": null, "method": ""},
         "savings_per_person_24m": null, "savings_ci95": null, "net_per_person": null,
         "return_per_pound": {}, "return_per_pound_24m_ci95": null, "break_even_month": null,
         "p_break_even_by_24m": null,

@@ -32,7 +32,7 @@ use datafusion::prelude::SessionContext;
 use nalgebra::DMatrix;
 
 use super::service_use::MIN_EVENTS_PER_CELL;
-use super::{BOOTSTRAP_REPLICATES, Columns, finite, not_estimated};
+use super::{BOOTSTRAP_REPLICATES, Columns, StillRegistered, finite, not_estimated};
 use crate::config::StudyConfig;
 use crate::costs::InflationIndex;
 use crate::econ::programme::{ProgrammeCost, STAFFING_PRICE_YEAR, Staffing};
@@ -41,8 +41,9 @@ use crate::error::Result;
 use crate::outcomes::{self, COUNTED};
 use crate::results::{
     AcceptabilityPoint, CostEffectiveness, DesignSaving, DiscountRateRow, Economics,
-    EconomicsBootstrap, EconomicsMonth, Estimated, PlaneReading, Projection, Psa, Quadrants,
-    ScaleRow, Scales, ShareNeeded, ShareRow, ThresholdRow, Thresholds, Tornado, TornadoBar,
+    EconomicsBootstrap, EconomicsMonth, Estimated, FollowUpDays, PlaneReading, Projection, Psa,
+    Quadrants, ScaleRow, Scales, ShareNeeded, ShareRow, ThresholdRow, Thresholds, Tornado,
+    TornadoBar,
 };
 use crate::stats::StatsResult;
 use crate::stats::bootstrap::{finite_replicates, for_each_resample, percentile_interval};
@@ -76,17 +77,21 @@ struct Sums {
 }
 
 /// Cost per category, events of the cost-effectiveness effect measure
-/// (`StudyConfig::cost_effectiveness_effect`) and days at risk.
+/// (`StudyConfig::cost_effectiveness_effect`) and days at risk; and the people at risk at the
+/// start of the period and those whose follow-up ended in it by leaving the practice (the
+/// life table of deregistration, `Sums::days_alive`).
 #[derive(Debug, Clone, Copy, Default)]
 struct Cell {
     cost: [f64; COUNTED],
     effect: f64,
     exposure: f64,
+    entering: f64,
+    left_practice: f64,
 }
 
-/// Values per cell in the flat layout of [`Sums::flat`]: the costs, the effect's events and
-/// the exposure.
-const CELL_WIDTH: usize = COUNTED + 2;
+/// Values per cell in the flat layout of [`Sums::flat`]: the costs, the effect's events, the
+/// exposure, the people entering and those leaving the practice.
+const CELL_WIDTH: usize = COUNTED + 4;
 
 impl Cell {
     fn add(&mut self, other: &Cell) {
@@ -95,6 +100,8 @@ impl Cell {
         }
         self.effect += other.effect;
         self.exposure += other.exposure;
+        self.entering += other.entering;
+        self.left_practice += other.left_practice;
     }
 
     /// Cost per day at risk, with each category scaled by `multipliers`.
@@ -132,10 +139,12 @@ impl Sums {
         std::iter::once(&self.pre)
             .chain(&self.months)
             .flat_map(|cell| {
-                cell.cost
-                    .iter()
-                    .copied()
-                    .chain([cell.effect, cell.exposure])
+                cell.cost.iter().copied().chain([
+                    cell.effect,
+                    cell.exposure,
+                    cell.entering,
+                    cell.left_practice,
+                ])
             })
             .chain([self.persons])
     }
@@ -147,6 +156,8 @@ impl Sums {
                 cost: values[..COUNTED].try_into().expect("COUNTED costs"),
                 effect: values[COUNTED],
                 exposure: values[COUNTED + 1],
+                entering: values[COUNTED + 2],
+                left_practice: values[COUNTED + 3],
             }
         };
         Sums {
@@ -154,6 +165,30 @@ impl Sums {
             months: (1..=horizon).map(cell).collect(),
             persons: values[Sums::width(horizon) - 1],
         }
+    }
+}
+
+impl Sums {
+    /// Days alive in follow-up month `month`, per person of the group, whether or not still
+    /// registered: leaving the practice ends the data, not the person's NHS use, so it is
+    /// censoring, while death ends costs in both paths. The days at risk (registered and
+    /// alive) are weighted by the inverse of the probability of still being registered at
+    /// mid-month (inverse-probability-of-censoring weighting; Lin et al. 1997, Bang & Tsiatis
+    /// 2000) from the group's life table of leaving (`super::still_registered`). Assumes
+    /// that, within the group, leaving tells nothing of the cost per day alive afterwards
+    /// (docs/methods.md, Economics).
+    fn days_alive_per_person(&self, month: usize) -> f64 {
+        let registered = self.still_registered(month + 1);
+        self.months[month].exposure / registered.mid_month[month] / self.persons
+    }
+
+    /// The life table of leaving over the first `months` follow-up months.
+    fn still_registered(&self, months: usize) -> StillRegistered {
+        super::still_registered(
+            self.months[..months]
+                .iter()
+                .map(|cell| (cell.entering, cell.left_practice)),
+        )
     }
 }
 
@@ -208,7 +243,7 @@ fn expected_and_observed(
     scale: Scale,
     rate: impl Fn(&Cell) -> f64,
 ) -> (f64, f64) {
-    let at_risk = treated.months[month].exposure / treated.persons;
+    let at_risk = treated.days_alive_per_person(month);
     let expected = scale.counterfactual(
         rate(&treated.pre),
         rate(&comparison.pre),
@@ -290,6 +325,23 @@ fn expected_cost_without_service(
         .sum()
 }
 
+/// The treated group's days observed and days alive per person over the horizon.
+fn follow_up_days(treated: &Sums, horizon: usize) -> FollowUpDays {
+    let observed = (0..horizon)
+        .map(|month| treated.months[month].exposure / treated.persons)
+        .sum();
+    let alive = (0..horizon)
+        .map(|month| treated.days_alive_per_person(month))
+        .sum();
+    let still_registered = treated.still_registered(horizon).after_last;
+    FollowUpDays {
+        registered_and_alive_per_person: finite(observed),
+        alive_per_person: finite(alive),
+        left_practice_share: finite(1.0 - still_registered),
+        method: "days registered and alive in each follow-up month weighted by the inverse of the probability of still being registered at mid-month, from the treated group's life table of leaving the practice (deaths withdrawn from the risk set); death ends the days".into(),
+    }
+}
+
 /// The treated and comparison sums over the chosen sets.
 fn pooled<'a>(chosen: impl Iterator<Item = &'a Set>, horizon: usize) -> (Sums, Sums) {
     let (mut treated, mut comparison) = (Sums::new(horizon), Sums::new(horizon));
@@ -360,10 +412,12 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
     let baseline_start = -i64::from(config.washout_months + config.baseline_months);
     // Each of a set's k comparison people counts 1/k, so every set counts once on each side.
     let weights = super::matched_comparison_weights(ctx).await?;
+    let left_practice = super::left_practice_months(ctx, config).await?;
     let mut by_set: BTreeMap<i64, Set> = BTreeMap::new();
     // Read in person order: a set's own rows come in the same order as when sorted by set
     // first, so each set's sums are added up in the same order either way.
     Columns::for_each_batch(ctx, &super::matched_panel_sql(), |columns| {
+        let people = columns.texts("person_id")?;
         let set_ids = columns.floats_or_zero("set_id")?;
         let groups = columns.texts("group_name")?;
         let months = columns.floats_or_zero("relative_month")?;
@@ -403,6 +457,15 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
             }
             cell.effect += weight * effect[row];
             cell.exposure += weight * exposure[row];
+            if exposure[row] > 0.0 {
+                cell.entering += weight;
+                let leaves = people[row]
+                    .as_ref()
+                    .and_then(|person| left_practice.get(person));
+                if leaves == Some(&month) {
+                    cell.left_practice += weight;
+                }
+            }
         }
         Ok(())
     })
@@ -536,6 +599,7 @@ pub async fn estimate(
     let thresholds = thresholds(config, cost_per_person, &point, &cumulative_ci)?;
     let share_needed = share_needed(&point, expected, cost_per_person, share_ci);
     let scales = reconciliation(&sets, horizon, config, savings_ci, &replicate_sums);
+    let follow_up_days = follow_up_days(&treated, horizon);
     let psa = probabilistic_sensitivity(
         &replicate_sums,
         &(treated, comparison),
@@ -544,7 +608,7 @@ pub async fn estimate(
         cost_per_person,
     );
     Ok(Estimated::Done(Economics {
-        perspective: "NHS, comparison-adjusted: each follow-up month the treated group's baseline cost per day at risk times the comparison group's ratio to its own baseline (the total-cost rate ratio's model), less the treated group's observed cost, times the treated group's share still at risk (per person referred); the additive scale is a sensitivity (scales)".into(),
+        perspective: "NHS, comparison-adjusted: each follow-up month the treated group's baseline cost per day at risk times the comparison group's ratio to its own baseline (the total-cost rate ratio's model), less the treated group's observed cost, times the treated group's days alive that month per person referred (death ends costs; leaving the practice ends the record, not the costs, so the days after it are weighted back); the additive scale is a sensitivity".into(),
         unit_costs: config.unit_costs.clone(),
         hospital_costing: config.hospital_costing.as_str().into(),
         price_year: config.price_year.clone(),
@@ -553,6 +617,7 @@ pub async fn estimate(
         programme: config.programme.clone(),
         programme_cost_per_person: cost_per_person,
         horizon_months: horizon,
+        follow_up_days,
         monthly: point
             .monthly
             .iter()
@@ -1211,8 +1276,8 @@ mod tests {
         costs[0] = cost;
         Cell {
             cost: costs,
-            effect: 0.0,
             exposure,
+            ..Cell::default()
         }
     }
 
@@ -1230,6 +1295,8 @@ mod tests {
                         cost: std::array::from_fn(|category| value(group + category)),
                         effect: value(group + 40),
                         exposure: value(group + 50),
+                        entering: value(group + 55),
+                        left_practice: value(group + 57),
                     },
                     months: (0..horizon)
                         .map(|month| Cell {
@@ -1238,6 +1305,8 @@ mod tests {
                             }),
                             effect: value(group + month + 45),
                             exposure: value(group + month + 60),
+                            entering: value(group + month + 65),
+                            left_practice: value(group + month + 67),
                         })
                         .collect(),
                     persons: value(group + 70),
@@ -1288,6 +1357,49 @@ mod tests {
         };
         let monthly = savings(std::iter::once(&set), 1, &NO_CHANGE, Scale::Ratio);
         assert_eq!(monthly, vec![10.0]);
+    }
+
+    #[test]
+    fn leaving_the_practice_censors_the_saving_and_death_ends_it() {
+        // Four treated people, 30-day months, costs £1 a day before. In month 0 two of them
+        // leave the practice mid-month (15 days each, the life table's assumption), so 90 days
+        // are observed; in month 1 the two who stayed give 60. Nobody died, so every person
+        // referred was alive 30 days each month: the still-registered share is 1 - 2/4 = 0.5
+        // after month 0, 0.75 at its middle, and 90 / 0.75 / 4 = 60 / 0.5 / 4 = 30. The
+        // treated cost falls to £0.80 a day against a flat comparison: £0.20 x 30 = £6 saved
+        // a month per person referred, where counting only the observed days (22.5, then 15)
+        // would say £4.50 and £3.
+        let treated = Sums {
+            pre: cell(120.0, 120.0),
+            months: vec![
+                Cell {
+                    entering: 4.0,
+                    left_practice: 2.0,
+                    ..cell(0.8 * 90.0, 90.0)
+                },
+                Cell {
+                    entering: 2.0,
+                    ..cell(0.8 * 60.0, 60.0)
+                },
+            ],
+            persons: 4.0,
+        };
+        let comparison = Sums {
+            pre: cell(120.0, 120.0),
+            months: vec![cell(120.0, 120.0); 2],
+            persons: 4.0,
+        };
+        assert_eq!(treated.days_alive_per_person(0), 30.0);
+        assert_eq!(treated.days_alive_per_person(1), 30.0);
+        assert_eq!(treated.still_registered(2).after_last, 0.5);
+        let monthly = savings_of(&treated, &comparison, 2, &NO_CHANGE, Scale::Ratio);
+        for saving in monthly {
+            assert!((saving - 6.0).abs() < 1e-12, "{saving}");
+        }
+        let days = follow_up_days(&treated, 2);
+        assert_eq!(days.registered_and_alive_per_person, Some(37.5));
+        assert_eq!(days.alive_per_person, Some(60.0));
+        assert_eq!(days.left_practice_share, Some(0.5));
     }
 
     #[test]
@@ -1472,6 +1584,7 @@ mod tests {
                 cost,
                 effect: events,
                 exposure: 30.0,
+                ..Cell::default()
             }
         };
         Sums {

@@ -675,6 +675,75 @@ pub(super) fn comparison_weights<K: PartialEq>(
     counts.into_iter().map(|(set, k)| (set, 1.0 / k)).collect()
 }
 
+/// The matched people with their cohort row (`a`), patient row (`p`) and, for comparison
+/// people, their candidate row (`c`, for `censored_at_referral`).
+const MATCHED_EXITS: &str = "from comparison_sets as m \
+     inner join analysis_cohort as a on m.person_id = a.person_id \
+     inner join stg_patients as p on m.person_id = p.person_id \
+     left join comparison_candidates as c on m.person_id = c.person_id";
+
+/// SQL over [`MATCHED_EXITS`]: the person's follow-up ended by leaving the practice, not by
+/// death or (a comparison person) their own referral.
+const LEFT_PRACTICE: &str = "p.registered_to is not null and a.exit_date = p.registered_to \
+     and not coalesce(c.censored_at_referral, false) \
+     and not (p.date_of_death is not null and a.exit_date = p.date_of_death + interval '1 day')";
+
+/// The matched people whose follow-up ended by leaving the practice within `post_months` of
+/// the index date, with the relative month of their last day at risk: the life table of
+/// deregistration behind the savings per person referred (`economics`).
+pub(super) async fn left_practice_months(
+    ctx: &SessionContext,
+    config: &StudyConfig,
+) -> Result<BTreeMap<String, i64>> {
+    let columns = Columns::query(
+        ctx,
+        &format!(
+            "select m.person_id, \
+             relative_month(a.index_date, cast(a.exit_date - interval '1 day' as date)) as month \
+             {MATCHED_EXITS} \
+             where a.exit_date < add_months(a.index_date, {}) and {LEFT_PRACTICE} \
+             order by m.person_id",
+            config.post_months
+        ),
+    )
+    .await?;
+    let people = columns.texts("person_id")?;
+    let months = columns.floats_or_zero("month")?;
+    Ok(people
+        .into_iter()
+        .zip(months)
+        .filter_map(|(person, month)| Some((person?, month as i64)))
+        .collect())
+}
+
+/// The life table of leaving the practice over the follow-up months (docs/methods.md,
+/// Economics): the probability of still being registered at the middle of each month and
+/// after the last, had nobody died.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct StillRegistered {
+    pub mid_month: Vec<f64>,
+    pub after_last: f64,
+}
+
+/// [`StillRegistered`] from each follow-up month's people at risk at its start and those
+/// whose follow-up ended in it by leaving (deaths are withdrawn from the risk set, not
+/// counted): G(k) = prod_{j<k} (1 - left_j / entering_j), at mid-month
+/// G(k) (1 - left_k / (2 entering_k)), the actuarial assumption that leavers are observed
+/// half the month on average.
+pub(super) fn still_registered(months: impl IntoIterator<Item = (f64, f64)>) -> StillRegistered {
+    let mut at_start = 1.0;
+    let mut mid_month = Vec::new();
+    for (entering, left) in months {
+        let share = if entering > 0.0 { left / entering } else { 0.0 };
+        mid_month.push(at_start * (1.0 - share / 2.0));
+        at_start *= 1.0 - share;
+    }
+    StillRegistered {
+        mid_month,
+        after_last: at_start,
+    }
+}
+
 /// How each matched group's follow-up ended within `post_months` of the index date: death,
 /// leaving the practice, (comparison people) their own referral, or followed to the end
 /// (the end of follow-up or of the data). Exits end NHS costs in both the factual and the
@@ -691,16 +760,9 @@ async fn follow_up_exits(ctx: &SessionContext, config: &StudyConfig) -> Result<F
                  and a.exit_date = p.date_of_death + interval '1 day' then 1 else 0 end) as double) as died, \
              cast(sum(case when a.exit_date < {end} and coalesce(c.censored_at_referral, false) \
                  then 1 else 0 end) as double) as referred_later, \
-             cast(sum(case when a.exit_date < {end} and p.registered_to is not null \
-                 and a.exit_date = p.registered_to \
-                 and not coalesce(c.censored_at_referral, false) \
-                 and not (p.date_of_death is not null and a.exit_date = p.date_of_death + interval '1 day') \
+             cast(sum(case when a.exit_date < {end} and {LEFT_PRACTICE} \
                  then 1 else 0 end) as double) as left_practice \
-             from comparison_sets as m \
-             inner join analysis_cohort as a on m.person_id = a.person_id \
-             inner join stg_patients as p on m.person_id = p.person_id \
-             left join comparison_candidates as c on m.person_id = c.person_id \
-             group by m.group_name order by m.group_name"
+             {MATCHED_EXITS} group by m.group_name order by m.group_name"
         ),
     )
     .await?;

@@ -26,8 +26,9 @@ use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 
 use super::comparison::SubgroupMember;
 use super::{
-    BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, breakdown_columns,
-    comparison_weights, finite, matched_comparison_weights, matched_panel_sql, not_estimated,
+    BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, StillRegistered,
+    breakdown_columns, comparison_weights, finite, left_practice_months,
+    matched_comparison_weights, matched_panel_sql, not_estimated, still_registered,
 };
 use crate::config::StudyConfig;
 use crate::error::{Error, Result};
@@ -594,6 +595,9 @@ struct EventCells {
     rows: usize,
     months: usize,
     first_month: i64,
+    /// Per follow-up month, the treated people at risk at its start and those whose
+    /// follow-up ended in it by leaving the practice (`super::still_registered`).
+    treated_leaving: Vec<(f64, f64)>,
 }
 
 /// The own sums (`Person::add_month`; no set or group yet) of everyone in a rematched
@@ -646,18 +650,25 @@ async fn load_subgroup_people(
 
 /// Each matched person's baseline and follow-up totals, the monthly event-study cells and,
 /// when `with_set_cells` (the headline estimate; not the rate ratios of every candidate
-/// design), the per-set cells of the event-study regression.
+/// design), the per-set cells of the event-study regression and the treated group's life
+/// table of leaving the practice (people entering and leaving per follow-up month).
 async fn load_people(
     ctx: &SessionContext,
     config: &StudyConfig,
     with_set_cells: bool,
 ) -> Result<(Vec<Person>, Monthly, EventCells)> {
     let weights = matched_comparison_weights(ctx).await?;
+    let left_practice = if with_set_cells {
+        left_practice_months(ctx, config).await?
+    } else {
+        BTreeMap::new()
+    };
     let mut people: Vec<Person> = Vec::new();
     let mut monthly = Monthly::new();
     let mut cells = EventCells {
         months: (config.pre_months + config.post_months) as usize,
         first_month: -i64::from(config.pre_months),
+        treated_leaving: vec![(0.0, 0.0); config.post_months as usize],
         ..EventCells::default()
     };
     let mut last_id: Option<String> = None;
@@ -703,6 +714,14 @@ async fn load_people(
                     sums[measure + 1] += weight * values[row];
                 }
                 cells.rows += 1;
+                if person.treated && month >= 0 {
+                    let leaving = &mut cells.treated_leaving[month as usize];
+                    leaving.0 += 1.0;
+                    let left = ids[row].as_ref().and_then(|id| left_practice.get(id));
+                    if left == Some(&month) {
+                        leaving.1 += 1.0;
+                    }
+                }
             }
             person.add_month(month, exposure[row], &counts, row, config);
         }
@@ -842,6 +861,7 @@ pub async fn estimate(
     subgroup_sets: &[(&str, Vec<SubgroupMember>)],
 ) -> Result<ServiceUse> {
     let (people, monthly, cells) = load_people(ctx, config, true).await?;
+    let registered = still_registered(cells.treated_leaving.iter().copied());
     let adjustment = Adjustment::of(config);
     let (subgroups, interactions) =
         subgroups(ctx, config, &people, adjustment, subgroup_sets).await?;
@@ -850,7 +870,8 @@ pub async fn estimate(
     for (measure, entry) in MEASURES.iter().enumerate() {
         let before_after = before_after(&people, measure, true);
         let comparison = before_after_ratio(&people, measure, false);
-        let did = did(&people, measure, config.seed, adjustment);
+        let observed = observed_per_person_referred(&people, &monthly, &registered, measure);
+        let did = did(&people, measure, config.seed, adjustment, observed);
         let ancova = ancova(&people, measure);
         let event_study: Vec<EventStudyMonth> = (-config.pre_months..config.post_months)
             .map(|month| {
@@ -1158,28 +1179,53 @@ fn before_after_ratio(people: &[Person], measure: usize, treated: bool) -> Stats
 }
 
 /// The headline DiD of one measure, with the bootstrap and what the rate ratio means per
-/// treated person (`avoided_per_person`).
-fn did(people: &[Person], measure: usize, seed: u64, adjustment: Adjustment) -> StatsResult<Did> {
+/// treated person (`avoided_per_person`, from the observed follow-up total per person
+/// referred, `observed_per_person_referred`).
+fn did(
+    people: &[Person],
+    measure: usize,
+    seed: u64,
+    adjustment: Adjustment,
+    observed: f64,
+) -> StatsResult<Did> {
     let estimate = did_with(people, measure, Some(seed), adjustment)?;
     Ok(Did {
-        avoided_per_person: Some(avoided_per_person(people, measure, &estimate)),
+        avoided_per_person: Some(avoided_per_person(observed, &estimate)),
         ..estimate
     })
 }
 
+/// The treated group's follow-up events (or pounds) of `measure` per person referred: each
+/// follow-up month's observed total weighted by the inverse of the probability of still
+/// being registered at mid-month, so the months after a person left the practice count at
+/// the rate of those who stayed (the savings' weighting, docs/methods.md, Economics), while
+/// death ends a person's events (everyone treated is in the denominator, living or not).
+fn observed_per_person_referred(
+    people: &[Person],
+    monthly: &Monthly,
+    registered: &StillRegistered,
+    measure: usize,
+) -> f64 {
+    let treated = people.iter().filter(|person| person.treated).count() as f64;
+    registered
+        .mid_month
+        .iter()
+        .enumerate()
+        .map(|(month, share)| {
+            monthly
+                .get(&(true, month as i64))
+                .map_or(0.0, |(_, events)| events[measure] / share)
+        })
+        .sum::<f64>()
+        / treated
+}
+
 /// Events (or pounds, for cost) avoided per treated person over the follow-up, from the same
-/// model as the rate ratio: the treated group's observed follow-up total per person O, and
+/// model as the rate ratio: the treated group's follow-up total per person referred O, and
 /// what the model says it would have been without the service, O / RR, so avoided =
 /// O x (1 / RR - 1), its interval from the rate ratio's (O taken as observed). Positive means
-/// fewer than expected. Death ends a person's events in both paths, so O counts everyone
-/// treated, living or not.
-fn avoided_per_person(people: &[Person], measure: usize, did: &Did) -> Avoided {
-    let treated: Vec<&Person> = people.iter().filter(|person| person.treated).collect();
-    let observed = treated
-        .iter()
-        .map(|person| person.events[measure][1])
-        .sum::<f64>()
-        / treated.len() as f64;
+/// fewer than expected.
+fn avoided_per_person(observed: f64, did: &Did) -> Avoided {
     let avoided =
         |ratio: Option<f64>| ratio.and_then(|ratio| finite(observed * (1.0 / ratio - 1.0)));
     Avoided {
@@ -1187,7 +1233,7 @@ fn avoided_per_person(people: &[Person], measure: usize, did: &Did) -> Avoided {
         avoided: avoided(did.rate_ratio),
         // A higher rate ratio means fewer avoided, so the bounds swap.
         ci95: [avoided(did.ci95[1]), avoided(did.ci95[0])],
-        basis: "per treated person over the follow-up: observed x (1 / rate ratio - 1), the DiD model's counterfactual less what was observed; positive = fewer than expected".into(),
+        basis: "per treated person over the follow-up: observed x (1 / rate ratio - 1), the DiD model's counterfactual less what was observed, the months after leaving the practice weighted back as the savings are; positive = fewer than expected".into(),
     }
 }
 

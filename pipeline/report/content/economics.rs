@@ -256,6 +256,7 @@ pub(super) fn economics_section(
     content.charts.extend(two_way_chart(economics));
     let (scales, scales_note) = scales_table(economics);
     let discounting_note = discounting_note(economics);
+    let follow_up_note = follow_up_note(economics);
     let psa_note = economics.psa.done().and_then(|psa| {
         let mean = psa.net_mean?;
         Some(format!(
@@ -298,6 +299,7 @@ pub(super) fn economics_section(
         "scales_note": scales_note,
         "psa_note": psa_note,
         "discounting_note": discounting_note,
+        "follow_up_note": follow_up_note,
         "cost_effectiveness_note": cost_effectiveness_note,
         "acceptability": acceptability.clone(),
     });
@@ -471,6 +473,23 @@ fn cost_effectiveness(economics: &Economics, content: &mut Content) -> (Table, O
         },
     });
     (table, Some(note))
+}
+
+/// How many referred people left their practice within the horizon and how the savings
+/// count their NHS use after it, in a sentence.
+fn follow_up_note(economics: &Economics) -> Option<String> {
+    let days = &economics.follow_up_days;
+    let (alive, observed) = (
+        days.alive_per_person?,
+        days.registered_and_alive_per_person?,
+    );
+    Some(format!(
+        "Leaving the practice ends a person's record, not their use of the NHS: by the life table, {} of the referred people left their practice within {} months. The savings count their costs after leaving at the rate of those who stayed (each month's observed days divided by the share still registered), {} days alive per person referred against {} observed; death ends the costs.",
+        percent(days.left_practice_share.map(|share| share * 100.0)),
+        economics.horizon_months,
+        decimals(Some(alive), 0),
+        decimals(Some(observed), 0),
+    ))
 }
 
 /// The net saving at the horizon discounted at each conventional rate, in a sentence.
