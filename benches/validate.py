@@ -20,7 +20,11 @@ rows the tool itself reports. Every number is compared with the dataset's truth.
     holds 1;
   - the headline's days alive per person referred over the 24 months (results.json
     `economics.follow_up_days`: the days observed weighted back over the life table of leaving
-    the practice) against truth.json's, which counts the days after leaving that no extract has.
+    the practice) against truth.json's, which counts the days after leaving that no extract has;
+  - the headline's events avoided on the cost-effectiveness plane (results.json
+    `economics.psa.cost_effectiveness`: the effect measure's discounted events avoided per person
+    referred over 24 months, mean and 95% interval of the draws) against truth.json's
+    `discounted_avoided_per_person` for that measure.
 Per world x design it prints and writes: mean estimate, bias, RMSE and the empirical coverage of
 the 95% CI with its Monte Carlo standard error sqrt(c (1 - c) / R). Not part of CI: it runs the
 release binary hundreds of times. The command line that made the file is written into it.
@@ -63,6 +67,17 @@ def estimates(row):
     value = saving.get("savings_per_person")
     out["saving_24m"] = (value, ci[0], ci[1]) if value is not None and ci[0] is not None else None
     return out
+
+
+def plane_effect(economics, truth):
+    """(measure, estimate, low, high, true) of the cost-effectiveness plane's effect, or None."""
+    plane = (economics.get("psa") or {}).get("cost_effectiveness") or {}
+    measure = plane.get("effect_measure")
+    ci = plane.get("effect_ci95") or [None, None]
+    if measure is None or plane.get("effect_mean") is None or ci[0] is None:
+        return None
+    true = truth["treated"]["follow_up_events"][measure]["discounted_avoided_per_person"]
+    return measure, plane["effect_mean"], ci[0], ci[1], true
 
 
 def truths(truth):
@@ -138,9 +153,11 @@ def main():
                  "--out", str(data / "out"), "--threads", str(args.threads)])
             results = json.loads((data / "out" / "results.json").read_text())
             sensitivity = results["design_sensitivity"]
-            days = (results.get("economics") or {}).get("follow_up_days") or {}
+            economics = results.get("economics") or {}
+            days = economics.get("follow_up_days") or {}
             follow_up = (truth_file["treated"]["follow_up_days_alive_per_person"],
-                         days.get("alive_per_person"), days.get("registered_and_alive_per_person"))
+                         days.get("alive_per_person"), days.get("registered_and_alive_per_person"),
+                         plane_effect(economics, truth_file))
             return truth, sensitivity["designs"], sensitivity.get("placebo_index"), follow_up, None
         except (RuntimeError, KeyError, TypeError, OSError) as error:
             return None, [], None, None, f"{world} replicate {rep}: {error}"
@@ -157,7 +174,7 @@ def main():
         outcomes = list(pool.map(lambda task: (task, evaluate(*task)), tasks))
     # (world, measure) -> list of (estimate, low, high, reading) per replicate it ran in.
     placebos = {}
-    # world -> list of (true days alive, estimated days alive, days observed) per replicate.
+    # world -> list of (true days alive, estimated days alive, days observed, plane effect).
     follow_ups = {}
     for (world, rep), (truth, rows, placebo, follow_up, error) in outcomes:
         if error:
@@ -188,6 +205,7 @@ def main():
     lines = report(args, worlds, designs, collected, failures, true_effects)
     lines += placebo_report(worlds, placebos, collected, args.reps)
     lines += follow_up_report(worlds, follow_ups)
+    lines += plane_report(worlds, follow_ups)
     print("\n".join(lines))
     Path(args.out).write_text("\n".join(lines) + "\n")
     (work / "validation-raw.json").write_text(json.dumps(raw, indent=1))
@@ -312,6 +330,27 @@ def placebo_report(worlds, placebos, collected, reps):
     return lines
 
 
+def plane_report(worlds, follow_ups):
+    """The cost-effectiveness plane's effect (events avoided, discounted) per world."""
+    effects = {world: [row[3] for row in rows if row[3] is not None] for world, rows in follow_ups.items()}
+    measure = next((effect[0] for rows in effects.values() for effect in rows), None)
+    if measure is None:
+        return []
+    lines = ["", f"## Events avoided on the cost-effectiveness plane (the headline; {measure})", "",
+             "Discounted events avoided per person referred over 24 months: the mean of the PSA "
+             "draws and their 95% interval against truth.json's.", "",
+             "| world | runs | true | mean | bias | RMSE | coverage (MC SE) |", "|---|---|---|---|---|---|---|"]
+    for world in worlds:
+        summary = summarise([effect[1:] for effect in effects.get(world, [])])
+        if summary is None:
+            lines.append(f"| {world} | 0 | | | | | |")
+            continue
+        lines.append(
+            f"| {world} | {summary['n']} | {summary['true']:.4f} | {summary['mean']:.4f} | {summary['bias']:+.4f} | "
+            f"{summary['rmse']:.4f} | {summary['coverage']:.0%} ({summary['coverage_mcse']:.0%}) |")
+    return lines
+
+
 def follow_up_report(worlds, follow_ups):
     """The savings' days alive per person referred against the truth's, per world: the
     weighting for leaving the practice (docs/methods.md, Economics) against the days observed."""
@@ -328,12 +367,12 @@ def follow_up_report(worlds, follow_ups):
             continue
         n = len(rows)
         mean = lambda values: sum(values) / n
-        errors = [alive / true - 1 for true, alive, _ in rows]
+        errors = [alive / true - 1 for true, alive, _, _ in rows]
         largest = max(errors, key=abs)
         lines.append(
             f"| {world} | {n} | {mean([r[0] for r in rows]):.1f} | {mean([r[1] for r in rows]):.1f} | "
             f"{mean(errors):+.2%} | {largest:+.2%} | {mean([r[2] for r in rows]):.1f} | "
-            f"{mean([1 - observed / true for true, _, observed in rows]):.1%} |")
+            f"{mean([1 - observed / true for true, _, observed, _ in rows]):.1%} |")
     return lines
 
 

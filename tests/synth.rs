@@ -125,6 +125,14 @@ fn truth_is_consistent_with_the_extracts() {
     );
     assert!(truth.treated.saving_per_person_24m > truth.treated.saving_per_person_18m);
     assert!(truth.treated.discounted_saving_per_person_24m < truth.treated.saving_per_person_24m);
+    // Events avoided discounted by their follow-up month (month 1 at 1, month 24 at
+    // DF24 = 0.936191) lie between the undiscounted count and DF24 times it.
+    let gp = &events["gp_demand"];
+    assert!(
+        gp.discounted_avoided_per_person < gp.avoided_per_person
+            && gp.discounted_avoided_per_person > 0.936191 * gp.avoided_per_person,
+        "{gp:?}"
+    );
     // Link workers' own appointments appear, as social_prescriber.
     let gp = csv_rows(&dir.join("gp_appointments.csv"));
     assert!(gp.iter().any(|row| row["hcp_type"] == "social_prescriber"));
@@ -137,6 +145,7 @@ fn no_effect_means_no_true_saving() {
     let truth = generate(&options(4_000, Effects::none(), 2), work.path());
     for (measure, events) in &truth.treated.follow_up_events {
         assert_eq!(events.factual, events.counterfactual, "{measure}");
+        assert_eq!(events.discounted_avoided_per_person, 0.0, "{measure}");
     }
     assert_eq!(truth.treated.saving_per_person_24m, 0.0);
 }

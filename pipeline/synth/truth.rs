@@ -24,6 +24,11 @@ use crate::measures::{Instrument, Scoring};
 /// The Green Book / NICE discount rate used for the discounted truth (docs/methods.md, Economics).
 pub const DISCOUNT_RATE: f64 = 0.035;
 
+/// DF_m = (1 + r)^(-(m-1)/12) of follow-up month m = `month` + 1 (month 1 undiscounted).
+fn discount_factor(month: usize) -> f64 {
+    (1.0 + DISCOUNT_RATE).powf(-(month as f64) / 12.0)
+}
+
 /// One chunk's contribution.
 #[derive(Debug, Default)]
 pub struct TruthPart {
@@ -33,6 +38,8 @@ pub struct TruthPart {
     pub events_counterfactual: [u64; TRUTH_MEASURES],
     /// Factual events after leaving the practice: in the truth, in no extract.
     pub events_factual_unrecorded: [u64; TRUTH_MEASURES],
+    /// Counterfactual-only events (avoided), each discounted by its follow-up month.
+    pub avoided_discounted: [f64; TRUTH_MEASURES],
     /// Counterfactual minus factual cost by follow-up month (index = relative month k).
     pub saving_by_month: Vec<f64>,
     /// (instrument, item) -> (pairs, summed factual - counterfactual change).
@@ -60,6 +67,9 @@ impl TruthPart {
             }
             self.events_counterfactual[measure] += 1;
             self.saving_by_month[month] += cost;
+            if !factual {
+                self.avoided_discounted[measure] += discount_factor(month);
+            }
             if factual {
                 self.events_factual[measure] += 1;
                 self.events_factual_unrecorded[measure] += u64::from(!recorded);
@@ -152,6 +162,9 @@ pub struct FollowUpEvents {
     /// factual / counterfactual: the realised rate ratio in this sample.
     pub realised_rate_ratio: Option<f64>,
     pub avoided_per_person: f64,
+    /// Avoided per person, each discounted by its follow-up month as the savings are (the
+    /// effect on the cost-effectiveness plane).
+    pub discounted_avoided_per_person: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -198,6 +211,7 @@ impl Truth {
             events.factual += part.events_factual[measure];
             events.counterfactual += part.events_counterfactual[measure];
             events.unrecorded_factual += part.events_factual_unrecorded[measure];
+            events.discounted_avoided_per_person += part.avoided_discounted[measure];
         }
         for (total, saving) in treated
             .saving_per_person_by_month
@@ -248,6 +262,7 @@ impl Truth {
                 .then(|| events.factual as f64 / events.counterfactual as f64);
             events.avoided_per_person =
                 (events.counterfactual as f64 - events.factual as f64) / persons;
+            events.discounted_avoided_per_person /= persons;
         }
         treated.follow_up_days_alive_per_person /= persons;
         for saving in &mut treated.saving_per_person_by_month {
@@ -261,7 +276,7 @@ impl Truth {
                 .enumerate()
                 .map(|(index, saving)| {
                     let factor = if discounted {
-                        (1.0 + DISCOUNT_RATE).powf(-(index as f64) / 12.0)
+                        discount_factor(index)
                     } else {
                         1.0
                     };
