@@ -221,7 +221,7 @@ impl Scale {
 
 /// One follow-up month's cost per treated person referred: without the service (the
 /// counterfactual on `scale`) and as observed, each a cost per day at risk times
-/// the treated group's days at risk per treated person.
+/// the treated group's days alive per treated person (`Sums::days_alive_per_person`).
 fn monthly_costs(
     treated: &Sums,
     comparison: &Sums,
@@ -942,7 +942,7 @@ fn reconciliation(
     .collect();
     Scales {
         what: format!(
-            "the total NHS cost per treated person over the first {horizon} months of follow-up (undiscounted unless stated) expected without the service on each scale, as observed, and the saving; the rate ratio is total cost's over the same months from the same sums"
+            "the total NHS cost per treated person over the first {horizon} months of follow-up (undiscounted unless stated) expected without the service on each scale, as observed (the observed cost per day at risk over the days alive, so the months after leaving the practice count at the rate of those who stayed), and the saving; the rate ratio is total cost's over the same months from the same sums"
         ),
         total_cost_rate_ratio: finite(rate_ratio),
         rows,
