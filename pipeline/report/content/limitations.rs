@@ -28,6 +28,16 @@ pub(super) fn limitations(results: &Results, rule: Disclosure) -> Vec<String> {
             rule.count(unmatched)
         ));
     }
+    if let Some(left) = results
+        .economics()
+        .and_then(|economics| economics.follow_up_days.left_practice_share)
+        .filter(|share| *share > 0.0)
+    {
+        lines.push(format!(
+            "The records stop when a person leaves their practice ({:.0}% of the referred people by the life table, within the savings' horizon); the savings assume they went on using the NHS at the rate of referred people who stayed, which would not hold if people leave because their needs change.",
+            left * 100.0
+        ));
+    }
     let undefined = undefined_bootstrap_replicates(results);
     if !undefined.is_empty() {
         lines.push(format!(
@@ -111,5 +121,24 @@ mod tests {
         );
         let clean = json!({"service_use": [], "economics": {"bootstrap": {"replicates": 2000, "non_finite_replicates": 0}}});
         assert!(undefined_bootstrap_replicates(&for_tests(clean)).is_empty());
+    }
+
+    #[test]
+    fn the_assumption_about_people_who_left_their_practice_is_stated_when_some_left() {
+        let with_share = |share: f64| {
+            json!({"economics": {"follow_up_days": {
+                "registered_and_alive_per_person": 690.0, "alive_per_person": 720.0,
+                "left_practice_share": share, "method": ""}}})
+        };
+        let stated = |share: f64, text: &str| {
+            limitations(&for_tests(with_share(share)), Disclosure::new(7, 5))
+                .iter()
+                .any(|line| line.contains(text))
+        };
+        assert!(stated(
+            0.166,
+            "leaves their practice (17% of the referred people"
+        ));
+        assert!(!stated(0.0, "leaves their practice"));
     }
 }
