@@ -15,10 +15,10 @@ use crate::measures::HEADLINE_INSTRUMENTS;
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
 use crate::report::format::{change_words, ci, decimals, gbp, gbp_ci};
-use crate::results::{Estimated, Results, interval as results_interval};
+use crate::results::{Estimated, PlaceboReading, Results, interval as results_interval};
 
 /// The rules, as the report states them.
-pub(super) const RULES: &str = "How strong the evidence is: \"Strong\" when the 95% interval excludes no effect, the comparison designs agree on this measure and the referred and comparison groups followed parallel paths before referral (no pre-trend test of the measures compared across designs with p < 0.05); \"Moderate\" when one of those two checks fails; \"Weak\" when both fail, or when there is no comparison group (wellbeing); \"Inconclusive\" when the interval includes no effect.";
+pub(super) const RULES: &str = "How strong the evidence is: \"Strong\" when the 95% interval excludes no effect, the comparison designs agree on this measure, the referred and comparison groups followed parallel paths before referral (no pre-trend test of the measures compared across designs with p < 0.05) and, where the look-back allowed it, the design run again at a placebo index date before referral found no bias beyond its margin on those measures; \"Moderate\" when one of those checks fails; \"Weak\" when two or more fail, or when there is no comparison group (wellbeing); \"Inconclusive\" when the interval includes no effect.";
 
 /// A pre-trend test below this p-value counts against parallel paths before referral.
 const PRE_TREND_ALPHA: f64 = 0.05;
@@ -66,8 +66,9 @@ fn side(low: f64, high: f64, no_effect: f64) -> Side {
     }
 }
 
-/// The checks behind a clear result for `measure`: do the designs agree on it, and did the
-/// groups follow parallel paths before referral. Returns the label and the reasons.
+/// The checks behind a clear result for `measure`: do the designs agree on it, did the
+/// groups follow parallel paths before referral, and did the placebo index date (where it
+/// ran) find no bias. Returns the label and the reasons.
 fn strength(results: &Results, measure: &str) -> (&'static str, String) {
     let sensitivity = results.designs();
     let disagree = sensitivity.is_some_and(|sensitivity| {
@@ -91,6 +92,21 @@ fn strength(results: &Results, measure: &str) -> (&'static str, String) {
         })
         .map(|code| outcomes::label(code))
         .collect();
+    let placebo_biased: Vec<&str> = sensitivity
+        .and_then(|sensitivity| sensitivity.placebo_index.done())
+        .map(|placebo| {
+            compared
+                .iter()
+                .filter(|code| {
+                    placebo
+                        .measures
+                        .get(**code)
+                        .is_some_and(|measure| measure.reading == Some(PlaceboReading::Bias))
+                })
+                .map(|code| outcomes::label(code))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut reasons = vec![format!("a {} group", results.design.label)];
     reasons.push(if disagree {
         "the comparison designs disagree on this measure".into()
@@ -107,8 +123,15 @@ fn strength(results: &Results, measure: &str) -> (&'static str, String) {
             failed_pre_trends.join(", ")
         )
     });
-    let failures =
-        usize::from(disagree || sensitivity.is_none()) + usize::from(!failed_pre_trends.is_empty());
+    if !placebo_biased.is_empty() {
+        reasons.push(format!(
+            "the design run before referral found a bias beyond its margin ({})",
+            placebo_biased.join(", ")
+        ));
+    }
+    let failures = usize::from(disagree || sensitivity.is_none())
+        + usize::from(!failed_pre_trends.is_empty())
+        + usize::from(!placebo_biased.is_empty());
     let label = match failures {
         0 => "Strong",
         1 => "Moderate",
@@ -378,6 +401,15 @@ mod tests {
         })
     }
 
+    /// A placebo index date whose GP-demand reading is `reading`.
+    fn placebo_index(reading: &str) -> Value {
+        json!({"shift_months": 12, "follow_up_months": 12, "matched_treated": 400,
+               "equivalence_margin": 1.1, "balance": [], "reads": "",
+               "measures": {"gp_demand": {
+                   "rate_ratio": {"rate_ratio": 1.2, "ci95": [1.12, 1.3]},
+                   "reading": reading}}})
+    }
+
     fn answers(value: &Value) -> Vec<(String, String)> {
         value["questions"]
             .as_array()
@@ -422,7 +454,7 @@ mod tests {
     }
 
     #[test]
-    fn a_clear_result_is_graded_by_design_agreement_and_pre_trends() {
+    fn a_clear_result_is_graded_by_design_agreement_pre_trends_and_the_placebo() {
         let rule = Disclosure::new(7, 5);
         let strong = answers(&verdicts(
             &for_tests(results([0.7, 0.9], [50.0, 200.0], false, 0.5)),
@@ -440,6 +472,19 @@ mod tests {
             rule,
         ));
         assert_eq!(weak[0], ("Yes".into(), "Weak".into()));
+        // A placebo index date that finds a bias on a compared measure is a failed check.
+        let mut biased = results([0.7, 0.9], [50.0, 200.0], false, 0.5);
+        biased["design_sensitivity"]["placebo_index"] = placebo_index("bias");
+        let graded = verdicts(&for_tests(biased), rule);
+        assert_eq!(answers(&graded)[0], ("Yes".into(), "Moderate".into()));
+        let why = graded["questions"][0]["why"].as_str().unwrap();
+        assert!(why.contains("bias beyond its margin (GP demand)"), "{why}");
+        let mut within = results([0.7, 0.9], [50.0, 200.0], false, 0.5);
+        within["design_sensitivity"]["placebo_index"] = placebo_index("within_margin");
+        assert_eq!(
+            answers(&verdicts(&for_tests(within), rule))[0],
+            ("Yes".into(), "Strong".into())
+        );
         let rose = answers(&verdicts(
             &for_tests(results([1.1, 1.3], [-900.0, -100.0], false, 0.5)),
             rule,
