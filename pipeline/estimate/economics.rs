@@ -457,15 +457,10 @@ async fn load_sets(ctx: &SessionContext, horizon: usize, config: &StudyConfig) -
             }
             cell.effect += weight * effect[row];
             cell.exposure += weight * exposure[row];
-            if exposure[row] > 0.0 {
-                cell.entering += weight;
-                let leaves = people[row]
-                    .as_ref()
-                    .and_then(|person| left_practice.get(person));
-                if leaves == Some(&month) {
-                    cell.left_practice += weight;
-                }
-            }
+            let (entering, left) =
+                super::leaving_counts(exposure[row], people[row].as_ref(), month, &left_practice);
+            cell.entering += weight * entering;
+            cell.left_practice += weight * left;
         }
         Ok(())
     })

@@ -716,6 +716,23 @@ pub(super) async fn left_practice_months(
         .collect())
 }
 
+/// One matched panel row's part in the life table of leaving the practice: (at risk at the
+/// start of the month, left in it). A person with days at risk in the month was at risk at its
+/// start; they left in it when their follow-up ended by leaving and this is the month of their
+/// last day at risk (`left_practice_months`).
+pub(super) fn leaving_counts(
+    exposure_days: f64,
+    person: Option<&String>,
+    month: i64,
+    left_practice: &BTreeMap<String, i64>,
+) -> (f64, f64) {
+    if exposure_days <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let left = person.and_then(|person| left_practice.get(person)) == Some(&month);
+    (1.0, f64::from(u8::from(left)))
+}
+
 /// The life table of leaving the practice over the follow-up months (docs/methods.md,
 /// Economics): the probability of still being registered at the middle of each month and
 /// after the last, had nobody died.

@@ -27,7 +27,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 use super::comparison::SubgroupMember;
 use super::{
     BOOTSTRAP_REPLICATES, BREAKDOWNS, Columns, MIN_SUBGROUP_SETS, StillRegistered,
-    breakdown_columns, comparison_weights, finite, left_practice_months,
+    breakdown_columns, comparison_weights, finite, leaving_counts, left_practice_months,
     matched_comparison_weights, matched_panel_sql, not_estimated, still_registered,
 };
 use crate::config::StudyConfig;
@@ -715,12 +715,11 @@ async fn load_people(
                 }
                 cells.rows += 1;
                 if person.treated && month >= 0 {
+                    let (entering, left) =
+                        leaving_counts(exposure[row], ids[row].as_ref(), month, &left_practice);
                     let leaving = &mut cells.treated_leaving[month as usize];
-                    leaving.0 += 1.0;
-                    let left = ids[row].as_ref().and_then(|id| left_practice.get(id));
-                    if left == Some(&month) {
-                        leaving.1 += 1.0;
-                    }
+                    leaving.0 += entering;
+                    leaving.1 += left;
                 }
             }
             person.add_month(month, exposure[row], &counts, row, config);

@@ -3,6 +3,7 @@
 
 use crate::outcomes;
 use crate::report::disclosure::Disclosure;
+use crate::report::format::percent;
 use crate::results::{DesignSensitivity, DesignVerdict, Results};
 
 pub(super) fn limitations(results: &Results, rule: Disclosure) -> Vec<String> {
@@ -34,8 +35,8 @@ pub(super) fn limitations(results: &Results, rule: Disclosure) -> Vec<String> {
         .filter(|share| *share > 0.0)
     {
         lines.push(format!(
-            "The records stop when a person leaves their practice ({:.0}% of the referred people by the life table, within the savings' horizon); the savings assume they went on using the NHS at the rate of referred people who stayed, which would not hold if people leave because their needs change.",
-            left * 100.0
+            "The records stop when a person leaves their practice ({} of the referred people by the life table, within the savings' horizon); the savings assume they went on using the NHS at the rate of referred people who stayed, which would not hold if people leave because their needs change.",
+            percent(Some(left * 100.0))
         ));
     }
     let undefined = undefined_bootstrap_replicates(results);
