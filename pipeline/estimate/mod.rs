@@ -12,6 +12,7 @@
 mod attrition;
 mod comparison;
 mod economics;
+mod parallel;
 mod placebo;
 mod service_use;
 mod wellbeing;

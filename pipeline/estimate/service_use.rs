@@ -125,17 +125,18 @@ async fn subgroups(
     } else {
         load_subgroup_people(ctx, config).await?
     };
+    let threads = super::parallel::threads(ctx);
     let mut rows = Vec::new();
     let mut interactions = Vec::new();
     for breakdown in &BREAKDOWNS {
         let estimates = match rematched.iter().find(|(name, _)| *name == breakdown.name) {
             Some((_, members)) => {
                 let (members_people, levels) = rematched_people(members, &own)?;
-                breakdown_estimates(breakdown.name, &members_people, levels, adjustment)
+                breakdown_estimates(breakdown.name, &members_people, levels, adjustment, threads)
             }
             None => {
                 let levels = levels_of_sets(&sets, &columns.texts(breakdown.name)?);
-                breakdown_estimates(breakdown.name, people, levels, adjustment)
+                breakdown_estimates(breakdown.name, people, levels, adjustment, threads)
             }
         };
         rows.extend(estimates.0);
@@ -212,18 +213,33 @@ fn rematched_people(
 
 /// One breakdown's subgroup rows (a DiD per measure in each level with at least
 /// `MIN_SUBGROUP_SETS` matched sets) and, unless `NO_INTERACTION_TEST`, its interaction tests.
+/// The levels' fits, and then the measures' tests, run on up to `threads` threads.
 fn breakdown_estimates(
     breakdown: &str,
     people: &[Person],
     levels: SetsByLevel,
     adjustment: Adjustment,
+    threads: usize,
 ) -> (Vec<ServiceUseSubgroup>, Vec<Interaction>) {
+    let levels: Vec<(String, BTreeSet<i64>)> = levels.into_iter().collect();
+    let fits = super::parallel::map(threads, &levels, |(_, members)| {
+        (members.len() >= MIN_SUBGROUP_SETS).then(|| {
+            let chosen: Vec<Person> = people
+                .iter()
+                .filter(|person| members.contains(&person.set))
+                .cloned()
+                .collect();
+            (0..MEASURES.len())
+                .map(|index| did_with(&chosen, index, None, adjustment))
+                .collect::<Vec<_>>()
+        })
+    });
     let mut rows = Vec::new();
     // For the interaction test, per measure: the group number of each matched set in a
     // level estimated for that measure, and how many such levels there are.
     let mut estimated: Vec<(BTreeMap<i64, usize>, usize)> =
         vec![(BTreeMap::new(), 0); MEASURES.len()];
-    for (level, members) in levels {
+    for ((level, members), fits) in levels.into_iter().zip(fits) {
         let mut row = ServiceUseSubgroup {
             breakdown: breakdown.to_string(),
             level,
@@ -232,42 +248,41 @@ fn breakdown_estimates(
             not_estimated: None,
             measures: None,
         };
-        if members.len() < MIN_SUBGROUP_SETS {
-            row.not_estimated = Some(format!("fewer than {MIN_SUBGROUP_SETS} matched sets"));
-        } else {
-            let chosen: Vec<Person> = people
-                .iter()
-                .filter(|person| members.contains(&person.set))
-                .cloned()
-                .collect();
-            let measures: Vec<MeasureDid> = MEASURES
-                .iter()
-                .enumerate()
-                .map(|(index, measure)| {
-                    let did = match did_with(&chosen, index, None, adjustment) {
-                        Ok(estimate) => {
-                            let (group_of, groups) = &mut estimated[index];
-                            group_of.extend(members.iter().map(|set| (*set, *groups)));
-                            *groups += 1;
-                            Estimated::Done(estimate)
+        match fits {
+            None => {
+                row.not_estimated = Some(format!("fewer than {MIN_SUBGROUP_SETS} matched sets"));
+            }
+            Some(fits) => {
+                let measures: Vec<MeasureDid> = MEASURES
+                    .iter()
+                    .zip(fits)
+                    .enumerate()
+                    .map(|(index, (measure, fit))| {
+                        let did = match fit {
+                            Ok(estimate) => {
+                                let (group_of, groups) = &mut estimated[index];
+                                group_of.extend(members.iter().map(|set| (*set, *groups)));
+                                *groups += 1;
+                                Estimated::Done(estimate)
+                            }
+                            Err(error) => Estimated::Not(not_estimated(&error)),
+                        };
+                        MeasureDid {
+                            measure: measure.code.to_string(),
+                            did,
                         }
-                        Err(error) => Estimated::Not(not_estimated(&error)),
-                    };
-                    MeasureDid {
-                        measure: measure.code.to_string(),
-                        did,
-                    }
-                })
-                .collect();
-            row.measures = Some(measures);
+                    })
+                    .collect();
+                row.measures = Some(measures);
+            }
         }
         rows.push(row);
     }
-    let mut interactions = Vec::new();
     if NO_INTERACTION_TEST.contains(&breakdown) {
-        return (rows, interactions);
+        return (rows, Vec::new());
     }
-    for (index, measure) in MEASURES.iter().enumerate() {
+    let measures: Vec<usize> = (0..MEASURES.len()).collect();
+    let interactions = super::parallel::map(threads, &measures, |&index| {
         let (group_of, groups) = &estimated[index];
         let test = match interaction(people, group_of, *groups, index) {
             Ok(test) => Estimated::Done(ChiSquaredTest {
@@ -277,13 +292,13 @@ fn breakdown_estimates(
             }),
             Err(error) => Estimated::Not(not_estimated(&error)),
         };
-        interactions.push(Interaction {
+        Interaction {
             breakdown: breakdown.to_string(),
-            measure: measure.code.to_string(),
+            measure: MEASURES[index].code.to_string(),
             levels: *groups,
             test,
-        });
-    }
+        }
+    });
     (rows, interactions)
 }
 
@@ -819,15 +834,18 @@ pub struct DesignRatios {
 pub async fn rate_ratios(ctx: &SessionContext, config: &StudyConfig) -> Result<DesignRatios> {
     let (people, _, _) = load_people(ctx, config, false).await?;
     let adjustment = Adjustment::of(config);
-    let ratios = MEASURES
-        .iter()
-        .enumerate()
-        .filter(|(_, measure)| measure.compared_across_designs)
-        .map(|(index, measure)| {
-            let estimate = estimated(did_with(&people, index, None, adjustment));
-            (measure.code.to_string(), estimate.map(super::rate_ratio))
-        })
+    let compared: Vec<usize> = (0..MEASURES.len())
+        .filter(|&index| MEASURES[index].compared_across_designs)
         .collect();
+    let ratios = super::parallel::map(super::parallel::threads(ctx), &compared, |&index| {
+        let estimate = estimated(did_with(&people, index, None, adjustment));
+        (
+            MEASURES[index].code.to_string(),
+            estimate.map(super::rate_ratio),
+        )
+    })
+    .into_iter()
+    .collect();
     let counterfactual_factor = match adjustment {
         Adjustment::None => 1.0,
         Adjustment::PriorUse => {
@@ -865,8 +883,10 @@ pub async fn estimate(
     let (subgroups, interactions) =
         subgroups(ctx, config, &people, adjustment, subgroup_sets).await?;
     let mut placebo = placebo(ctx).await?;
-    let mut results = Vec::new();
-    for (measure, entry) in MEASURES.iter().enumerate() {
+    // Each measure's estimates on their own thread (the DiD's bootstrap is seeded per measure).
+    let measures: Vec<usize> = (0..MEASURES.len()).collect();
+    let mut results = super::parallel::map(super::parallel::threads(ctx), &measures, |&measure| {
+        let entry = &MEASURES[measure];
         let before_after = before_after(&people, measure, true);
         let comparison = before_after_ratio(&people, measure, false);
         let observed = observed_per_person_referred(&people, &monthly, &registered, measure);
@@ -898,7 +918,7 @@ pub async fn estimate(
                 }
             })
             .collect();
-        results.push(ServiceUseRow {
+        ServiceUseRow {
             measure: entry.code.to_string(),
             unit: entry.rate_unit().to_string(),
             role: String::new(),
@@ -906,10 +926,13 @@ pub async fn estimate(
             did: estimated(did),
             ancova_sensitivity: estimated(ancova),
             comparison_before_after_rate_ratio: comparison.ok().and_then(finite),
-            placebo_did: placebo.remove(&measure),
+            placebo_did: None,
             event_study,
             event_study_regression: estimated(event_study_regression(&cells, measure, config)),
-        });
+        }
+    });
+    for (measure, row) in results.iter_mut().enumerate() {
+        row.placebo_did = placebo.remove(&measure);
     }
     adjust_secondary_p_values(&mut results, config.primary_outcome);
     Ok(ServiceUse {
