@@ -79,6 +79,15 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Sizes the pool that encodes Parquet columns and runs the estimation's independent fits
+/// side by side (rayon's global pool) to the command's thread count. Set once per process;
+/// results do not depend on it.
+fn use_threads(threads: usize) {
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global();
+}
+
 fn engine_options(args: &EngineArgs) -> Result<EngineOptions> {
     let mut options = EngineOptions::from_machine();
     if let Some(threads) = args.threads {
@@ -87,6 +96,7 @@ fn engine_options(args: &EngineArgs) -> Result<EngineOptions> {
         }
         options.threads = threads;
     }
+    use_threads(options.threads);
     if let Some(limit) = &args.memory_limit {
         options.memory_limit = parse_memory_size(limit)?;
     }
@@ -204,6 +214,7 @@ fn ingest(args: &IngestArgs, progress: &Progress) -> Result<()> {
         }
         options.threads = threads;
     }
+    use_threads(options.threads);
     let staged = StagedOutput::begin(&args.out)?;
     let report = crate::ingest::ingest(&args.data, &options, staged.path(), progress)?;
     let out = staged.commit()?;

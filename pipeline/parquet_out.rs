@@ -2,10 +2,10 @@
 //!
 //! Owns the writer settings used for every Parquet file the pipeline writes, so that all
 //! outputs share one compression and row-group policy. The columns of each batch are encoded
-//! side by side (rayon's pool): parquet's `ArrowWriter` encodes them one after another on the
-//! thread that writes, which made writing the panel's 31M rows a one-core job. Each column
-//! writer still sees the same slices in the same order as `ArrowWriter` would give it, so
-//! the file's bytes are the same (tested below).
+//! side by side (rayon's pool, sized to the command's `--threads`): parquet's `ArrowWriter`
+//! encodes them one after another on the thread that writes, which made writing the panel's
+//! 31M rows a one-core job. Each column writer still sees the same slices in the same order
+//! as `ArrowWriter` would give it, so the file's bytes are the same (tested below).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

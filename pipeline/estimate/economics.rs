@@ -369,14 +369,10 @@ const REPLICATE_BLOCK: usize = 64;
 /// (draw counts x sets), which reads the sets once per block rather than once per
 /// replicate: at a million people, 2,000 replicates over 22,000 sets take about a second,
 /// where pooling set by set took tens. The draws come from one seeded stream, in order;
-/// the products of `threads` blocks at a time run side by side, each exactly as it would
-/// alone.
-fn replicate_sums(
-    sets: &[Set],
-    horizon: usize,
-    seed: u64,
-    threads: usize,
-) -> StatsResult<Vec<(Sums, Sums)>> {
+/// the products of as many blocks as there are threads run side by side, each exactly as it
+/// would alone.
+fn replicate_sums(sets: &[Set], horizon: usize, seed: u64) -> StatsResult<Vec<(Sums, Sums)>> {
+    let threads = parallel::threads();
     let width = Sums::width(horizon);
     let by_set = DMatrix::from_row_iterator(
         sets.len(),
@@ -390,7 +386,7 @@ fn replicate_sums(
     let mut counts = DMatrix::<f64>::zeros(REPLICATE_BLOCK, sets.len());
     let mut in_block = 0;
     let multiply = |waiting: &mut Vec<DMatrix<f64>>, out: &mut Vec<(Sums, Sums)>| {
-        let products = parallel::map(threads, waiting, |counts| counts * &by_set);
+        let products = parallel::map(waiting, |counts| counts * &by_set);
         for row in products.iter().flat_map(|pooled| pooled.row_iter()) {
             let values: Vec<f64> = row.iter().copied().collect();
             out.push((
@@ -411,7 +407,7 @@ fn replicate_sums(
                 DMatrix::zeros(REPLICATE_BLOCK, sets.len()),
             ));
             in_block = 0;
-            if waiting.len() == threads.max(1) {
+            if waiting.len() == threads {
                 multiply(&mut waiting, &mut replicates);
             }
         }
@@ -502,7 +498,7 @@ pub async fn saving(
     };
     let (treated, comparison) = pooled(sets.iter(), horizon);
     let point = discounted(&treated, &comparison);
-    let totals = replicate_sums(&sets, horizon, config.seed, parallel::threads(ctx))
+    let totals = replicate_sums(&sets, horizon, config.seed)
         .map(|replicates| {
             replicates
                 .iter()
@@ -549,7 +545,7 @@ pub async fn estimate(
     let mut break_even_by_24 = 0usize;
     let mut replicate_returns = Vec::new();
     let mut replicate_cumulative: Vec<Vec<f64>> = vec![Vec::new(); horizon];
-    let replicates = replicate_sums(&sets, horizon, config.seed, parallel::threads(ctx));
+    let replicates = replicate_sums(&sets, horizon, config.seed);
     let totals = replicates.as_ref().map(|replicates| {
         replicates
             .iter()
@@ -1328,11 +1324,18 @@ mod tests {
                 }
             })
             .collect();
-        let blocked = replicate_sums(&sets, horizon, 11, 1).unwrap();
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| replicate_sums(&sets, horizon, 11).unwrap())
+        };
+        let blocked = on(1);
         assert_eq!(blocked.len(), BOOTSTRAP_REPLICATES);
         // On any thread count, the same bits.
         for threads in [2, 3] {
-            let parallel = replicate_sums(&sets, horizon, 11, threads).unwrap();
+            let parallel = on(threads);
             for ((t1, c1), (t2, c2)) in blocked.iter().zip(&parallel) {
                 assert!(t1.flat().chain(c1.flat()).eq(t2.flat().chain(c2.flat())));
             }

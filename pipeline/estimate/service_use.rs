@@ -125,18 +125,17 @@ async fn subgroups(
     } else {
         load_subgroup_people(ctx, config).await?
     };
-    let threads = super::parallel::threads(ctx);
     let mut rows = Vec::new();
     let mut interactions = Vec::new();
     for breakdown in &BREAKDOWNS {
         let estimates = match rematched.iter().find(|(name, _)| *name == breakdown.name) {
             Some((_, members)) => {
                 let (members_people, levels) = rematched_people(members, &own)?;
-                breakdown_estimates(breakdown.name, &members_people, levels, adjustment, threads)
+                breakdown_estimates(breakdown.name, &members_people, levels, adjustment)
             }
             None => {
                 let levels = levels_of_sets(&sets, &columns.texts(breakdown.name)?);
-                breakdown_estimates(breakdown.name, people, levels, adjustment, threads)
+                breakdown_estimates(breakdown.name, people, levels, adjustment)
             }
         };
         rows.extend(estimates.0);
@@ -213,16 +212,15 @@ fn rematched_people(
 
 /// One breakdown's subgroup rows (a DiD per measure in each level with at least
 /// `MIN_SUBGROUP_SETS` matched sets) and, unless `NO_INTERACTION_TEST`, its interaction tests.
-/// The levels' fits, and then the measures' tests, run on up to `threads` threads.
+/// The levels' fits, and then the measures' tests, run side by side.
 fn breakdown_estimates(
     breakdown: &str,
     people: &[Person],
     levels: SetsByLevel,
     adjustment: Adjustment,
-    threads: usize,
 ) -> (Vec<ServiceUseSubgroup>, Vec<Interaction>) {
     let levels: Vec<(String, BTreeSet<i64>)> = levels.into_iter().collect();
-    let fits = super::parallel::map(threads, &levels, |(_, members)| {
+    let fits = super::parallel::map(&levels, |(_, members)| {
         (members.len() >= MIN_SUBGROUP_SETS).then(|| {
             let chosen: Vec<Person> = people
                 .iter()
@@ -282,7 +280,7 @@ fn breakdown_estimates(
         return (rows, Vec::new());
     }
     let measures: Vec<usize> = (0..MEASURES.len()).collect();
-    let interactions = super::parallel::map(threads, &measures, |&index| {
+    let interactions = super::parallel::map(&measures, |&index| {
         let (group_of, groups) = &estimated[index];
         let test = match interaction(people, group_of, *groups, index) {
             Ok(test) => Estimated::Done(ChiSquaredTest {
@@ -837,7 +835,7 @@ pub async fn rate_ratios(ctx: &SessionContext, config: &StudyConfig) -> Result<D
     let compared: Vec<usize> = (0..MEASURES.len())
         .filter(|&index| MEASURES[index].compared_across_designs)
         .collect();
-    let ratios = super::parallel::map(super::parallel::threads(ctx), &compared, |&index| {
+    let ratios = super::parallel::map(&compared, |&index| {
         let estimate = estimated(did_with(&people, index, None, adjustment));
         (
             MEASURES[index].code.to_string(),
@@ -885,7 +883,7 @@ pub async fn estimate(
     let mut placebo = placebo(ctx).await?;
     // Each measure's estimates on their own thread (the DiD's bootstrap is seeded per measure).
     let measures: Vec<usize> = (0..MEASURES.len()).collect();
-    let mut results = super::parallel::map(super::parallel::threads(ctx), &measures, |&measure| {
+    let mut results = super::parallel::map(&measures, |&measure| {
         let entry = &MEASURES[measure];
         let before_after = before_after(&people, measure, true);
         let comparison = before_after_ratio(&people, measure, false);
