@@ -1,11 +1,13 @@
 //! Writing Arrow record batches to a zstd-compressed Parquet file.
 //!
 //! Owns the writer settings used for every Parquet file the pipeline writes, so that all
-//! outputs share one compression and row-group policy. The columns of each batch are encoded
-//! side by side (rayon's pool, sized to the command's `--threads`): parquet's `ArrowWriter`
-//! encodes them one after another on the thread that writes, which made writing the panel's
-//! 31M rows a one-core job. Each column writer still sees the same slices in the same order
-//! as `ArrowWriter` would give it, so the file's bytes are the same (tested below).
+//! outputs share one compression and row-group policy. A sink made by `create_side_by_side`
+//! (the SQL models' tables) encodes the columns of each batch side by side on rayon's pool,
+//! sized to the command's `--threads`: parquet's `ArrowWriter` encodes them one after another
+//! on the thread that writes, which made writing the panel's 31M rows a one-core job. Other
+//! sinks (ingest's, whose other threads already keep the cores busy checking records) are
+//! `ArrowWriter` itself. Each column writer sees the same slices in the same order either
+//! way, so the file's bytes are the same (tested below).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -28,6 +30,18 @@ const ROW_GROUP_ROWS: usize = 512 * 1024;
 
 pub struct ParquetSink {
     path: PathBuf,
+    encoder: Encoder,
+}
+
+enum Encoder {
+    /// parquet's own writer: the columns one after another on the thread that writes.
+    InTurn(ArrowWriter<File>),
+    SideBySide(SideBySide),
+}
+
+/// ArrowWriter's parts (its file writer and column-writer factory), driven here so that each
+/// batch's columns are encoded side by side.
+struct SideBySide {
     schema: SchemaRef,
     file: SerializedFileWriter<File>,
     factory: ArrowRowGroupWriterFactory,
@@ -47,32 +61,73 @@ fn properties() -> WriterProperties {
 }
 
 impl ParquetSink {
+    /// A sink that encodes on the thread that writes (parquet's `ArrowWriter`).
     pub fn create(path: PathBuf, schema: SchemaRef) -> Result<Self> {
-        let file = File::create(&path).map_err(|source| Error::io("creating", &path, source))?;
-        // ArrowWriter sets up the file (the Parquet schema, the embedded Arrow schema) and
-        // hands over its lower-level writer and column-writer factory.
-        let (file, factory) = ArrowWriter::try_new(file, schema.clone(), Some(properties()))
-            .and_then(ArrowWriter::into_serialized_writer)
-            .map_err(|source| Error::parquet("creating", &path, source))?;
+        let writer = Self::arrow_writer(&path, schema)?;
         Ok(ParquetSink {
             path,
-            schema,
-            file,
-            factory,
-            in_progress: None,
-            row_groups: 0,
+            encoder: Encoder::InTurn(writer),
         })
     }
 
-    /// Encodes `batch` into the current row group, starting a new one every
-    /// `ROW_GROUP_ROWS` rows (as ArrowWriter splits them).
+    /// A sink that encodes each batch's columns side by side: for a query's result, written
+    /// while the engine's threads wait.
+    pub fn create_side_by_side(path: PathBuf, schema: SchemaRef) -> Result<Self> {
+        // ArrowWriter sets up the file (the Parquet schema, the embedded Arrow schema) and
+        // hands over its lower-level writer and column-writer factory.
+        let (file, factory) = Self::arrow_writer(&path, schema.clone())?
+            .into_serialized_writer()
+            .map_err(|source| Error::parquet("creating", &path, source))?;
+        Ok(ParquetSink {
+            path,
+            encoder: Encoder::SideBySide(SideBySide {
+                schema,
+                file,
+                factory,
+                in_progress: None,
+                row_groups: 0,
+            }),
+        })
+    }
+
+    fn arrow_writer(path: &Path, schema: SchemaRef) -> Result<ArrowWriter<File>> {
+        let file = File::create(path).map_err(|source| Error::io("creating", path, source))?;
+        ArrowWriter::try_new(file, schema, Some(properties()))
+            .map_err(|source| Error::parquet("creating", path, source))
+    }
+
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        match &mut self.encoder {
+            Encoder::InTurn(writer) => writer.write(batch),
+            Encoder::SideBySide(encoder) => encoder.write(batch),
+        }
+        .map_err(|source| Error::parquet("writing", &self.path, source))
+    }
+
+    pub fn finish(self) -> Result<()> {
+        match self.encoder {
+            Encoder::InTurn(writer) => writer.close().map(|_| ()),
+            Encoder::SideBySide(encoder) => encoder.finish(),
+        }
+        .map_err(|source| Error::parquet("finishing", &self.path, source))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+type ParquetResult<T> = std::result::Result<T, ParquetError>;
+
+impl SideBySide {
+    /// Encodes `batch` into the current row group, starting a new one every
+    /// `ROW_GROUP_ROWS` rows (where ArrowWriter splits them).
+    fn write(&mut self, batch: &RecordBatch) -> ParquetResult<()> {
         let mut offset = 0;
         while offset < batch.num_rows() {
             let buffered = self.in_progress.as_ref().map_or(0, |(_, rows)| *rows);
             let take = (ROW_GROUP_ROWS - buffered).min(batch.num_rows() - offset);
-            self.encode(&batch.slice(offset, take))
-                .map_err(|source| Error::parquet("writing", &self.path, source))?;
+            self.encode(&batch.slice(offset, take))?;
             offset += take;
             if buffered + take == ROW_GROUP_ROWS {
                 self.flush()?;
@@ -81,7 +136,7 @@ impl ParquetSink {
         Ok(())
     }
 
-    fn encode(&mut self, batch: &RecordBatch) -> std::result::Result<(), ParquetError> {
+    fn encode(&mut self, batch: &RecordBatch) -> ParquetResult<()> {
         let (writers, rows) = match &mut self.in_progress {
             Some(in_progress) => in_progress,
             empty => empty.insert((self.factory.create_column_writers(self.row_groups)?, 0)),
@@ -98,38 +153,28 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Closes the current row group's column chunks (side by side) and appends them to the
+    /// Closes the current row group's column chunks side by side and appends them to the
     /// file in column order.
-    fn flush(&mut self) -> Result<()> {
+    fn flush(&mut self) -> ParquetResult<()> {
         let Some((writers, _)) = self.in_progress.take() else {
             return Ok(());
         };
-        let appended = writers
+        let chunks = writers
             .into_par_iter()
             .map(ArrowColumnWriter::close)
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .and_then(|chunks| {
-                let mut row_group = self.file.next_row_group()?;
-                for chunk in chunks {
-                    chunk.append_to_row_group(&mut row_group)?;
-                }
-                row_group.close()
-            });
-        appended.map_err(|source| Error::parquet("writing", &self.path, source))?;
+            .collect::<ParquetResult<Vec<_>>>()?;
+        let mut row_group = self.file.next_row_group()?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut row_group)?;
+        }
+        row_group.close()?;
         self.row_groups += 1;
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<()> {
+    fn finish(mut self) -> ParquetResult<()> {
         self.flush()?;
-        self.file
-            .close()
-            .map(|_| ())
-            .map_err(|source| Error::parquet("finishing", &self.path, source))
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        self.file.close().map(|_| ())
     }
 }
 
@@ -161,12 +206,22 @@ mod tests {
             .map(|index| batch(index * 150_000, 150_000))
             .collect();
         let dir = tempfile::tempdir().unwrap();
-        let ours = dir.path().join("ours.parquet");
-        let mut sink = ParquetSink::create(ours.clone(), schema.clone()).unwrap();
-        for batch in &batches {
-            sink.write(batch).unwrap();
-        }
-        sink.finish().unwrap();
+        let write = |name: &str, side_by_side: bool| {
+            let path = dir.path().join(name);
+            let create = if side_by_side {
+                ParquetSink::create_side_by_side
+            } else {
+                ParquetSink::create
+            };
+            let mut sink = create(path.clone(), schema.clone()).unwrap();
+            for batch in &batches {
+                sink.write(batch).unwrap();
+            }
+            sink.finish().unwrap();
+            std::fs::read(path).unwrap()
+        };
+        let (ours, side_by_side) = (write("ours.parquet", false), write("side.parquet", true));
+        assert!(ours == side_by_side);
         let theirs = dir.path().join("theirs.parquet");
         let mut writer =
             ArrowWriter::try_new(File::create(&theirs).unwrap(), schema, Some(properties()))
@@ -175,7 +230,7 @@ mod tests {
             writer.write(batch).unwrap();
         }
         writer.close().unwrap();
-        let (ours, theirs) = (std::fs::read(ours).unwrap(), std::fs::read(theirs).unwrap());
+        let theirs = std::fs::read(theirs).unwrap();
         assert!(ours.len() > 1000);
         assert!(
             ours == theirs,

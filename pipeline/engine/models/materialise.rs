@@ -186,7 +186,7 @@ pub async fn write_parquet(
         .map_err(|error| engine_error("running a query", error))?;
     let schema = stream.schema();
     let mut keys = AdjacentKeys::new(&schema, key, order == KeyOrder::Check)?;
-    let mut sink = ParquetSink::create(path.to_path_buf(), Arc::clone(&schema))?;
+    let mut sink = ParquetSink::create_side_by_side(path.to_path_buf(), Arc::clone(&schema))?;
     let concat = |batches: &[RecordBatch]| {
         arrow::compute::concat_batches(&schema, batches)
             .map_err(|error| engine_error("re-batching a result", error))
