@@ -292,7 +292,7 @@ pub fn parse_field(
         Kind::Bool => Value::Bool(fields::parse_bool(text)?),
         Kind::Code(codes) => Value::Code(codes.normalise(text)?),
         Kind::CodeList(codes) => Value::Codes(
-            text.split(';')
+            text.split(CODE_LIST_SEPARATOR)
                 .map(str::trim)
                 .filter(|code| !code.is_empty())
                 .map(|code| codes.normalise(code))
@@ -300,6 +300,10 @@ pub fn parse_field(
         ),
     })
 }
+
+/// Separates the codes of a multi-valued field in a text file (`a;b`); a Parquet list column
+/// is read as its items joined by it.
+pub const CODE_LIST_SEPARATOR: char = ';';
 
 /// Accumulates typed rows as Arrow columns.
 pub struct TableBuilder {

@@ -368,8 +368,12 @@ fn open_parquet(path: &Path, bytes_read: BytesRead) -> Result<Source> {
 }
 
 /// Casts any Parquet column to text so the contract sees one representation: dates as ISO,
-/// booleans as true/false, numbers as written by Arrow.
+/// booleans as true/false, numbers as written by Arrow, and a list (as ingest itself writes
+/// `referral_reasons`) as its items joined by `;`, as a text file writes them.
 fn column_as_text(column: &arrow::array::ArrayRef, path: &Path) -> Result<StringArray> {
+    if let Some(lists) = column.as_any().downcast_ref::<arrow::array::ListArray>() {
+        return list_as_text(lists, path);
+    }
     let text = arrow::compute::cast(column, &DataType::Utf8).map_err(|source| {
         Error::input(
             Location::file(path),
@@ -384,6 +388,24 @@ fn column_as_text(column: &arrow::array::ArrayRef, path: &Path) -> Result<String
         .downcast_ref::<StringArray>()
         .expect("cast to Utf8 yields a StringArray")
         .clone())
+}
+
+/// Each list's items as text joined by the code-list separator; a null list stays null.
+fn list_as_text(lists: &arrow::array::ListArray, path: &Path) -> Result<StringArray> {
+    let items = column_as_text(lists.values(), path)?;
+    let separator = crate::ingest::contract::CODE_LIST_SEPARATOR.to_string();
+    Ok((0..lists.len())
+        .map(|row| {
+            lists.is_valid(row).then(|| {
+                let offsets = lists.value_offsets();
+                (offsets[row] as usize..offsets[row + 1] as usize)
+                    .filter(|&item| items.is_valid(item))
+                    .map(|item| items.value(item))
+                    .collect::<Vec<_>>()
+                    .join(&separator)
+            })
+        })
+        .collect())
 }
 
 pub fn hash_file(path: &Path) -> Result<String> {
