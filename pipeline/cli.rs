@@ -160,7 +160,8 @@ pub struct SampleArgs {
 
 #[derive(Debug, Args)]
 pub struct EngineArgs {
-    /// Worker threads for the SQL engine (default: all cores).
+    /// Worker threads for the SQL engine, the estimation's fits and writing tables (default:
+    /// all cores). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Memory limit of the SQL engine, e.g. 2GiB; larger work spills to disk
