@@ -141,15 +141,16 @@ pub async fn estimate(
     models: &[Model],
     tables_dir: &Path,
 ) -> Result<Estimates> {
+    let mut laps = Laps::start();
     let config = &with_programme_people(ctx, config).await?;
     let programme = config.programme.clone();
     let wellbeing = wellbeing::estimate(ctx, config.seed).await?;
+    laps.lap("wellbeing_seconds");
     let mut methods = json!({ "wellbeing": wellbeing.methods });
     // First, as it swaps the panels for a while and matches into a scratch folder; everything
     // after it matches again.
-    let clock = std::time::Instant::now();
     let placebo_index = placebo::estimate(ctx, config, models, tables_dir).await?;
-    let placebo_seconds = clock.elapsed().as_secs_f64();
+    laps.lap("placebo_index_seconds");
     // The matching depends only on what a design matches on (`Design::matching`), so designs
     // that share it share one matching. The designs matched differently from the headline
     // run first, grouped by their matching (each group rematches and overwrites
@@ -164,12 +165,16 @@ pub async fn estimate(
     let mut matched = None;
     let mut rows = Vec::new();
     for design in before {
-        rows.push(design_row(ctx, config, design, tables_dir, &mut matched).await?);
+        rows.push(design_row(ctx, config, design, tables_dir, &mut matched, &mut laps).await?);
     }
-    match comparison_sets(ctx, config, &headline, tables_dir).await {
+    let headline_comparison = comparison_sets(ctx, config, &headline, tables_dir).await;
+    laps.lap("design_matching_seconds");
+    match headline_comparison {
         Ok(mut comparison) => {
             let subgroup_sets = subgroup_sets(ctx, &mut comparison.pool, tables_dir).await?;
+            laps.lap("subgroup_matching_seconds");
             let mut service_use = service_use::estimate(ctx, config, &subgroup_sets).await?;
+            laps.lap("service_use_seconds");
             let balances = comparison::subgroup_balance(ctx, config, &subgroup_sets).await?;
             // Only where the subgroup was estimated: a handful of sets' balance describes a
             // handful of people.
@@ -183,7 +188,9 @@ pub async fn estimate(
                     .cloned();
             }
             drop(subgroup_sets);
+            laps.lap("subgroup_balance_seconds");
             let economics = economics::estimate(ctx, config, tables_dir).await?;
+            laps.lap("economics_seconds");
             rows.push(headline_row(
                 &headline,
                 &comparison,
@@ -192,7 +199,9 @@ pub async fn estimate(
             ));
             matched = Some((headline.matching(), comparison.matched_treated));
             for design in after {
-                rows.push(design_row(ctx, config, design, tables_dir, &mut matched).await?);
+                rows.push(
+                    design_row(ctx, config, design, tables_dir, &mut matched, &mut laps).await?,
+                );
             }
             // Rows in the candidates' order, the headline first.
             rows.sort_by_key(|row| {
@@ -205,6 +214,7 @@ pub async fn estimate(
             let design_sensitivity =
                 design_sensitivity(&headline, rows, &service_use.results, placebo_index);
             let exits = follow_up_exits(ctx, config).await?;
+            laps.lap("follow_up_exits_seconds");
             methods["matching"] = comparison.methods;
             methods["service_use"] = service_use.methods;
             Ok(Estimates {
@@ -227,10 +237,7 @@ pub async fn estimate(
                 design_sensitivity: Estimated::Done(design_sensitivity),
                 methods,
                 programme,
-                timings: [("placebo_index_seconds", placebo_seconds)]
-                    .into_iter()
-                    .chain(comparison.timings)
-                    .collect(),
+                timings: laps.laps.into_iter().chain(comparison.timings).collect(),
             })
         }
         Err(Error::DataTest(reason)) => {
@@ -258,7 +265,7 @@ pub async fn estimate(
                 design_sensitivity,
                 methods,
                 programme,
-                timings: Vec::new(),
+                timings: laps.laps,
             })
         }
         Err(other) => Err(other),
@@ -327,6 +334,7 @@ async fn design_row(
     design: &Design,
     tables_dir: &Path,
     matched: &mut Option<(Matching, usize)>,
+    laps: &mut Laps,
 ) -> Result<DesignRow> {
     let row = |estimates| DesignRow {
         design: design.into(),
@@ -349,18 +357,48 @@ async fn design_row(
                     *matched = Some((design.matching(), comparison.matched_treated));
                     comparison.matched_treated
                 }
-                Err(Error::DataTest(reason)) => return Ok(row(Estimated::not(reason))),
+                Err(Error::DataTest(reason)) => {
+                    laps.lap("design_matching_seconds");
+                    return Ok(row(Estimated::not(reason)));
+                }
                 Err(other) => return Err(other),
             }
         }
     };
+    laps.lap("design_matching_seconds");
     let ratios = service_use::rate_ratios(ctx, &config).await?;
     let saving = economics::saving(ctx, &config, ratios.counterfactual_factor).await?;
+    laps.lap("design_estimates_seconds");
     Ok(row(Estimated::Done(DesignEstimates {
         matched_treated: matched_treated as u64,
         rate_ratios: ratios.ratios,
         saving: Estimated::Done(saving),
     })))
+}
+
+/// Wall times of the stage's parts, for the manifest: each lap is the time since the last,
+/// added to the part's total (the designs' matchings and estimates are timed one by one).
+struct Laps {
+    clock: std::time::Instant,
+    laps: Vec<(&'static str, f64)>,
+}
+
+impl Laps {
+    fn start() -> Self {
+        Laps {
+            clock: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, part: &'static str) {
+        let seconds = self.clock.elapsed().as_secs_f64();
+        self.clock = std::time::Instant::now();
+        match self.laps.iter_mut().find(|(name, _)| *name == part) {
+            Some((_, total)) => *total += seconds,
+            None => self.laps.push((part, seconds)),
+        }
+    }
 }
 
 /// A DiD's rate ratio and interval (from its JSON), or the reason it was not estimated.
