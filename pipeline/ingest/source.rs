@@ -374,6 +374,13 @@ fn column_as_text(column: &arrow::array::ArrayRef, path: &Path) -> Result<String
     if let Some(lists) = column.as_any().downcast_ref::<arrow::array::ListArray>() {
         return list_as_text(lists, path);
     }
+    // A list with 64-bit offsets, as Polars and some warehouse exports write every list.
+    if let Some(lists) = column
+        .as_any()
+        .downcast_ref::<arrow::array::LargeListArray>()
+    {
+        return list_as_text(lists, path);
+    }
     let text = arrow::compute::cast(column, &DataType::Utf8).map_err(|source| {
         Error::input(
             Location::file(path),
@@ -391,14 +398,17 @@ fn column_as_text(column: &arrow::array::ArrayRef, path: &Path) -> Result<String
 }
 
 /// Each list's items as text joined by the code-list separator; a null list stays null.
-fn list_as_text(lists: &arrow::array::ListArray, path: &Path) -> Result<StringArray> {
+fn list_as_text<O: arrow::array::OffsetSizeTrait>(
+    lists: &arrow::array::GenericListArray<O>,
+    path: &Path,
+) -> Result<StringArray> {
     let items = column_as_text(lists.values(), path)?;
     let separator = crate::ingest::contract::CODE_LIST_SEPARATOR.to_string();
     Ok((0..lists.len())
         .map(|row| {
             lists.is_valid(row).then(|| {
                 let offsets = lists.value_offsets();
-                (offsets[row] as usize..offsets[row + 1] as usize)
+                (offsets[row].as_usize()..offsets[row + 1].as_usize())
                     .filter(|&item| items.is_valid(item))
                     .map(|item| items.value(item))
                     .collect::<Vec<_>>()
@@ -512,4 +522,43 @@ fn decode_1252(bytes: &[u8], out: &mut String, path: &Path, line: u64, column: &
     let (text, _) = encoding_rs::WINDOWS_1252.decode_without_bom_handling(bytes);
     out.push_str(&text);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{
+        Array, ArrayRef, GenericListBuilder, OffsetSizeTrait, StringArray, StringBuilder,
+    };
+
+    use super::column_as_text;
+
+    /// [a, b], null, [], [c] as a list column with offsets of type `O`.
+    fn reasons<O: OffsetSizeTrait>() -> ArrayRef {
+        let mut lists = GenericListBuilder::<O, _>::new(StringBuilder::new());
+        for row in [Some(vec!["a", "b"]), None, Some(vec![]), Some(vec!["c"])] {
+            match row {
+                Some(items) => {
+                    for item in items {
+                        lists.values().append_value(item);
+                    }
+                    lists.append(true);
+                }
+                None => lists.append(false),
+            }
+        }
+        Arc::new(lists.finish())
+    }
+
+    #[test]
+    fn list_columns_of_either_offset_size_read_as_items_joined() {
+        let path = std::path::Path::new("referrals.parquet");
+        for column in [reasons::<i32>(), reasons::<i64>()] {
+            let text = column_as_text(&column, path).unwrap();
+            let expected = StringArray::from(vec![Some("a;b"), None, Some(""), Some("c")]);
+            assert_eq!(text, expected, "{}", column.data_type());
+            assert!(text.is_null(1));
+        }
+    }
 }
