@@ -634,6 +634,17 @@ impl StudyConfig {
             .cohort
             .exact_on_prior_use_bands
             .unwrap_or(default.exact_on_prior_use_bands);
+        if match_on_prior_use.look_back_months() > raw.study.pre_months {
+            return Err(invalid(
+                "match_on_prior_use",
+                format!(
+                    "match_on_prior_use = \"{}\" matches on {} months of prior use, more than pre_months = {}",
+                    match_on_prior_use.as_str(),
+                    match_on_prior_use.look_back_months(),
+                    raw.study.pre_months
+                ),
+            ));
+        }
         if exact_on_prior_use_bands && match_on_prior_use == PriorUse::None {
             return Err(invalid(
                 "exact_on_prior_use_bands",
@@ -939,6 +950,25 @@ mod tests {
         .to_string();
         assert!(
             error.contains("exact_on_prior_use_bands needs match_on_prior_use"),
+            "{error}"
+        );
+        // Two years of prior use need a two-year look-back.
+        let two_years = "[cohort]\nmatch_on_prior_use = \"two_years\"\n";
+        let matched_on_two_years =
+            StudyConfig::parse(&(MINIMAL.to_string() + two_years), Path::new("study.toml"))
+                .unwrap();
+        assert_eq!(
+            matched_on_two_years.design().name,
+            "two-years-older-baseline"
+        );
+        let error = StudyConfig::parse(
+            &(MINIMAL.to_string() + "pre_months = 12\n" + two_years),
+            Path::new("study.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("matches on 24 months of prior use, more than pre_months = 12"),
             "{error}"
         );
         assert_eq!(config.comparison, ComparisonKind::Matched);

@@ -276,6 +276,14 @@ fn did_recovers_the_true_effect_where_before_after_overstates_it() {
     ] {
         assert_eq!(row(name)["in_propensity_model"], true, "{name}");
     }
+    // Its baseline year is a balance diagnostic only (`two_years` matches on it too).
+    for name in [
+        "gp_demand_m24_m13",
+        "ae_attendances_m24_m13",
+        "emergency_admissions_m24_m13",
+    ] {
+        assert_eq!(row(name)["in_propensity_model"], false, "{name}");
+    }
     assert_eq!(
         results["design_sensitivity"]["headline_design"],
         "history-older-baseline"

@@ -321,6 +321,7 @@ fn covariates(columns: &Columns, prior_use: PriorUse) -> Result<Vec<Covariate>> 
     // Prior use: matched on as `match_on_prior_use` says, otherwise a balance diagnostic.
     // Which is right depends on how people come to be referred (docs/validation.md).
     let (baseline, peak) = prior_use.windows();
+    let older = prior_use.older_year();
     for (column, in_model) in [
         ("gp_demand_baseline", baseline),
         ("ae_attendances_baseline", baseline),
@@ -328,6 +329,9 @@ fn covariates(columns: &Columns, prior_use: PriorUse) -> Result<Vec<Covariate>> 
         ("gp_demand_m3_m1", peak),
         ("ae_attendances_m3_m1", peak),
         ("emergency_admissions_m3_m1", peak),
+        ("gp_demand_m24_m13", older),
+        ("ae_attendances_m24_m13", older),
+        ("emergency_admissions_m24_m13", older),
     ] {
         covariates.push(Covariate {
             name: column.into(),
@@ -510,6 +514,7 @@ pub async fn match_cohort(
             PriorUse::None => "none: prior use is reported as balance diagnostics only",
             PriorUse::Baseline => "GP demand, A&E attendances and emergency admissions in months -12..-4",
             PriorUse::BaselineAndPeak => "GP demand, A&E attendances and emergency admissions in months -12..-4 and in months -3..-1",
+            PriorUse::TwoYears => "GP demand, A&E attendances and emergency admissions in months -24..-13, in months -12..-4 and in months -3..-1",
         },
         "algorithm": "greedy nearest neighbour on the logit propensity score, without replacement",
         "order": "largest score first; ties by SHA-256 of person_id",

@@ -278,7 +278,8 @@ fn plain(value: &Value) -> String {
 /// A code as words: "gp_demand_m3_m1" -> "gp demand in months -3 to -1".
 fn words(code: &str) -> String {
     code.replace("_m3_m1", " in months -3 to -1")
-        .replace("_baseline", " in the baseline months")
+        .replace("_m24_m13", " in months -24 to -13")
+        .replace("_baseline", " in months -12 to -4")
         .replace('_', " ")
 }
 
@@ -365,8 +366,7 @@ mod tests {
             "{matching}"
         );
         assert!(
-            matching
-                .contains("age, gp demand in months -3 to -1, gp demand in the baseline months")
+            matching.contains("age, gp demand in months -3 to -1, gp demand in months -12 to -4")
         );
         assert!(!matching.contains("baseline_and_peak") && !matching.contains("caliper logit"));
         let service_use = groups[2]["items"].to_string();
