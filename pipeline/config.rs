@@ -648,7 +648,7 @@ impl StudyConfig {
         if exact_on_prior_use_bands && match_on_prior_use == PriorUse::None {
             return Err(invalid(
                 "exact_on_prior_use_bands",
-                "exact_on_prior_use_bands needs match_on_prior_use = \"baseline\" or \"baseline_and_peak\": there are no prior-use bands to match on".into(),
+                "exact_on_prior_use_bands needs match_on_prior_use = \"baseline\", \"baseline_and_peak\" or \"two_years\": there are no prior-use bands to match on".into(),
             ));
         }
         // Not a study.toml key: a design adjusted for prior use is scored beside every run
