@@ -638,7 +638,7 @@ impl StudyConfig {
             return Err(invalid(
                 "match_on_prior_use",
                 format!(
-                    "match_on_prior_use = \"{}\" matches on {} months of prior use, more than pre_months = {}",
+                    "match_on_prior_use = \"{}\" needs at least {} months of look-back, and pre_months is {}",
                     match_on_prior_use.as_str(),
                     match_on_prior_use.look_back_months(),
                     raw.study.pre_months
@@ -968,7 +968,7 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            error.contains("matches on 24 months of prior use, more than pre_months = 12"),
+            error.contains("needs at least 13 months of look-back, and pre_months is 12"),
             "{error}"
         );
         assert_eq!(config.comparison, ComparisonKind::Matched);

@@ -52,12 +52,13 @@ impl PriorUse {
         self == PriorUse::TwoYears
     }
 
-    /// The months of look-back the covariates need.
+    /// The shortest look-back that holds at least one month of every window matched on
+    /// (a window cut short by the look-back is matched on the months it has, as before).
     pub fn look_back_months(self) -> i32 {
         match self {
             PriorUse::None => 0,
-            PriorUse::Baseline | PriorUse::BaselineAndPeak => 12,
-            PriorUse::TwoYears => 24,
+            PriorUse::Baseline | PriorUse::BaselineAndPeak => 4,
+            PriorUse::TwoYears => 13,
         }
     }
 }
