@@ -952,7 +952,7 @@ mod tests {
             error.contains("exact_on_prior_use_bands needs match_on_prior_use"),
             "{error}"
         );
-        // Two years of prior use need a two-year look-back.
+        // Two years of prior use need a look-back that reaches into months -24..-13.
         let two_years = "[cohort]\nmatch_on_prior_use = \"two_years\"\n";
         let matched_on_two_years =
             StudyConfig::parse(&(MINIMAL.to_string() + two_years), Path::new("study.toml"))
